@@ -1,0 +1,60 @@
+# crypto-tune developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= outputs
+
+.DEFAULT_GOAL := help
+.PHONY: help install lock test test-fast lint format demo bench ui dashboard pg clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv/ with the locked dependencies and the project (editable)
+
+lock:  ## re-resolve the dependencies into uv.lock and requirements.lock (needs uv)
+	$(BIN)/uv lock
+	$(BIN)/uv export --frozen --no-hashes --no-emit-project --extra dev -o requirements.lock
+
+pg:  ## start the local PostgreSQL and create the test role and database
+	bash scripts/pg-setup.sh
+
+test: $(STAMP)  ## run the whole suite (slow tests included, as in CI)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the suite without slow tests
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check crypto_tune tests bench
+	$(BIN)/ruff format --check crypto_tune tests bench
+
+format: $(STAMP)  ## ruff format and autofix
+	$(BIN)/ruff format crypto_tune tests bench
+	$(BIN)/ruff check --fix crypto_tune tests bench
+
+demo: $(STAMP)  ## the whole pipeline on the embedded synthetic market (offline, SQLite, local MLflow)
+	bash scripts/demo.sh $(OUT)/demo
+
+bench: $(STAMP)  ## benchmarks; results in outputs/bench/results.json and a markdown table
+	$(BIN)/python -m bench --out $(OUT)/bench
+
+ui: $(STAMP)  ## MLflow UI on the local store under outputs/
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
+	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
+
+dashboard: $(STAMP)  ## optuna-dashboard on the study storage (STORAGE=postgresql://... to override)
+	$(BIN)/optuna-dashboard $${STORAGE:-sqlite:///$(abspath $(OUT))/optuna.db} --host 127.0.0.1 --port 8080
+
+clean:  ## remove outputs, caches and the virtual environment
+	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,383 @@
+"""The one numba kernel behind :func:`run_backtest` and :func:`simulate_returns` (no pandas here).
+
+Bar ``i`` is processed in this order (``o, h, l, c`` its prices, equity marked to market):
+
+1. Open (``i >= 1``, equity > 0): the target side comes from ``predictions[i - 1]``. A position on
+   another side is closed at ``o`` (reason "signal") unless ``o`` is at or beyond its liquidation
+   price; then, if flat, a non-zero target is entered at ``o`` with
+   ``quantity = leverage * equity / o``.
+2. Intrabar (from the entry bar on): the adverse level is the stop when it lies strictly before
+   the liquidation price, else the liquidation price; it is checked on ``l`` (long) / ``h``
+   (short) before the target, so a bar touching both counts as the stop. The exit price is the
+   level, or ``o`` when the bar opens beyond it (gap); an exit at or beyond the liquidation price
+   is a liquidation and leaves equity at exactly 0. After such an exit the rest of the bar is flat.
+3. Close: mark to ``c``; funding ``side * rate * quantity * c`` is paid and taken from the margin
+   (so the liquidation price moves); if that leaves equity <= 0 the position is liquidated at
+   ``c``. On the last bar an open position is closed at ``c`` (reason "end"), after its funding.
+
+Costs ``(fee + slippage) * quantity * price`` are paid on entry and on every exit except a
+liquidation (the margin is gone). Equity is floored at 0; at 0 nothing trades again.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numba
+import numpy as np
+
+from crypto_tune.exceptions import ConfigError, DataError
+
+REASONS: tuple[str, ...] = ("signal", "stop_loss", "take_profit", "liquidation", "end")
+_SIGNAL, _STOP, _TARGET, _LIQUIDATION, _END = 0, 1, 2, 3, 4
+
+# Columns of the kernel's trade tables.
+T_ENTRY, T_EXIT, T_SIDE, T_REASON = 0, 1, 2, 3  # int table
+T_ENTRY_PRICE, T_EXIT_PRICE, T_QUANTITY, T_PNL, T_FEES = 0, 1, 2, 3, 4  # float table
+
+
+@numba.njit(cache=True)
+def first_bad_row(open_, high, low, close, predictions):  # pragma: no cover - compiled
+    """Return ``(row, code)`` of the first malformed bar, ``(-1, 0)`` when all are valid.
+
+    Codes: 1 non-finite OHLC, 2 a price <= 0, 3 high too low,
+    4 low too high, 5 an infinite prediction (NaN predictions are allowed: no view).
+    """
+    for i in range(close.shape[0]):
+        o, h, lo, c = open_[i], high[i], low[i], close[i]
+        if not (np.isfinite(o) and np.isfinite(h) and np.isfinite(lo) and np.isfinite(c)):
+            return i, 1
+        if o <= 0.0 or h <= 0.0 or lo <= 0.0 or c <= 0.0:
+            return i, 2
+        if h < o or h < c:
+            return i, 3
+        if lo > o or lo > c:
+            return i, 4
+        if np.isinf(predictions[i]):
+            return i, 5
+    return -1, 0
+
+
+@numba.njit(cache=True)
+def simulate(  # pragma: no cover - compiled
+    open_,
+    high,
+    low,
+    close,
+    predictions,
+    threshold,
+    stop_loss,
+    take_profit,
+    leverage,
+    cost_rate,
+    allow_short,
+    funding_per_bar,
+    initial_equity,
+    record,
+):
+    """Run the strategy over validated float64 arrays.
+
+    ``stop_loss`` / ``take_profit`` <= 0 mean none; ``cost_rate = fee + slippage``;
+    ``funding_per_bar = funding_rate * bar_hours / 8``. Returns ``(returns, equity, positions,
+    n_trades, trade_ints, trade_floats)``; the trade tables are empty unless ``record``.
+    """
+    n = close.shape[0]
+    returns = np.zeros(n)
+    equity_out = np.empty(n)
+    positions = np.zeros(n)
+    cap = n if record else 0
+    t_int = np.empty((cap, 4), dtype=np.int64)
+    t_flt = np.empty((cap, 5))
+    has_stop = stop_loss > 0.0
+    has_target = take_profit > 0.0
+
+    equity = initial_equity
+    side = 0
+    qty = 0.0
+    entry_px = 0.0
+    mark = 0.0  # price the open position was last marked at
+    margin = 0.0  # equity after entry costs, less funding paid since
+    liq = 0.0
+    stop_px = 0.0
+    target_px = 0.0
+    equity_before = 0.0
+    entry_cost = 0.0
+    entry_i = 0
+    n_trades = 0
+
+    for i in range(n):
+        prev_equity = equity
+        o = open_[i]
+        if i > 0 and equity > 0.0:
+            p = predictions[i - 1]
+            target = 0
+            if p > threshold:
+                target = 1
+            elif allow_short and p < -threshold:
+                target = -1
+            if side != 0 and target != side and side * (o - liq) > 0.0:
+                equity += side * qty * (o - mark)
+                exit_cost = cost_rate * qty * o
+                equity -= exit_cost
+                if equity < 0.0:
+                    equity = 0.0
+                if record:
+                    t_int[n_trades, 0] = entry_i
+                    t_int[n_trades, 1] = i
+                    t_int[n_trades, 2] = side
+                    t_int[n_trades, 3] = _SIGNAL
+                    t_flt[n_trades, 0] = entry_px
+                    t_flt[n_trades, 1] = o
+                    t_flt[n_trades, 2] = qty
+                    t_flt[n_trades, 3] = equity - equity_before
+                    t_flt[n_trades, 4] = entry_cost + exit_cost
+                n_trades += 1
+                side = 0
+            if side == 0 and target != 0 and equity > 0.0:
+                side = target
+                equity_before = equity
+                qty = leverage * equity / o
+                entry_cost = cost_rate * qty * o
+                equity -= entry_cost
+                margin = equity
+                entry_px = o
+                mark = o
+                entry_i = i
+                liq = o - side * margin / qty
+                stop_px = o * (1.0 - side * stop_loss)
+                target_px = o * (1.0 + side * take_profit)
+
+        if side != 0:
+            lo = low[i]
+            hi = high[i]
+            level = liq
+            if side == 1:
+                if has_stop and stop_px > liq:
+                    level = stop_px
+                adverse = lo <= level
+                favourable = has_target and hi >= target_px
+            else:
+                if has_stop and stop_px < liq:
+                    level = stop_px
+                adverse = hi >= level
+                favourable = has_target and lo <= target_px
+            reason = -1
+            exit_px = 0.0
+            if adverse:
+                exit_px = level if side * (o - level) > 0.0 else o
+                reason = _LIQUIDATION if side * (exit_px - liq) <= 0.0 else _STOP
+            elif favourable:
+                exit_px = target_px if side * (o - target_px) < 0.0 else o
+                reason = _TARGET
+            if reason >= 0:
+                if reason == _LIQUIDATION:
+                    exit_cost = 0.0
+                    equity = 0.0
+                else:
+                    equity += side * qty * (exit_px - mark)
+                    exit_cost = cost_rate * qty * exit_px
+                    equity -= exit_cost
+                    if equity < 0.0:
+                        equity = 0.0
+                if record:
+                    t_int[n_trades, 0] = entry_i
+                    t_int[n_trades, 1] = i
+                    t_int[n_trades, 2] = side
+                    t_int[n_trades, 3] = reason
+                    t_flt[n_trades, 0] = entry_px
+                    t_flt[n_trades, 1] = exit_px
+                    t_flt[n_trades, 2] = qty
+                    t_flt[n_trades, 3] = equity - equity_before
+                    t_flt[n_trades, 4] = entry_cost + exit_cost
+                n_trades += 1
+                side = 0
+
+        if side != 0:
+            c = close[i]
+            equity += side * qty * (c - mark)
+            mark = c
+            funding = side * funding_per_bar * qty * c
+            equity -= funding
+            margin -= funding
+            liq = entry_px - side * margin / qty
+            reason = -1
+            exit_cost = 0.0
+            if equity <= 0.0:
+                equity = 0.0
+                reason = _LIQUIDATION
+            else:
+                positions[i] = side * qty
+                if i == n - 1:
+                    exit_cost = cost_rate * qty * c
+                    equity -= exit_cost
+                    if equity < 0.0:
+                        equity = 0.0
+                    reason = _END
+            if reason >= 0:
+                if record:
+                    t_int[n_trades, 0] = entry_i
+                    t_int[n_trades, 1] = i
+                    t_int[n_trades, 2] = side
+                    t_int[n_trades, 3] = reason
+                    t_flt[n_trades, 0] = entry_px
+                    t_flt[n_trades, 1] = c
+                    t_flt[n_trades, 2] = qty
+                    t_flt[n_trades, 3] = equity - equity_before
+                    t_flt[n_trades, 4] = entry_cost + exit_cost
+                n_trades += 1
+                side = 0
+
+        if prev_equity > 0.0:
+            returns[i] = equity / prev_equity - 1.0
+        equity_out[i] = equity
+
+    return returns, equity_out, positions, n_trades, t_int[:n_trades], t_flt[:n_trades]
+
+
+def _number(name: str, value: object, *, low: float, high: float, closed: str, text: str) -> float:
+    """``value`` as a float inside the interval ``text``, else a one-line ConfigError."""
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (v >= low if closed[0] == "[" else v > low) and (
+            v <= high if closed[1] == "]" else v < high
+        )
+    if not ok:
+        raise ConfigError(f"{name} must be {text}, got {value!r}")
+    return float(value)
+
+
+def check_params(
+    *,
+    threshold: float,
+    stop_loss: float | None,
+    take_profit: float | None,
+    leverage: float,
+    fee: float,
+    slippage: float,
+    allow_short: bool,
+    funding_rate: float,
+    initial_equity: float = 1.0,
+) -> tuple[float, float, float, float, float, bool, float, float]:
+    """Validate the strategy options; return them as kernel arguments.
+
+    Returns ``(threshold, stop_loss, take_profit, leverage, cost_rate, allow_short, funding_rate,
+    initial_equity)`` with ``None`` levels as 0.0 and ``cost_rate = fee + slippage``.
+    """
+    inf = math.inf
+    thr = _number("threshold", threshold, low=0, high=inf, closed="[)", text="a number >= 0")
+    levels = []
+    for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
+        if value is None:
+            levels.append(0.0)
+        else:
+            text = "None or a number in (0, 1)"
+            levels.append(_number(name, value, low=0, high=1, closed="()", text=text))
+    lev = _number("leverage", leverage, low=0, high=125, closed="(]", text="a number in (0, 125]")
+    costs = 0.0
+    for name, value in (("fee", fee), ("slippage", slippage)):
+        costs += _number(name, value, low=0, high=0.1, closed="[)", text="a number in [0, 0.1)")
+    if not isinstance(allow_short, bool | np.bool_):
+        raise ConfigError(f"allow_short must be a bool, got {allow_short!r}")
+    rate = _number("funding_rate", funding_rate, low=-inf, high=inf, closed="()", text="finite")
+    equity = _number(
+        "initial_equity", initial_equity, low=0, high=inf, closed="()", text="a number > 0"
+    )
+    return thr, levels[0], levels[1], lev, costs, bool(allow_short), rate, equity
+
+
+def check_rows(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    predictions: np.ndarray,
+) -> tuple[int, str]:
+    """``(row, problem)`` of the first malformed bar, ``(-1, "")`` when every bar is valid."""
+    row, code = first_bad_row(open_, high, low, close, predictions)
+    if row < 0:
+        return -1, ""
+    prices = {
+        "open": float(open_[row]),
+        "high": float(high[row]),
+        "low": float(low[row]),
+        "close": float(close[row]),
+    }
+    if code in (1, 2):
+        for name, value in prices.items():
+            if code == 1 and not math.isfinite(value):
+                return int(row), f"{name} is {value!r}, must be finite"
+            if code == 2 and value <= 0.0:
+                return int(row), f"{name} is {value!r}, must be > 0"
+    if code == 3:
+        top = max(prices["open"], prices["close"])
+        return int(row), f"high {prices['high']!r} is below max(open, close) {top!r}"
+    if code == 4:
+        bottom = min(prices["open"], prices["close"])
+        return int(row), f"low {prices['low']!r} is above min(open, close) {bottom!r}"
+    return int(row), f"prediction is {float(predictions[row])!r}, must be finite or NaN"
+
+
+def simulate_returns(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    predictions: np.ndarray,
+    *,
+    threshold: float,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    leverage: float = 1.0,
+    fee: float = 0.0005,
+    slippage: float = 0.0002,
+    allow_short: bool = True,
+    funding_rate: float = 0.0,
+    bar_hours: float = 4.0,
+) -> tuple[np.ndarray, int]:
+    """Per-bar simple returns of equity and the number of trades (those closed by the end too).
+
+    The lean entry point for optimisation loops: 1-D float arrays in, no pandas, no trade list;
+    the rules are those of :func:`run_backtest`. ``funding_rate`` is per 8 hours, prorated by
+    ``bar_hours``.
+
+    >>> r, n = simulate_returns(o, h, l, c, pred, threshold=0.001, leverage=2.0)  # doctest: +SKIP
+    """
+    thr, sl, tp, lev, costs, short, rate, _ = check_params(
+        threshold=threshold,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        leverage=leverage,
+        fee=fee,
+        slippage=slippage,
+        allow_short=allow_short,
+        funding_rate=funding_rate,
+    )
+    hours = _number("bar_hours", bar_hours, low=0, high=math.inf, closed="()", text="a number > 0")
+    arrays = []
+    for name, values in (
+        ("open_", open_),
+        ("high", high),
+        ("low", low),
+        ("close", close),
+        ("predictions", predictions),
+    ):
+        try:
+            arr = np.ascontiguousarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            kind = type(values).__name__
+            raise DataError(f"{name} must be a 1-D array of floats, got {kind}") from exc
+        if arr.ndim != 1:
+            raise DataError(f"{name} must be a 1-D array of floats, got shape {arr.shape}")
+        if arrays and arr.shape[0] != arrays[0].shape[0]:
+            raise DataError(f"{name} has {arr.shape[0]} values but open_ has {arrays[0].shape[0]}")
+        arrays.append(arr)
+    o, h, lo, c, pred = arrays
+    row, problem = check_rows(o, h, lo, c, pred)
+    if row >= 0:
+        raise DataError(f"bar {row}: {problem}")
+    returns, _, _, n_trades, _, _ = simulate(
+        o, h, lo, c, pred, thr, sl, tp, lev, costs, short, rate * hours / 8.0, 1.0, False
+    )
+    return returns, int(n_trades)

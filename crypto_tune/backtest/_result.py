@@ -1,0 +1,186 @@
+"""`run_backtest`: pandas in, :class:`BacktestResult` out, around the shared numba kernel."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune.backtest._engine import (
+    REASONS,
+    T_ENTRY,
+    T_ENTRY_PRICE,
+    T_EXIT,
+    T_EXIT_PRICE,
+    T_FEES,
+    T_PNL,
+    T_QUANTITY,
+    T_REASON,
+    T_SIDE,
+    check_params,
+    check_rows,
+    simulate,
+)
+from crypto_tune.exceptions import DataError
+from crypto_tune.timeframes import timeframe_minutes
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+TRADE_COLUMNS: tuple[str, ...] = (
+    "entry_time",
+    "exit_time",
+    "side",
+    "entry_price",
+    "exit_price",
+    "quantity",
+    "pnl",
+    "fees",
+    "reason",
+)
+
+
+@dataclass(frozen=True, repr=False)
+class BacktestResult:
+    """Outcome of :func:`run_backtest`, every series on the candles' index.
+
+    ``returns``: simple per-bar returns of equity; ``equity``: equity at each bar's close;
+    ``positions``: signed quantity held at each close (the last bar shows the position the
+    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding.
+    """
+
+    returns: pd.Series
+    equity: pd.Series
+    positions: pd.Series
+    trades: pd.DataFrame
+
+    @property
+    def final_equity(self) -> float:
+        """Equity after the last bar (the initial equity when there are no bars)."""
+        return float(self.equity.iloc[-1]) if len(self.equity) else math.nan
+
+    def __repr__(self) -> str:
+        return (
+            f"BacktestResult(bars={len(self.returns)}, trades={len(self.trades)}, "
+            f"final_equity={self.final_equity:.6g})"
+        )
+
+
+def _bar_hours(index: pd.DatetimeIndex, timeframe: str | None) -> float:
+    """Hours per bar from ``timeframe``, else from the index's most common spacing."""
+    if timeframe is not None:
+        return timeframe_minutes(timeframe) / 60.0
+    if len(index) < 2:
+        return 1.0  # no position is ever held over a bar close: funding cannot apply
+    steps, counts = np.unique(np.diff(index.asi8), return_counts=True)
+    step = pd.Timedelta(int(steps[np.argmax(counts)]), unit=index.unit)
+    return step.total_seconds() / 3600.0
+
+
+def _check_frames(candles: pd.DataFrame, predictions: pd.Series) -> None:
+    """Raise DataError unless candles and predictions have the documented shape."""
+    if not isinstance(candles, pd.DataFrame):
+        raise DataError(f"candles must be a pandas DataFrame, got {type(candles).__name__}")
+    for column in PRICE_COLUMNS:
+        if column not in candles.columns:
+            raise DataError(
+                f"candles is missing column {column!r} (columns: {list(candles.columns)})"
+            )
+    index = candles.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"candles index must be a DatetimeIndex, got {type(index).__name__}")
+    if len(index) > 1 and not (index.is_monotonic_increasing and index.is_unique):
+        steps = np.diff(index.asi8)
+        row = int(np.argmax(steps <= 0)) + 1
+        raise DataError(
+            f"candles index must be strictly increasing, row {row} is {index[row]} "
+            f"after {index[row - 1]}"
+        )
+    if not isinstance(predictions, pd.Series):
+        raise DataError(f"predictions must be a pandas Series, got {type(predictions).__name__}")
+    if len(predictions) != len(candles):
+        raise DataError(f"predictions has {len(predictions)} rows but candles has {len(candles)}")
+    if not predictions.index.equals(index):
+        differs = np.flatnonzero(np.asarray(predictions.index != index))
+        row = int(differs[0]) if len(differs) else 0
+        raise DataError(
+            f"predictions index is not the candles index: row {row} is "
+            f"{predictions.index[row]!r}, candles has {index[row]!r}"
+        )
+
+
+def run_backtest(
+    candles: pd.DataFrame,
+    predictions: pd.Series,
+    *,
+    threshold: float,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    leverage: float = 1.0,
+    fee: float = 0.0005,
+    slippage: float = 0.0002,
+    allow_short: bool = True,
+    funding_rate: float = 0.0,
+    initial_equity: float = 1.0,
+    timeframe: str | None = None,
+) -> BacktestResult:
+    """Trade ``predictions`` (forward-return forecasts) over ``candles``.
+
+    ``predictions[t]`` sets the side held from bar ``t + 1``'s open: long above ``threshold``,
+    short below ``-threshold`` (when ``allow_short``), flat otherwise or on NaN. Quantity is
+    ``leverage * equity / entry price``, fixed until the side changes. ``stop_loss`` and
+    ``take_profit`` are fractions of the entry price checked on each bar's high/low; an isolated
+    margin equal to the equity at entry is liquidated when equity would reach 0. ``fee`` and
+    ``slippage`` are charged per side on traded notional; ``funding_rate`` is per 8 hours on the
+    notional at each close (longs pay a positive rate). ``timeframe`` (e.g. "4h") only prorates
+    funding; None infers it from the index's most common spacing.
+
+    >>> result = run_backtest(candles, preds, threshold=0.002, stop_loss=0.05)  # doctest: +SKIP
+    >>> result.trades[["entry_time", "side", "pnl", "reason"]]  # doctest: +SKIP
+    """
+    thr, sl, tp, lev, costs, short, rate, equity0 = check_params(
+        threshold=threshold,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        leverage=leverage,
+        fee=fee,
+        slippage=slippage,
+        allow_short=allow_short,
+        funding_rate=funding_rate,
+        initial_equity=initial_equity,
+    )
+    _check_frames(candles, predictions)
+    hours = _bar_hours(candles.index, timeframe)
+    index = candles.index
+    try:
+        prices = [np.ascontiguousarray(candles[col], dtype=np.float64) for col in PRICE_COLUMNS]
+        pred = np.ascontiguousarray(predictions, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"candles and predictions must hold numbers: {exc}") from exc
+    row, problem = check_rows(*prices, pred)
+    if row >= 0:
+        raise DataError(f"candles row {row} ({index[row]}): {problem}")
+
+    returns, equity, positions, _, t_int, t_flt = simulate(
+        *prices, pred, thr, sl, tp, lev, costs, short, rate * hours / 8.0, equity0, True
+    )
+    trades = pd.DataFrame(
+        {
+            "entry_time": index[t_int[:, T_ENTRY]],
+            "exit_time": index[t_int[:, T_EXIT]],
+            "side": np.where(t_int[:, T_SIDE] == 1, "long", "short").astype(object),
+            "entry_price": t_flt[:, T_ENTRY_PRICE],
+            "exit_price": t_flt[:, T_EXIT_PRICE],
+            "quantity": t_flt[:, T_QUANTITY],
+            "pnl": t_flt[:, T_PNL],
+            "fees": t_flt[:, T_FEES],
+            "reason": np.asarray(REASONS, dtype=object)[t_int[:, T_REASON]],
+        },
+        columns=list(TRADE_COLUMNS),
+    )
+    return BacktestResult(
+        returns=pd.Series(returns, index=index, name="returns"),
+        equity=pd.Series(equity, index=index, name="equity"),
+        positions=pd.Series(positions, index=index, name="position"),
+        trades=trades,
+    )

@@ -1,0 +1,155 @@
+"""The ``crypto-tune`` command: Hydra at the edge, one phase function per run.
+
+``main`` checks the whole configuration before Hydra starts any work (including Hydra's own
+override errors and, for sweeps, that the study storage is reachable), so a wrong value fails at
+start with one line and exit code 2. The Hydra task then builds typed settings and dispatches on
+``phase.name``; it returns the objective (a float) to the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from crypto_tune.config import Settings, config_dir, register_resolvers
+from crypto_tune.exceptions import ConfigError, CryptoTuneError, InvalidTrialError
+from crypto_tune.logs import mask_secrets
+
+log = logging.getLogger("crypto_tune")
+# Targets the config may instantiate (Hydra 1.4 execution whitelist): our plugins and callbacks,
+# Optuna's samplers, Hydra's launchers and sweepers, and logging handlers.
+TRUSTED_TARGETS = ["crypto_tune.*", "optuna.*", "hydra_plugins.*", "hydra.*", "logging.*"]
+EXIT_USAGE = 2
+# Hydra flags after which we hand over to Hydra untouched (help, printing the config, ...).
+_PASSTHROUGH_FLAGS = {
+    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+    "--shell-completion", "-sc",
+}
+_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                     "--cfg", "-c", "--package", "-p", "--info", "-i", "--experimental-rerun"}
+
+
+def fail(message: str) -> None:
+    """Print one masked line to stderr and exit with the usage error code."""
+    print(f"crypto-tune: error: {mask_secrets(str(message))}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def settings_from_config(cfg: DictConfig) -> Settings:
+    """Resolve a composed config and validate it into :class:`Settings`."""
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    from crypto_tune.config import settings_from_dict
+
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or "a value"
+        raise ConfigError(f"{key} is required but missing (give it on the command line: {key}=...)")
+    except OmegaConfBaseException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"{getattr(exc, 'full_key', '') or 'config'}: {first}") from None
+    assert isinstance(container, dict)
+    return settings_from_dict(container)
+
+
+def _split_args(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
+    """(overrides, multirun, passthrough) from the command line."""
+    overrides: list[str] = []
+    multirun = passthrough = False
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg.split("=", 1)[0] in _PASSTHROUGH_FLAGS:
+            passthrough = True
+        elif arg.startswith("-"):
+            skip_next = arg in _FLAGS_WITH_VALUE and "=" not in arg
+        else:
+            overrides.append(arg)
+    return overrides, multirun, passthrough
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    # Hydra lists the available options on the following lines: keep them on the same line.
+    options = [line for line in lines[1:] if line and not line.startswith("Available")]
+    if options and ("Could not find" in text or "Could not load" in text):
+        text += f" (available: {', '.join(options)})"
+    return text
+
+
+def preflight(argv: Sequence[str]) -> Settings | None:
+    """Compose and validate the configuration exactly as Hydra will; raise ConfigError if wrong."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides, multirun, passthrough = _split_args(argv)
+    if passthrough:
+        return None
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError(_one_line(exc)) from None
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    if not multirun and len(plain) != len(parsed):
+        swept = [o.input_line for o in parsed if o.is_sweep_override()]
+        raise ConfigError(f"{swept[0]} is a sweep; add -m (multirun) to sweep over values")
+    try:
+        with initialize_config_dir(config_dir=str(config_dir())):
+            cfg = compose("config", overrides=plain, return_hydra_config=False)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_one_line(exc)) from None
+    settings = settings_from_config(cfg)
+    from crypto_tune.phases import preflight_phase
+
+    preflight_phase(settings, multirun=multirun)
+    return settings
+
+
+def _task(cfg: DictConfig) -> float | None:
+    from crypto_tune.phases import run_phase
+
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        settings = settings_from_config(cfg)
+        return run_phase(settings)
+    except InvalidTrialError:
+        raise
+    except ConfigError as exc:
+        if multirun:  # the base config passed preflight: the trial's own values are at fault
+            raise InvalidTrialError(str(exc)) from None
+        fail(str(exc))
+    except CryptoTuneError as exc:
+        fail(str(exc))
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``crypto-tune`` and ``python -m crypto_tune``."""
+    register_resolvers()
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    try:
+        preflight(sys.argv[1:])
+    except CryptoTuneError as exc:
+        fail(str(exc))
+    run = hydra.main(
+        config_path=str(config_dir()), config_name="config", execution_whitelist=TRUSTED_TARGETS
+    )
+    run(_task)()
+
+
+__all__ = ["main", "preflight", "settings_from_config"]

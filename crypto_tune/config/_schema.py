@@ -1,0 +1,442 @@
+"""Typed, validated settings built from the composed Hydra config (the structured-config schema).
+
+Every group of ``conf/`` has a frozen dataclass here. :func:`settings_from_dict` checks the whole
+config before any work: unknown keys, missing values, wrong types and out-of-range values each
+raise one :class:`~crypto_tune.exceptions.ConfigError` naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
+from crypto_tune.timeframes import timeframe_minutes
+
+ASSET_KINDS = ("file", "synthetic", "basket")
+REGIMES = ("all", "calm", "volatile")
+SPLITS = ("static", "walk_forward")
+PHASES = ("inspect", "model", "strategy", "best", "report")
+STORAGES = ("sqlite", "postgres")
+MODEL_SOURCES = ("study", "config")
+SELECTIONS = ("best", "robust")
+
+
+def _fail(key: str, requirement: str, value: Any) -> typing.NoReturn:
+    raise ConfigError(f"{key} must be {requirement}, got {value!r}")
+
+
+def _check_range(
+    key: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    ok = True
+    if low is not None:
+        ok &= value > low if low_open else value >= low
+    if high is not None:
+        ok &= value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        _fail(key, f"in {left}{lo}, {hi}{right}", value)
+
+
+def _check_choice(key: str, value: str, choices: typing.Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        _fail(key, f"one of {', '.join(choices)}", value)
+
+
+def _check_date(key: str, value: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        _fail(key, "an ISO date like 2021-01-01", value)
+    if pd.isna(stamp):
+        _fail(key, "an ISO date like 2021-01-01", value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    outputs: str
+    root: str
+    cache: str
+    best: str
+    reports: str
+    data: str
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    seed: int = 7
+    start: str = "2021-01-01"
+    n_bars: int = 8766
+    planted_ic: float = 0.08
+
+    def validate(self, key: str) -> None:
+        _check_range(f"{key}.n_bars", self.n_bars, low=100)
+        _check_range(f"{key}.planted_ic", self.planted_ic, low=0.0, high=0.5, high_open=True)
+        _check_date(f"{key}.start", self.start)
+
+
+@dataclass(frozen=True)
+class AssetSettings:
+    name: str
+    kind: str
+    symbol: str
+    timeframe: str
+    path: str | None = None
+    symbols: tuple[str, ...] = ()
+    synthetic: SyntheticSettings | None = None
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.kind", self.kind, ASSET_KINDS)
+        try:
+            timeframe_minutes(self.timeframe)
+        except ConfigError:
+            _fail(f"{key}.timeframe", "like 15m, 1h, 4h or 1d", self.timeframe)
+        if self.kind == "file" and not self.path:
+            _fail(f"{key}.path", "a CSV or Parquet file for a file asset", self.path)
+        if self.kind == "synthetic":
+            if self.synthetic is None:
+                _fail(f"{key}.synthetic", "a mapping of synthetic-market settings", None)
+            self.synthetic.validate(f"{key}.synthetic")
+        if self.kind == "basket":
+            if len(self.symbols) < 2:
+                _fail(f"{key}.symbols", "a list of at least two symbols", list(self.symbols))
+            if not self.path or "{symbol}" not in self.path:
+                _fail(f"{key}.path", "a path template containing {symbol}", self.path)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = "lightgbm"
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    max_depth: int = -1
+    min_data_in_leaf: int = 200
+    feature_fraction: float = 0.7
+    bagging_fraction: float = 0.7
+    bagging_freq: int = 1
+    lambda_l1: float = 0.0
+    lambda_l2: float = 1.0
+    num_boost_round: int = 400
+    early_stopping_rounds: int = 40
+    num_threads: int = 1
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.name", self.name, ("lightgbm",))
+        _check_range(f"{key}.learning_rate", self.learning_rate, low=0, high=1, low_open=True)
+        _check_range(f"{key}.num_leaves", self.num_leaves, low=2, high=131072)
+        if self.max_depth == 0 or self.max_depth < -1:
+            _fail(f"{key}.max_depth", "-1 (no limit) or an int >= 1", self.max_depth)
+        _check_range(f"{key}.min_data_in_leaf", self.min_data_in_leaf, low=1)
+        for name in ("feature_fraction", "bagging_fraction"):
+            _check_range(f"{key}.{name}", getattr(self, name), low=0, high=1, low_open=True)
+        _check_range(f"{key}.bagging_freq", self.bagging_freq, low=0)
+        _check_range(f"{key}.lambda_l1", self.lambda_l1, low=0)
+        _check_range(f"{key}.lambda_l2", self.lambda_l2, low=0)
+        _check_range(f"{key}.num_boost_round", self.num_boost_round, low=1)
+        _check_range(f"{key}.early_stopping_rounds", self.early_stopping_rounds, low=0)
+        _check_range(f"{key}.num_threads", self.num_threads, low=0)
+
+    def params(self) -> dict[str, Any]:
+        """The tunable model parameters (what identifies a trained model), by config key."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+
+
+@dataclass(frozen=True)
+class StrategySettings:
+    name: str = "threshold"
+    threshold: float = 0.001
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    leverage: float = 1.0
+    allow_short: bool = True
+    fee: float = 0.0005
+    slippage: float = 0.0002
+    funding_rate: float = 0.0
+    objective: str = "sharpe"
+    min_trades: int = 5
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.name", self.name, ("threshold",))
+        _check_range(f"{key}.threshold", self.threshold, low=0)
+        for name in ("stop_loss", "take_profit"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_range(f"{key}.{name}", value, low=0, high=1, low_open=True, high_open=True)
+        _check_range(f"{key}.leverage", self.leverage, low=0, high=125, low_open=True)
+        _check_range(f"{key}.fee", self.fee, low=0, high=0.1, high_open=True)
+        _check_range(f"{key}.slippage", self.slippage, low=0, high=0.1, high_open=True)
+        _check_range(f"{key}.funding_rate", self.funding_rate, low=-0.1, high=0.1)
+        _check_choice(f"{key}.objective", self.objective, STRATEGY_OBJECTIVES)
+        _check_range(f"{key}.min_trades", self.min_trades, low=0)
+
+    def backtest_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`crypto_tune.backtest.run_backtest` (same names)."""
+        keys = ("threshold", "stop_loss", "take_profit", "leverage", "allow_short", "fee")
+        keys += ("slippage", "funding_rate")
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass(frozen=True)
+class RegimeSettings:
+    name: str = "all"
+    window: int = 30
+    lookback: int = 500
+    quantile: float = 0.5
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.name", self.name, REGIMES)
+        _check_range(f"{key}.window", self.window, low=2)
+        _check_range(f"{key}.lookback", self.lookback, low=self.window)
+        _check_range(f"{key}.quantile", self.quantile, low=0, high=1, low_open=True, high_open=True)
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    name: str = "static"
+    tune_start: str = "2021-01-01"
+    tune_end: str = "2023-12-31"
+    holdout_start: str = "2024-01-01"
+    holdout_end: str = "2024-12-31"
+    n_folds: int = 5
+    purge: int = 1
+    valid_fraction: float = 0.15
+    min_train_fraction: float = 0.3
+    train_months: int = 12
+    test_months: int = 3
+    expanding: bool = False
+
+    def validate(self, key: str, *, horizon: int) -> None:
+        _check_choice(f"{key}.name", self.name, SPLITS)
+        dates = {
+            name: _check_date(f"{key}.{name}", getattr(self, name))
+            for name in ("tune_start", "tune_end", "holdout_start", "holdout_end")
+        }
+        if dates["tune_end"] <= dates["tune_start"]:
+            raise ConfigError(
+                f"{key}.tune_end ({self.tune_end}) must be after {key}.tune_start ({self.tune_start})"
+            )
+        if dates["tune_end"] >= dates["holdout_start"]:
+            raise ConfigError(
+                f"{key}.tune_end ({self.tune_end}) must be before {key}.holdout_start "
+                f"({self.holdout_start}): the holdout never enters tuning"
+            )
+        if dates["holdout_end"] < dates["holdout_start"]:
+            raise ConfigError(
+                f"{key}.holdout_end ({self.holdout_end}) must not be before "
+                f"{key}.holdout_start ({self.holdout_start})"
+            )
+        _check_range(f"{key}.n_folds", self.n_folds, low=2)
+        if self.purge < horizon:
+            raise ConfigError(
+                f"{key}.purge must be >= label.horizon ({horizon}) so no training label "
+                f"overlaps a test bar, got {self.purge}"
+            )
+        _check_range(
+            f"{key}.valid_fraction", self.valid_fraction, low=0, high=0.5, low_open=True, high_open=True
+        )
+        _check_range(
+            f"{key}.min_train_fraction", self.min_train_fraction, low=0, high=1, low_open=True,
+            high_open=True,
+        )
+        _check_range(f"{key}.train_months", self.train_months, low=1)
+        _check_range(f"{key}.test_months", self.test_months, low=1)
+
+
+@dataclass(frozen=True)
+class PhaseSettings:
+    name: str = "model"
+    objective: str = "ic"
+    model_source: str = "study"
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.name", self.name, PHASES)
+        _check_choice(f"{key}.objective", self.objective, MODEL_OBJECTIVES)
+        _check_choice(f"{key}.model_source", self.model_source, MODEL_SOURCES)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    name: str = "sqlite"
+    url: str = ""
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.name", self.name, STORAGES)
+        if "://" not in self.url:
+            _fail(f"{key}.url", "a database URL like sqlite:///file.db or postgresql://...", self.url)
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    name: str = "mlflow"
+    uri: str = ""
+    artifact_location: str | None = None
+    enabled: bool = True
+    per_trial_runs: bool = False
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    horizon: int = 1
+
+    def validate(self, key: str) -> None:
+        _check_range(f"{key}.horizon", self.horizon, low=1)
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    windows: tuple[int, ...] = (5, 10, 20, 30, 60)
+
+    def validate(self, key: str) -> None:
+        if not self.windows:
+            _fail(f"{key}.windows", "a non-empty list of ints >= 2", list(self.windows))
+        for window in self.windows:
+            _check_range(f"{key}.windows", window, low=2)
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    name: str
+
+
+@dataclass(frozen=True)
+class BestSettings:
+    """``phase=best`` options: ``best.from=FILE`` replays a workflow.best.json."""
+
+    from_file: str | None = None
+    overwrite: bool = True
+    selection: str = "best"
+    top_k: int = 16
+
+    def validate(self, key: str) -> None:
+        _check_choice(f"{key}.selection", self.selection, SELECTIONS)
+        _check_range(f"{key}.top_k", self.top_k, low=2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration; the only object phases receive."""
+
+    experiment_name: str
+    seed: int
+    paths: PathsSettings
+    asset: AssetSettings
+    model: ModelSettings
+    strategy: StrategySettings
+    regime: RegimeSettings
+    split: SplitSettings
+    phase: PhaseSettings
+    storage: StorageSettings
+    tracking: TrackingSettings
+    label: LabelSettings
+    features: FeatureSettings
+    study: StudySettings
+    best: BestSettings = field(default_factory=BestSettings)
+
+    def validate(self) -> None:
+        self.asset.validate("asset")
+        self.model.validate("model")
+        self.strategy.validate("strategy")
+        self.regime.validate("regime")
+        self.label.validate("label")
+        self.split.validate("split", horizon=self.label.horizon)
+        self.phase.validate("phase")
+        self.storage.validate("storage")
+        self.features.validate("features")
+        self.best.validate("best")
+
+
+# --------------------------------------------------------------------------------------------
+# Building dataclasses from plain mappings, with key-naming errors.
+
+_RENAMED = {"from": "from_file"}  # YAML keys that are Python keywords
+
+
+def _type_name(tp: Any) -> str:
+    names = {int: "an int", float: "a number", bool: "true or false", str: "a string"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            _fail(key, "a mapping", value)
+        return _build(tp, value, key)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            _fail(key, "a list", value)
+        (item_type, _) = typing.get_args(tp)
+        return tuple(_coerce(key, item, item_type) for item in value)
+    if value is None:
+        _fail(key, _type_name(tp), value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            _fail(key, "true or false", value)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            _fail(key, "an int", value)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            _fail(key, "a number", value)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            _fail(key, "a string", value)
+        return str(value)
+    return value
+
+
+def _build(cls: type, mapping: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for raw_key, value in mapping.items():
+        name = _RENAMED.get(str(raw_key), str(raw_key))
+        key = f"{prefix}.{raw_key}" if prefix else str(raw_key)
+        if name not in fields:
+            known = ", ".join(sorted(_RENAMED.get(k, k) for k in fields if not k.startswith("_")))
+            raise ConfigError(f"{key} is not a known key (known: {known})")
+        values[name] = _coerce(key, value, hints[name])
+    for name, f in fields.items():
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if name not in values and no_default:
+            raise ConfigError(f"{prefix + '.' if prefix else ''}{name} is required but missing")
+    return cls(**values)
+
+
+def settings_from_dict(config: Mapping[str, Any]) -> Settings:
+    """Build and validate :class:`Settings` from a resolved config mapping (no ``hydra`` key)."""
+    config = {k: v for k, v in config.items() if k != "hydra"}
+    config.setdefault("best", {})
+    settings = _build(Settings, config, "")
+    settings.validate()
+    return settings

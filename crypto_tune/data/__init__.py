@@ -1,0 +1,35 @@
+"""Candle data: load (CSV, Binance klines, Parquet), validate, find gaps, resample, synthesise.
+
+One frame shape everywhere ("candles"): a UTC DatetimeIndex named ``timestamp`` (bar open time)
+and float64 columns open, high, low, close, volume, strictly increasing. Gaps are reported, never
+filled.
+
+>>> from crypto_tune.data import load_candles
+>>> path = "../shared/data/binance_ETHUSDT_1h.csv"
+>>> candles, report = load_candles(path, timeframe="4h")  # doctest: +SKIP
+"""
+
+from crypto_tune.data._loader import CandleReport, load_candles
+from crypto_tune.data._resample import resample_candles
+from crypto_tune.data._synthetic import REGIMES, SyntheticMarket, synthetic_market
+from crypto_tune.data._validate import (
+    OHLCV,
+    Gap,
+    find_gaps,
+    infer_timeframe,
+    validate_candles,
+)
+
+__all__ = [
+    "OHLCV",
+    "REGIMES",
+    "CandleReport",
+    "Gap",
+    "SyntheticMarket",
+    "find_gaps",
+    "infer_timeframe",
+    "load_candles",
+    "resample_candles",
+    "synthetic_market",
+    "validate_candles",
+]

@@ -1,0 +1,247 @@
+"""Load candles from CSV (headed, or raw Binance klines) or Parquet, with a data health report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune.data._resample import resample_candles
+from crypto_tune.data._validate import (
+    OHLCV,
+    TIMESTAMP_ALIASES,
+    Gap,
+    RowNames,
+    find_gaps,
+    format_time,
+    frame_to_candles,
+    infer_timeframe,
+    normalise_name,
+)
+from crypto_tune.exceptions import ConfigError, DataError
+from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
+
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+# Column names of Binance's kline files (data.binance.vision) and of its REST API documentation.
+BINANCE_COLUMNS: tuple[str, ...] = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_buy_base",
+    "taker_buy_quote",
+    "ignore",
+)
+_KNOWN_NAMES = frozenset(
+    (
+        *OHLCV,
+        *TIMESTAMP_ALIASES,
+        *BINANCE_COLUMNS,
+        "count",
+        "number_of_trades",
+        "quote_asset_volume",
+        "taker_buy_volume",
+        "taker_buy_quote_volume",
+        "taker_buy_base_asset_volume",
+        "taker_buy_quote_asset_volume",
+    )
+)
+_GAPS_LISTED = 5
+
+
+@dataclass(frozen=True)
+class CandleReport:
+    """Data health summary of loaded candles (what ``phase=inspect`` prints)."""
+
+    source: str
+    timeframe: str
+    n_rows: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    n_duplicates_dropped: int
+    gaps: tuple[Gap, ...]
+    price_min: float
+    price_max: float
+
+    @property
+    def missing_bars(self) -> int:
+        """Bars missing from the grid, summed over all gaps."""
+        return sum(gap.missing_bars for gap in self.gaps)
+
+    def lines(self, *, max_gaps: int = _GAPS_LISTED) -> list[str]:
+        """Human-readable lines for a terminal; the first ``max_gaps`` gaps are listed."""
+        out = [
+            f"source:     {self.source}",
+            f"timeframe:  {self.timeframe}",
+            f"rows:       {self.n_rows:,}",
+            f"range:      {format_time(self.start)} -> {format_time(self.end)}",
+            f"duplicates: {self.n_duplicates_dropped:,} identical row(s) dropped",
+            f"gaps:       {len(self.gaps):,} gap(s), {self.missing_bars:,} missing bar(s)"
+            + (" (not filled)" if self.gaps else ""),
+        ]
+        for gap in self.gaps[:max_gaps]:
+            out.append(
+                f"  {format_time(gap.after)} -> {format_time(gap.before)}: "
+                f"{gap.missing_bars:,} missing"
+            )
+        if len(self.gaps) > max_gaps:
+            out.append(f"  ... and {len(self.gaps) - max_gaps:,} more gap(s)")
+        out.append(f"prices:     low {self.price_min:,.6g}, high {self.price_max:,.6g}")
+        return out
+
+
+def _is_parquet(path: Path) -> bool:
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def _read_csv(path: Path, source: str) -> tuple[pd.DataFrame, RowNames]:
+    """Raw cells as text, header detected; returns the named columns and their file line numbers."""
+    try:
+        raw = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{source}: not a readable CSV file: {detail}") from None
+    lines = np.arange(1, len(raw) + 1)
+    blank = raw.iloc[:, 0].fillna("").str.strip().eq("").to_numpy(dtype=bool, copy=True)
+    if blank.any():  # a row is blank only if every cell is; check just the candidates
+        cells = raw.loc[blank].fillna("")
+        blank[blank] = cells.apply(lambda col: col.str.strip().eq("")).all(axis=1).to_numpy()
+    raw, lines = raw.loc[~blank], lines[~blank]
+    if raw.empty:
+        raise DataError(f"{source}: empty file")
+    names = [normalise_name(cell) for cell in raw.iloc[0].fillna("")]
+    if any(name in _KNOWN_NAMES for name in names):
+        raw.columns = pd.Index(names)
+        raw, lines = raw.iloc[1:], lines[1:]
+        if raw.empty:
+            raise DataError(f"{source}: header only, no data rows")
+    elif (
+        raw.shape[1] >= len(OHLCV) + 1
+    ):  # headerless: Binance kline order (time, O, H, L, C, V, ...)
+        positional = list(BINANCE_COLUMNS[: raw.shape[1]])
+        positional += [f"extra_{i}" for i in range(len(positional), raw.shape[1])]
+        raw.columns = pd.Index(positional)
+    else:
+        raise DataError(
+            f"{source}: no recognisable header and only {raw.shape[1]} column(s); expected a "
+            f"header with timestamp,open,high,low,close,volume or headerless Binance klines"
+        )
+    return raw.reset_index(drop=True), RowNames(kind="line", numbers=lines)
+
+
+def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a corrupt file; name it, keep one line
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{source}: not a readable Parquet file: {detail}") from None
+    if frame.empty:
+        raise DataError(f"{source}: no data rows")
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return frame
+    if not isinstance(frame.index, pd.RangeIndex):  # e.g. a saved integer epoch index
+        frame = frame.reset_index()
+    return frame.reset_index(drop=True)
+
+
+def _check_spacing(index: pd.DatetimeIndex, timeframe: str, source: str) -> None:
+    """Bars closer together than the data's own timeframe mean mixed or corrupt data."""
+    stamps = index.as_unit("ns").asi8
+    close = np.flatnonzero(np.diff(stamps) < timeframe_delta(timeframe).value)
+    if close.size:
+        i = int(close[0])
+        raise DataError(
+            f"{source}: bars {format_time(index[i])} and {format_time(index[i + 1])} are closer "
+            f"than the data's {timeframe} timeframe ({close.size} such pair(s)); mixed timeframes?"
+        )
+
+
+def load_candles(
+    path: str | Path, *, timeframe: str | None = None
+) -> tuple[pd.DataFrame, CandleReport]:
+    """Read, validate and (optionally) resample candles; returns ``(candles, report)``.
+
+    Formats, chosen by extension or content: CSV with a header naming timestamp (or date/time/
+    open_time) and open/high/low/close/volume in any case (extra columns ignored); headerless raw
+    Binance klines (12 columns); Parquet (``.parquet``/``.pq``, columns or a DatetimeIndex).
+    Timestamps: ISO-8601 (naive = UTC) or epoch s/ms/us (by magnitude). ``timeframe=None`` infers
+    the data's own; a coarser multiple resamples (1h file, ``timeframe="4h"`` -> 4h bars); finer
+    than the data -> :class:`DataError`. Gaps are reported, never filled.
+
+    >>> candles, report = load_candles("../shared/data/binance_ETHUSDT_4h.csv")  # doctest: +SKIP
+    >>> print("\\n".join(report.lines()))  # doctest: +SKIP
+    """
+    if not isinstance(path, str | Path):
+        raise ConfigError(f"path must be a str or Path, got {path!r}")
+    if timeframe is not None:
+        if not isinstance(timeframe, str):
+            raise ConfigError(f"timeframe must be None or a str like '4h', got {timeframe!r}")
+        timeframe_minutes(timeframe)  # ConfigError when malformed, before any I/O
+    file = Path(path)
+    source = str(path)
+    if not file.exists():
+        raise DataError(f"{source}: file not found")
+    if not file.is_file():
+        raise DataError(f"{source}: not a file")
+    if file.stat().st_size == 0:
+        raise DataError(f"{source}: empty file")
+
+    if _is_parquet(file):
+        frame = _read_parquet(file, source)
+        candles, n_dropped = frame_to_candles(frame, source=source, labels=RowNames())
+    else:
+        raw, rows = _read_csv(file, source)
+        candles, n_dropped = frame_to_candles(raw, source=source, labels=rows)
+
+    if len(candles) >= 2:
+        native = infer_timeframe(candles.index)
+        _check_spacing(candles.index, native, source)
+    elif timeframe is None:
+        raise DataError(f"{source}: cannot infer the timeframe from 1 bar; pass timeframe=")
+    else:
+        native = timeframe
+    if timeframe is not None and timeframe_minutes(timeframe) != timeframe_minutes(native):
+        if timeframe_minutes(timeframe) < timeframe_minutes(native):
+            raise DataError(
+                f"{source}: the data are {native} bars, cannot give finer {timeframe} bars"
+            )
+        if timeframe_minutes(timeframe) % timeframe_minutes(native):
+            raise DataError(
+                f"{source}: cannot resample {native} bars to {timeframe}: not a whole multiple"
+            )
+        candles = resample_candles(candles, timeframe, source_timeframe=native)
+    final = native if timeframe is None else timeframe
+    report = CandleReport(
+        source=source,
+        timeframe=final,
+        n_rows=len(candles),
+        start=candles.index[0],
+        end=candles.index[-1],
+        n_duplicates_dropped=n_dropped,
+        gaps=find_gaps(candles.index, final),
+        price_min=float(candles["low"].min()),
+        price_max=float(candles["high"].max()),
+    )
+    return candles, report
+
+
+__all__ = ["CandleReport", "load_candles"]

@@ -1,0 +1,60 @@
+"""Pure metrics: information coefficients, performance measures and overfitting statistics.
+
+NumPy/SciPy/pandas in, floats (or a dict of floats) out; no I/O, no Hydra, MLflow or Optuna.
+Degenerate input returns ``float("nan")`` by a rule stated in each docstring; the callers
+(objectives) decide what NaN means. Sharpe ratios in the overfitting statistics are PER PERIOD
+and kurtosis is RAW (3 for a normal); performance ratios are annualised with the caller's
+``periods_per_year`` (24/7 market, see :func:`crypto_tune.timeframes.periods_per_year`).
+"""
+
+from crypto_tune.metrics._ic import (
+    hit_rate,
+    ic_summary,
+    information_coefficient,
+    information_ratio,
+    rank_information_coefficient,
+)
+from crypto_tune.metrics._overfitting import (
+    deflated_sharpe_ratio,
+    expected_maximum_sharpe,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    sharpe_moments,
+)
+from crypto_tune.metrics._performance import (
+    cagr,
+    calmar_ratio,
+    exposure,
+    max_drawdown,
+    performance_summary,
+    profit_factor,
+    sharpe_ratio,
+    sortino_ratio,
+    total_return,
+    turnover,
+    win_rate,
+)
+
+__all__ = [
+    "cagr",
+    "calmar_ratio",
+    "deflated_sharpe_ratio",
+    "expected_maximum_sharpe",
+    "exposure",
+    "hit_rate",
+    "ic_summary",
+    "information_coefficient",
+    "information_ratio",
+    "max_drawdown",
+    "performance_summary",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "profit_factor",
+    "rank_information_coefficient",
+    "sharpe_moments",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "total_return",
+    "turnover",
+    "win_rate",
+]

@@ -1,0 +1,57 @@
+"""Dispatch on ``phase.name`` and the checks each phase makes before any work."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from crypto_tune.config import Settings
+from crypto_tune.exceptions import ConfigError
+
+SWEEP_PHASES = ("model", "strategy")
+
+
+# phase name -> (module, function); imported on use so a phase loads only what it needs
+PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "inspect": ("crypto_tune.phases._inspect", "run_inspect"),
+    "model": ("crypto_tune.phases._model", "run_model_trial"),
+    "strategy": ("crypto_tune.phases._strategy", "run_strategy_trial"),
+    "best": ("crypto_tune.phases._best", "run_best"),
+    "report": ("crypto_tune.phases._report", "run_report"),
+}
+
+
+def run_phase(settings: Settings) -> float | None:
+    """Run the phase of ``settings``; sweep phases return the objective for the sweeper."""
+    module, function = PHASE_FUNCTIONS[settings.phase.name]
+    phase: Callable[[Settings], float | None] = getattr(importlib.import_module(module), function)
+    return phase(settings)
+
+
+def preflight_phase(settings: Settings, *, multirun: bool) -> None:
+    """Fail fast, before Hydra starts: data readable, storage reachable, inputs present."""
+    from crypto_tune.study import check_storage
+
+    phase = settings.phase.name
+    if multirun and phase not in SWEEP_PHASES:
+        raise ConfigError(f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)")
+    if phase == "inspect":
+        return
+    if settings.asset.kind == "basket":
+        raise ConfigError(
+            "asset=basket: portfolio tuning over a basket is not available yet; "
+            "use phase=inspect to check its members, or tune one asset (asset=eth|btc|sol)"
+        )
+    if multirun or phase in ("strategy", "best", "report"):
+        check_storage(settings.storage.url)
+    from crypto_tune.dataset import prepare_dataset
+
+    prepare_dataset(settings)  # data errors surface now; the sweep reuses it in this process
+    if phase in ("strategy", "best") and settings.phase.model_source == "study":
+        from crypto_tune.study import best_params, load_study
+
+        best_params(load_study(settings, phase="model"))
+    if phase == "best":
+        from crypto_tune.study import best_params, load_study
+
+        best_params(load_study(settings, phase="strategy"))

@@ -1,0 +1,178 @@
+"""``phase=strategy``: one Phase 2 trial — the cached predictions through the fast backtest.
+
+The model is fixed (best Phase 1 trial, or ``model.*`` with ``phase.model_source=config``); its
+out-of-fold predictions are computed once per process (read from the disk cache if Phase 1 made
+them) and each trial only runs :func:`crypto_tune.backtest.simulate_returns` per fold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from crypto_tune.backtest import simulate_returns
+from crypto_tune.config import ModelSettings, Settings
+from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
+from crypto_tune.model import OutOfFold, out_of_fold
+from crypto_tune.objectives import strategy_score
+from crypto_tune.timeframes import periods_per_year, timeframe_minutes
+
+log = logging.getLogger("crypto_tune.strategy")
+
+
+@dataclass(frozen=True)
+class FoldArrays:
+    """One fold's test bars as contiguous float arrays for the backtest kernel."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    predictions: np.ndarray
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What every strategy trial of a sweep shares (built once per process)."""
+
+    dataset: Dataset
+    model: ModelSettings
+    model_source: str
+    oof: OutOfFold
+    folds: tuple[FoldArrays, ...]
+    periods_per_year: float
+    bar_hours: float
+
+
+def resolve_model(settings: Settings) -> tuple[ModelSettings, str]:
+    """The model settings Phase 2 uses, and where they came from."""
+    if settings.phase.model_source == "config":
+        return settings.model, "config"
+    from crypto_tune.study import best_params, group_params, load_study
+
+    study = load_study(settings, phase="model")
+    tuned = group_params(best_params(study), "model")
+    model = dataclasses.replace(settings.model, **tuned)
+    model.validate("model")
+    return model, f"study:{study.study_name}#{study.best_trial.number}"
+
+
+def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[FoldArrays, ...]:
+    """Per-fold OHLC and predictions (NaN = flat outside the regime)."""
+    mask = regime_mask(dataset, regime)
+    candles = dataset.candles
+    out = []
+    for fold in dataset.folds:
+        preds = oof.fold_slice(fold.number)
+        positions = candles.index.get_indexer(preds.index)
+        values = preds.to_numpy(dtype=np.float64).copy()
+        values[~mask[positions]] = np.nan
+        out.append(FoldArrays(
+            *(np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)[positions])
+              for c in ("open", "high", "low", "close")),
+            predictions=values,
+        ))
+    return tuple(out)
+
+
+_CONTEXTS: dict[tuple, StrategyContext] = {}
+
+
+def strategy_context(settings: Settings) -> StrategyContext:
+    """Build (once per process and configuration) the fixed model's cached predictions."""
+    key = (settings.study.name, settings.phase.model_source, settings.model, settings.split,
+           settings.storage.url, settings.paths.cache, settings.seed)
+    if key in _CONTEXTS:
+        return _CONTEXTS[key]
+    dataset = prepare_dataset(settings)
+    model, source = resolve_model(settings)
+    oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
+    log.info("strategy: model from %s; predictions %s (%d folds, %d bars)", source,
+             "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
+             len(dataset.folds), len(oof.frame))
+    context = StrategyContext(
+        dataset=dataset, model=model, model_source=source, oof=oof,
+        folds=fold_arrays_for(dataset, oof, settings.regime.name),
+        periods_per_year=periods_per_year(settings.asset.timeframe),
+        bar_hours=timeframe_minutes(settings.asset.timeframe) / 60.0,
+    )
+    _CONTEXTS[key] = context
+    return context
+
+
+def evaluate_strategy(settings: Settings, context: StrategyContext) -> tuple[float, list, list[int]]:
+    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``."""
+    kwargs = settings.strategy.backtest_kwargs()
+    returns, trades = [], []
+    for fold in context.folds:
+        r, n = simulate_returns(fold.open, fold.high, fold.low, fold.close, fold.predictions,
+                                bar_hours=context.bar_hours, **kwargs)
+        returns.append(r)
+        trades.append(int(n))
+    value = strategy_score(settings.strategy.objective, returns, trades,
+                           periods_per_year=context.periods_per_year,
+                           min_trades=settings.strategy.min_trades)
+    return value, returns, trades
+
+
+class _Progress:
+    """Periodic progress of a long strategy sweep (one line every ``every_s`` seconds)."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.count = 0
+        self.best = -np.inf
+        self.best_params: dict = {}
+        self.started = time.perf_counter()
+        self.last = self.started
+
+    def update(self, value: float, params: dict) -> None:
+        self.count += 1
+        if value > self.best:
+            self.best, self.best_params = value, params
+        now = time.perf_counter()
+        if self.count == 1 or now - self.last >= self.every_s:
+            self.last = now
+            rate = self.count / max(now - self.started, 1e-9)
+            shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in self.best_params.items())
+            log.info("strategy trials: %d in this process (%.1f/s), best %.4f with %s",
+                     self.count, rate, self.best, shown)
+
+
+_PROGRESS = _Progress()
+
+
+def run_strategy_trial(settings: Settings) -> float:
+    """Backtest every fold with the trial's strategy parameters; return the objective."""
+    context = strategy_context(settings)
+    value, returns, trades = evaluate_strategy(settings, context)
+    params = {k: v for k, v in settings.strategy.backtest_kwargs().items()
+              if k in ("threshold", "stop_loss", "take_profit", "leverage")}
+    _PROGRESS.update(value, params)
+    log.debug("strategy trial %s -> %.4f, trades per fold %s", params, value, trades)
+    if settings.tracking.per_trial_runs:
+        _log_trial_run(settings, context, value, returns, trades)
+    return value
+
+
+def _log_trial_run(settings: Settings, context: StrategyContext, value: float,
+                   returns: list, trades: list[int]) -> None:
+    from crypto_tune import metrics
+    from crypto_tune.tracking import code_version, settings_params, start_run
+
+    merged = np.concatenate(returns)
+    tags = {"study": settings.study.name, "phase": "strategy", "asset": settings.asset.name,
+            "data_fingerprint": context.dataset.data_fingerprint, "code_version": code_version(),
+            "model_source": context.model_source}
+    with start_run(settings.tracking, settings.study.name, run_name="strategy-trial",
+                   tags=tags) as run:
+        if run is not None:
+            run.params(settings_params(settings))
+            summary = metrics.performance_summary(merged, periods_per_year=context.periods_per_year)
+            run.metrics({"objective": value, "n_trades": float(sum(trades)),
+                         **{k: v for k, v in summary.items() if isinstance(v, float)}})

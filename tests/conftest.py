@@ -1,0 +1,80 @@
+"""Shared fixtures: the CLI as a subprocess, a private outputs folder, the real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_SETUP = ROOT / "scripts" / "pg-setup.sh"
+TEST_PG_URL = os.environ.get(
+    "CRYPTO_TUNE_TEST_PG_URL", "postgresql://crypto_tune:crypto_tune@127.0.0.1:5432/crypto_tune"
+)
+# A small synthetic market and short sweeps: the suite's default scale.
+FAST = ["debug=fast"]
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run ``python -m crypto_tune ARGS`` in a subprocess and capture its output."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "crypto_tune", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    """A private ``paths.outputs`` for one test."""
+    path = tmp_path / "outputs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def experiment() -> str:
+    """A unique experiment name, so studies in shared storage never collide."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real exchange candles beside the project (tests skip when the folder is absent)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
+
+
+def _pg_reachable(url: str) -> bool:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the project's test database; sets PostgreSQL up (scripts/pg-setup.sh) if needed."""
+    if not _pg_reachable(TEST_PG_URL):
+        done = subprocess.run(["bash", str(PG_SETUP)], capture_output=True, text=True)
+        if done.returncode != 0 or not _pg_reachable(TEST_PG_URL):
+            pytest.fail(f"PostgreSQL setup failed: {done.stderr.strip()[-500:]}")
+    return TEST_PG_URL

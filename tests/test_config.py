@@ -1,0 +1,86 @@
+"""Every config group composes and validates; wrong values fail with the key named."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from crypto_tune.cli import settings_from_config
+from crypto_tune.config import config_dir, register_resolvers
+from crypto_tune.exceptions import ConfigError
+
+GROUPS = {
+    "asset": ["eth", "btc", "sol", "basket", "synthetic", "csv"],
+    "model": ["lightgbm"],
+    "strategy": ["threshold"],
+    "regime": ["all", "calm", "volatile"],
+    "split": ["static", "walk_forward"],
+    "phase": ["inspect", "model", "strategy", "best", "report"],
+    "storage": ["sqlite", "postgres"],
+    "tracking": ["mlflow"],
+}
+
+
+def _compose(*overrides: str):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(config_dir())):
+        return compose("config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize(("group", "choice"), [(g, c) for g, cs in GROUPS.items() for c in cs])
+def test_every_group_choice_composes_and_validates(group: str, choice: str) -> None:
+    extra = ["asset.path=x.csv", "asset.symbol=X"] if (group, choice) == ("asset", "csv") else []
+    settings = settings_from_config(_compose(f"{group}={choice}", *extra))
+    assert getattr(settings, group).name == choice
+
+
+def test_defaults_are_the_documented_contract() -> None:
+    s = settings_from_config(_compose())
+    assert (s.split.tune_start, s.split.tune_end) == ("2021-01-01", "2023-12-31")
+    assert (s.split.holdout_start, s.split.holdout_end) == ("2024-01-01", "2024-12-31")
+    assert s.asset.name == "synthetic" and s.storage.name == "sqlite"
+    assert s.label.horizon == 1 and s.split.purge >= s.label.horizon
+    assert s.study.name == "default.synthetic.4h.all.model"
+    assert s.storage.url.startswith("sqlite:///") and s.storage.url.endswith("outputs/optuna.db")
+
+
+def test_paths_outputs_moves_everything(tmp_path) -> None:
+    s = settings_from_config(_compose(f"paths.outputs={tmp_path}"))
+    for path in (s.paths.root, s.paths.cache, s.paths.best, s.paths.reports):
+        assert path.startswith(str(tmp_path))
+    assert str(tmp_path) in s.storage.url and str(tmp_path) in s.tracking.uri
+
+
+def test_experiment_preset_and_walk_forward() -> None:
+    s = settings_from_config(_compose("experiment=eth_4h_study", "split=walk_forward"))
+    assert s.asset.name == "eth" and s.experiment_name == "eth_4h_study"
+    assert s.split.name == "walk_forward" and s.split.train_months == 12
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("label.horizon=0", "label.horizon"),
+        ("strategy.leverage=-1", "strategy.leverage"),
+        ("strategy.stop_loss=1.5", "strategy.stop_loss"),
+        ("strategy.take_profit=0", "strategy.take_profit"),
+        ("strategy.objective=profit", "strategy.objective"),
+        ("split.tune_end=2024-06-01", "split.tune_end"),
+        ("split.n_folds=1", "split.n_folds"),
+        ("split.purge=0", "split.purge"),
+        ("model.learning_rate=abc", "model.learning_rate"),
+        ("model.num_leaves=1", "model.num_leaves"),
+        ("phase.objective=sharpe", "phase.objective"),
+        ("asset.timeframe=4x", "asset.timeframe"),
+        ("+strategy.foo=1", "strategy.foo"),
+    ],
+)
+def test_wrong_values_name_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
+        settings_from_config(_compose(override))
+    assert "\n" not in str(info.value)
+
+
+def test_csv_asset_requires_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"asset\.path is required"):
+        settings_from_config(_compose("asset=csv", "asset.symbol=X"))
