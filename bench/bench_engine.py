@@ -36,9 +36,10 @@ OPTIONS = {
 def _reference():
     """The reference implementation, loaded from tests/ (not an installed module)."""
     path = ROOT / "tests" / "reference_backtest.py"
-    spec = importlib.util.spec_from_file_location("reference_backtest", path)
+    name = "_bench_reference_backtest"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("reference_backtest", module)  # dataclasses look the module up
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
     spec.loader.exec_module(module)
     return module.reference_backtest
 

@@ -80,13 +80,25 @@ def _split_args(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    # Hydra lists the available options on the following lines: keep them on the same line.
-    options = [line for line in lines[1:] if line and not line.startswith("Available")]
-    if options and ("Could not find" in text or "Could not load" in text):
-        text += f" (available: {', '.join(options)})"
-    return text
+    """Hydra's multi-line composition and override errors as one line naming the key."""
+    import re
+
+    text = str(exc).strip()
+    missing = re.search(r"Could not find '([^']+)'", text)
+    if missing:
+        group, _, choice = missing.group(1).rpartition("/")
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path:")[0], re.MULTILINE)
+        available = f" (available: {', '.join(options)})" if options else ""
+        return f"{group}={choice}: no such {group} config{available}"
+    cause = exc.__cause__
+    if cause is not None and getattr(cause, "full_key", None):
+        reason = str(cause).strip().splitlines()[0]
+        reason = reason.replace(" is not in struct", " is not a known key")
+        return f"{cause.full_key}: {reason}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "override_grammar" in text and len(lines) > 1:  # parse errors: the culprit and why
+        return f"{lines[0]} ({lines[1]})"
+    return lines[0] if lines else type(exc).__name__
 
 
 def preflight(argv: Sequence[str]) -> Settings | None:

@@ -3,8 +3,8 @@
 Hydra's basic launcher recomposes the whole config for every job (~60 ms) and sets up a job
 directory with ``.hydra/*.yaml`` files (~30 ms). A strategy trial changes only leaf values
 (``strategy.threshold=0.0012``), so this launcher composes the sweep's config once and, for each
-job whose overrides are all plain leaf assignments of existing keys, copies it and assigns those
-leaves. Any other override (a config group, ``+key``, ``~key``) falls back to Hydra's own
+job whose overrides are plain leaf assignments of existing keys (besides the sweep's fixed
+overrides, which shape the composed base), copies it and assigns those leaves. Any other override (a config group, ``+key``, ``~key``) falls back to Hydra's own
 per-job composition and job directory, exactly like the basic launcher.
 
 Trade-off (documented in the README): in the fast path a job gets no ``.hydra/`` directory of its
@@ -53,7 +53,7 @@ class CryptoTuneLauncher(Launcher):
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
-        self._base: DictConfig | None = None
+        self._bases: dict[tuple[str, ...], DictConfig] = {}
         self._parser = OverridesParser.create()
         self._logging_ready = False
 
@@ -65,37 +65,48 @@ class CryptoTuneLauncher(Launcher):
         self.task_function = task_function
 
     # ------------------------------------------------------------------ fast path helpers
-    def _leaf_assignments(self, overrides: Sequence[str]) -> list[tuple[str, Any]] | None:
-        """(key, value) pairs when every override assigns an existing leaf; otherwise None."""
-        base = self._base_config()
-        pairs = []
+    def _split(self, overrides: Sequence[str]) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
+        """(overrides that shape the config, leaf assignments), or None when not fast-pathable.
+
+        A leaf assignment is ``a.b=value`` on a dotted key outside ``hydra``; config groups
+        (``storage=postgres``), top-level keys and ``hydra.*`` go into the composed base.
+        """
+        shaping, leaves = [], []
         for parsed in self._parser.parse_overrides(list(overrides)):
             if parsed.is_add() or parsed.is_delete() or parsed.is_force_add():
                 return None
             if parsed.is_sweep_override() or parsed.package is not None:
                 return None
             key = parsed.key_or_group
-            if "/" in key or key.startswith("hydra"):
-                return None
-            node = OmegaConf.select(base, key, throw_on_missing=False, default=_ABSENT)
-            if node is _ABSENT or OmegaConf.is_config(node):
-                return None
-            pairs.append((key, parsed.value()))
-        return pairs
+            if "." in key and "/" not in key and not key.startswith("hydra."):
+                leaves.append((key, parsed.value()))
+            else:
+                shaping.append(parsed.input_line)
+        return tuple(shaping), leaves
 
-    def _base_config(self) -> DictConfig:
-        if self._base is None:
+    def _base_config(self, shaping: tuple[str, ...]) -> DictConfig:
+        """The job config composed once for this set of shaping overrides."""
+        if shaping not in self._bases:
             assert self.hydra_context is not None and self.config is not None
-            base = self.hydra_context.config_loader.load_sweep_config(self.config, [])
+            base = self.hydra_context.config_loader.load_sweep_config(self.config, list(shaping))
             sweep_dir = os.path.abspath(str(self.config.hydra.sweep.dir))
             with read_write(base.hydra.runtime), open_dict(base.hydra.runtime):
                 base.hydra.runtime.output_dir = sweep_dir
-            self._base = base
-        return self._base
+            self._bases[shaping] = base
+        return self._bases[shaping]
 
-    def _run_fast(self, idx: int, overrides: Sequence[str], pairs: list[tuple[str, Any]]) -> JobReturn:
+    @staticmethod
+    def _all_leaves(base: DictConfig, leaves: list[tuple[str, Any]]) -> bool:
+        for key, _ in leaves:
+            node = OmegaConf.select(base, key, throw_on_missing=False, default=_ABSENT)
+            if node is _ABSENT or OmegaConf.is_config(node):
+                return False
+        return True
+
+    def _run_fast(
+        self, idx: int, overrides: Sequence[str], base: DictConfig, pairs: list[tuple[str, Any]]
+    ) -> JobReturn:
         assert self.task_function is not None
-        base = self._base_config()
         task_cfg = copy.deepcopy(base)
         with read_write(task_cfg), open_dict(task_cfg):
             task_cfg.hydra.job.id = str(idx)
@@ -128,14 +139,15 @@ class CryptoTuneLauncher(Launcher):
         for offset, overrides in enumerate(job_overrides):
             idx = initial_job_idx + offset
             log.info("#%d : %s", idx, " ".join(overrides))
-            pairs = self._leaf_assignments(overrides) if self.fast else None
-            if pairs is not None:
-                if not self._logging_ready:
-                    base = self._base_config()
-                    configure_log(base.hydra.job_logging, base.hydra.verbose)
-                    self._logging_ready = True
-                runs.append(self._run_fast(idx, overrides, pairs))
-                continue
+            split = self._split(overrides) if self.fast else None
+            if split is not None:
+                base = self._base_config(split[0])
+                if self._all_leaves(base, split[1]):
+                    if not self._logging_ready:
+                        configure_log(base.hydra.job_logging, base.hydra.verbose)
+                        self._logging_ready = True
+                    runs.append(self._run_fast(idx, overrides, base, split[1]))
+                    continue
             sweep_config = self.hydra_context.config_loader.load_sweep_config(
                 self.config, list(overrides)
             )

@@ -62,12 +62,25 @@ _CLIENTS: dict[str, Any] = {}
 
 
 def _mlflow(tracking: TrackingSettings):  # noqa: ANN202 - mlflow module
+    """MLflow pointed at ``tracking.uri``; a new SQLite store is created under a file lock, so
+    several workers starting together do not race on its schema migrations."""
     import mlflow
 
-    if tracking.uri.startswith("sqlite:///"):
-        Path(tracking.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking.uri)
+    if tracking.uri.startswith("sqlite:///") and tracking.uri not in _READY:
+        import fcntl
+
+        db = Path(tracking.uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with open(db.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            mlflow.search_experiments(max_results=1)  # creates and migrates the store once
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        _READY.add(tracking.uri)
     return mlflow
+
+
+_READY: set[str] = set()
 
 
 def experiment_id(tracking: TrackingSettings, name: str) -> str:

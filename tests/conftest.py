@@ -60,8 +60,10 @@ def shared_data() -> Path:
 def _pg_reachable(url: str) -> bool:
     import sqlalchemy
 
+    from crypto_tune.config._resolvers import database_url
+
     try:
-        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        engine = sqlalchemy.create_engine(database_url(url), connect_args={"connect_timeout": 3})
         with engine.connect():
             pass
         engine.dispose()

@@ -354,9 +354,9 @@ def test_real_eth_candles_conserve_money():
         candles, momentum, threshold=0.02, stop_loss=0.05, take_profit=0.1, leverage=2.0
     )
     assert len(result.trades) > 50
-    gross = (result.trades["pnl"]).sum()
-    assert result.equity.iloc[-1] == pytest.approx(1 + gross, abs=1e-9)
-    assert np.prod(1 + result.returns.to_numpy()) == pytest.approx(1 + gross, abs=1e-9)
+    net = result.trades["pnl"].sum()
+    assert result.equity.iloc[-1] == pytest.approx(1 + net, abs=1e-9)
+    assert np.prod(1 + result.returns.to_numpy()) == pytest.approx(1 + net, abs=1e-9)
 
 
 # Validation ------------------------------------------------------------------------------------

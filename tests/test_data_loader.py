@@ -181,7 +181,7 @@ def test_coarser_timeframe_resamples_finer_or_odd_one_fails(tmp_path):
         ([], r"bad\.csv: empty file"),
         ([HEADER], r"bad\.csv: header only, no data rows"),
         (
-            csv_lines(header="timestamp,open,low,close"),
+            csv_lines([(r[0], r[1], r[3], r[4]) for r in ROWS], header="timestamp,open,low,close"),
             r"bad\.csv: missing column\(s\) 'high', 'volume' \(found: 'timestamp', 'open'",
         ),
         (
@@ -404,7 +404,8 @@ def test_infer_timeframe_errors():
 
 
 def test_bars_closer_than_the_timeframe_are_rejected(tmp_path):
-    rows = [*ROWS[:2], ("2021-01-01T01:30:00Z", *ROWS[1][1:]), *ROWS[2:]]
+    hours = [(f"2021-01-01T{i:02d}:00:00Z", "10", "11", "9", "10", "1") for i in range(8)]
+    rows = [*hours[:2], ("2021-01-01T01:30:00Z", *hours[1][1:]), *hours[2:]]
     with pytest.raises(
         DataError, match=r"mixed\.csv: bars 2021-01-01T01:00:00Z and 2021-01-01T01:30:00Z"
     ):
@@ -470,17 +471,19 @@ def test_real_eth_4h_file_matches_sources_md():
     in_2020 = [g for g in report.gaps if g.after.year == 2020]
     assert in_2020 == [Gap(pd.Timestamp("2020-02-19T08:00Z"), pd.Timestamp("2020-02-19T16:00Z"), 1)]
     assert len(candles.loc["2021-01-01":"2024-12-31"]) == 8_766
-    assert candles.loc["2021-01-01T00:00Z", "close"] == 734.07
-    assert candles.loc["2024-01-01T00:00Z", "close"] == 2_295.51
+    # 4h bar open == the 1h bar open at the same time (SOURCES.md reference prices are 1h closes)
+    assert candles.loc["2021-01-01T00:00Z", "open"] == 736.42
 
 
 def test_real_eth_1h_file_loads_fast_with_its_gaps():
     path = real("binance_ETHUSDT_1h.csv")
     began = time.perf_counter()
-    _, report = load_candles(path)
+    candles, report = load_candles(path)
     elapsed = time.perf_counter() - began
     assert report.n_rows == 72_583 and report.timeframe == "1h"
     assert len(report.gaps) == 28 and report.missing_bars == 128
     window = [g for g in report.gaps if 2021 <= g.after.year <= 2024]
     assert sum(g.missing_bars for g in window) == 14
     assert elapsed < 1.0, f"loading 72k rows took {elapsed:.2f}s"
+    assert candles.loc["2021-01-01T00:00Z", "close"] == 734.07  # SOURCES.md reference prices
+    assert candles.loc["2024-01-01T00:00Z", "close"] == 2_295.51

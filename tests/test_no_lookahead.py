@@ -48,20 +48,25 @@ def scramble_after(candles: pd.DataFrame, cut: int, seed: int) -> pd.DataFrame:
     return out
 
 
-@SETTINGS
+@settings(max_examples=30, deadline=None)
 @given(seed=SEEDS, n=SIZES, data=st.data())
 def test_features_are_causal(seed: int, n: int, data: st.DataObject) -> None:
     candles = random_walk(seed, n)
     cut = data.draw(st.integers(min_value=1, max_value=n), label="T")
     full = compute_features(candles)
     assert full.iloc[200:].notna().to_numpy().mean() > 0.9  # not vacuous: mostly defined
-    for past in (compute_features(candles.iloc[:cut]), compute_features(scramble_after(candles, cut, seed)).iloc[:cut]):
+    for past in (
+        compute_features(candles.iloc[:cut]),
+        compute_features(scramble_after(candles, cut, seed)).iloc[:cut],
+    ):
         pd.testing.assert_frame_equal(past, full.iloc[:cut], check_exact=False, rtol=1e-9, atol=0)
 
 
 @SETTINGS
 @given(seed=SEEDS, n=SIZES, horizon=st.integers(min_value=1, max_value=30), data=st.data())
-def test_label_only_looks_horizon_ahead(seed: int, n: int, horizon: int, data: st.DataObject) -> None:
+def test_label_only_looks_horizon_ahead(
+    seed: int, n: int, horizon: int, data: st.DataObject
+) -> None:
     candles = random_walk(seed, n)
     cut = data.draw(st.integers(min_value=1, max_value=n), label="T")
     full = forward_return(candles, horizon=horizon)

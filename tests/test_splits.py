@@ -51,13 +51,14 @@ def test_static_folds_hand_checked() -> None:
 
 
 def test_static_folds_ceil_valid_size_without_float_noise() -> None:
-    # 0.15 * 20 is 3.0000000000000004 in floats: the validation slice must still be 3 bars
-    index = pd.date_range("2021-01-01", periods=40, freq="D", tz="UTC")
+    # 0.07 * 100 is 7.000000000000001 in floats: the validation slice must still be 7 bars
+    index = pd.date_range("2021-01-01", periods=200, freq="D", tz="UTC")
     folds = static_folds(
-        index, tune_start="2021-01-01", tune_end="2021-02-09", n_folds=2, purge=0,
-        valid_fraction=0.15, min_train_fraction=0.5,
+        index, tune_start="2021-01-01", tune_end="2021-07-19", n_folds=2, purge=0,
+        valid_fraction=0.07, min_train_fraction=0.5,
     )  # fmt: skip
-    assert len(folds[0].valid_idx) == 3 and folds[0].test_idx[0] == 20
+    assert folds[0].test_idx[0] == 100
+    np.testing.assert_array_equal(folds[0].valid_idx, rng(93, 100))
 
 
 def test_walk_forward_rolling_hand_checked() -> None:
@@ -199,7 +200,10 @@ def test_describe_and_fold_table() -> None:
         ({"tune_start": "2019-01-01", "tune_end": "2019-12-31"}, r"^split: no bars in the tuning"),
         ({"purge": 60}, r"^split: fold 0 has no validation bars between 2021-01-01 00:00 and "),
         # window of 30 days, 16 kept after the purge, 3 valid, then 14 more purged: none left
-        ({"purge": 14}, r"^split: fold 0 has no train bars between 2021-01-01 00:00 and 2021-01-31"),
+        (
+            {"purge": 14},
+            r"^split: fold 0 has no train bars between 2021-01-01 00:00 and 2021-01-31",
+        ),
     ],
 )
 def test_static_folds_validation(kwargs: dict, message: str) -> None:
@@ -212,7 +216,7 @@ def test_missing_future_data_names_the_empty_fold() -> None:
     with pytest.raises(
         ConfigError,
         match=r"^split: fold 3 has no test bars between 2021-03-14 00:00 and 2021-03-28 00:00: "
-        r"not enough data$",
+        r"not enough data in the tuning period$",
     ):
         static_folds(DAILY_100[:70], tune_start="2021-01-01", tune_end="2021-04-10", purge=2)
 

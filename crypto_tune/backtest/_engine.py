@@ -41,9 +41,28 @@ T_ENTRY_PRICE, T_EXIT_PRICE, T_QUANTITY, T_PNL, T_FEES = 0, 1, 2, 3, 4  # float 
 def first_bad_row(open_, high, low, close, predictions):  # pragma: no cover - compiled
     """Return ``(row, code)`` of the first malformed bar, ``(-1, 0)`` when all are valid.
 
-    Codes: 1 non-finite OHLC, 2 a price <= 0, 3 high too low,
-    4 low too high, 5 an infinite prediction (NaN predictions are allowed: no view).
+    Codes: 1 non-finite OHLC, 2 a price <= 0, 3 high below max(open, close), 4 low above
+    min(open, close), 5 an infinite prediction (NaN predictions are allowed: no view).
     """
+    inf = np.inf
+    all_ok = True
+    for i in range(close.shape[0]):  # branch-free pass (NaN fails every comparison)
+        o, h, lo, c = open_[i], high[i], low[i], close[i]
+        all_ok &= (
+            (o > 0.0)
+            & (o < inf)
+            & (c > 0.0)
+            & (c < inf)
+            & (lo > 0.0)
+            & (h < inf)
+            & (h >= o)
+            & (h >= c)
+            & (lo <= o)
+            & (lo <= c)
+            & (abs(predictions[i]) != inf)
+        )
+    if all_ok:
+        return -1, 0
     for i in range(close.shape[0]):
         o, h, lo, c = open_[i], high[i], low[i], close[i]
         if not (np.isfinite(o) and np.isfinite(h) and np.isfinite(lo) and np.isfinite(c)):
@@ -56,7 +75,7 @@ def first_bad_row(open_, high, low, close, predictions):  # pragma: no cover - c
             return i, 4
         if np.isinf(predictions[i]):
             return i, 5
-    return -1, 0
+    return -1, 0  # unreachable
 
 
 @numba.njit(cache=True)
@@ -80,13 +99,13 @@ def simulate(  # pragma: no cover - compiled
 
     ``stop_loss`` / ``take_profit`` <= 0 mean none; ``cost_rate = fee + slippage``;
     ``funding_per_bar = funding_rate * bar_hours / 8``. Returns ``(returns, equity, positions,
-    n_trades, trade_ints, trade_floats)``; the trade tables are empty unless ``record``.
+    n_trades, trade_ints, trade_floats)``; all but ``returns`` are empty unless ``record``.
     """
     n = close.shape[0]
-    returns = np.zeros(n)
-    equity_out = np.empty(n)
-    positions = np.zeros(n)
+    returns = np.empty(n)
     cap = n if record else 0
+    equity_out = np.empty(cap)
+    positions = np.empty(cap)
     t_int = np.empty((cap, 4), dtype=np.int64)
     t_flt = np.empty((cap, 5))
     has_stop = stop_loss > 0.0
@@ -94,6 +113,7 @@ def simulate(  # pragma: no cover - compiled
 
     equity = initial_equity
     side = 0
+    sgn = 0.0  # float(side), so the arithmetic stays in floating point
     qty = 0.0
     entry_px = 0.0
     mark = 0.0  # price the open position was last marked at
@@ -108,6 +128,7 @@ def simulate(  # pragma: no cover - compiled
 
     for i in range(n):
         prev_equity = equity
+        held = 0.0  # signed quantity at this bar's close
         o = open_[i]
         if i > 0 and equity > 0.0:
             p = predictions[i - 1]
@@ -116,8 +137,8 @@ def simulate(  # pragma: no cover - compiled
                 target = 1
             elif allow_short and p < -threshold:
                 target = -1
-            if side != 0 and target != side and side * (o - liq) > 0.0:
-                equity += side * qty * (o - mark)
+            if side != 0 and target != side and sgn * (o - liq) > 0.0:
+                equity += sgn * qty * (o - mark)
                 exit_cost = cost_rate * qty * o
                 equity -= exit_cost
                 if equity < 0.0:
@@ -136,6 +157,7 @@ def simulate(  # pragma: no cover - compiled
                 side = 0
             if side == 0 and target != 0 and equity > 0.0:
                 side = target
+                sgn = float(side)
                 equity_before = equity
                 qty = leverage * equity / o
                 entry_cost = cost_rate * qty * o
@@ -144,9 +166,9 @@ def simulate(  # pragma: no cover - compiled
                 entry_px = o
                 mark = o
                 entry_i = i
-                liq = o - side * margin / qty
-                stop_px = o * (1.0 - side * stop_loss)
-                target_px = o * (1.0 + side * take_profit)
+                liq = o - sgn * margin / qty
+                stop_px = o * (1.0 - sgn * stop_loss)
+                target_px = o * (1.0 + sgn * take_profit)
 
         if side != 0:
             lo = low[i]
@@ -165,17 +187,17 @@ def simulate(  # pragma: no cover - compiled
             reason = -1
             exit_px = 0.0
             if adverse:
-                exit_px = level if side * (o - level) > 0.0 else o
-                reason = _LIQUIDATION if side * (exit_px - liq) <= 0.0 else _STOP
+                exit_px = level if sgn * (o - level) > 0.0 else o
+                reason = _LIQUIDATION if sgn * (exit_px - liq) <= 0.0 else _STOP
             elif favourable:
-                exit_px = target_px if side * (o - target_px) < 0.0 else o
+                exit_px = target_px if sgn * (o - target_px) < 0.0 else o
                 reason = _TARGET
             if reason >= 0:
                 if reason == _LIQUIDATION:
                     exit_cost = 0.0
                     equity = 0.0
                 else:
-                    equity += side * qty * (exit_px - mark)
+                    equity += sgn * qty * (exit_px - mark)
                     exit_cost = cost_rate * qty * exit_px
                     equity -= exit_cost
                     if equity < 0.0:
@@ -195,19 +217,20 @@ def simulate(  # pragma: no cover - compiled
 
         if side != 0:
             c = close[i]
-            equity += side * qty * (c - mark)
+            equity += sgn * qty * (c - mark)
             mark = c
-            funding = side * funding_per_bar * qty * c
-            equity -= funding
-            margin -= funding
-            liq = entry_px - side * margin / qty
+            if funding_per_bar != 0.0:
+                funding = sgn * funding_per_bar * qty * c
+                equity -= funding
+                margin -= funding
+                liq = entry_px - sgn * margin / qty
             reason = -1
             exit_cost = 0.0
             if equity <= 0.0:
                 equity = 0.0
                 reason = _LIQUIDATION
             else:
-                positions[i] = side * qty
+                held = sgn * qty
                 if i == n - 1:
                     exit_cost = cost_rate * qty * c
                     equity -= exit_cost
@@ -228,23 +251,28 @@ def simulate(  # pragma: no cover - compiled
                 n_trades += 1
                 side = 0
 
-        if prev_equity > 0.0:
-            returns[i] = equity / prev_equity - 1.0
-        equity_out[i] = equity
+        returns[i] = equity / prev_equity - 1.0 if prev_equity > 0.0 else 0.0
+        if record:
+            equity_out[i] = equity
+            positions[i] = held
 
     return returns, equity_out, positions, n_trades, t_int[:n_trades], t_flt[:n_trades]
 
 
 def _number(name: str, value: object, *, low: float, high: float, closed: str, text: str) -> float:
     """``value`` as a float inside the interval ``text``, else a one-line ConfigError."""
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    kind = type(value)
+    ok = (kind is float or kind is int or (isinstance(value, Real) and kind is not bool)) and (
+        math.isfinite(float(value))
+    )
     if ok:
         v = float(value)
         ok = (v >= low if closed[0] == "[" else v > low) and (
             v <= high if closed[1] == "]" else v < high
         )
     if not ok:
-        raise ConfigError(f"{name} must be {text}, got {value!r}")
+        shown = value.item() if isinstance(value, np.generic) else value  # 0.5, not np.float64(0.5)
+        raise ConfigError(f"{name} must be {text}, got {shown!r}")
     return float(value)
 
 
@@ -279,7 +307,8 @@ def check_params(
     for name, value in (("fee", fee), ("slippage", slippage)):
         costs += _number(name, value, low=0, high=0.1, closed="[)", text="a number in [0, 0.1)")
     if not isinstance(allow_short, bool | np.bool_):
-        raise ConfigError(f"allow_short must be a bool, got {allow_short!r}")
+        shown = allow_short.item() if isinstance(allow_short, np.generic) else allow_short
+        raise ConfigError(f"allow_short must be a bool, got {shown!r}")
     rate = _number("funding_rate", funding_rate, low=-inf, high=inf, closed="()", text="finite")
     equity = _number(
         "initial_equity", initial_equity, low=0, high=inf, closed="()", text="a number > 0"

@@ -56,7 +56,7 @@ class BacktestResult:
 
     @property
     def final_equity(self) -> float:
-        """Equity after the last bar (the initial equity when there are no bars)."""
+        """Equity after the last bar (NaN when there are no bars)."""
         return float(self.equity.iloc[-1]) if len(self.equity) else math.nan
 
     def __repr__(self) -> str:
@@ -153,8 +153,11 @@ def run_backtest(
     hours = _bar_hours(candles.index, timeframe)
     index = candles.index
     try:
-        prices = [np.ascontiguousarray(candles[col], dtype=np.float64) for col in PRICE_COLUMNS]
-        pred = np.ascontiguousarray(predictions, dtype=np.float64)
+        prices = [
+            np.ascontiguousarray(candles[col].to_numpy(dtype=np.float64, na_value=np.nan))
+            for col in PRICE_COLUMNS
+        ]
+        pred = np.ascontiguousarray(predictions.to_numpy(dtype=np.float64, na_value=np.nan))
     except (TypeError, ValueError) as exc:
         raise DataError(f"candles and predictions must hold numbers: {exc}") from exc
     row, problem = check_rows(*prices, pred)

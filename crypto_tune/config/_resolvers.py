@@ -11,7 +11,22 @@ def _abspath(path: str) -> str:
     return os.path.abspath(os.path.expanduser(str(path)))
 
 
+def database_url(url: str) -> str:
+    """Pin PostgreSQL URLs to the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3).
+
+    >>> database_url("postgresql://u@h/db")
+    'postgresql+psycopg2://u@h/db'
+    """
+    url = str(url)
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
 def register_resolvers() -> None:
-    """Register ``${ct.abspath:...}``; safe to call more than once."""
+    """Register ``${ct.abspath:...}`` and ``${ct.db_url:...}``; safe to call more than once."""
     if not OmegaConf.has_resolver("ct.abspath"):
         OmegaConf.register_resolver("ct.abspath", _abspath)
+    if not OmegaConf.has_resolver("ct.db_url"):
+        OmegaConf.register_resolver("ct.db_url", database_url)

@@ -437,6 +437,11 @@ def settings_from_dict(config: Mapping[str, Any]) -> Settings:
     """Build and validate :class:`Settings` from a resolved config mapping (no ``hydra`` key)."""
     config = {k: v for k, v in config.items() if k != "hydra"}
     config.setdefault("best", {})
+    storage = config.get("storage")
+    if isinstance(storage, dict) and isinstance(storage.get("url"), str):
+        from crypto_tune.config._resolvers import database_url
+
+        config["storage"] = {**storage, "url": database_url(storage["url"])}
     settings = _build(Settings, config, "")
     settings.validate()
     return settings

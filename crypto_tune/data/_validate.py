@@ -1,7 +1,7 @@
 """Candle validation: column lookup, parsing to float64/UTC, OHLC sanity, duplicates, order, gaps.
 
 Every check is vectorised; the first offending row is named in a one-line :class:`DataError`.
-Rows are named by a caller-supplied label array ("line 7" for a CSV file, "row 6" for a frame).
+Rows are named by :class:`RowNames` ("line 7" of a CSV file, "row 6" of a frame, 1-based).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _epoch_to_index(
     bad = _first(~(scaled <= _MAX_NS))
     if bad is not None:
         raise DataError(
-            f"{source}: {labels[bad]}, column {column!r}: epoch timestamp {numbers[bad]!r} "
+            f"{source}: {labels[bad]}, column {column!r}: epoch timestamp {float(numbers[bad])} "
             f"is out of range"
         )
     if np.all(numbers == np.floor(numbers)) and np.all(numbers < 2**53):
@@ -164,7 +164,7 @@ def parse_timestamps(
         if bad is not None:
             raise DataError(
                 f"{source}: {labels[bad]}, column {column!r}: not an epoch timestamp: "
-                f"{numbers[bad]!r}"
+                f"{float(numbers[bad])}"
             )
         return _epoch_index(_epoch_to_index(numbers, column=column, source=source, labels=labels))
     text = _text(series)
@@ -214,26 +214,26 @@ def check_candles(
         if bad is not None:
             raise DataError(
                 f"{source}: {labels[bad]}, column {name!r}: price must be > 0, "
-                f"got {values[bad, i]!r}"
+                f"got {float(values[bad, i])}"
             )
     bad = _first(vol < 0)
     if bad is not None:
         raise DataError(
-            f"{source}: {labels[bad]}, column 'volume': volume must be >= 0, got {vol[bad]!r}"
+            f"{source}: {labels[bad]}, column 'volume': volume must be >= 0, got {float(vol[bad])}"
         )
     top = np.maximum(o, c)
     bad = _first(h < top)
     if bad is not None:
         raise DataError(
-            f"{source}: {labels[bad]}, column 'high': high {h[bad]!r} < max(open, close) "
-            f"{top[bad]!r}"
+            f"{source}: {labels[bad]}, column 'high': high {float(h[bad])} < max(open, close) "
+            f"{float(top[bad])}"
         )
     bottom = np.minimum(o, c)
     bad = _first(low > bottom)
     if bad is not None:
         raise DataError(
-            f"{source}: {labels[bad]}, column 'low': low {low[bad]!r} > min(open, close) "
-            f"{bottom[bad]!r}"
+            f"{source}: {labels[bad]}, column 'low': low {float(low[bad])} > min(open, close) "
+            f"{float(bottom[bad])}"
         )
 
     stamps = index.asi8
@@ -251,7 +251,7 @@ def check_candles(
             raise DataError(
                 f"{source}: {labels[second]}: duplicate timestamp {format_time(index[second])} "
                 f"with different values than {labels[first]} ({OHLCV[col]} "
-                f"{values[first, col]!r} vs {values[second, col]!r})"
+                f"{float(values[first, col])} vs {float(values[second, col])})"
             )
         keep[order[1:][same]] = False
         n_dropped = int((~keep).sum())

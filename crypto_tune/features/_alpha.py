@@ -62,7 +62,7 @@ def _return_lags(windows: tuple[int, ...]) -> list[int]:
 
 
 def check_candles(candles: pd.DataFrame, columns: Sequence[str] = CANDLE_COLUMNS) -> None:
-    """Raise DataError unless ``candles`` is a time-sorted frame with positive numeric ``columns``."""
+    """Raise DataError unless ``candles`` is a time-sorted frame with positive numeric columns."""
     if not isinstance(candles, pd.DataFrame):
         raise DataError(f"candles must be a pandas DataFrame, got {type(candles).__name__}")
     missing = [c for c in columns if c not in candles.columns]
@@ -72,7 +72,8 @@ def check_candles(candles: pd.DataFrame, columns: Sequence[str] = CANDLE_COLUMNS
         )
     if not isinstance(candles.index, pd.DatetimeIndex):
         raise DataError(
-            f"candles must have a DatetimeIndex of bar open times, got {type(candles.index).__name__}"
+            "candles must have a DatetimeIndex of bar open times, "
+            f"got {type(candles.index).__name__}"
         )
     if not candles.index.is_monotonic_increasing or not candles.index.is_unique:
         raise DataError("candles index must be strictly increasing (sorted, no duplicate bars)")

@@ -5,15 +5,16 @@ Layout of every fold, in bar positions (``p`` = ``purge``)::
     [ train ........ ][ p ][ valid ][ p ][ test ...... ]
     max(train) + p < min(valid)   and   max(valid) + p < min(test)
 
-``valid`` is the END of the train window (for early stopping). The ``p`` bars before ``valid`` and
-before ``test`` are dropped, so a label looking ``horizon <= purge`` bars ahead from a train row never
-reaches the validation or test bars: callers must pass ``purge >= horizon`` of the label.
+``valid`` is the END of the train window (for early stopping). The ``p`` bars before ``valid``
+and before ``test`` are dropped, so a label looking ``horizon <= purge`` bars ahead from a train
+row never reaches the validation or test bars: callers must pass ``purge >= horizon`` of the label.
 
-Boundaries come from the calendar (``tune_start``, ``tune_end``, months or fractions of the period),
-never from row counts, so truncating future data never moves a past fold. Only bars inside the tuning
-period are used by tuning folds; since every train window ends ``purge`` bars before a test block
-that lies inside the tuning period, the last ``purge`` bars before ``tune_end`` are never train or
-valid rows (their labels look into the holdout); they can be test rows.
+Boundaries come from the calendar (``tune_start``, ``tune_end``, months or fractions of the
+period), never from row counts, so truncating future data never moves a past fold. Only bars
+inside the tuning period are used by tuning folds; since every train window ends ``purge`` bars
+before a test block that lies inside the tuning period, the last ``purge`` bars before
+``tune_end`` are never train or valid rows (their labels look into the holdout); they can be test
+rows.
 
 Dates are ISO strings or Timestamps read as UTC (naive means UTC). A start includes bars from that
 instant on. An end at midnight (e.g. ``"2023-12-31"``) includes that whole day; an end with a time
@@ -81,7 +82,11 @@ class Fold:
         """First/last bar time and size of each part, e.g. for ``fold_table`` or MLflow params."""
         n_bars = len(index)
         out: dict[str, Any] = {"fold": self.number}
-        for part, arr in (("train", self.train_idx), ("valid", self.valid_idx), ("test", self.test_idx)):
+        for part, arr in (
+            ("train", self.train_idx),
+            ("valid", self.valid_idx),
+            ("test", self.test_idx),
+        ):
             if arr.size and (arr.min() < 0 or arr.max() >= n_bars):
                 raise ConfigError(
                     f"fold {self.number} {part} position {int(arr.max())} is outside "
@@ -152,13 +157,17 @@ def _index_ns(index: pd.DatetimeIndex) -> np.ndarray:
     return utc.as_unit("ns").asi8
 
 
-def _period(index: pd.DatetimeIndex, tune_start: object, tune_end: object) -> tuple:
+def _period(
+    index: pd.DatetimeIndex, tune_start: object, tune_end: object
+) -> tuple[np.ndarray, int, int, int, int]:
     """(bar times ns, start ns, exclusive end ns, first position, stop position) of the period."""
     times = _index_ns(index)
     start = _start_ns("tune_start", tune_start)
     stop = _end_exclusive_ns("tune_end", tune_end)
     if start >= stop:
-        raise ConfigError(f"tune_start must be before tune_end, got {tune_start!r} and {tune_end!r}")
+        raise ConfigError(
+            f"tune_start must be before tune_end, got {tune_start!r} and {tune_end!r}"
+        )
     p0, p1 = np.searchsorted(times, [start, stop], side="left")
     if p1 <= p0:
         raise ConfigError(
@@ -182,8 +191,9 @@ def _make_fold(
     """Split the train window [w0, w1) into train / purge / valid / purge before test [t0, t1)."""
     (w0, w1), (t0, t1) = window, test
     name = "holdout" if number < 0 else f"fold {number}"
+    short = "not enough data in the " + ("holdout" if number < 0 else "tuning") + " period"
     if t1 <= t0:
-        raise ConfigError(f"split: {name} has no test bars {test_label}: not enough data")
+        raise ConfigError(f"split: {name} has no test bars {test_label}: {short}")
     stop = min(w1, t0) - purge  # the window's last kept bar is `purge` bars before the test
     n_window = stop - w0
     n_valid = math.ceil(valid_fraction * n_window - 1e-9) if n_window > 0 else 0
@@ -191,12 +201,12 @@ def _make_fold(
     if n_valid < 1:
         raise ConfigError(
             f"split: {name} has no validation bars {window_label} after a purge of {purge}: "
-            "not enough data"
+            "not enough data in the tuning period"
         )
     if train_stop <= w0:
         raise ConfigError(
             f"split: {name} has no train bars {window_label} after {n_valid} validation bars "
-            f"and two purges of {purge}: not enough data"
+            f"and two purges of {purge}: not enough data in the tuning period"
         )
     return Fold(
         number=max(number, 0),
@@ -233,9 +243,9 @@ def static_folds(
     min_train_fraction = _check_fraction("min_train_fraction", min_train_fraction, 1.0)
     times, start, stop, p0, p1 = _period(index, tune_start, tune_end)
 
-    first_test = start + int(round(min_train_fraction * (stop - start)))
+    first_test = start + round(min_train_fraction * (stop - start))
     cuts = [first_test + (k * (stop - first_test)) // n_folds for k in range(n_folds)]
-    cuts = [c - (c - start) % _MINUTE_NS for c in cuts] + [stop]  # floor to the minute
+    cuts = [c - c % _MINUTE_NS for c in cuts] + [stop]  # floor to the minute
     positions = np.searchsorted(times, cuts, side="left")
     folds = []
     for k in range(n_folds):

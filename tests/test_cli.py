@@ -1,0 +1,100 @@
+"""The command line: wrong input fails at start with one line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # each case starts a Python process (~2 s)
+
+
+def _assert_one_line_error(done, *needles: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("crypto-tune: error: ")
+    assert "Traceback" not in done.stderr + done.stdout
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["asset=nope"], ["asset=nope", "available: basket, btc, csv, eth, sol, synthetic"]),
+        (["label.horizon=0"], ["label.horizon", "got 0"]),
+        (["strategy.leverage=-1"], ["strategy.leverage", "-1"]),
+        (["strategy.stop_loss=1.5"], ["strategy.stop_loss", "1.5"]),
+        (["split.tune_end=2024-02-01"], ["split.tune_end", "split.holdout_start"]),
+        (["strategy.leverag=2"], ["strategy.leverag", "leverage"]),
+        (["strategy=["], ["strategy=["]),
+        (["model.num_leaves=many"], ["model.num_leaves", "many"]),
+        (["phase=model", "strategy.leverage=1,2"], ["strategy.leverage=1,2", "-m"]),
+        (["-m", "phase=inspect"], ["phase=inspect", "single run"]),
+        (["asset=csv", "asset.symbol=X"], ["asset.path", "required"]),
+    ],
+)
+def test_bad_values_fail_at_start(args: list[str], needles: list[str], outputs: Path) -> None:
+    done = run_cli(*args, f"paths.outputs={outputs}")
+    _assert_one_line_error(done, *needles)
+    assert not any(outputs.iterdir()), "nothing may be written on a config error"
+
+
+def test_bad_csv_names_file_and_row(tmp_path: Path, outputs: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:00:00Z,10,11,9,10.5,100\n"
+        "2024-01-01T04:00:00Z,10.5,abc,10,11,100\n"
+    )
+    done = run_cli("phase=inspect", "asset=csv", f"asset.path={bad}", "asset.symbol=BAD",
+                   f"paths.outputs={outputs}")
+    _assert_one_line_error(done, "bad.csv", "high")
+
+
+def test_missing_file_is_named(outputs: Path) -> None:
+    done = run_cli("phase=inspect", "asset=csv", "asset.path=/no/such/file.csv", "asset.symbol=X",
+                   f"paths.outputs={outputs}")
+    _assert_one_line_error(done, "/no/such/file.csv")
+
+
+def test_unreachable_postgres_masks_the_password(outputs: Path, experiment: str) -> None:
+    url = "postgresql://crypto_tune:TopSecret42@127.0.0.1:5999/crypto_tune"
+    done = run_cli("-m", "phase=model", "storage=postgres", f"storage.url={url}",
+                   f"experiment_name={experiment}", f"paths.outputs={outputs}", "debug=fast")
+    _assert_one_line_error(done, "unreachable", "***")
+    assert "TopSecret42" not in done.stdout + done.stderr
+
+
+def test_wrong_postgres_password(pg_url: str, outputs: Path, experiment: str) -> None:
+    url = pg_url.replace(":crypto_tune@", ":WrongPassword9@")
+    done = run_cli("-m", "phase=model", "storage=postgres", f"storage.url={url}",
+                   f"experiment_name={experiment}", f"paths.outputs={outputs}", "debug=fast")
+    _assert_one_line_error(done, "password authentication failed", "***")
+    assert "WrongPassword9" not in done.stdout + done.stderr
+    import optuna
+
+    from crypto_tune.config._resolvers import database_url
+
+    names = [s.study_name for s in optuna.get_all_study_summaries(database_url(pg_url))]
+    assert not any(experiment in name for name in names), "no study may be created"
+
+
+def test_inspect_runs_from_any_directory(tmp_path: Path) -> None:
+    done = run_cli("phase=inspect", "debug=fast", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "rows:" in done.stdout and "holdout" in done.stdout
+    assert (tmp_path / "outputs").is_dir()  # paths.outputs defaults to outputs/ in the cwd
+    assert not (ROOT / "conf" / "outputs").exists()
+
+
+def test_inspect_real_eth(shared_data: Path, outputs: Path) -> None:
+    done = run_cli("phase=inspect", "asset=eth", f"paths.outputs={outputs}")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "rows:       18,370" in out
+    assert "8 gap(s), 16 missing bar(s)" in out
+    assert "2021-01-01" in out and "holdout" in out
