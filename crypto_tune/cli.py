@@ -41,12 +41,17 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def settings_from_config(cfg: DictConfig) -> Settings:
-    """Resolve a composed config and validate it into :class:`Settings`."""
+def settings_from_config(cfg: DictConfig | dict) -> Settings:
+    """Resolve a composed config and validate it into :class:`Settings`.
+
+    A plain mapping (what the fast launcher passes for leaf-only jobs) is validated directly.
+    """
     from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
     from crypto_tune.config import settings_from_dict
 
+    if isinstance(cfg, dict):
+        return settings_from_dict(cfg)
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:

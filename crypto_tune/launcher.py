@@ -2,22 +2,27 @@
 
 Hydra's basic launcher recomposes the whole config for every job (~60 ms) and sets up a job
 directory with ``.hydra/*.yaml`` files (~30 ms). A strategy trial changes only leaf values
-(``strategy.threshold=0.0012``), so this launcher composes the sweep's config once and, for each
-job whose overrides are plain leaf assignments of existing keys (besides the sweep's fixed
-overrides, which shape the composed base), copies it and assigns those leaves. Any other override (a config group, ``+key``, ``~key``) falls back to Hydra's own
-per-job composition and job directory, exactly like the basic launcher.
+(``strategy.threshold=0.0012``), so this launcher composes the job config once per set of
+"shaping" overrides (config groups such as ``storage=postgres``, top-level keys, ``hydra.*``:
+the sweep's fixed overrides), resolves it once to a plain nested dict, and for each job copies
+that dict and assigns the leaf values. The task function then receives a plain mapping instead of
+a ``DictConfig`` (crypto-tune's task accepts both).
+
+It falls back to Hydra's own per-job composition and job directory, exactly like the basic
+launcher, for any job with an override it cannot assign safely: ``+key``/``~key``, a key that is
+not an existing leaf, or a leaf that another value interpolates (``split.purge: ${label.horizon}``).
 
 Trade-off (documented in the README): in the fast path a job gets no ``.hydra/`` directory of its
-own; its overrides are logged, and the sweep's directory holds the sweep's config and log.
+own and ``HydraConfig`` holds the sweep's config rather than the job's; the job's overrides are in
+the sweep's log at DEBUG level and in the Optuna trial's parameters.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,52 @@ ConfigStore.instance().store(
 )
 
 
+@dataclass
+class _Base:
+    """A job config composed once: the DictConfig, its resolved task part, its interpolations."""
+
+    config: DictConfig
+    task: dict[str, Any]
+    interpolations: list[str] = field(default_factory=list)
+    safe: dict[tuple[str, ...], bool] = field(default_factory=dict)
+
+
+def _collect_interpolations(node: Any, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for value in node.values():
+            _collect_interpolations(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _collect_interpolations(value, out)
+    elif isinstance(node, str) and "${" in node:
+        out.append(node)
+
+
+def _copy_tree(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _copy_tree(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy_tree(v) for v in node]
+    return node
+
+
+def _lookup(tree: dict[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _assign(tree: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = tree
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+
+
 class CryptoTuneLauncher(Launcher):
     """Runs jobs one after another in this process; see the module docstring."""
 
@@ -53,9 +104,9 @@ class CryptoTuneLauncher(Launcher):
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
-        self._bases: dict[tuple[str, ...], DictConfig] = {}
+        self._bases: dict[tuple[str, ...], _Base] = {}
         self._parser = OverridesParser.create()
-        self._logging_ready = False
+        self._fast_ready = False
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -66,11 +117,7 @@ class CryptoTuneLauncher(Launcher):
 
     # ------------------------------------------------------------------ fast path helpers
     def _split(self, overrides: Sequence[str]) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
-        """(overrides that shape the config, leaf assignments), or None when not fast-pathable.
-
-        A leaf assignment is ``a.b=value`` on a dotted key outside ``hydra``; config groups
-        (``storage=postgres``), top-level keys and ``hydra.*`` go into the composed base.
-        """
+        """(overrides that shape the config, leaf assignments), or None when not fast-pathable."""
         shaping, leaves = [], []
         for parsed in self._parser.parse_overrides(list(overrides)):
             if parsed.is_add() or parsed.is_delete() or parsed.is_force_add():
@@ -84,45 +131,69 @@ class CryptoTuneLauncher(Launcher):
                 shaping.append(parsed.input_line)
         return tuple(shaping), leaves
 
-    def _base_config(self, shaping: tuple[str, ...]) -> DictConfig:
-        """The job config composed once for this set of shaping overrides."""
+    def _base(self, shaping: tuple[str, ...]) -> _Base:
         if shaping not in self._bases:
             assert self.hydra_context is not None and self.config is not None
-            base = self.hydra_context.config_loader.load_sweep_config(self.config, list(shaping))
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(shaping))
             sweep_dir = os.path.abspath(str(self.config.hydra.sweep.dir))
-            with read_write(base.hydra.runtime), open_dict(base.hydra.runtime):
-                base.hydra.runtime.output_dir = sweep_dir
-            self._bases[shaping] = base
+            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                config.hydra.runtime.output_dir = sweep_dir
+            keys = [k for k in config if k != "hydra"]
+            task_cfg = OmegaConf.masked_copy(config, keys)
+            raw = OmegaConf.to_container(task_cfg, resolve=False)
+            interpolations: list[str] = []
+            _collect_interpolations(raw, interpolations)
+            resolved = OmegaConf.to_container(task_cfg, resolve=True)
+            assert isinstance(resolved, dict)
+            self._bases[shaping] = _Base(config, resolved, interpolations)
         return self._bases[shaping]
 
     @staticmethod
-    def _all_leaves(base: DictConfig, leaves: list[tuple[str, Any]]) -> bool:
-        for key, _ in leaves:
-            node = OmegaConf.select(base, key, throw_on_missing=False, default=_ABSENT)
-            if node is _ABSENT or OmegaConf.is_config(node):
-                return False
-        return True
+    def _assignable(base: _Base, key: str) -> bool:
+        """``key`` is an existing leaf and no other value interpolates it."""
+        if (key,) not in base.safe:
+            node = _lookup(base.task, key)
+            parts = key.split(".")
+            names = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+            base.safe[(key,)] = not (
+                node is _ABSENT
+                or isinstance(node, dict | list)
+                or any("${." in s or any(n in s for n in names) for s in base.interpolations)
+            )
+        return base.safe[(key,)]
 
-    def _run_fast(
-        self, idx: int, overrides: Sequence[str], base: DictConfig, pairs: list[tuple[str, Any]]
-    ) -> JobReturn:
+    def _fast_plan(self, overrides: Sequence[str]) -> tuple[_Base, list[tuple[str, Any]]] | None:
+        """The composed base and the leaves to assign, or None for Hydra's per-job path.
+
+        Leaves that cannot be assigned safely (``paths.outputs``, which ``paths.root``
+        interpolates) join the shaping overrides of the composed base instead.
+        """
+        split = self._split(overrides)
+        if split is None:
+            return None
+        shaping, leaves = split
+        base = self._base(shaping)
+        unsafe = [(k, v) for k, v in leaves if not self._assignable(base, k)]
+        if unsafe:
+            parsed = {o.key_or_group: o.input_line for o in self._parser.parse_overrides(list(overrides))}
+            shaping = shaping + tuple(parsed[k] for k, _ in unsafe)
+            leaves = [(k, v) for k, v in leaves if (k, v) not in unsafe]
+            base = self._base(shaping)
+            if not all(self._assignable(base, k) for k, _ in leaves):
+                return None
+        return base, leaves
+
+    def _run_fast(self, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]) -> JobReturn:
         assert self.task_function is not None
-        task_cfg = copy.deepcopy(base)
-        with read_write(task_cfg), open_dict(task_cfg):
-            task_cfg.hydra.job.id = str(idx)
-            task_cfg.hydra.job.num = idx
-            task_cfg.hydra.overrides.task = list(overrides)
-            for key, value in pairs:
-                OmegaConf.update(task_cfg, key, value, merge=False)
-        HydraConfig.instance().set_config(task_cfg)
-        with read_write(task_cfg), open_dict(task_cfg):
-            del task_cfg["hydra"]
+        task = _copy_tree(base.task)
+        for key, value in leaves:
+            _assign(task, key, value)
         ret = JobReturn()
-        ret.cfg = task_cfg
+        ret.cfg = task
         ret.overrides = list(overrides)
         ret.working_dir = os.getcwd()
         try:
-            ret.return_value = self.task_function(task_cfg)
+            ret.return_value = self.task_function(task)
             ret.status = JobStatus.COMPLETED
         except Exception as exc:  # the sweeper records it as a failed trial
             ret.return_value = exc
@@ -138,16 +209,16 @@ class CryptoTuneLauncher(Launcher):
         runs: list[JobReturn] = []
         for offset, overrides in enumerate(job_overrides):
             idx = initial_job_idx + offset
-            log.info("#%d : %s", idx, " ".join(overrides))
-            split = self._split(overrides) if self.fast else None
-            if split is not None:
-                base = self._base_config(split[0])
-                if self._all_leaves(base, split[1]):
-                    if not self._logging_ready:
-                        configure_log(base.hydra.job_logging, base.hydra.verbose)
-                        self._logging_ready = True
-                    runs.append(self._run_fast(idx, overrides, base, split[1]))
-                    continue
+            log.debug("#%d : %s", idx, " ".join(overrides))
+            plan = self._fast_plan(overrides) if self.fast else None
+            if plan is not None:
+                base, leaves = plan
+                if not self._fast_ready:  # job logging and HydraConfig, once
+                    configure_log(base.config.hydra.job_logging, base.config.hydra.verbose)
+                    HydraConfig.instance().set_config(base.config)
+                    self._fast_ready = True
+                runs.append(self._run_fast(overrides, base, leaves))
+                continue
             sweep_config = self.hydra_context.config_loader.load_sweep_config(
                 self.config, list(overrides)
             )
@@ -164,7 +235,7 @@ class CryptoTuneLauncher(Launcher):
                 )
             )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            self._logging_ready = False
+            self._fast_ready = False
         return runs
 
 

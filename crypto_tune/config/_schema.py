@@ -8,6 +8,7 @@ raise one :class:`~crypto_tune.exceptions.ConfigError` naming the key and the va
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -415,9 +416,13 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+
+
 def _build(cls: type, mapping: Mapping[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _schema(cls)
     values: dict[str, Any] = {}
     for raw_key, value in mapping.items():
         name = _RENAMED.get(str(raw_key), str(raw_key))
