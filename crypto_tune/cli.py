@@ -113,6 +113,7 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    register_resolvers()
     overrides, multirun, passthrough = _split_args(argv)
     if passthrough:
         return None
@@ -120,6 +121,13 @@ def preflight(argv: Sequence[str]) -> Settings | None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
         raise ConfigError(_one_line(exc)) from None
+    for o in parsed:
+        if o.is_sweep_override() and o.key_or_group.startswith("hydra."):
+            key = o.key_or_group.removeprefix("hydra.sweeper.params.")
+            raise ConfigError(
+                f"{o.key_or_group}: Hydra's own config cannot be swept; give the search space as "
+                f"{key}='{o.get_value_element_as_str()}' (with -m)"
+            )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     if not multirun and len(plain) != len(parsed):
         swept = [o.input_line for o in parsed if o.is_sweep_override()]
@@ -136,22 +144,50 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     return settings
 
 
-def _task(cfg: DictConfig) -> float | None:
+class _FailureGuard:
+    """Stops a sweep whose trials keep failing (the sweeper itself tolerates every failure).
+
+    A trial that cannot be evaluated raises InvalidTrialError and is recorded as FAIL; once at
+    least ``min_trials`` trials ran here and more than ``max_rate`` of them failed, the sweep
+    stops with one line naming the last error.
+    """
+
+    def __init__(self, min_trials: int = 5, max_rate: float = 0.5) -> None:
+        self.min_trials, self.max_rate = min_trials, max_rate
+        self.trials = self.failures = 0
+
+    def record(self, error: Exception | None) -> None:
+        self.trials += 1
+        if error is None:
+            return
+        self.failures += 1
+        log.warning("trial failed: %s", mask_secrets(str(error)))
+        if self.trials >= self.min_trials and self.failures / self.trials > self.max_rate:
+            fail(f"{self.failures} of {self.trials} trials failed; last: {error}")
+
+
+_GUARD = _FailureGuard()
+
+
+def _task(cfg: DictConfig | dict) -> float | None:
     from crypto_tune.phases import run_phase
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         settings = settings_from_config(cfg)
-        return run_phase(settings)
-    except InvalidTrialError:
-        raise
-    except ConfigError as exc:
-        if multirun:  # the base config passed preflight: the trial's own values are at fault
-            raise InvalidTrialError(str(exc)) from None
-        fail(str(exc))
+        value = run_phase(settings)
+    except (InvalidTrialError, ConfigError) as exc:
+        if not multirun:
+            fail(str(exc))
+        # The base config passed preflight: this trial's own values are at fault.
+        error = exc if isinstance(exc, InvalidTrialError) else InvalidTrialError(str(exc))
+        _GUARD.record(error)
+        raise error from None
     except CryptoTuneError as exc:
         fail(str(exc))
-    return None
+    if multirun:
+        _GUARD.record(None)
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> None:
