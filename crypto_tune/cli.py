@@ -126,7 +126,7 @@ def preflight(argv: Sequence[str]) -> Settings | None:
             key = o.key_or_group.removeprefix("hydra.sweeper.params.")
             raise ConfigError(
                 f"{o.key_or_group}: Hydra's own config cannot be swept; give the search space as "
-                f"{key}='{o.get_value_element_as_str()}' (with -m)"
+                f"{key}='{o.input_line.split('=', 1)[1]}' (with -m)"
             )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     if not multirun and len(plain) != len(parsed):
