@@ -8,6 +8,7 @@ start with one line and exit code 2. The Hydra task then builds typed settings a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -175,6 +176,9 @@ def _task(cfg: DictConfig | dict) -> float | None:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         settings = settings_from_config(cfg)
+        if not multirun and HydraConfig.initialized():
+            given = tuple(str(o) for o in HydraConfig.get().overrides.task)
+            settings = dataclasses.replace(settings, command_line=given)
         value = run_phase(settings)
     except (InvalidTrialError, ConfigError) as exc:
         if not multirun:

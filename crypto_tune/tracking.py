@@ -66,6 +66,7 @@ def _mlflow(tracking: TrackingSettings):  # noqa: ANN202 - mlflow module
     several workers starting together do not race on its schema migrations."""
     import mlflow
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking.uri)
     if tracking.uri.startswith("sqlite:///") and tracking.uri not in _READY:
         import fcntl

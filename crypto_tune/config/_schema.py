@@ -351,6 +351,8 @@ class Settings:
     features: FeatureSettings
     study: StudySettings
     best: BestSettings = field(default_factory=BestSettings)
+    # The overrides given on the command line for this run (filled by the CLI, not by YAML).
+    command_line: tuple[str, ...] = ()
 
     def validate(self) -> None:
         self.asset.validate("asset")

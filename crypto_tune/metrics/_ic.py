@@ -48,8 +48,10 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
         return _NAN
     dx = x - x.mean()
     dy = y - y.mean()
-    value = float(np.dot(dx, dy) / math.sqrt(float(np.dot(dx, dx)) * float(np.dot(dy, dy))))
-    return min(1.0, max(-1.0, value))
+    scale = math.sqrt(float(np.dot(dx, dx)) * float(np.dot(dy, dy)))
+    if not scale > 0:  # deviations so small that their squares underflow
+        return _NAN
+    return min(1.0, max(-1.0, float(np.dot(dx, dy)) / scale))
 
 
 def information_coefficient(predictions: ArrayLike, targets: ArrayLike) -> float:
@@ -89,7 +91,8 @@ def information_ratio(values: ArrayLike) -> float:
     v = _as_vector(values, "values", allow_nan=True)
     if v.size < 2 or np.isnan(v).any() or np.ptp(v) == 0:
         return _NAN
-    return float(v.mean() / np.std(v, ddof=1))
+    std = float(np.std(v, ddof=1))
+    return float(v.mean() / std) if std > 0 else _NAN
 
 
 def hit_rate(predictions: ArrayLike, targets: ArrayLike) -> float:

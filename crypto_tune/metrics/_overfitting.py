@@ -140,6 +140,8 @@ def sharpe_moments(returns: ArrayLike) -> tuple[float, int, float, float]:
     m2 = float(np.mean(deviations**2))
     m3 = float(np.mean(deviations**3))
     m4 = float(np.mean(deviations**4))
+    if not m4 > 0:  # deviations so small that their powers underflow
+        return _NAN, n, _NAN, _NAN
     sharpe = float(r.mean() / np.std(r, ddof=1))
     return sharpe, n, m3 / m2**1.5, m4 / m2**2
 

@@ -51,7 +51,8 @@ def _std(values: np.ndarray, ddof: int) -> float:
     """Standard deviation, or NaN when it is zero or undefined (``len <= ddof``)."""
     if values.size <= ddof or np.ptp(values) == 0:
         return _NAN
-    return float(np.std(values, ddof=ddof))
+    std = float(np.std(values, ddof=ddof))
+    return std if std > 0 else _NAN  # underflow of tiny deviations counts as zero
 
 
 def sharpe_ratio(returns: ArrayLike, *, periods_per_year: float, ddof: int = 1) -> float:

@@ -1,0 +1,449 @@
+"""``phase=best``: retrain with the chosen parameters, backtest in and out of sample, judge.
+
+Reads the best Phase 1 and Phase 2 parameters from their studies (or replays a
+``workflow.best.json`` given as ``best.from``), applies manual overrides from the command line,
+refits the model on the whole tuning period (same early-stopping rule), predicts the holdout,
+backtests the tuning period (out-of-fold predictions) and the holdout, computes the overfitting
+statistics and writes ``workflow.best.json`` under ``paths.best``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune import metrics
+from crypto_tune.backtest import run_backtest
+from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_atomic_parquet
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.model import fit_fold, out_of_fold
+from crypto_tune.phases._model import score_folds
+from crypto_tune.phases._strategy import FoldArrays, fold_arrays_for, resolve_model
+from crypto_tune.robustness import Bound, neighbourhood, select_robust, verdict
+from crypto_tune.timeframes import periods_per_year, timeframe_minutes
+
+log = logging.getLogger("crypto_tune.best")
+TUNED_STRATEGY_KEYS = ("threshold", "stop_loss", "take_profit", "leverage")
+SUMMARY_KEYS = ("sharpe", "sortino", "max_drawdown", "win_rate", "total_return", "n_trades",
+                "calmar", "profit_factor", "exposure", "cagr", "volatility")
+
+
+# ---------------------------------------------------------------------------- parameters
+def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
+    """Values given as ``group.key=value`` on this run's command line (manual overrides)."""
+    fields = {f.name for f in dataclasses.fields(StrategySettings if group == "strategy" else ModelSettings)}
+    current = getattr(settings, group)
+    found = {}
+    for item in settings.command_line:
+        key = item.split("=", 1)[0].lstrip("+")
+        if key.startswith(f"{group}.") and key.split(".", 1)[1] in fields:
+            name = key.split(".", 1)[1]
+            found[name] = getattr(current, name)
+    return found
+
+
+def _load_replay(path: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"best.from: file {file} not found")
+    try:
+        data = json.loads(file.read_text())
+        data["model"]["params"], data["strategy"]["params"]  # noqa: B018 - shape check
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"best.from: {file} is not a workflow.best.json ({exc})") from None
+    return data
+
+
+@dataclasses.dataclass
+class Choice:
+    """The parameters of the best run and where they came from."""
+
+    model: ModelSettings
+    model_source: str
+    strategy: StrategySettings
+    strategy_source: str
+    tuned: dict[str, Any]
+    overrides: dict[str, Any]
+    model_overrides: dict[str, Any]
+    replay: dict[str, Any] | None
+
+
+def _bounds_from_study(study: Any) -> dict[str, Bound]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    bounds = {}
+    for name, dist in study.best_trial.distributions.items():
+        if isinstance(dist, FloatDistribution | IntDistribution) and name.startswith("strategy."):
+            bounds[name.removeprefix("strategy.")] = Bound(dist.low, dist.high, dist.log)
+    return bounds
+
+
+# ------------------------------------------------------------------------------ backtests
+@dataclasses.dataclass
+class Evaluator:
+    """Scores strategy parameter sets on the out-of-fold predictions (cheap, many calls)."""
+
+    settings: Settings
+    folds: tuple[FoldArrays, ...]
+    ppy: float
+    bar_hours: float
+
+    def strategy(self, params: dict[str, Any]) -> StrategySettings:
+        return dataclasses.replace(self.settings.strategy, **params)
+
+    def fold_returns(self, params: dict[str, Any]) -> tuple[list[np.ndarray], list[int]]:
+        from crypto_tune.backtest import simulate_returns
+
+        kwargs = self.strategy(params).backtest_kwargs()
+        out, trades = [], []
+        for fold in self.folds:
+            r, n = simulate_returns(fold.open, fold.high, fold.low, fold.close, fold.predictions,
+                                    bar_hours=self.bar_hours, **kwargs)
+            out.append(r)
+            trades.append(int(n))
+        return out, trades
+
+    def score(self, params: dict[str, Any]) -> float:
+        from crypto_tune.objectives import strategy_score
+
+        returns, trades = self.fold_returns(params)
+        s = self.strategy(params)
+        return strategy_score(s.objective, returns, trades, periods_per_year=self.ppy,
+                              min_trades=s.min_trades)
+
+    def sharpe_per_period(self, params: dict[str, Any]) -> float:
+        returns, _ = self.fold_returns(params)
+        return metrics.sharpe_ratio(np.concatenate(returns), periods_per_year=1.0)
+
+
+def _choose(settings: Settings, evaluator_for: Any) -> Choice:
+    replay = _load_replay(settings.best.from_file) if settings.best.from_file else None
+    model_overrides = command_line_overrides(settings, "model")
+    if replay is not None:
+        model = dataclasses.replace(settings.model, **replay["model"]["params"])
+        model_source = f"file:{settings.best.from_file}"
+    else:
+        model, model_source = resolve_model(settings)
+    model = dataclasses.replace(model, **model_overrides)
+    model.validate("model")
+
+    overrides = command_line_overrides(settings, "strategy")
+    if replay is not None:
+        tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in TUNED_STRATEGY_KEYS}
+        source = f"file:{settings.best.from_file}"
+        overrides = {**replay["strategy"].get("overrides", {}), **overrides}
+    else:
+        from crypto_tune.study import group_params, load_study
+
+        study = load_study(settings, phase="strategy")
+        tuned = group_params(study.best_params, "strategy")
+        source = f"study:{study.study_name}#{study.best_trial.number}"
+        if settings.best.selection == "robust":
+            tuned, source = _robust_choice(settings, study, evaluator_for(model), tuned, source)
+    strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
+    strategy.validate("strategy")
+    return Choice(model, model_source, strategy, source, tuned, overrides, model_overrides, replay)
+
+
+def _top_trials(study: Any, k: int) -> list[Any]:
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sorted(complete, key=lambda t: t.value, reverse=True)[:k]
+
+
+def _pbo_configs(complete: list[Any], k: int) -> list[dict[str, Any]]:
+    """``k`` trials spread evenly over the ranking (best included): the search PBO judges.
+
+    CSCV asks whether picking the in-sample best among the configurations tried beats their
+    out-of-sample median; the top trials alone are near-copies of each other, whose ranking is
+    noise, so the set spans the whole study from best to worst.
+    """
+    from crypto_tune.study import group_params
+
+    ranked = sorted(complete, key=lambda t: t.value, reverse=True)
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
+    return [group_params(ranked[i].params, "strategy") for i in picks]
+
+
+def _robust_choice(settings: Settings, study: Any, evaluator: Evaluator, tuned: dict,
+                   source: str) -> tuple[dict, str]:
+    from crypto_tune.study import group_params
+
+    top = _top_trials(study, settings.best.top_k)
+    candidates = [group_params(t.params, "strategy") for t in top]
+    index, hoods = select_robust(candidates, evaluator.score, _bounds_from_study(study),
+                                 seed=settings.seed)
+    log.info("selection=robust: trial %d (neighbourhood mean %.3f) over the peak trial %d (%.3f)",
+             top[index].number, hoods[index].mean, top[0].number, hoods[0].mean)
+    return candidates[index], f"study:{study.study_name}#{top[index].number} (robust)"
+
+
+def _summary(returns: np.ndarray, trades: pd.DataFrame, positions: np.ndarray, ppy: float) -> dict:
+    pnl = trades["pnl"].to_numpy() if len(trades) else np.array([])
+    out = metrics.performance_summary(returns, periods_per_year=ppy, trade_pnls=pnl,
+                                      positions=positions)
+    out["n_trades"] = int(len(trades))
+    return {k: _clean(out.get(k)) for k in SUMMARY_KEYS}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.integer | int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _backtest_segment(dataset: Dataset, positions: np.ndarray, predictions: np.ndarray,
+                      strategy: StrategySettings, timeframe: str) -> Any:
+    candles = dataset.candles.iloc[positions]
+    preds = pd.Series(predictions, index=candles.index)
+    return run_backtest(candles, preds, timeframe=timeframe, **strategy.backtest_kwargs())
+
+
+# ----------------------------------------------------------------------------- main phase
+def run_best(settings: Settings) -> None:
+    """Refit, backtest in and out of sample, judge, print the table and write the JSON."""
+    dataset = prepare_dataset(settings)
+    ppy = periods_per_year(settings.asset.timeframe)
+    bar_hours = timeframe_minutes(settings.asset.timeframe) / 60.0
+    mask = regime_mask(dataset, settings.regime.name)
+
+    def evaluator_for(model: ModelSettings) -> Evaluator:
+        oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
+        return Evaluator(settings, fold_arrays_for(dataset, oof, settings.regime.name), ppy, bar_hours)
+
+    choice = _choose(settings, evaluator_for)
+    evaluator = evaluator_for(choice.model)
+    evaluator.settings = dataclasses.replace(settings, strategy=choice.strategy)
+    oof = out_of_fold(dataset, choice.model, seed=settings.seed, cache_dir=settings.paths.cache)
+    fold_scores = score_folds(dataset, oof, settings.regime.name)
+
+    # In sample: the out-of-fold predictions of the tuning period, fold by fold.
+    is_parts, is_trades, is_positions = [], [], []
+    for fold in dataset.folds:
+        preds = oof.fold_slice(fold.number)
+        pos = dataset.candles.index.get_indexer(preds.index)
+        values = np.where(mask[pos], preds.to_numpy(), np.nan)
+        result = _backtest_segment(dataset, pos, values, choice.strategy, settings.asset.timeframe)
+        is_parts.append(result.returns)
+        is_trades.append(result.trades)
+        is_positions.append(result.positions.to_numpy())
+    is_returns = pd.concat(is_parts)
+    is_trade_frame = pd.concat(is_trades, ignore_index=True)
+
+    # Out of sample: refit on the whole tuning period, predict the holdout.
+    holdout = dataset.holdout
+    if len(holdout.test_idx) == 0:
+        raise ConfigError("split.holdout_start..holdout_end: no bars of the asset in the holdout")
+    fitted = fit_fold(dataset.features, dataset.label, holdout, choice.model, seed=settings.seed)
+    oos_preds = np.where(mask[holdout.test_idx], fitted.test_predictions, np.nan)
+    oos = _backtest_segment(dataset, holdout.test_idx, oos_preds, choice.strategy,
+                            settings.asset.timeframe)
+    oos_labels = dataset.label.to_numpy()[holdout.test_idx]
+    keep = np.isfinite(oos_labels) & mask[holdout.test_idx]
+    holdout_ic = metrics.information_coefficient(fitted.test_predictions[keep], oos_labels[keep])
+
+    in_sample = _summary(is_returns.to_numpy(), is_trade_frame, np.concatenate(is_positions), ppy)
+    out_of_sample = _summary(oos.returns.to_numpy(), oos.trades, oos.positions.to_numpy(), ppy)
+    robustness = _robustness(settings, choice, evaluator, is_returns.to_numpy(), out_of_sample)
+
+    document = _document(settings, dataset, choice, fold_scores, holdout_ic, in_sample,
+                         out_of_sample, robustness, fitted.best_iteration)
+    paths = _write_outputs(settings, document, is_returns, oos.returns, fold_scores, fitted.booster)
+    _print_table(document, paths["json"])
+    _log_to_mlflow(settings, document, paths)
+
+
+def _robustness(settings: Settings, choice: Choice, evaluator: Evaluator, is_returns: np.ndarray,
+                out_of_sample: dict) -> dict[str, Any]:
+    """PSR, DSR over the Phase 2 trials actually run, PBO over the top configurations."""
+    sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
+    inputs = (choice.replay or {}).get("robustness", {}).get("inputs")
+    hood = None
+    if inputs is None:
+        from crypto_tune.study import group_params, load_study
+
+        study = load_study(settings, phase="strategy")
+        import optuna
+
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        step = max(1, len(complete) // 2000)  # recompute at most ~2,000 trial Sharpes
+        sharpes = [evaluator.sharpe_per_period(group_params(t.params, "strategy"))
+                   for t in complete[::step]]
+        sharpes = [s for s in sharpes if math.isfinite(s)]
+        inputs = {"n_trials": len(complete),
+                  "trial_sharpe_variance": float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0,
+                  "pbo_configs": _pbo_configs(complete, settings.best.top_k)}
+        hood = neighbourhood(choice.tuned, evaluator.score, _bounds_from_study(study),
+                             seed=settings.seed).as_dict()
+    n_trials = int(inputs["n_trials"])
+    psr = metrics.probabilistic_sharpe_ratio(sr, n_obs, skew, kurt)
+    dsr = metrics.deflated_sharpe_ratio(sr, n_obs, skew, kurt, n_trials=max(n_trials, 1),
+                                        trial_sharpe_variance=inputs["trial_sharpe_variance"])
+    pbo = math.nan
+    columns = [np.concatenate(evaluator.fold_returns(c)[0]) for c in inputs["pbo_configs"]]
+    if len(columns) >= 2:
+        matrix = np.column_stack(columns)
+        n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
+        pbo = metrics.probability_of_backtest_overfitting(matrix, n_splits=n_splits)
+    text, significant = verdict(n_trials=n_trials, dsr=dsr, pbo=pbo,
+                                oos_sharpe=out_of_sample.get("sharpe"))
+    log.info("verdict: %s", text)
+    return {"n_trials": n_trials, "psr": _clean(psr), "dsr": _clean(dsr), "pbo": _clean(pbo),
+            "verdict": text, "significant": significant, "sharpe_per_period": _clean(sr),
+            "skew": _clean(skew), "kurtosis": _clean(kurt), "n_obs": int(n_obs),
+            "neighbourhood": hood, "inputs": inputs}
+
+
+def _document(settings: Settings, dataset: Dataset, choice: Choice, fold_scores: dict,
+              holdout_ic: float, in_sample: dict, out_of_sample: dict, robustness: dict,
+              best_iteration: int) -> dict[str, Any]:
+    split = settings.split
+    strategy_params = {k: getattr(choice.strategy, k) for k in TUNED_STRATEGY_KEYS}
+    strategy_params.update({k: getattr(choice.strategy, k) for k in
+                            ("allow_short", "fee", "slippage", "funding_rate", "objective")})
+    return {
+        "version": 1,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "crypto-tune phase=best " + " ".join(settings.command_line),
+        "experiment": settings.experiment_name,
+        "asset": {"name": settings.asset.name, "symbol": settings.asset.symbol,
+                  "timeframe": settings.asset.timeframe, "data_fingerprint": dataset.data_fingerprint},
+        "regime": settings.regime.name,
+        "periods": {"tune": [split.tune_start, split.tune_end],
+                    "holdout": [split.holdout_start, split.holdout_end]},
+        "model": {"params": choice.model.params(), "source": choice.model_source,
+                  "overrides": choice.model_overrides, "holdout_best_iteration": best_iteration},
+        "strategy": {"params": strategy_params, "overrides": choice.overrides,
+                     "tuned": choice.tuned, "source": choice.strategy_source,
+                     "selection": settings.best.selection},
+        "metrics": {
+            "model": {"ic": fold_scores["ic"], "rank_ic": fold_scores["rank_ic"],
+                      "icir": _clean(fold_scores["icir"]), "holdout_ic": _clean(holdout_ic),
+                      "folds": fold_scores["folds"]},
+            "in_sample": in_sample,
+            "out_of_sample": out_of_sample,
+        },
+        "robustness": robustness,
+    }
+
+
+def _target_path(settings: Settings) -> Path:
+    folder = Path(settings.paths.best)
+    path = folder / "workflow.best.json"
+    if settings.best.overwrite or not path.exists():
+        return path
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = folder / f"workflow.best.{stamp}.json", 2
+    while candidate.exists():
+        candidate, n = folder / f"workflow.best.{stamp}-{n}.json", n + 1
+    return candidate
+
+
+def _write_outputs(settings: Settings, document: dict, is_returns: pd.Series,
+                   oos_returns: pd.Series, fold_scores: dict, booster: Any) -> dict[str, Path]:
+    path = _target_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.name.removesuffix(".json")
+    curves = path.with_name(f"{stem}.curves.parquet")
+    frame = pd.concat({"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"])
+    write_atomic_parquet(frame.to_frame("returns"), curves)
+    model_file = path.with_name(f"{stem}.model.txt")
+    booster.save_model(str(model_file))
+    document["files"] = {"curves": curves.name, "model": model_file.name}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=2, default=str)
+    os.replace(tmp, path)
+    return {"json": path, "curves": curves, "model": model_file}
+
+
+def _fmt(value: Any, key: str) -> str:
+    if value is None:
+        return "—"
+    if key in ("max_drawdown", "win_rate", "total_return", "exposure", "cagr", "volatility"):
+        return f"{100 * value:.2f}%"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+    return str(value)
+
+
+def _print_table(document: dict, path: Path) -> None:
+    ins, oos = document["metrics"]["in_sample"], document["metrics"]["out_of_sample"]
+    params = document["strategy"]["params"]
+    overrides = document["strategy"]["overrides"]
+    lines = [f"{'':<16}{'in-sample':>14}{'out-of-sample':>16}"]
+    for key in ("sharpe", "sortino", "max_drawdown", "win_rate", "total_return", "n_trades"):
+        lines.append(f"{key:<16}{_fmt(ins.get(key), key):>14}{_fmt(oos.get(key), key):>16}")
+    for key in ("leverage", "threshold", "stop_loss", "take_profit"):
+        mark = " (override)" if key in overrides else ""
+        lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
+    model = document["metrics"]["model"]
+    rob = document["robustness"]
+    print(f"== best run: {document['asset']['name']} {document['asset']['timeframe']}, "
+          f"tune {document['periods']['tune'][0]}..{document['periods']['tune'][1]}, "
+          f"holdout {document['periods']['holdout'][0]}..{document['periods']['holdout'][1]}")
+    print("\n".join(lines))
+    print(f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
+          f"{_fmt(model['holdout_ic'], 'ic')}")
+    print(f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
+          f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials")
+    print(f"verdict: {rob['verdict']}")
+    print(f"wrote {path}")
+
+
+def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -> None:
+    from crypto_tune.study import study_name
+    from crypto_tune.tracking import code_version, flatten, start_run
+
+    tags = {"phase": "best", "asset": settings.asset.name, "code_version": code_version(),
+            "data_fingerprint": document["asset"]["data_fingerprint"],
+            "verdict": document["robustness"]["verdict"]}
+    with start_run(settings.tracking, study_name(settings, phase="best"), run_name="best",
+                   tags=tags) as run:
+        if run is None:
+            return
+        params = flatten({"model": document["model"]["params"],
+                          "strategy": document["strategy"]["params"],
+                          "overrides": document["strategy"]["overrides"]})
+        run.params(params)
+        numbers = {}
+        for segment in ("in_sample", "out_of_sample"):
+            for key, value in document["metrics"][segment].items():
+                numbers[f"{segment}.{key}"] = value
+        for key in ("ic", "rank_ic", "icir", "holdout_ic"):
+            numbers[f"model.{key}"] = document["metrics"]["model"][key]
+        for key in ("psr", "dsr", "pbo", "n_trials"):
+            numbers[f"robustness.{key}"] = document["robustness"][key]
+        run.metrics({k: float(v) for k, v in numbers.items() if isinstance(v, int | float)})
+        for path in paths.values():
+            run.file(path)
+        figure = equity_figure_html(paths["curves"])
+        if figure is not None:
+            run.text(figure, "equity_drawdown.html")
+
+
+def equity_figure_html(curves_path: Path) -> str | None:
+    """Equity and drawdown, in and out of sample, as a self-contained plotly HTML page."""
+    try:
+        from crypto_tune.report import equity_drawdown_figure
+    except ImportError:
+        return None
+    frame = pd.read_parquet(curves_path)["returns"]
+    segments = {name: frame.xs(name) for name in ("in_sample", "out_of_sample")}
+    return equity_drawdown_figure(segments).to_html(include_plotlyjs=True, full_html=True)

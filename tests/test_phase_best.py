@@ -1,0 +1,111 @@
+"""phase=best: the IS/OOS table, the JSON contract, overrides, replay, and an honest verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _tune(outputs: Path, *extra: str, strategy_trials: int = 150) -> None:
+    common = [f"paths.outputs={outputs}", *extra]
+    done = run_cli("-m", "phase=model", "hydra.sweeper.n_trials=3", "tracking.enabled=false", *common)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli("-m", "phase=strategy", f"hydra.sweeper.n_trials={strategy_trials}",
+                   "tracking.enabled=false", *common)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory) -> Path:
+    """A tuned synthetic market with a planted signal (IC 0.2), shared by the tests below."""
+    outputs = tmp_path_factory.mktemp("best") / "outputs"
+    _tune(outputs, "asset.synthetic.planted_ic=0.2")
+    return outputs
+
+
+def _best(outputs: Path, *extra: str):
+    done = run_cli("phase=best", f"paths.outputs={outputs}", "asset.synthetic.planted_ic=0.2", *extra)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
+    done = _best(tuned)
+    path = tuned / "best" / "workflow.best.json"
+    assert f"wrote {path}" in done.stdout
+    assert "in-sample" in done.stdout and "out-of-sample" in done.stdout and "verdict:" in done.stdout
+    doc = json.loads(path.read_text())
+    assert set(doc["model"]["params"]) >= {"learning_rate", "num_leaves"}
+    assert set(doc["strategy"]["params"]) >= {"threshold", "stop_loss", "take_profit", "leverage"}
+    assert doc["strategy"]["overrides"] == {}
+    assert set(doc["metrics"]["model"]) >= {"ic", "rank_ic", "icir"}
+    for segment in ("in_sample", "out_of_sample"):
+        assert set(doc["metrics"][segment]) >= {"sharpe", "sortino", "max_drawdown", "win_rate",
+                                                 "total_return", "n_trades"}
+        assert 0 <= doc["metrics"][segment]["max_drawdown"] <= 1
+    rob = doc["robustness"]
+    assert set(rob) >= {"n_trials", "psr", "dsr", "pbo", "verdict", "significant"}
+    assert rob["n_trials"] == 150 and isinstance(rob["significant"], bool)
+    assert ("edge significant" in rob["verdict"]) == rob["significant"]
+    assert rob["significant"], rob["verdict"]  # a planted IC of 0.2 is a real edge
+
+    mlflow.set_tracking_uri(f"sqlite:///{tuned}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["default.synthetic.4h.all.best"], output_format="list")
+    assert runs and "out_of_sample.sharpe" in runs[0].data.metrics
+    names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
+    assert {"workflow.best.json", "workflow.best.model.txt"} <= names
+
+
+def test_overrides_are_applied_recorded_and_replayable(tuned: Path) -> None:
+    done = _best(tuned, "strategy.leverage=1", "strategy.threshold=0.005", "best.overwrite=false")
+    files = sorted((tuned / "best").glob("workflow.best*.json"))
+    assert len(files) >= 2, "overwrite=false keeps the earlier file"
+    newest = max(files, key=lambda p: p.stat().st_mtime)
+    assert f"wrote {newest}" in done.stdout and "(override)" in done.stdout
+    doc = json.loads(newest.read_text())
+    assert doc["strategy"]["overrides"] == {"leverage": 1.0, "threshold": 0.005}
+    assert doc["strategy"]["params"]["leverage"] == 1.0
+    assert doc["strategy"]["params"]["threshold"] == 0.005
+
+    replay = _best(tuned, f"best.from={newest}", "best.overwrite=false")
+    again = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    assert f"wrote {again}" in replay.stdout and again != newest
+    redo = json.loads(again.read_text())
+    assert redo["strategy"]["params"] == doc["strategy"]["params"]
+    assert redo["model"]["params"] == doc["model"]["params"]
+    assert redo["metrics"]["in_sample"] == doc["metrics"]["in_sample"]
+    assert redo["metrics"]["out_of_sample"] == doc["metrics"]["out_of_sample"]
+    assert redo["robustness"]["dsr"] == pytest.approx(doc["robustness"]["dsr"])
+
+
+def test_robust_selection_reports_its_choice(tuned: Path) -> None:
+    done = _best(tuned, "best.selection=robust", "best.overwrite=false")
+    newest = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    doc = json.loads(newest.read_text())
+    assert doc["strategy"]["selection"] == "robust" and "(robust)" in doc["strategy"]["source"]
+    assert "selection=robust" in done.stdout
+
+
+def test_null_market_is_not_significant(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    _tune(outputs, "asset.synthetic.planted_ic=0.0")
+    done = run_cli("phase=best", f"paths.outputs={outputs}", "asset.synthetic.planted_ic=0.0",
+                   "tracking.enabled=false")
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((outputs / "best" / "workflow.best.json").read_text())
+    assert doc["robustness"]["significant"] is False
+    assert "edge not significant" in doc["robustness"]["verdict"]
+    assert "verdict: edge not significant" in done.stdout
+
+
+def test_best_without_studies_says_what_to_run(tmp_path: Path) -> None:
+    done = run_cli("phase=best", f"paths.outputs={tmp_path}")
+    assert done.returncode == 2
+    assert "run `crypto-tune -m phase=model asset=synthetic` first" in done.stderr
