@@ -42,22 +42,40 @@ def log_study_summary(settings: Any, *, sweep_dir: Path | None, top_k: int = 20)
     states = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == states.COMPLETE]
-    counts = {f"n_{s.name.lower()}": sum(t.state == s for t in trials)
-              for s in (states.COMPLETE, states.FAIL, states.RUNNING, states.PRUNED)}
+    counts = {
+        f"n_{s.name.lower()}": sum(t.state == s for t in trials)
+        for s in (states.COMPLETE, states.FAIL, states.RUNNING, states.PRUNED)
+    }
     if not complete:
         log.warning("study %s has no complete trial: nothing to summarise", study.study_name)
         return None
     best = study.best_trial
-    log.info("study %s: %d trials complete, best %.5f (trial %d) with %s", study.study_name,
-             len(complete), best.value, best.number, best.params)
-    tags = {"study": study.study_name, "phase": settings.phase.name, "kind": "sweep-summary",
-            "asset": settings.asset.name, "code_version": code_version()}
+    log.info(
+        "study %s: %d trials complete, best %.5f (trial %d) with %s",
+        study.study_name,
+        len(complete),
+        best.value,
+        best.number,
+        best.params,
+    )
+    tags = {
+        "study": study.study_name,
+        "phase": settings.phase.name,
+        "kind": "sweep-summary",
+        "asset": settings.asset.name,
+        "code_version": code_version(),
+    }
     with start_run(settings.tracking, study.study_name, run_name="sweep-summary", tags=tags) as run:
         if run is None:
             return None
         run.params({f"best.{k}": v for k, v in best.params.items()})
-        run.metrics({"best_value": float(best.value), "best_trial": float(best.number),
-                     **{k: float(v) for k, v in counts.items()}})
+        run.metrics(
+            {
+                "best_value": float(best.value),
+                "best_trial": float(best.number),
+                **{k: float(v) for k, v in counts.items()},
+            }
+        )
         frame = study.trials_dataframe(attrs=("number", "value", "params", "state", "duration"))
         frame = frame[frame["state"] == "COMPLETE"].sort_values("value", ascending=False)
         run.frame(frame.head(top_k).set_index("number"), "top_trials.csv")

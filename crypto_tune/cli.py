@@ -29,11 +29,32 @@ TRUSTED_TARGETS = ["crypto_tune.*", "optuna.*", "hydra_plugins.*", "hydra.*", "l
 EXIT_USAGE = 2
 # Hydra flags after which we hand over to Hydra untouched (help, printing the config, ...).
 _PASSTHROUGH_FLAGS = {
-    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
-    "--shell-completion", "-sc",
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
 }
-_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
-                     "--cfg", "-c", "--package", "-p", "--info", "-i", "--experimental-rerun"}
+_FLAGS_WITH_VALUE = {
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--info",
+    "-i",
+    "--experimental-rerun",
+}
 
 
 def fail(message: str) -> None:
@@ -57,7 +78,9 @@ def settings_from_config(cfg: DictConfig | dict) -> Settings:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or "a value"
-        raise ConfigError(f"{key} is required but missing (give it on the command line: {key}=...)")
+        raise ConfigError(
+            f"{key} is required but missing (give it on the command line: {key}=...)"
+        ) from None
     except OmegaConfBaseException as exc:
         first = str(exc).strip().splitlines()[0]
         raise ConfigError(f"{getattr(exc, 'full_key', '') or 'config'}: {first}") from None

@@ -98,7 +98,9 @@ def data_fingerprint(candles: pd.DataFrame) -> str:
 
 
 def _key(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
 
 
 def write_atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -114,7 +116,9 @@ def write_atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _features_cached(candles: pd.DataFrame, fingerprint: str, settings: Settings) -> tuple[pd.DataFrame, str]:
+def _features_cached(
+    candles: pd.DataFrame, fingerprint: str, settings: Settings
+) -> tuple[pd.DataFrame, str]:
     windows = list(settings.features.windows)
     key = _key({"data": fingerprint, "windows": windows, "version": 1})
     path = Path(settings.paths.cache) / "features" / f"{key}.parquet"
@@ -132,15 +136,24 @@ def _features_cached(candles: pd.DataFrame, fingerprint: str, settings: Settings
 
 def make_folds(index: pd.DatetimeIndex, settings: Settings) -> tuple[Fold, ...]:
     split = settings.split
-    common = dict(tune_start=split.tune_start, tune_end=split.tune_end, purge=split.purge,
-                  valid_fraction=split.valid_fraction)
+    common = dict(
+        tune_start=split.tune_start,
+        tune_end=split.tune_end,
+        purge=split.purge,
+        valid_fraction=split.valid_fraction,
+    )
     if split.name == "walk_forward":
-        folds = walk_forward_folds(index, train_months=split.train_months,
-                                   test_months=split.test_months, expanding=split.expanding,
-                                   **common)
+        folds = walk_forward_folds(
+            index,
+            train_months=split.train_months,
+            test_months=split.test_months,
+            expanding=split.expanding,
+            **common,
+        )
     else:
-        folds = static_folds(index, n_folds=split.n_folds,
-                             min_train_fraction=split.min_train_fraction, **common)
+        folds = static_folds(
+            index, n_folds=split.n_folds, min_train_fraction=split.min_train_fraction, **common
+        )
     return tuple(folds)
 
 
@@ -149,9 +162,16 @@ _MEMORY: dict[str, Dataset] = {}
 
 def prepare_dataset(settings: Settings) -> Dataset:
     """Load, featurise, label and fold the asset of ``settings`` (memoised per process)."""
-    memo = _key({"asset": settings.asset, "windows": settings.features.windows,
-                 "label": settings.label.horizon, "regime": settings.regime,
-                 "split": settings.split, "cache": settings.paths.cache})
+    memo = _key(
+        {
+            "asset": settings.asset,
+            "windows": settings.features.windows,
+            "label": settings.label.horizon,
+            "regime": settings.regime,
+            "split": settings.split,
+            "cache": settings.paths.cache,
+        }
+    )
     if memo in _MEMORY:
         return _MEMORY[memo]
     candles, report = load_asset(settings.asset)
@@ -159,16 +179,31 @@ def prepare_dataset(settings: Settings) -> Dataset:
     features, feature_key = _features_cached(candles, fingerprint, settings)
     label = forward_return(candles, horizon=settings.label.horizon)
     regime = settings.regime
-    labels = volatility_regime(candles, window=regime.window, lookback=regime.lookback,
-                               quantile=regime.quantile)
+    labels = volatility_regime(
+        candles, window=regime.window, lookback=regime.lookback, quantile=regime.quantile
+    )
     folds = make_folds(candles.index, settings)
     split = settings.split
-    holdout = holdout_split(candles.index, tune_start=split.tune_start, tune_end=split.tune_end,
-                            holdout_start=split.holdout_start, holdout_end=split.holdout_end,
-                            purge=split.purge, valid_fraction=split.valid_fraction)
-    dataset = Dataset(candles=candles, report=report, features=features, label=label,
-                      regime=labels, folds=folds, holdout=holdout,
-                      data_fingerprint=fingerprint, feature_key=feature_key)
+    holdout = holdout_split(
+        candles.index,
+        tune_start=split.tune_start,
+        tune_end=split.tune_end,
+        holdout_start=split.holdout_start,
+        holdout_end=split.holdout_end,
+        purge=split.purge,
+        valid_fraction=split.valid_fraction,
+    )
+    dataset = Dataset(
+        candles=candles,
+        report=report,
+        features=features,
+        label=label,
+        regime=labels,
+        folds=folds,
+        holdout=holdout,
+        data_fingerprint=fingerprint,
+        feature_key=feature_key,
+    )
     _MEMORY[memo] = dataset
     return dataset
 

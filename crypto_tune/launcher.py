@@ -116,7 +116,9 @@ class CryptoTuneLauncher(Launcher):
         self.task_function = task_function
 
     # ------------------------------------------------------------------ fast path helpers
-    def _split(self, overrides: Sequence[str]) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
+    def _split(
+        self, overrides: Sequence[str]
+    ) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
         """(overrides that shape the config, leaf assignments), or None when not fast-pathable."""
         shaping, leaves = [], []
         for parsed in self._parser.parse_overrides(list(overrides)):
@@ -175,7 +177,9 @@ class CryptoTuneLauncher(Launcher):
         base = self._base(shaping)
         unsafe = [(k, v) for k, v in leaves if not self._assignable(base, k)]
         if unsafe:
-            parsed = {o.key_or_group: o.input_line for o in self._parser.parse_overrides(list(overrides))}
+            parsed = {
+                o.key_or_group: o.input_line for o in self._parser.parse_overrides(list(overrides))
+            }
             shaping = shaping + tuple(parsed[k] for k, _ in unsafe)
             leaves = [(k, v) for k, v in leaves if (k, v) not in unsafe]
             base = self._base(shaping)
@@ -183,7 +187,9 @@ class CryptoTuneLauncher(Launcher):
                 return None
         return base, leaves
 
-    def _run_fast(self, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]) -> JobReturn:
+    def _run_fast(
+        self, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]
+    ) -> JobReturn:
         assert self.task_function is not None
         task = _copy_tree(base.task)
         for key, value in leaves:
@@ -201,7 +207,9 @@ class CryptoTuneLauncher(Launcher):
         return ret
 
     # ----------------------------------------------------------------------------- launch
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
         setup_globals()
         assert self.hydra_context is not None and self.config is not None
         assert self.task_function is not None

@@ -40,8 +40,13 @@ class Neighbourhood:
     n: int
 
     def as_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "median": self.median, "worst": self.worst, "std": self.std,
-                "n": self.n}
+        return {
+            "mean": self.mean,
+            "median": self.median,
+            "worst": self.worst,
+            "std": self.std,
+            "n": self.n,
+        }
 
 
 def neighbourhood(
@@ -77,8 +82,13 @@ def neighbourhood(
             moved[name] = min(max(x, bound.low), bound.high)
         values.append(float(score(moved)))
     arr = np.asarray(values)
-    return Neighbourhood(float(arr.mean()), float(np.median(arr)), float(arr.min()),
-                         float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, len(arr))
+    return Neighbourhood(
+        float(arr.mean()),
+        float(np.median(arr)),
+        float(arr.min()),
+        float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+        len(arr),
+    )
 
 
 def select_robust(
@@ -93,8 +103,9 @@ def select_robust(
     """Index of the candidate with the best neighbourhood mean, and every neighbourhood."""
     if not candidates:
         raise ConfigError("select_robust needs at least one candidate")
-    hoods = [neighbourhood(c, score, bounds, rel=rel, n_points=n_points, seed=seed)
-             for c in candidates]
+    hoods = [
+        neighbourhood(c, score, bounds, rel=rel, n_points=n_points, seed=seed) for c in candidates
+    ]
     return int(np.argmax([h.mean for h in hoods])), hoods
 
 
@@ -124,5 +135,12 @@ def verdict(
     return text, significant
 
 
-__all__ = ["DSR_LEVEL", "PBO_LEVEL", "Bound", "Neighbourhood", "neighbourhood", "select_robust",
-           "verdict"]
+__all__ = [
+    "DSR_LEVEL",
+    "PBO_LEVEL",
+    "Bound",
+    "Neighbourhood",
+    "neighbourhood",
+    "select_robust",
+    "verdict",
+]

@@ -19,8 +19,13 @@ def study_name(settings: Settings, *, phase: str | None = None) -> str:
     """``{experiment}.{asset}.{timeframe}.{regime}.{phase}`` (the config's ``study.name``)."""
     if phase is None:
         return settings.study.name
-    parts = [settings.experiment_name, settings.asset.name, settings.asset.timeframe,
-             settings.regime.name, phase]
+    parts = [
+        settings.experiment_name,
+        settings.asset.name,
+        settings.asset.timeframe,
+        settings.regime.name,
+        phase,
+    ]
     return ".".join(parts)
 
 
@@ -54,7 +59,7 @@ def rdb_storage(url: str) -> optuna.storages.RDBStorage:
 
 
 def load_study(settings: Settings, *, phase: str) -> optuna.Study:
-    """Load the study of ``phase`` for this experiment/asset/timeframe/regime, or explain why not."""
+    """Load the study of ``phase`` for this experiment/asset/timeframe/regime, or say why not."""
     name = study_name(settings, phase=phase)
     storage = rdb_storage(settings.storage.url)
     try:
@@ -76,7 +81,7 @@ def best_params(study: optuna.Study) -> dict[str, Any]:
 
 
 def group_params(params: dict[str, Any], group: str) -> dict[str, Any]:
-    """``{"model.num_leaves": 8, "strategy.x": 1}`` -> ``{"num_leaves": 8}`` for ``group="model"``."""
+    """``{"model.num_leaves": 8, "strategy.x": 1}`` -> ``{"num_leaves": 8}`` (group "model")."""
     prefix = f"{group}."
     return {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
 

@@ -17,9 +17,7 @@ def timeframe_minutes(timeframe: str) -> int:
     """Minutes in one bar of ``timeframe``; e.g. ``timeframe_minutes("4h") == 240``."""
     match = _PATTERN.match(str(timeframe).strip().lower())
     if match is None or int(match.group(1)) <= 0:
-        raise ConfigError(
-            f"timeframe must look like '15m', '1h', '4h' or '1d', got {timeframe!r}"
-        )
+        raise ConfigError(f"timeframe must look like '15m', '1h', '4h' or '1d', got {timeframe!r}")
     return int(match.group(1)) * _UNIT_MINUTES[match.group(2)]
 
 

@@ -24,10 +24,21 @@ def code_version() -> str:
 
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, check=True,
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return f"{sha}{'+dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         return __version__
@@ -61,7 +72,7 @@ def settings_params(settings: Settings) -> dict[str, Any]:
 _CLIENTS: dict[str, Any] = {}
 
 
-def _mlflow(tracking: TrackingSettings):  # noqa: ANN202 - mlflow module
+def _mlflow(tracking: TrackingSettings):
     """MLflow pointed at ``tracking.uri``; a new SQLite store is created under a file lock, so
     several workers starting together do not race on its schema migrations."""
     import mlflow
@@ -155,8 +166,11 @@ def start_run(
     run_tags = dict(tags or {})
     if parent_run_id:
         run_tags["mlflow.parentRunId"] = parent_run_id
-    active = mlflow.start_run(experiment_id=exp_id, run_name=run_name,
-                              tags={k: mask_secrets(str(v)) for k, v in run_tags.items()})
+    active = mlflow.start_run(
+        experiment_id=exp_id,
+        run_name=run_name,
+        tags={k: mask_secrets(str(v)) for k, v in run_tags.items()},
+    )
     status = "FAILED"
     try:
         yield Run(mlflow, active)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow  # each case starts a Python process (~2 s)
@@ -50,29 +49,53 @@ def test_bad_csv_names_file_and_row(tmp_path: Path, outputs: Path) -> None:
         "2024-01-01T00:00:00Z,10,11,9,10.5,100\n"
         "2024-01-01T04:00:00Z,10.5,abc,10,11,100\n"
     )
-    done = run_cli("phase=inspect", "asset=csv", f"asset.path={bad}", "asset.symbol=BAD",
-                   f"paths.outputs={outputs}")
+    done = run_cli(
+        "phase=inspect",
+        "asset=csv",
+        f"asset.path={bad}",
+        "asset.symbol=BAD",
+        f"paths.outputs={outputs}",
+    )
     _assert_one_line_error(done, "bad.csv", "high")
 
 
 def test_missing_file_is_named(outputs: Path) -> None:
-    done = run_cli("phase=inspect", "asset=csv", "asset.path=/no/such/file.csv", "asset.symbol=X",
-                   f"paths.outputs={outputs}")
+    done = run_cli(
+        "phase=inspect",
+        "asset=csv",
+        "asset.path=/no/such/file.csv",
+        "asset.symbol=X",
+        f"paths.outputs={outputs}",
+    )
     _assert_one_line_error(done, "/no/such/file.csv")
 
 
 def test_unreachable_postgres_masks_the_password(outputs: Path, experiment: str) -> None:
     url = "postgresql://crypto_tune:TopSecret42@127.0.0.1:5999/crypto_tune"
-    done = run_cli("-m", "phase=model", "storage=postgres", f"storage.url={url}",
-                   f"experiment_name={experiment}", f"paths.outputs={outputs}", "debug=fast")
+    done = run_cli(
+        "-m",
+        "phase=model",
+        "storage=postgres",
+        f"storage.url={url}",
+        f"experiment_name={experiment}",
+        f"paths.outputs={outputs}",
+        "debug=fast",
+    )
     _assert_one_line_error(done, "unreachable", "***")
     assert "TopSecret42" not in done.stdout + done.stderr
 
 
 def test_wrong_postgres_password(pg_url: str, outputs: Path, experiment: str) -> None:
     url = pg_url.replace(":crypto_tune@", ":WrongPassword9@")
-    done = run_cli("-m", "phase=model", "storage=postgres", f"storage.url={url}",
-                   f"experiment_name={experiment}", f"paths.outputs={outputs}", "debug=fast")
+    done = run_cli(
+        "-m",
+        "phase=model",
+        "storage=postgres",
+        f"storage.url={url}",
+        f"experiment_name={experiment}",
+        f"paths.outputs={outputs}",
+        "debug=fast",
+    )
     _assert_one_line_error(done, "password authentication failed", "***")
     assert "WrongPassword9" not in done.stdout + done.stderr
     import optuna

@@ -169,7 +169,12 @@ def test_resample_matches_a_groupby_reference_and_composes(n_bars, seed, start_h
     two = resample_candles(hourly, "2h", source_timeframe="1h")
     if len(two):
         composed = resample_candles(two, "4h", source_timeframe="2h")
-        pd.testing.assert_frame_equal(composed, out, check_freq=False, rtol=1e-12)
+        # Dropping the 2h series' own trailing incomplete bin can make the last 4h bin look
+        # incomplete too: composition holds on every bin but possibly that trailing one.
+        assert len(out) - len(composed) in (0, 1)
+        pd.testing.assert_frame_equal(
+            composed, out.iloc[: len(composed)], check_freq=False, rtol=1e-12
+        )
 
 
 def test_real_eth_1h_resampled_equals_the_4h_file():

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -15,10 +14,17 @@ pytestmark = pytest.mark.slow
 
 def _tune(outputs: Path, *extra: str, strategy_trials: int = 150) -> None:
     common = [f"paths.outputs={outputs}", *extra]
-    done = run_cli("-m", "phase=model", "hydra.sweeper.n_trials=3", "tracking.enabled=false", *common)
+    done = run_cli(
+        "-m", "phase=model", "hydra.sweeper.n_trials=3", "tracking.enabled=false", *common
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    done = run_cli("-m", "phase=strategy", f"hydra.sweeper.n_trials={strategy_trials}",
-                   "tracking.enabled=false", *common)
+    done = run_cli(
+        "-m",
+        "phase=strategy",
+        f"hydra.sweeper.n_trials={strategy_trials}",
+        "tracking.enabled=false",
+        *common,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -31,7 +37,9 @@ def tuned(tmp_path_factory) -> Path:
 
 
 def _best(outputs: Path, *extra: str):
-    done = run_cli("phase=best", f"paths.outputs={outputs}", "asset.synthetic.planted_ic=0.2", *extra)
+    done = run_cli(
+        "phase=best", f"paths.outputs={outputs}", "asset.synthetic.planted_ic=0.2", *extra
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -40,15 +48,23 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
     done = _best(tuned)
     path = tuned / "best" / "workflow.best.json"
     assert f"wrote {path}" in done.stdout
-    assert "in-sample" in done.stdout and "out-of-sample" in done.stdout and "verdict:" in done.stdout
+    assert (
+        "in-sample" in done.stdout and "out-of-sample" in done.stdout and "verdict:" in done.stdout
+    )
     doc = json.loads(path.read_text())
     assert set(doc["model"]["params"]) >= {"learning_rate", "num_leaves"}
     assert set(doc["strategy"]["params"]) >= {"threshold", "stop_loss", "take_profit", "leverage"}
     assert doc["strategy"]["overrides"] == {}
     assert set(doc["metrics"]["model"]) >= {"ic", "rank_ic", "icir"}
     for segment in ("in_sample", "out_of_sample"):
-        assert set(doc["metrics"][segment]) >= {"sharpe", "sortino", "max_drawdown", "win_rate",
-                                                 "total_return", "n_trades"}
+        assert set(doc["metrics"][segment]) >= {
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "win_rate",
+            "total_return",
+            "n_trades",
+        }
         assert 0 <= doc["metrics"][segment]["max_drawdown"] <= 1
     rob = doc["robustness"]
     assert set(rob) >= {"n_trials", "psr", "dsr", "pbo", "verdict", "significant"}
@@ -57,7 +73,9 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
     assert rob["significant"], rob["verdict"]  # a planted IC of 0.2 is a real edge
 
     mlflow.set_tracking_uri(f"sqlite:///{tuned}/mlflow.db")
-    runs = mlflow.search_runs(experiment_names=["default.synthetic.4h.all.best"], output_format="list")
+    runs = mlflow.search_runs(
+        experiment_names=["default.synthetic.4h.all.best"], output_format="list"
+    )
     assert runs and "out_of_sample.sharpe" in runs[0].data.metrics
     names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
     assert {"workflow.best.json", "workflow.best.model.txt"} <= names
@@ -96,8 +114,12 @@ def test_robust_selection_reports_its_choice(tuned: Path) -> None:
 def test_null_market_is_not_significant(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     _tune(outputs, "asset.synthetic.planted_ic=0.0")
-    done = run_cli("phase=best", f"paths.outputs={outputs}", "asset.synthetic.planted_ic=0.0",
-                   "tracking.enabled=false")
+    done = run_cli(
+        "phase=best",
+        f"paths.outputs={outputs}",
+        "asset.synthetic.planted_ic=0.0",
+        "tracking.enabled=false",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads((outputs / "best" / "workflow.best.json").read_text())
     assert doc["robustness"]["significant"] is False

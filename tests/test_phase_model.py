@@ -10,8 +10,8 @@ import mlflow
 import optuna
 import pytest
 import yaml
-
 from conftest import ROOT, run_cli
+
 from crypto_tune.config._resolvers import database_url
 
 pytestmark = pytest.mark.slow
@@ -24,8 +24,13 @@ def _study(url: str, name: str) -> optuna.Study:
 
 
 def test_sweep_on_sqlite_tracks_every_trial_and_resumes(outputs: Path) -> None:
-    args = ["-m", "phase=model", "debug=fast", f"paths.outputs={outputs}",
-            "hydra.sweeper.n_trials=3"]
+    args = [
+        "-m",
+        "phase=model",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "hydra.sweeper.n_trials=3",
+    ]
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-3000:]
     name = "default.synthetic.4h.all.model"
@@ -44,8 +49,11 @@ def test_sweep_on_sqlite_tracks_every_trial_and_resumes(outputs: Path) -> None:
 
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[name], output_format="list")
-    trial_runs = [r for r in runs if r.data.tags.get("phase") == "model"
-                  and r.data.tags.get("kind") != "sweep-summary"]
+    trial_runs = [
+        r
+        for r in runs
+        if r.data.tags.get("phase") == "model" and r.data.tags.get("kind") != "sweep-summary"
+    ]
     assert sorted(int(r.data.tags["trial_number"]) for r in trial_runs) == list(range(6))
     one = trial_runs[0]
     assert {"ic", "rank_ic", "icir", "hit_rate", "fold_0.ic"} <= set(one.data.metrics)
@@ -71,8 +79,14 @@ def test_planted_signal_is_found_and_null_market_gives_no_ic(outputs: Path) -> N
     best = {}
     for planted in (0.10, 0.0):
         out = outputs / f"ic{planted}"
-        done = run_cli("-m", "phase=model", f"asset.synthetic.planted_ic={planted}",
-                       f"paths.outputs={out}", "hydra.sweeper.n_trials=4", "tracking.enabled=false")
+        done = run_cli(
+            "-m",
+            "phase=model",
+            f"asset.synthetic.planted_ic={planted}",
+            f"paths.outputs={out}",
+            "hydra.sweeper.n_trials=4",
+            "tracking.enabled=false",
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         study = _study(f"sqlite:///{out}/optuna.db", "default.synthetic.4h.all.model")
         best[planted] = study.best_value
@@ -81,14 +95,28 @@ def test_planted_signal_is_found_and_null_market_gives_no_ic(outputs: Path) -> N
 
 
 def _pg_sweep(pg_url: str, outputs: Path, experiment: str, n_trials: int) -> subprocess.Popen:
-    args = ["-m", "phase=model", "debug=fast", "storage=postgres", f"storage.url={pg_url}",
-            f"experiment_name={experiment}", f"paths.outputs={outputs}",
-            f"hydra.sweeper.n_trials={n_trials}"]
-    return subprocess.Popen([sys.executable, "-m", "crypto_tune", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        "-m",
+        "phase=model",
+        "debug=fast",
+        "storage=postgres",
+        f"storage.url={pg_url}",
+        f"experiment_name={experiment}",
+        f"paths.outputs={outputs}",
+        f"hydra.sweeper.n_trials={n_trials}",
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "crypto_tune", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def test_two_processes_share_one_postgres_study(pg_url: str, outputs: Path, experiment: str) -> None:
+def test_two_processes_share_one_postgres_study(
+    pg_url: str, outputs: Path, experiment: str
+) -> None:
     n = 3
     workers = [_pg_sweep(pg_url, outputs, experiment, n) for _ in range(2)]
     for worker in workers:
@@ -108,5 +136,7 @@ def test_two_processes_share_one_postgres_study(pg_url: str, outputs: Path, expe
 
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[name], output_format="list")
-    numbers = [r.data.tags["trial_number"] for r in runs if r.data.tags.get("kind") != "sweep-summary"]
+    numbers = [
+        r.data.tags["trial_number"] for r in runs if r.data.tags.get("kind") != "sweep-summary"
+    ]
     assert sorted(int(x) for x in numbers) == list(range(2 * n + 1))

@@ -9,16 +9,24 @@ import mlflow
 import numpy as np
 import optuna
 import pytest
-
 from conftest import run_cli
+
 from crypto_tune.cli import preflight
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
 def _settings(outputs: Path, *overrides: str):
-    settings = preflight(["phase=strategy", "phase.model_source=config", "debug=fast",
-                          f"paths.outputs={outputs}", "tracking.enabled=false", *overrides])
+    settings = preflight(
+        [
+            "phase=strategy",
+            "phase.model_source=config",
+            "debug=fast",
+            f"paths.outputs={outputs}",
+            "tracking.enabled=false",
+            *overrides,
+        ]
+    )
     assert settings is not None
     return settings
 
@@ -28,13 +36,17 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
 
     settings = _settings(outputs)
     context = strategy_context(settings)
-    never = dataclasses.replace(settings, strategy=dataclasses.replace(settings.strategy, threshold=0.9))
+    never = dataclasses.replace(
+        settings, strategy=dataclasses.replace(settings.strategy, threshold=0.9)
+    )
     value, returns, trades = evaluate_strategy(never, context)
     assert trades == [0] * len(context.folds)
     assert all(np.all(r == 0) for r in returns)
     assert value == -1.0  # min(score 0, 0) - full shortfall 1
 
-    trading = dataclasses.replace(settings, strategy=dataclasses.replace(settings.strategy, threshold=0.0))
+    trading = dataclasses.replace(
+        settings, strategy=dataclasses.replace(settings.strategy, threshold=0.0)
+    )
     value, returns, trades = evaluate_strategy(trading, context)
     assert sum(trades) > 0 and np.isfinite(value)
     from crypto_tune import metrics
@@ -77,8 +89,12 @@ def test_strategy_sweep_reads_phase1_and_logs_one_parent_run(outputs: Path) -> N
     study = optuna.load_study(study_name="default.synthetic.4h.all.strategy", storage=storage)
     trials = study.get_trials()
     assert len(trials) == 25 and all(t.state == COMPLETE for t in trials)
-    assert set(study.best_params) == {"strategy.threshold", "strategy.stop_loss",
-                                      "strategy.take_profit", "strategy.leverage"}
+    assert set(study.best_params) == {
+        "strategy.threshold",
+        "strategy.stop_loss",
+        "strategy.take_profit",
+        "strategy.leverage",
+    }
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
     assert len(runs) == 1 and runs[0].data.tags["kind"] == "sweep-summary"
@@ -86,8 +102,9 @@ def test_strategy_sweep_reads_phase1_and_logs_one_parent_run(outputs: Path) -> N
     names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
     assert {"top_trials.csv", "optimization_history.html", "optimization_results.yaml"} <= names
 
-    done = run_cli("-m", "phase=strategy", "hydra.sweeper.n_trials=3",
-                   "tracking.per_trial_runs=true", *common)
+    done = run_cli(
+        "-m", "phase=strategy", "hydra.sweeper.n_trials=3", "tracking.per_trial_runs=true", *common
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
     assert sum(r.data.tags.get("kind") != "sweep-summary" for r in runs) == 3
@@ -95,10 +112,16 @@ def test_strategy_sweep_reads_phase1_and_logs_one_parent_run(outputs: Path) -> N
 
 @pytest.mark.slow
 def test_a_space_of_impossible_values_stops_with_one_line(outputs: Path) -> None:
-    done = run_cli("-m", "phase=strategy", "phase.model_source=config", "debug=fast",
-                   f"paths.outputs={outputs}", "tracking.enabled=false",
-                   "strategy.stop_loss=interval(1.5, 2.0)",
-                   "hydra.sweeper.n_trials=20")
+    done = run_cli(
+        "-m",
+        "phase=strategy",
+        "phase.model_source=config",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "tracking.enabled=false",
+        "strategy.stop_loss=interval(1.5, 2.0)",
+        "hydra.sweeper.n_trials=20",
+    )
     assert done.returncode == 2
     assert "strategy.stop_loss" in done.stderr and "trials failed" in done.stderr
     storage = f"sqlite:///{outputs}/optuna.db"
@@ -109,11 +132,19 @@ def test_a_space_of_impossible_values_stops_with_one_line(outputs: Path) -> None
 
 @pytest.mark.slow
 def test_real_eth_strategy_smoke(shared_data: Path, outputs: Path) -> None:
-    done = run_cli("-m", "phase=strategy", "asset=eth", "phase.model_source=config",
-                   "model.num_boost_round=100", f"paths.outputs={outputs}",
-                   "tracking.enabled=false", "hydra.sweeper.n_trials=15")
+    done = run_cli(
+        "-m",
+        "phase=strategy",
+        "asset=eth",
+        "phase.model_source=config",
+        "model.num_boost_round=100",
+        f"paths.outputs={outputs}",
+        "tracking.enabled=false",
+        "hydra.sweeper.n_trials=15",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    study = optuna.load_study(study_name="default.eth.4h.all.strategy",
-                              storage=f"sqlite:///{outputs}/optuna.db")
+    study = optuna.load_study(
+        study_name="default.eth.4h.all.strategy", storage=f"sqlite:///{outputs}/optuna.db"
+    )
     values = [t.value for t in study.get_trials(states=(COMPLETE,))]
     assert len(values) == 15 and all(np.isfinite(values))

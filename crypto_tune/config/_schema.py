@@ -233,7 +233,8 @@ class SplitSettings:
         }
         if dates["tune_end"] <= dates["tune_start"]:
             raise ConfigError(
-                f"{key}.tune_end ({self.tune_end}) must be after {key}.tune_start ({self.tune_start})"
+                f"{key}.tune_end ({self.tune_end}) must be after "
+                f"{key}.tune_start ({self.tune_start})"
             )
         if dates["tune_end"] >= dates["holdout_start"]:
             raise ConfigError(
@@ -252,10 +253,19 @@ class SplitSettings:
                 f"overlaps a test bar, got {self.purge}"
             )
         _check_range(
-            f"{key}.valid_fraction", self.valid_fraction, low=0, high=0.5, low_open=True, high_open=True
+            f"{key}.valid_fraction",
+            self.valid_fraction,
+            low=0,
+            high=0.5,
+            low_open=True,
+            high_open=True,
         )
         _check_range(
-            f"{key}.min_train_fraction", self.min_train_fraction, low=0, high=1, low_open=True,
+            f"{key}.min_train_fraction",
+            self.min_train_fraction,
+            low=0,
+            high=1,
+            low_open=True,
             high_open=True,
         )
         _check_range(f"{key}.train_months", self.train_months, low=1)
@@ -282,7 +292,9 @@ class StorageSettings:
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.name", self.name, STORAGES)
         if "://" not in self.url:
-            _fail(f"{key}.url", "a database URL like sqlite:///file.db or postgresql://...", self.url)
+            _fail(
+                f"{key}.url", "a database URL like sqlite:///file.db or postgresql://...", self.url
+            )
 
 
 @dataclass(frozen=True)

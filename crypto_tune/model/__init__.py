@@ -1,15 +1,15 @@
 """LightGBM per fold and the out-of-fold prediction cache."""
 
 from crypto_tune.model._lightgbm import FittedFold, fit_booster, fit_fold, lightgbm_params
-from crypto_tune.model._oof import OutOfFold, oof_key, out_of_fold, fold_arrays
+from crypto_tune.model._oof import OutOfFold, fold_arrays, oof_key, out_of_fold
 
 __all__ = [
     "FittedFold",
     "OutOfFold",
     "fit_booster",
     "fit_fold",
+    "fold_arrays",
     "lightgbm_params",
     "oof_key",
     "out_of_fold",
-    "fold_arrays",
 ]

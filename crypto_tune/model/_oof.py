@@ -41,20 +41,36 @@ class OutOfFold:
 
 def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
     folds = [
-        [int(f.train_idx[0]), int(f.train_idx[-1]), len(f.train_idx), int(f.valid_idx[0]),
-         int(f.valid_idx[-1]), int(f.test_idx[0]), int(f.test_idx[-1]), f.purge]
+        [
+            int(f.train_idx[0]),
+            int(f.train_idx[-1]),
+            len(f.train_idx),
+            int(f.valid_idx[0]),
+            int(f.valid_idx[-1]),
+            int(f.test_idx[0]),
+            int(f.test_idx[-1]),
+            f.purge,
+        ]
         for f in dataset.folds
     ]
-    payload = {"data": dataset.data_fingerprint, "features": dataset.feature_key,
-               "label": dataset.label.name, "folds": folds, "model": model.params(), "seed": seed,
-               "version": 1}
+    payload = {
+        "data": dataset.data_fingerprint,
+        "features": dataset.feature_key,
+        "label": dataset.label.name,
+        "folds": folds,
+        "model": model.params(),
+        "seed": seed,
+        "version": 1,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
 _MEMORY: dict[str, OutOfFold] = {}
 
 
-def out_of_fold(dataset: Dataset, model: ModelSettings, *, seed: int, cache_dir: str | Path) -> OutOfFold:
+def out_of_fold(
+    dataset: Dataset, model: ModelSettings, *, seed: int, cache_dir: str | Path
+) -> OutOfFold:
     """Train once per fold (or read the cache) and return the out-of-fold predictions."""
     key = oof_key(dataset, model, seed=seed)
     if key in _MEMORY:
@@ -75,17 +91,25 @@ def out_of_fold(dataset: Dataset, model: ModelSettings, *, seed: int, cache_dir:
     parts, best_iterations, importances = [], [], {}
     for fold in dataset.folds:
         fitted = fit_fold(dataset.features, dataset.label, fold, model, seed=seed)
-        parts.append(pd.DataFrame(
-            {"prediction": fitted.test_predictions, "fold": fold.number},
-            index=dataset.candles.index[fitted.test_positions],
-        ))
+        parts.append(
+            pd.DataFrame(
+                {"prediction": fitted.test_predictions, "fold": fold.number},
+                index=dataset.candles.index[fitted.test_positions],
+            )
+        )
         best_iterations.append(fitted.best_iteration)
         importances[f"fold_{fold.number}"] = fitted.booster.feature_importance("gain")
     seconds = time.perf_counter() - start
     frame = pd.concat(parts)
     importance = pd.DataFrame(importances, index=list(dataset.features.columns))
-    stored = pd.concat([importance, pd.DataFrame([best_iterations], columns=importance.columns,
-                                                 index=["__best_iteration__"])])
+    stored = pd.concat(
+        [
+            importance,
+            pd.DataFrame(
+                [best_iterations], columns=importance.columns, index=["__best_iteration__"]
+            ),
+        ]
+    )
     write_atomic_parquet(frame, pred_path)
     write_atomic_parquet(stored, meta_path)
     result = OutOfFold(frame, tuple(best_iterations), importance, key, False, seconds)
@@ -93,11 +117,13 @@ def out_of_fold(dataset: Dataset, model: ModelSettings, *, seed: int, cache_dir:
     return result
 
 
-def fold_arrays(dataset: Dataset, oof: OutOfFold, fold_number: int) -> tuple[np.ndarray, np.ndarray]:
+def fold_arrays(
+    dataset: Dataset, oof: OutOfFold, fold_number: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(predictions, labels) of one fold's test bars."""
     preds = oof.fold_slice(fold_number)
     labels = dataset.label.reindex(preds.index).to_numpy()
     return preds.to_numpy(), labels
 
 
-__all__ = ["OutOfFold", "oof_key", "out_of_fold", "fold_arrays"]
+__all__ = ["OutOfFold", "fold_arrays", "oof_key", "out_of_fold"]

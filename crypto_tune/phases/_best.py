@@ -35,14 +35,28 @@ from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.best")
 TUNED_STRATEGY_KEYS = ("threshold", "stop_loss", "take_profit", "leverage")
-SUMMARY_KEYS = ("sharpe", "sortino", "max_drawdown", "win_rate", "total_return", "n_trades",
-                "calmar", "profit_factor", "exposure", "cagr", "volatility")
+SUMMARY_KEYS = (
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "win_rate",
+    "total_return",
+    "n_trades",
+    "calmar",
+    "profit_factor",
+    "exposure",
+    "cagr",
+    "volatility",
+)
 
 
 # ---------------------------------------------------------------------------- parameters
 def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
     """Values given as ``group.key=value`` on this run's command line (manual overrides)."""
-    fields = {f.name for f in dataclasses.fields(StrategySettings if group == "strategy" else ModelSettings)}
+    fields = {
+        f.name
+        for f in dataclasses.fields(StrategySettings if group == "strategy" else ModelSettings)
+    }
     current = getattr(settings, group)
     found = {}
     for item in settings.command_line:
@@ -59,7 +73,7 @@ def _load_replay(path: str) -> dict[str, Any]:
         raise ConfigError(f"best.from: file {file} not found")
     try:
         data = json.loads(file.read_text())
-        data["model"]["params"], data["strategy"]["params"]  # noqa: B018 - shape check
+        data["model"]["params"], data["strategy"]["params"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"best.from: {file} is not a workflow.best.json ({exc})") from None
     return data
@@ -108,8 +122,15 @@ class Evaluator:
         kwargs = self.strategy(params).backtest_kwargs()
         out, trades = [], []
         for fold in self.folds:
-            r, n = simulate_returns(fold.open, fold.high, fold.low, fold.close, fold.predictions,
-                                    bar_hours=self.bar_hours, **kwargs)
+            r, n = simulate_returns(
+                fold.open,
+                fold.high,
+                fold.low,
+                fold.close,
+                fold.predictions,
+                bar_hours=self.bar_hours,
+                **kwargs,
+            )
             out.append(r)
             trades.append(int(n))
         return out, trades
@@ -119,8 +140,9 @@ class Evaluator:
 
         returns, trades = self.fold_returns(params)
         s = self.strategy(params)
-        return strategy_score(s.objective, returns, trades, periods_per_year=self.ppy,
-                              min_trades=s.min_trades)
+        return strategy_score(
+            s.objective, returns, trades, periods_per_year=self.ppy, min_trades=s.min_trades
+        )
 
     def sharpe_per_period(self, params: dict[str, Any]) -> float:
         returns, _ = self.fold_returns(params)
@@ -173,28 +195,36 @@ def _pbo_configs(complete: list[Any], k: int) -> list[dict[str, Any]]:
     from crypto_tune.study import group_params
 
     ranked = sorted(complete, key=lambda t: t.value, reverse=True)
-    picks = sorted({int(round(i)) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
+    picks = sorted({round(i) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
     return [group_params(ranked[i].params, "strategy") for i in picks]
 
 
-def _robust_choice(settings: Settings, study: Any, evaluator: Evaluator, tuned: dict,
-                   source: str) -> tuple[dict, str]:
+def _robust_choice(
+    settings: Settings, study: Any, evaluator: Evaluator, tuned: dict, source: str
+) -> tuple[dict, str]:
     from crypto_tune.study import group_params
 
     top = _top_trials(study, settings.best.top_k)
     candidates = [group_params(t.params, "strategy") for t in top]
-    index, hoods = select_robust(candidates, evaluator.score, _bounds_from_study(study),
-                                 seed=settings.seed)
-    log.info("selection=robust: trial %d (neighbourhood mean %.3f) over the peak trial %d (%.3f)",
-             top[index].number, hoods[index].mean, top[0].number, hoods[0].mean)
+    index, hoods = select_robust(
+        candidates, evaluator.score, _bounds_from_study(study), seed=settings.seed
+    )
+    log.info(
+        "selection=robust: trial %d (neighbourhood mean %.3f) over the peak trial %d (%.3f)",
+        top[index].number,
+        hoods[index].mean,
+        top[0].number,
+        hoods[0].mean,
+    )
     return candidates[index], f"study:{study.study_name}#{top[index].number} (robust)"
 
 
 def _summary(returns: np.ndarray, trades: pd.DataFrame, positions: np.ndarray, ppy: float) -> dict:
     pnl = trades["pnl"].to_numpy() if len(trades) else np.array([])
-    out = metrics.performance_summary(returns, periods_per_year=ppy, trade_pnls=pnl,
-                                      positions=positions)
-    out["n_trades"] = int(len(trades))
+    out = metrics.performance_summary(
+        returns, periods_per_year=ppy, trade_pnls=pnl, positions=positions
+    )
+    out["n_trades"] = len(trades)
     return {k: _clean(out.get(k)) for k in SUMMARY_KEYS}
 
 
@@ -206,8 +236,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _backtest_segment(dataset: Dataset, positions: np.ndarray, predictions: np.ndarray,
-                      strategy: StrategySettings, timeframe: str) -> Any:
+def _backtest_segment(
+    dataset: Dataset,
+    positions: np.ndarray,
+    predictions: np.ndarray,
+    strategy: StrategySettings,
+    timeframe: str,
+) -> Any:
     candles = dataset.candles.iloc[positions]
     preds = pd.Series(predictions, index=candles.index)
     return run_backtest(candles, preds, timeframe=timeframe, **strategy.backtest_kwargs())
@@ -223,7 +258,9 @@ def run_best(settings: Settings) -> None:
 
     def evaluator_for(model: ModelSettings) -> Evaluator:
         oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-        return Evaluator(settings, fold_arrays_for(dataset, oof, settings.regime.name), ppy, bar_hours)
+        return Evaluator(
+            settings, fold_arrays_for(dataset, oof, settings.regime.name), ppy, bar_hours
+        )
 
     choice = _choose(settings, evaluator_for)
     evaluator = evaluator_for(choice.model)
@@ -250,8 +287,9 @@ def run_best(settings: Settings) -> None:
         raise ConfigError("split.holdout_start..holdout_end: no bars of the asset in the holdout")
     fitted = fit_fold(dataset.features, dataset.label, holdout, choice.model, seed=settings.seed)
     oos_preds = np.where(mask[holdout.test_idx], fitted.test_predictions, np.nan)
-    oos = _backtest_segment(dataset, holdout.test_idx, oos_preds, choice.strategy,
-                            settings.asset.timeframe)
+    oos = _backtest_segment(
+        dataset, holdout.test_idx, oos_preds, choice.strategy, settings.asset.timeframe
+    )
     oos_labels = dataset.label.to_numpy()[holdout.test_idx]
     keep = np.isfinite(oos_labels) & mask[holdout.test_idx]
     holdout_ic = metrics.information_coefficient(fitted.test_predictions[keep], oos_labels[keep])
@@ -260,15 +298,29 @@ def run_best(settings: Settings) -> None:
     out_of_sample = _summary(oos.returns.to_numpy(), oos.trades, oos.positions.to_numpy(), ppy)
     robustness = _robustness(settings, choice, evaluator, is_returns.to_numpy(), out_of_sample)
 
-    document = _document(settings, dataset, choice, fold_scores, holdout_ic, in_sample,
-                         out_of_sample, robustness, fitted.best_iteration)
+    document = _document(
+        settings,
+        dataset,
+        choice,
+        fold_scores,
+        holdout_ic,
+        in_sample,
+        out_of_sample,
+        robustness,
+        fitted.best_iteration,
+    )
     paths = _write_outputs(settings, document, is_returns, oos.returns, fold_scores, fitted.booster)
     _print_table(document, paths["json"])
     _log_to_mlflow(settings, document, paths)
 
 
-def _robustness(settings: Settings, choice: Choice, evaluator: Evaluator, is_returns: np.ndarray,
-                out_of_sample: dict) -> dict[str, Any]:
+def _robustness(
+    settings: Settings,
+    choice: Choice,
+    evaluator: Evaluator,
+    is_returns: np.ndarray,
+    out_of_sample: dict,
+) -> dict[str, Any]:
     """PSR, DSR over the Phase 2 trials actually run, PBO over the top configurations."""
     sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
     inputs = (choice.replay or {}).get("robustness", {}).get("inputs")
@@ -281,59 +333,111 @@ def _robustness(settings: Settings, choice: Choice, evaluator: Evaluator, is_ret
 
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         step = max(1, len(complete) // 2000)  # recompute at most ~2,000 trial Sharpes
-        sharpes = [evaluator.sharpe_per_period(group_params(t.params, "strategy"))
-                   for t in complete[::step]]
+        sharpes = [
+            evaluator.sharpe_per_period(group_params(t.params, "strategy"))
+            for t in complete[::step]
+        ]
         sharpes = [s for s in sharpes if math.isfinite(s)]
-        inputs = {"n_trials": len(complete),
-                  "trial_sharpe_variance": float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0,
-                  "pbo_configs": _pbo_configs(complete, settings.best.top_k)}
-        hood = neighbourhood(choice.tuned, evaluator.score, _bounds_from_study(study),
-                             seed=settings.seed).as_dict()
+        inputs = {
+            "n_trials": len(complete),
+            "trial_sharpe_variance": float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0,
+            "pbo_configs": _pbo_configs(complete, settings.best.top_k),
+        }
+        hood = neighbourhood(
+            choice.tuned, evaluator.score, _bounds_from_study(study), seed=settings.seed
+        ).as_dict()
     n_trials = int(inputs["n_trials"])
     psr = metrics.probabilistic_sharpe_ratio(sr, n_obs, skew, kurt)
-    dsr = metrics.deflated_sharpe_ratio(sr, n_obs, skew, kurt, n_trials=max(n_trials, 1),
-                                        trial_sharpe_variance=inputs["trial_sharpe_variance"])
+    dsr = metrics.deflated_sharpe_ratio(
+        sr,
+        n_obs,
+        skew,
+        kurt,
+        n_trials=max(n_trials, 1),
+        trial_sharpe_variance=inputs["trial_sharpe_variance"],
+    )
     pbo = math.nan
     columns = [np.concatenate(evaluator.fold_returns(c)[0]) for c in inputs["pbo_configs"]]
     if len(columns) >= 2:
         matrix = np.column_stack(columns)
         n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
         pbo = metrics.probability_of_backtest_overfitting(matrix, n_splits=n_splits)
-    text, significant = verdict(n_trials=n_trials, dsr=dsr, pbo=pbo,
-                                oos_sharpe=out_of_sample.get("sharpe"))
+    text, significant = verdict(
+        n_trials=n_trials, dsr=dsr, pbo=pbo, oos_sharpe=out_of_sample.get("sharpe")
+    )
     log.info("verdict: %s", text)
-    return {"n_trials": n_trials, "psr": _clean(psr), "dsr": _clean(dsr), "pbo": _clean(pbo),
-            "verdict": text, "significant": significant, "sharpe_per_period": _clean(sr),
-            "skew": _clean(skew), "kurtosis": _clean(kurt), "n_obs": int(n_obs),
-            "neighbourhood": hood, "inputs": inputs}
+    return {
+        "n_trials": n_trials,
+        "psr": _clean(psr),
+        "dsr": _clean(dsr),
+        "pbo": _clean(pbo),
+        "verdict": text,
+        "significant": significant,
+        "sharpe_per_period": _clean(sr),
+        "skew": _clean(skew),
+        "kurtosis": _clean(kurt),
+        "n_obs": int(n_obs),
+        "neighbourhood": hood,
+        "inputs": inputs,
+    }
 
 
-def _document(settings: Settings, dataset: Dataset, choice: Choice, fold_scores: dict,
-              holdout_ic: float, in_sample: dict, out_of_sample: dict, robustness: dict,
-              best_iteration: int) -> dict[str, Any]:
+def _document(
+    settings: Settings,
+    dataset: Dataset,
+    choice: Choice,
+    fold_scores: dict,
+    holdout_ic: float,
+    in_sample: dict,
+    out_of_sample: dict,
+    robustness: dict,
+    best_iteration: int,
+) -> dict[str, Any]:
     split = settings.split
     strategy_params = {k: getattr(choice.strategy, k) for k in TUNED_STRATEGY_KEYS}
-    strategy_params.update({k: getattr(choice.strategy, k) for k in
-                            ("allow_short", "fee", "slippage", "funding_rate", "objective")})
+    strategy_params.update(
+        {
+            k: getattr(choice.strategy, k)
+            for k in ("allow_short", "fee", "slippage", "funding_rate", "objective")
+        }
+    )
     return {
         "version": 1,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "crypto-tune phase=best " + " ".join(settings.command_line),
         "experiment": settings.experiment_name,
-        "asset": {"name": settings.asset.name, "symbol": settings.asset.symbol,
-                  "timeframe": settings.asset.timeframe, "data_fingerprint": dataset.data_fingerprint},
+        "asset": {
+            "name": settings.asset.name,
+            "symbol": settings.asset.symbol,
+            "timeframe": settings.asset.timeframe,
+            "data_fingerprint": dataset.data_fingerprint,
+        },
         "regime": settings.regime.name,
-        "periods": {"tune": [split.tune_start, split.tune_end],
-                    "holdout": [split.holdout_start, split.holdout_end]},
-        "model": {"params": choice.model.params(), "source": choice.model_source,
-                  "overrides": choice.model_overrides, "holdout_best_iteration": best_iteration},
-        "strategy": {"params": strategy_params, "overrides": choice.overrides,
-                     "tuned": choice.tuned, "source": choice.strategy_source,
-                     "selection": settings.best.selection},
+        "periods": {
+            "tune": [split.tune_start, split.tune_end],
+            "holdout": [split.holdout_start, split.holdout_end],
+        },
+        "model": {
+            "params": choice.model.params(),
+            "source": choice.model_source,
+            "overrides": choice.model_overrides,
+            "holdout_best_iteration": best_iteration,
+        },
+        "strategy": {
+            "params": strategy_params,
+            "overrides": choice.overrides,
+            "tuned": choice.tuned,
+            "source": choice.strategy_source,
+            "selection": settings.best.selection,
+        },
         "metrics": {
-            "model": {"ic": fold_scores["ic"], "rank_ic": fold_scores["rank_ic"],
-                      "icir": _clean(fold_scores["icir"]), "holdout_ic": _clean(holdout_ic),
-                      "folds": fold_scores["folds"]},
+            "model": {
+                "ic": fold_scores["ic"],
+                "rank_ic": fold_scores["rank_ic"],
+                "icir": _clean(fold_scores["icir"]),
+                "holdout_ic": _clean(holdout_ic),
+                "folds": fold_scores["folds"],
+            },
             "in_sample": in_sample,
             "out_of_sample": out_of_sample,
         },
@@ -353,13 +457,21 @@ def _target_path(settings: Settings) -> Path:
     return candidate
 
 
-def _write_outputs(settings: Settings, document: dict, is_returns: pd.Series,
-                   oos_returns: pd.Series, fold_scores: dict, booster: Any) -> dict[str, Path]:
+def _write_outputs(
+    settings: Settings,
+    document: dict,
+    is_returns: pd.Series,
+    oos_returns: pd.Series,
+    fold_scores: dict,
+    booster: Any,
+) -> dict[str, Path]:
     path = _target_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     stem = path.name.removesuffix(".json")
     curves = path.with_name(f"{stem}.curves.parquet")
-    frame = pd.concat({"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"])
+    frame = pd.concat(
+        {"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"]
+    )
     write_atomic_parquet(frame.to_frame("returns"), curves)
     model_file = path.with_name(f"{stem}.model.txt")
     booster.save_model(str(model_file))
@@ -395,14 +507,20 @@ def _print_table(document: dict, path: Path) -> None:
         lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
     model = document["metrics"]["model"]
     rob = document["robustness"]
-    print(f"== best run: {document['asset']['name']} {document['asset']['timeframe']}, "
-          f"tune {document['periods']['tune'][0]}..{document['periods']['tune'][1]}, "
-          f"holdout {document['periods']['holdout'][0]}..{document['periods']['holdout'][1]}")
+    print(
+        f"== best run: {document['asset']['name']} {document['asset']['timeframe']}, "
+        f"tune {document['periods']['tune'][0]}..{document['periods']['tune'][1]}, "
+        f"holdout {document['periods']['holdout'][0]}..{document['periods']['holdout'][1]}"
+    )
     print("\n".join(lines))
-    print(f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
-          f"{_fmt(model['holdout_ic'], 'ic')}")
-    print(f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
-          f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials")
+    print(
+        f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
+        f"{_fmt(model['holdout_ic'], 'ic')}"
+    )
+    print(
+        f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
+        f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials"
+    )
     print(f"verdict: {rob['verdict']}")
     print(f"wrote {path}")
 
@@ -411,16 +529,25 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
     from crypto_tune.study import study_name
     from crypto_tune.tracking import code_version, flatten, start_run
 
-    tags = {"phase": "best", "asset": settings.asset.name, "code_version": code_version(),
-            "data_fingerprint": document["asset"]["data_fingerprint"],
-            "verdict": document["robustness"]["verdict"]}
-    with start_run(settings.tracking, study_name(settings, phase="best"), run_name="best",
-                   tags=tags) as run:
+    tags = {
+        "phase": "best",
+        "asset": settings.asset.name,
+        "code_version": code_version(),
+        "data_fingerprint": document["asset"]["data_fingerprint"],
+        "verdict": document["robustness"]["verdict"],
+    }
+    with start_run(
+        settings.tracking, study_name(settings, phase="best"), run_name="best", tags=tags
+    ) as run:
         if run is None:
             return
-        params = flatten({"model": document["model"]["params"],
-                          "strategy": document["strategy"]["params"],
-                          "overrides": document["strategy"]["overrides"]})
+        params = flatten(
+            {
+                "model": document["model"]["params"],
+                "strategy": document["strategy"]["params"],
+                "overrides": document["strategy"]["overrides"],
+            }
+        )
         run.params(params)
         numbers = {}
         for segment in ("in_sample", "out_of_sample"):

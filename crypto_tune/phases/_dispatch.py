@@ -34,7 +34,9 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
 
     phase = settings.phase.name
     if multirun and phase not in SWEEP_PHASES:
-        raise ConfigError(f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)")
+        raise ConfigError(
+            f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
+        )
     if phase == "inspect":
         return
     if settings.asset.kind == "basket":

@@ -30,17 +30,27 @@ def run_inspect(settings: Settings) -> None:
     for line in dataset.report.lines():
         print(f"  {line}")
     label = dataset.label
-    print(f"== label: forward return over {settings.label.horizon} bar(s): "
-          f"mean {label.mean():.5f}, std {label.std():.5f}, {int(label.isna().sum())} undefined at the end")
+    print(
+        f"== label: forward return over {settings.label.horizon} bar(s): "
+        f"mean {label.mean():.5f}, std {label.std():.5f}, "
+        f"{int(label.isna().sum())} undefined at the end"
+    )
     counts = dataset.regime.value_counts()
     shares = ", ".join(f"{name} {int(n)}" for name, n in counts.items())
-    print(f"== regimes (window {settings.regime.window}, lookback {settings.regime.lookback}): {shares}")
-    print(f"== features: {dataset.features.shape[1]} columns, warm-up "
-          f"{int(dataset.features.isna().any(axis=1).to_numpy().argmin())} bars")
+    print(
+        f"== regimes (window {settings.regime.window}, "
+        f"lookback {settings.regime.lookback}): {shares}"
+    )
+    print(
+        f"== features: {dataset.features.shape[1]} columns, warm-up "
+        f"{int(dataset.features.isna().any(axis=1).to_numpy().argmin())} bars"
+    )
     split = settings.split
-    print(f"== folds: split={split.name}, tune {split.tune_start}..{split.tune_end}, "
-          f"holdout {split.holdout_start}..{split.holdout_end}, purge {split.purge} bar(s)")
-    table = fold_table(list(dataset.folds) + [dataset.holdout], dataset.candles.index)
+    print(
+        f"== folds: split={split.name}, tune {split.tune_start}..{split.tune_end}, "
+        f"holdout {split.holdout_start}..{split.holdout_end}, purge {split.purge} bar(s)"
+    )
+    table = fold_table([*dataset.folds, dataset.holdout], dataset.candles.index)
     names = [str(i) for i in range(len(dataset.folds))] + ["holdout"]
     table.insert(0, "fold", names)
     with pd.option_context("display.width", 200, "display.max_columns", 30):

@@ -35,14 +35,23 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
     # A fold with constant predictions (no split found) carries no information: IC 0.
     ic = [v if np.isfinite(v) else 0.0 for v in raw["fold_ic"]]
     rank_ic = [v if np.isfinite(v) else 0.0 for v in raw["fold_rank_ic"]]
-    folds = [{"ic": a, "rank_ic": b, "hit_rate": c, "n_obs": n}
-             for a, b, c, n in zip(ic, rank_ic, raw["fold_hit_rate"], raw["fold_n_obs"], strict=True)]
-    return {"folds": folds, "ic": float(np.mean(ic)), "rank_ic": float(np.mean(rank_ic)),
-            "icir": metrics.information_ratio(ic), "hit_rate": float(np.nanmean(raw["fold_hit_rate"]))}
+    folds = [
+        {"ic": a, "rank_ic": b, "hit_rate": c, "n_obs": n}
+        for a, b, c, n in zip(ic, rank_ic, raw["fold_hit_rate"], raw["fold_n_obs"], strict=True)
+    ]
+    return {
+        "folds": folds,
+        "ic": float(np.mean(ic)),
+        "rank_ic": float(np.mean(rank_ic)),
+        "icir": metrics.information_ratio(ic),
+        "hit_rate": float(np.nanmean(raw["fold_hit_rate"])),
+    }
 
 
 def _short(params: dict) -> str:
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    return " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
 
 
 def run_model_trial(settings: Settings) -> float:
@@ -62,10 +71,17 @@ def run_model_trial(settings: Settings) -> float:
     number = trial.number if trial is not None else None
     best = best_value(study) if study is not None else None
     best = value if best is None else max(best, value)
-    tags = {"study": settings.study.name, "phase": "model", "asset": settings.asset.name,
-            "timeframe": settings.asset.timeframe, "regime": settings.regime.name,
-            "data_fingerprint": dataset.data_fingerprint, "code_version": code_version(),
-            "trial_number": "" if number is None else number, "oof_cache_key": oof.key}
+    tags = {
+        "study": settings.study.name,
+        "phase": "model",
+        "asset": settings.asset.name,
+        "timeframe": settings.asset.timeframe,
+        "regime": settings.regime.name,
+        "data_fingerprint": dataset.data_fingerprint,
+        "code_version": code_version(),
+        "trial_number": "" if number is None else number,
+        "oof_cache_key": oof.key,
+    }
     run_name = f"trial-{number}" if number is not None else "model-run"
     with start_run(settings.tracking, settings.study.name, run_name=run_name, tags=tags) as run:
         if run is not None:
@@ -75,16 +91,32 @@ def run_model_trial(settings: Settings) -> float:
                 for key in ("ic", "rank_ic", "hit_rate"):
                     fold_metrics[f"fold_{i}.{key}"] = fold[key]
                 fold_metrics[f"fold_{i}.best_iteration"] = oof.best_iterations[i]
-            run.metrics({**fold_metrics, "ic": summary["ic"], "rank_ic": summary["rank_ic"],
-                         "icir": summary["icir"], "hit_rate": summary["hit_rate"],
-                         "objective": value, "train_seconds": oof.train_seconds})
+            run.metrics(
+                {
+                    **fold_metrics,
+                    "ic": summary["ic"],
+                    "rank_ic": summary["rank_ic"],
+                    "icir": summary["icir"],
+                    "hit_rate": summary["hit_rate"],
+                    "objective": value,
+                    "train_seconds": oof.train_seconds,
+                }
+            )
             importance = oof.importance.assign(mean=oof.importance.mean(axis=1))
             run.frame(importance.sort_values("mean", ascending=False), "feature_importance.csv")
     seconds = time.perf_counter() - start
     log.info(
         "trial %s | %s | IC %.4f rank IC %.4f ICIR %.2f hit %.3f | %s %.4f | best %.4f | %.1fs%s",
-        "-" if number is None else number, _short(settings.model.params()), summary["ic"],
-        summary["rank_ic"], summary["icir"], summary["hit_rate"], settings.phase.objective,
-        value, best, seconds, " (cached)" if oof.from_cache else "",
+        "-" if number is None else number,
+        _short(settings.model.params()),
+        summary["ic"],
+        summary["rank_ic"],
+        summary["icir"],
+        summary["hit_rate"],
+        settings.phase.objective,
+        value,
+        best,
+        seconds,
+        " (cached)" if oof.from_cache else "",
     )
     return value

@@ -71,11 +71,15 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
         positions = candles.index.get_indexer(preds.index)
         values = preds.to_numpy(dtype=np.float64).copy()
         values[~mask[positions]] = np.nan
-        out.append(FoldArrays(
-            *(np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)[positions])
-              for c in ("open", "high", "low", "close")),
-            predictions=values,
-        ))
+        out.append(
+            FoldArrays(
+                *(
+                    np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)[positions])
+                    for c in ("open", "high", "low", "close")
+                ),
+                predictions=values,
+            )
+        )
     return tuple(out)
 
 
@@ -84,18 +88,32 @@ _CONTEXTS: dict[tuple, StrategyContext] = {}
 
 def strategy_context(settings: Settings) -> StrategyContext:
     """Build (once per process and configuration) the fixed model's cached predictions."""
-    key = (settings.study.name, settings.phase.model_source, settings.model, settings.split,
-           settings.storage.url, settings.paths.cache, settings.seed)
+    key = (
+        settings.study.name,
+        settings.phase.model_source,
+        settings.model,
+        settings.split,
+        settings.storage.url,
+        settings.paths.cache,
+        settings.seed,
+    )
     if key in _CONTEXTS:
         return _CONTEXTS[key]
     dataset = prepare_dataset(settings)
     model, source = resolve_model(settings)
     oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    log.info("strategy: model from %s; predictions %s (%d folds, %d bars)", source,
-             "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
-             len(dataset.folds), len(oof.frame))
+    log.info(
+        "strategy: model from %s; predictions %s (%d folds, %d bars)",
+        source,
+        "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
+        len(dataset.folds),
+        len(oof.frame),
+    )
     context = StrategyContext(
-        dataset=dataset, model=model, model_source=source, oof=oof,
+        dataset=dataset,
+        model=model,
+        model_source=source,
+        oof=oof,
         folds=fold_arrays_for(dataset, oof, settings.regime.name),
         periods_per_year=periods_per_year(settings.asset.timeframe),
         bar_hours=timeframe_minutes(settings.asset.timeframe) / 60.0,
@@ -104,18 +122,31 @@ def strategy_context(settings: Settings) -> StrategyContext:
     return context
 
 
-def evaluate_strategy(settings: Settings, context: StrategyContext) -> tuple[float, list, list[int]]:
+def evaluate_strategy(
+    settings: Settings, context: StrategyContext
+) -> tuple[float, list, list[int]]:
     """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``."""
     kwargs = settings.strategy.backtest_kwargs()
     returns, trades = [], []
     for fold in context.folds:
-        r, n = simulate_returns(fold.open, fold.high, fold.low, fold.close, fold.predictions,
-                                bar_hours=context.bar_hours, **kwargs)
+        r, n = simulate_returns(
+            fold.open,
+            fold.high,
+            fold.low,
+            fold.close,
+            fold.predictions,
+            bar_hours=context.bar_hours,
+            **kwargs,
+        )
         returns.append(r)
         trades.append(int(n))
-    value = strategy_score(settings.strategy.objective, returns, trades,
-                           periods_per_year=context.periods_per_year,
-                           min_trades=settings.strategy.min_trades)
+    value = strategy_score(
+        settings.strategy.objective,
+        returns,
+        trades,
+        periods_per_year=context.periods_per_year,
+        min_trades=settings.strategy.min_trades,
+    )
     return value, returns, trades
 
 
@@ -138,10 +169,17 @@ class _Progress:
         if self.count == 1 or now - self.last >= self.every_s:
             self.last = now
             rate = self.count / max(now - self.started, 1e-9)
-            shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                             for k, v in self.best_params.items())
-            log.info("strategy trials: %d in this process (%.1f/s), best %.4f with %s",
-                     self.count, rate, self.best, shown)
+            shown = " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            log.info(
+                "strategy trials: %d in this process (%.1f/s), best %.4f with %s",
+                self.count,
+                rate,
+                self.best,
+                shown,
+            )
 
 
 _PROGRESS = _Progress()
@@ -151,8 +189,11 @@ def run_strategy_trial(settings: Settings) -> float:
     """Backtest every fold with the trial's strategy parameters; return the objective."""
     context = strategy_context(settings)
     value, returns, trades = evaluate_strategy(settings, context)
-    params = {k: v for k, v in settings.strategy.backtest_kwargs().items()
-              if k in ("threshold", "stop_loss", "take_profit", "leverage")}
+    params = {
+        k: v
+        for k, v in settings.strategy.backtest_kwargs().items()
+        if k in ("threshold", "stop_loss", "take_profit", "leverage")
+    }
     _PROGRESS.update(value, params)
     log.debug("strategy trial %s -> %.4f, trades per fold %s", params, value, trades)
     if settings.tracking.per_trial_runs:
@@ -160,19 +201,31 @@ def run_strategy_trial(settings: Settings) -> float:
     return value
 
 
-def _log_trial_run(settings: Settings, context: StrategyContext, value: float,
-                   returns: list, trades: list[int]) -> None:
+def _log_trial_run(
+    settings: Settings, context: StrategyContext, value: float, returns: list, trades: list[int]
+) -> None:
     from crypto_tune import metrics
     from crypto_tune.tracking import code_version, settings_params, start_run
 
     merged = np.concatenate(returns)
-    tags = {"study": settings.study.name, "phase": "strategy", "asset": settings.asset.name,
-            "data_fingerprint": context.dataset.data_fingerprint, "code_version": code_version(),
-            "model_source": context.model_source}
-    with start_run(settings.tracking, settings.study.name, run_name="strategy-trial",
-                   tags=tags) as run:
+    tags = {
+        "study": settings.study.name,
+        "phase": "strategy",
+        "asset": settings.asset.name,
+        "data_fingerprint": context.dataset.data_fingerprint,
+        "code_version": code_version(),
+        "model_source": context.model_source,
+    }
+    with start_run(
+        settings.tracking, settings.study.name, run_name="strategy-trial", tags=tags
+    ) as run:
         if run is not None:
             run.params(settings_params(settings))
             summary = metrics.performance_summary(merged, periods_per_year=context.periods_per_year)
-            run.metrics({"objective": value, "n_trades": float(sum(trades)),
-                         **{k: v for k, v in summary.items() if isinstance(v, float)}})
+            run.metrics(
+                {
+                    "objective": value,
+                    "n_trades": float(sum(trades)),
+                    **{k: v for k, v in summary.items() if isinstance(v, float)},
+                }
+            )

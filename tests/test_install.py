@@ -1,0 +1,67 @@
+"""A fresh `pip install` (what a pip user runs) gives optuna >= 4 and a working Optuna sweeper.
+
+This is the dependency trap of hydra-optuna-sweeper 1.3.0 (optuna<3, broken on SQLAlchemy 2):
+the project pins the maintainers' 1.4.0 release candidates, and this test proves the result
+in a new virtual environment, outside the project directory, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*cmd: str, cwd: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
+    return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def fresh_env(tmp_path_factory) -> Path:
+    """A new venv with the project installed the way the README tells a pip user."""
+    home = tmp_path_factory.mktemp("fresh")
+    venv = home / "venv"
+    done = _run(sys.executable, "-m", "venv", str(venv), cwd=home)
+    assert done.returncode == 0, done.stderr
+    pip = [str(venv / "bin" / "python"), "-m", "pip"]
+    done = _run(*pip, "install", "--quiet", str(ROOT), cwd=home)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def test_pip_check_and_versions(fresh_env: Path) -> None:
+    python = str(fresh_env / "bin" / "python")
+    done = _run(python, "-m", "pip", "check", cwd=fresh_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    code = ("import optuna, hydra, sqlalchemy; from importlib.metadata import version; "
+            "print(optuna.__version__, hydra.__version__, sqlalchemy.__version__, "
+            "version('hydra-optuna-sweeper'))")
+    done = _run(python, "-c", code, cwd=fresh_env)
+    assert done.returncode == 0, done.stderr
+    optuna_v, hydra_v, sqlalchemy_v, sweeper_v = done.stdout.split()
+    assert int(optuna_v.split(".")[0]) >= 4
+    assert int(sqlalchemy_v.split(".")[0]) >= 2
+    assert sweeper_v.startswith("1.4") and hydra_v.startswith("1.4")
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_installed_sweeper_runs_from_any_directory(
+    fresh_env: Path, tmp_path: Path, storage: str, request: pytest.FixtureRequest
+) -> None:
+    extra = []
+    if storage == "postgres":
+        pg_url = request.getfixturevalue("pg_url")
+        extra = ["storage=postgres", f"storage.url={pg_url}", f"experiment_name=fresh{tmp_path.name[-6:]}"]
+    outputs = tmp_path / "outputs"
+    done = _run(str(fresh_env / "bin" / "crypto-tune"), "-m", "phase=model", "debug=fast",
+                f"paths.outputs={outputs}", "hydra.sweeper.n_trials=2", "tracking.enabled=false",
+                *extra, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Best value" in done.stdout
+    assert list(outputs.glob("multiruns/*/*/optimization_results.yaml"))
