@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -39,9 +38,11 @@ def test_pip_check_and_versions(fresh_env: Path) -> None:
     python = str(fresh_env / "bin" / "python")
     done = _run(python, "-m", "pip", "check", cwd=fresh_env)
     assert done.returncode == 0, done.stdout + done.stderr
-    code = ("import optuna, hydra, sqlalchemy; from importlib.metadata import version; "
-            "print(optuna.__version__, hydra.__version__, sqlalchemy.__version__, "
-            "version('hydra-optuna-sweeper'))")
+    code = (
+        "import optuna, hydra, sqlalchemy; from importlib.metadata import version; "
+        "print(optuna.__version__, hydra.__version__, sqlalchemy.__version__, "
+        "version('hydra-optuna-sweeper'))"
+    )
     done = _run(python, "-c", code, cwd=fresh_env)
     assert done.returncode == 0, done.stderr
     optuna_v, hydra_v, sqlalchemy_v, sweeper_v = done.stdout.split()
@@ -57,11 +58,23 @@ def test_installed_sweeper_runs_from_any_directory(
     extra = []
     if storage == "postgres":
         pg_url = request.getfixturevalue("pg_url")
-        extra = ["storage=postgres", f"storage.url={pg_url}", f"experiment_name=fresh{tmp_path.name[-6:]}"]
+        extra = [
+            "storage=postgres",
+            f"storage.url={pg_url}",
+            f"experiment_name=fresh{tmp_path.name[-6:]}",
+        ]
     outputs = tmp_path / "outputs"
-    done = _run(str(fresh_env / "bin" / "crypto-tune"), "-m", "phase=model", "debug=fast",
-                f"paths.outputs={outputs}", "hydra.sweeper.n_trials=2", "tracking.enabled=false",
-                *extra, cwd=tmp_path)
+    done = _run(
+        str(fresh_env / "bin" / "crypto-tune"),
+        "-m",
+        "phase=model",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "hydra.sweeper.n_trials=2",
+        "tracking.enabled=false",
+        *extra,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Best value" in done.stdout
     assert list(outputs.glob("multiruns/*/*/optimization_results.yaml"))

@@ -131,3 +131,21 @@ def test_best_without_studies_says_what_to_run(tmp_path: Path) -> None:
     done = run_cli("phase=best", f"paths.outputs={tmp_path}")
     assert done.returncode == 2
     assert "run `crypto-tune -m phase=model asset=synthetic` first" in done.stderr
+
+
+def test_report_reads_both_studies_and_the_best_run(tuned: Path) -> None:
+    _best(tuned)
+    done = run_cli("phase=report", f"paths.outputs={tuned}", "asset.synthetic.planted_ic=0.2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    path = tuned / "reports" / "default.synthetic.4h.all.html"
+    assert f"wrote {path}" in done.stdout
+    html = path.read_text()
+    for name in ("Phase 1", "Phase 2", "edge significant", "<script"):
+        assert name in html
+    assert '<script src="http' not in html
+    mlflow.set_tracking_uri(f"sqlite:///{tuned}/mlflow.db")
+    runs = mlflow.search_runs(
+        experiment_names=["default.synthetic.4h.all.report"], output_format="list"
+    )
+    names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
+    assert path.name in names

@@ -479,6 +479,7 @@ def _write_outputs(
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(document, handle, indent=2, default=str)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return {"json": path, "curves": curves, "model": model_file}
 
@@ -560,17 +561,21 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
         run.metrics({k: float(v) for k, v in numbers.items() if isinstance(v, int | float)})
         for path in paths.values():
             run.file(path)
-        figure = equity_figure_html(paths["curves"])
-        if figure is not None:
-            run.text(figure, "equity_drawdown.html")
+        run.file(best_report(document, paths), None)
 
 
-def equity_figure_html(curves_path: Path) -> str | None:
-    """Equity and drawdown, in and out of sample, as a self-contained plotly HTML page."""
-    try:
-        from crypto_tune.report import equity_drawdown_figure
-    except ImportError:
-        return None
-    frame = pd.read_parquet(curves_path)["returns"]
-    segments = {name: frame.xs(name) for name in ("in_sample", "out_of_sample")}
-    return equity_drawdown_figure(segments).to_html(include_plotlyjs=True, full_html=True)
+def best_report(document: dict, paths: dict[str, Path]) -> Path:
+    """The best run's own HTML page (table, verdict, equity and drawdown in and out of sample)."""
+    from crypto_tune.phases._report import best_curves, fold_ic_frame
+    from crypto_tune.report import build_report, write_report
+
+    html = build_report(
+        title=f"crypto-tune best run: {document['experiment']}",
+        model_study=None,
+        strategy_study=None,
+        best=document,
+        equity=best_curves(document, paths["json"]),
+        fold_ic=fold_ic_frame(document),
+    )
+    stem = paths["json"].name.removesuffix(".json")
+    return write_report(html, paths["json"].with_name(f"{stem}.html"))
