@@ -121,3 +121,19 @@ def test_inspect_real_eth(shared_data: Path, outputs: Path) -> None:
     assert "rows:       18,370" in out
     assert "8 gap(s), 16 missing bar(s)" in out
     assert "2021-01-01" in out and "holdout" in out
+
+
+def test_help_lists_groups_and_objectives() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0, done.stderr
+    assert "asset: basket, btc, csv, eth, sol, synthetic" in done.stdout
+    assert "strategy.objective=sharpe|sortino|calmar|sharpe_dd" in done.stdout
+
+
+def test_walk_forward_inspect_shows_rolling_folds(outputs: Path) -> None:
+    done = run_cli("phase=inspect", "split=walk_forward", f"paths.outputs={outputs}")
+    assert done.returncode == 0, done.stderr
+    assert "split=walk_forward" in done.stdout
+    # tune 2021-2023 with a 12-month train window stepping by 3 months: 8 test blocks
+    rows = [line for line in done.stdout.splitlines() if line.strip().split(" ")[0].isdigit()]
+    assert len(rows) == 8, done.stdout

@@ -148,3 +148,18 @@ def test_real_eth_strategy_smoke(shared_data: Path, outputs: Path) -> None:
     )
     values = [t.value for t in study.get_trials(states=(COMPLETE,))]
     assert len(values) == 15 and all(np.isfinite(values))
+
+
+def test_regime_keeps_the_strategy_flat_outside_its_bars(outputs: Path) -> None:
+    from crypto_tune.dataset import regime_mask
+    from crypto_tune.phases._strategy import strategy_context
+
+    settings = _settings(outputs, "regime=calm")
+    context = strategy_context(settings)
+    dataset = context.dataset
+    mask = regime_mask(dataset, "calm")
+    for fold, arrays in zip(dataset.folds, context.folds, strict=True):
+        outside = ~mask[fold.test_idx]
+        assert outside.any() and (~outside).any()
+        assert np.isnan(arrays.predictions[outside]).all()
+        assert np.isfinite(arrays.predictions[~outside]).all()

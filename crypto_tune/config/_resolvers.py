@@ -24,9 +24,18 @@ def database_url(url: str) -> str:
     return url
 
 
+def objective_names(kind: str) -> str:
+    """The registered objective names of ``kind`` ("model" or "strategy"), for ``--help``."""
+    from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
+
+    return "|".join(MODEL_OBJECTIVES if kind == "model" else STRATEGY_OBJECTIVES)
+
+
 def register_resolvers() -> None:
     """Register ``${ct.abspath:...}`` and ``${ct.db_url:...}``; safe to call more than once."""
     if not OmegaConf.has_resolver("ct.abspath"):
         OmegaConf.register_resolver("ct.abspath", _abspath)
     if not OmegaConf.has_resolver("ct.db_url"):
         OmegaConf.register_resolver("ct.db_url", database_url)
+    if not OmegaConf.has_resolver("ct.objectives"):
+        OmegaConf.register_resolver("ct.objectives", objective_names)
