@@ -140,3 +140,22 @@ def test_two_processes_share_one_postgres_study(
         r.data.tags["trial_number"] for r in runs if r.data.tags.get("kind") != "sweep-summary"
     ]
     assert sorted(int(x) for x in numbers) == list(range(2 * n + 1))
+
+
+def test_joblib_launcher_runs_two_trials_at_once(outputs: Path) -> None:
+    done = run_cli(
+        "-m",
+        "phase=model",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=2",
+        "hydra/launcher=joblib",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "is launching 2 jobs" in done.stdout
+    study = _study(f"sqlite:///{outputs}/optuna.db", "default.synthetic.4h.all.model")
+    assert len(study.get_trials(states=(COMPLETE,))) == 4
+    mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
+    assert sum(r.data.tags.get("kind") != "sweep-summary" for r in runs) == 4
