@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
 
 
+@functools.cache
 def code_version() -> str:
     """The git commit of the code (``+dirty`` when modified), or the package version."""
     from crypto_tune import __version__

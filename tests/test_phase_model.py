@@ -139,6 +139,12 @@ def test_two_processes_share_one_postgres_study(
     numbers = [
         r.data.tags["trial_number"] for r in runs if r.data.tags.get("kind") != "sweep-summary"
     ]
+    for run in runs:  # no secret in MLflow params or tags
+        values = [*run.data.params.values(), *run.data.tags.values()]
+        assert not any("crypto_tune:crypto_tune@" in str(v) for v in values)
+    assert any("crypto_tune:***@" in str(v) for r in runs for v in r.data.params.values())
+    for log_file in outputs.rglob("*.log"):
+        assert "crypto_tune:crypto_tune@" not in log_file.read_text()
     assert sorted(int(x) for x in numbers) == list(range(2 * n + 1))
 
 
