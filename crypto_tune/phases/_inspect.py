@@ -50,11 +50,18 @@ def run_inspect(settings: Settings) -> None:
         f"== folds: split={split.name}, tune {split.tune_start}..{split.tune_end}, "
         f"holdout {split.holdout_start}..{split.holdout_end}, purge {split.purge} bar(s)"
     )
-    table = fold_table([*dataset.folds, dataset.holdout], dataset.candles.index)
+    table = fold_table([*dataset.folds, dataset.holdout], dataset.candles.index).reset_index(
+        drop=True
+    )
+    for column in table.columns:
+        if str(table[column].dtype).startswith("datetime"):
+            table[column] = table[column].dt.strftime("%Y-%m-%d %H:%M")
     names = [str(i) for i in range(len(dataset.folds))] + ["holdout"]
     table.insert(0, "fold", names)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.to_string(index=False))
+    print(f"  train / valid / test are separated by {split.purge} purge bar(s); valid is the "
+          "early-stopping slice at the end of each train window (UTC bar open times)")
     holdout_bars = dataset.holdout.test_idx
     if len(holdout_bars) == 0:
         print("  warning: no bars in the holdout period")
