@@ -29,7 +29,13 @@ from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_ato
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import fit_fold, out_of_fold
 from crypto_tune.phases._model import score_folds
-from crypto_tune.phases._strategy import FoldArrays, fold_arrays_for, resolve_model
+from crypto_tune.phases._strategy import (
+    FoldArrays,
+    backtest_folds,
+    fold_arrays_for,
+    resolve_model,
+    score_strategy,
+)
 from crypto_tune.robustness import Bound, neighbourhood, select_robust, verdict
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
@@ -117,32 +123,11 @@ class Evaluator:
         return dataclasses.replace(self.settings.strategy, **params)
 
     def fold_returns(self, params: dict[str, Any]) -> tuple[list[np.ndarray], list[int]]:
-        from crypto_tune.backtest import simulate_returns
-
-        kwargs = self.strategy(params).backtest_kwargs()
-        out, trades = [], []
-        for fold in self.folds:
-            r, n = simulate_returns(
-                fold.open,
-                fold.high,
-                fold.low,
-                fold.close,
-                fold.predictions,
-                bar_hours=self.bar_hours,
-                **kwargs,
-            )
-            out.append(r)
-            trades.append(int(n))
-        return out, trades
+        return backtest_folds(self.folds, self.strategy(params), bar_hours=self.bar_hours)
 
     def score(self, params: dict[str, Any]) -> float:
-        from crypto_tune.objectives import strategy_score
-
         returns, trades = self.fold_returns(params)
-        s = self.strategy(params)
-        return strategy_score(
-            s.objective, returns, trades, periods_per_year=self.ppy, min_trades=s.min_trades
-        )
+        return score_strategy(self.strategy(params), returns, trades, ppy=self.ppy)
 
     def sharpe_per_period(self, params: dict[str, Any]) -> float:
         returns, _ = self.fold_returns(params)

@@ -60,8 +60,10 @@ def run_inspect(settings: Settings) -> None:
     table.insert(0, "fold", names)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.to_string(index=False))
-    print(f"  train / valid / test are separated by {split.purge} purge bar(s); valid is the "
-          "early-stopping slice at the end of each train window (UTC bar open times)")
+    print(
+        f"  train / valid / test are separated by {split.purge} purge bar(s); valid is the "
+        "early-stopping slice at the end of each train window (UTC bar open times)"
+    )
     holdout_bars = dataset.holdout.test_idx
     if len(holdout_bars) == 0:
         print("  warning: no bars in the holdout period")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crypto_tune.backtest import simulate_returns
-from crypto_tune.config import ModelSettings, Settings
+from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.model import OutOfFold, out_of_fold
 from crypto_tune.objectives import strategy_score
@@ -122,31 +122,42 @@ def strategy_context(settings: Settings) -> StrategyContext:
     return context
 
 
-def evaluate_strategy(
-    settings: Settings, context: StrategyContext
-) -> tuple[float, list, list[int]]:
-    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``."""
-    kwargs = settings.strategy.backtest_kwargs()
+def backtest_folds(
+    folds: tuple[FoldArrays, ...], strategy: StrategySettings, *, bar_hours: float
+) -> tuple[list[np.ndarray], list[int]]:
+    """Per-fold returns and closed-trade counts of ``strategy`` (the lean engine entry point)."""
+    kwargs = strategy.backtest_kwargs()
     returns, trades = [], []
-    for fold in context.folds:
+    for fold in folds:
         r, n = simulate_returns(
             fold.open,
             fold.high,
             fold.low,
             fold.close,
             fold.predictions,
-            bar_hours=context.bar_hours,
+            bar_hours=bar_hours,
             **kwargs,
         )
         returns.append(r)
         trades.append(int(n))
-    value = strategy_score(
-        settings.strategy.objective,
-        returns,
-        trades,
-        periods_per_year=context.periods_per_year,
-        min_trades=settings.strategy.min_trades,
+    return returns, trades
+
+
+def score_strategy(
+    strategy: StrategySettings, returns: list[np.ndarray], trades: list[int], *, ppy: float
+) -> float:
+    """The objective of ``strategy`` on its per-fold returns, with the minimum-trades rule."""
+    return strategy_score(
+        strategy.objective, returns, trades, periods_per_year=ppy, min_trades=strategy.min_trades
     )
+
+
+def evaluate_strategy(
+    settings: Settings, context: StrategyContext
+) -> tuple[float, list, list[int]]:
+    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``."""
+    returns, trades = backtest_folds(context.folds, settings.strategy, bar_hours=context.bar_hours)
+    value = score_strategy(settings.strategy, returns, trades, ppy=context.periods_per_year)
     return value, returns, trades
 
 
