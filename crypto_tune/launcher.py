@@ -29,6 +29,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
@@ -106,6 +107,7 @@ class CryptoTuneLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         self._bases: dict[tuple[str, ...], _Base] = {}
         self._parser = OverridesParser.create()
+        self._parsed: dict[str, Override] = {}
         self._fast_ready = False
 
     def setup(
@@ -116,12 +118,21 @@ class CryptoTuneLauncher(Launcher):
         self.task_function = task_function
 
     # ------------------------------------------------------------------ fast path helpers
+    def _parse(self, overrides: Sequence[str]) -> list[Override]:
+        """Parsed overrides; each distinct string is parsed once (the fixed ones repeat)."""
+        out = []
+        for text in overrides:
+            if text not in self._parsed:
+                self._parsed[text] = self._parser.parse_override(text)
+            out.append(self._parsed[text])
+        return out
+
     def _split(
         self, overrides: Sequence[str]
     ) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
         """(overrides that shape the config, leaf assignments), or None when not fast-pathable."""
         shaping, leaves = [], []
-        for parsed in self._parser.parse_overrides(list(overrides)):
+        for parsed in self._parse(overrides):
             if parsed.is_add() or parsed.is_delete() or parsed.is_force_add():
                 return None
             if parsed.is_sweep_override() or parsed.package is not None:
@@ -177,9 +188,7 @@ class CryptoTuneLauncher(Launcher):
         base = self._base(shaping)
         unsafe = [(k, v) for k, v in leaves if not self._assignable(base, k)]
         if unsafe:
-            parsed = {
-                o.key_or_group: o.input_line for o in self._parser.parse_overrides(list(overrides))
-            }
+            parsed = {o.key_or_group: o.input_line for o in self._parse(overrides)}
             shaping = shaping + tuple(parsed[k] for k, _ in unsafe)
             leaves = [(k, v) for k, v in leaves if (k, v) not in unsafe]
             base = self._base(shaping)

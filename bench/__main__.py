@@ -1,0 +1,327 @@
+"""``python -m bench --out DIR [--quick]``: every benchmark in one run.
+
+Writes ``DIR/results.json`` and ``DIR/results.md`` (also printed): the backtest engine against
+the plain-Python reference, seconds per Phase 1 trial and the share outside LightGBM training,
+the prediction cache's time cut for Phase 2, and Phase 2 sweep throughput through the CLI against
+a bare Optuna loop on SQLite and PostgreSQL, with a profiled split of one sweep trial. Real ETH 4h
+candles from ../shared/data are used when present, else the synthetic market (said in the
+results). ``--quick`` runs every part at tiny sizes (30 trials) for the smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ETH_FILE = ROOT.parent / "shared" / "data" / "binance_ETHUSDT_4h.csv"
+SECTIONS = ("engine", "phase1", "cache", "sweep", "sweep_profile")
+
+
+def progress(message: str) -> None:
+    """One progress line, flushed at once."""
+    print(message, flush=True)
+
+
+def choose_data(quick: bool) -> tuple[list[str], str]:
+    """(data overrides, note): real ETH 4h when present, else the synthetic market."""
+    if quick:
+        return ["asset=synthetic", "debug=fast"], "quick run: synthetic market (debug=fast)"
+    if ETH_FILE.exists():
+        return ["asset=eth"], "real Binance ETHUSDT 4h candles (../shared/data)"
+    return ["asset=synthetic"], "../shared/data absent: fell back to asset=synthetic"
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Date, machine, versions and the git commit of this run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in (
+        "optuna",
+        "hydra-core",
+        "hydra-optuna-sweeper",
+        "lightgbm",
+        "numba",
+        "numpy",
+        "pandas",
+    ):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "absent"
+    commit = _git("rev-parse", "HEAD")
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average_at_start": os.getloadavg()[0],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "git_commit": commit or "unknown",
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "versions": versions,
+    }
+
+
+# ----------------------------------------------------------------------------- markdown
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "MISSED"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The results as a markdown report: header, one table per section, the commands."""
+    meta = results["meta"]
+    lines = [
+        "# crypto-tune benchmarks",
+        "",
+        f"- date: {meta['date']}; {'quick run' if results['quick'] else 'full run'}, "
+        f"{_fmt(results['total_s'] / 60, 1)} min",
+        f"- machine: {meta['cpu']}, {meta['cores']} cores ({meta['cores_usable']} usable), "
+        f"load average at start {meta['load_average_at_start']:.2f}; Python {meta['python']}",
+        f"- git commit: {meta['git_commit'][:12]}"
+        + (" + uncommitted changes" if meta["git_dirty"] else ""),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- data: {results['data']['note']} (`{' '.join(results['data']['overrides'])}`)",
+        "",
+        "| section | measure | value | target / note |",
+        "|---|---|---|---|",
+    ]
+    row = lines.append
+    engine = results.get("engine")
+    if engine:
+        row(
+            f"| engine | fast backtest, {engine['n_bars']:,} bars | "
+            f"{_fmt(1000 * engine['fast_s'], 3)} ms/call | numba kernel, after JIT |"
+        )
+        row(
+            f"| engine | plain-Python reference | {_fmt(1000 * engine['reference_s'], 1)} ms/call "
+            "| tests/reference_backtest.py |"
+        )
+        row(f"| engine | speedup | {_fmt(engine['speedup'], 0)}x | same returns (checked) |")
+    p1 = results.get("phase1")
+    if p1:
+        where = f"{p1['asset']} {p1['timeframe']}, {p1['split']} split, {p1['n_folds']} folds"
+        row(
+            f"| phase1 | s/trial ({where}, no MLflow) | {_fmt(p1['s_per_trial'], 3)} s | "
+            f"mean of {p1['n_trials']} param sets |"
+        )
+        row(
+            f"| phase1 | LightGBM training s/trial | {_fmt(p1['lgb_s_per_trial'], 3)} s | "
+            "lightgbm.train wrapped |"
+        )
+        row(
+            f"| phase1 | share outside LightGBM training | {p1['share_outside_lgb']:.1%} | "
+            f"target < {p1['target_share_outside_lgb']:.0%}: {_ok(p1['meets_target'])} |"
+        )
+        parts = ", ".join(
+            f"{k} {_fmt(v, 1)}" for k, v in p1["breakdown_ms_per_trial"].items() if k != "lgb_train"
+        )
+        outside_ms = _fmt(1000 * p1["outside_lgb_s_per_trial"], 1)
+        row(f"| phase1 | outside LightGBM, ms/trial | {outside_ms} ms | {parts} |")
+    cache = results.get("cache")
+    if cache:
+        warm_ms = _fmt(cache["warm_ms_per_trial"], 2)
+        row(
+            f"| cache | Phase 2 trial, cached predictions | {warm_ms} ms"
+            f" | mean of {cache['warm_trials']} trials |"
+        )
+        row(
+            f"| cache | Phase 2 trial, retraining per trial | "
+            f"{_fmt(cache['retrain_ms_per_trial'], 1)} ms | mean of {cache['retrain_trials']} |"
+        )
+        row(
+            f"| cache | ratio / time cut | {_fmt(cache['ratio'], 0)}x / {cache['time_cut']:.2%} | "
+            f"original claim > {cache['claimed_time_cut']:.0%}: "
+            f"{_ok(cache['time_cut'] > cache['claimed_time_cut'])} |"
+        )
+    sweep = results.get("sweep")
+    if sweep:
+        lines += [
+            "",
+            "Phase 2 sweep throughput (ms/trial = (wall - time to first trial) / (n - 1))",
+            "",
+            "| storage | trials | crypto-tune sweep ms/trial | bare optuna ms/trial | "
+            "sweep/bare | sweep speed vs bare | target (>= 50%) | same params |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for run in sweep["runs"]:
+            s, b = run["sweep"], run["bare"]
+            row(
+                f"| {run['storage']} | {run['n_trials']:,} | {_fmt(s['ms_per_trial'], 1)} "
+                f"({_fmt(s['trials_per_s'], 1)}/s; first trial after "
+                f"{_fmt(s['to_first_trial_s'], 1)} s) | {_fmt(b['ms_per_trial'], 1)} "
+                f"({_fmt(b['trials_per_s'], 1)}/s) | "
+                f"{_fmt(run['sweep_over_bare'], 2)} | {run['sweep_speed_vs_bare']:.0%} | "
+                f"{_ok(run['meets_target'])} | {'yes' if run['same_first_20_params'] else 'no'} |"
+            )
+        if "skipped" in sweep["postgres"]:
+            row(f"| postgres | - | skipped: {sweep['postgres']['skipped']} | | | | | |")
+    prof = results.get("sweep_profile")
+    if prof:
+        lines += [
+            "",
+            f"One sweep trial's time under cProfile ({prof['n_trials']} trials; "
+            f"{_fmt(prof['total_ms_per_trial'], 1)} ms/trial profiled; cProfile inflates "
+            "Python-heavy code, read the shares)",
+            "",
+            "| part | ms/trial | share |",
+            "|---|---|---|",
+        ]
+        for name, part in {**prof["split"], **prof["detail"]}.items():
+            row(f"| {name} | {_fmt(part['ms_per_trial'], 2)} | {part['share']:.1%} |")
+    for name, error in results.get("errors", {}).items():
+        row(f"\n**{name} failed**: {error}")
+    lines += ["", "Commands", ""]
+    lines += [f"- `{c}`" for c in results["commands"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- main
+def _write(out: Path, results: dict[str, Any]) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def run(out: Path, *, quick: bool) -> dict[str, Any]:
+    """Run every benchmark, writing results.json after each section; return the results."""
+    from bench.bench_cache import bench_cache
+    from bench.bench_engine import bench_engine
+    from bench.bench_phase1 import bench_phase1
+    from bench.bench_sweep import DEFAULT_PG_URL, bench_sweep, profile_sweep
+
+    data, note = choose_data(quick)
+    pg_url = os.environ.get("CRYPTO_TUNE_TEST_PG_URL", DEFAULT_PG_URL)
+    work = out / "work"
+    started = time.perf_counter()
+    this = ["python", "-m", "bench", "--out", str(out), *(["--quick"] if quick else [])]
+    results: dict[str, Any] = {
+        "quick": quick,
+        "meta": machine_info(),
+        "data": {"overrides": data, "note": note},
+        "errors": {},
+        "commands": [shlex.join(this)],
+    }
+    progress(f"[bench] {'quick' if quick else 'full'} run into {out}; data: {note}")
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        (
+            "engine",
+            lambda: bench_engine(**({"n_bars": 2000, "repeats": 2, "inner": 5} if quick else {})),
+        ),
+        (
+            "phase1",
+            lambda: bench_phase1(
+                data, work_dir=work / "phase1", n_trials=2 if quick else 5, progress=progress
+            ),
+        ),
+        (
+            "cache",
+            lambda: bench_cache(
+                data,
+                work_dir=work / "cache",
+                warm_trials=30 if quick else 300,
+                retrain_trials=1 if quick else 3,
+                progress=progress,
+            ),
+        ),
+        (
+            "sweep",
+            lambda: bench_sweep(
+                data,
+                work_dir=work / "sweep",
+                trial_counts=(30,) if quick else (200, 3000),
+                pg_url=pg_url,
+                progress=progress,
+            ),
+        ),
+        # Last: it runs Hydra in this process.
+        (
+            "sweep_profile",
+            lambda: profile_sweep(
+                data, work_dir=work / "sweep", n_trials=30 if quick else 300, progress=progress
+            ),
+        ),
+    ]
+    for name, step in steps:
+        began = time.perf_counter()
+        progress(f"[bench] {name} ...")
+        try:
+            results[name] = step()
+        except Exception as exc:  # one failing section must not lose the others
+            results["errors"][name] = f"{type(exc).__name__}: {exc}"
+            progress(f"[bench] {name} FAILED: {type(exc).__name__}: {exc}")
+        progress(f"[bench] {name} done in {time.perf_counter() - began:.1f}s")
+        results["total_s"] = time.perf_counter() - started
+        _write(out, results)
+    for name in ("phase1", "cache"):
+        if name in results:
+            results["commands"].append(
+                f"in-process: crypto_tune.cli.preflight({results[name]['overrides']!r})"
+            )
+    results["commands"] += results.get("sweep", {}).get("commands", [])
+    if "sweep" in results:
+        results["commands"].append(
+            "in-process: optuna study.optimize(objective, n_trials) with "
+            "the sampler and storage of the composed sweep config"
+        )
+    if "sweep_profile" in results:
+        profiled = results["sweep_profile"]["command"]
+        results["commands"].append(f"in-process under cProfile: {profiled}")
+    results["meta"]["load_average_at_end"] = os.getloadavg()[0]
+    results["total_s"] = time.perf_counter() - started
+    _write(out, results)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``--out DIR [--quick]``, run the benches, print and write the markdown table."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="folder for results.json/.md")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 30 trials (smoke test)")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)  # the config's relative paths (../shared/data) are the project's
+    results = run(out, quick=args.quick)
+    text = render_markdown(results)
+    (out / "results.md").write_text(text)
+    print(text, flush=True)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``python -m bench --quick`` runs every benchmark end to end and writes the documented results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TOP_KEYS = {
+    "quick",
+    "meta",
+    "data",
+    "errors",
+    "commands",
+    "total_s",
+    "engine",
+    "phase1",
+    "cache",
+    "sweep",
+    "sweep_profile",
+}
+META_KEYS = {"date", "cpu", "cores", "git_commit", "git_dirty", "versions", "python"}
+ENGINE_KEYS = {"fast_s", "reference_s", "speedup", "n_bars"}
+PHASE1_KEYS = {
+    "s_per_trial",
+    "lgb_s_per_trial",
+    "share_outside_lgb",
+    "meets_target",
+    "breakdown_ms_per_trial",
+    "n_folds",
+    "n_trials",
+    "trials",
+}
+CACHE_KEYS = {"warm_ms_per_trial", "retrain_ms_per_trial", "ratio", "time_cut"}
+TIMING_KEYS = {"wall_s", "to_first_trial_s", "ms_per_trial", "loop_ms_per_trial", "trials_per_s"}
+SPLIT_KEYS = {"hydra_sweeper_launcher", "optuna_sampler_storage", "crypto_tune_task"}
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= TOP_KEYS
+    assert results["quick"] is True and results["errors"] == {}
+    assert set(results["meta"]) >= META_KEYS
+    assert set(results["engine"]) >= ENGINE_KEYS and results["engine"]["n_bars"] == 2000
+    assert set(results["phase1"]) >= PHASE1_KEYS and results["phase1"]["n_trials"] == 2
+    assert len(results["phase1"]["trials"]) == 2
+    assert set(results["cache"]) >= CACHE_KEYS
+
+    runs = results["sweep"]["runs"]
+    storages = {run["storage"] for run in runs}
+    assert "sqlite" in storages
+    # PostgreSQL is either measured or skipped with the reason.
+    assert "postgres" in storages or results["sweep"]["postgres"]["skipped"]
+    for run in runs:
+        assert run["n_trials"] == 30
+        assert set(run["sweep"]) >= TIMING_KEYS and set(run["bare"]) >= TIMING_KEYS
+        assert {"sweep_over_bare", "meets_target"} <= set(run)
+        # The bare loop samples exactly what the sweep sampled (same sampler, same seed).
+        assert run["same_first_20_params"] is True
+
+    profile = results["sweep_profile"]
+    assert profile["n_trials"] == 30 and set(profile["split"]) == SPLIT_KEYS
+    assert sum(part["share"] for part in profile["split"].values()) == pytest.approx(1.0)
+
+    table = (out / "results.md").read_text()
+    assert table in done.stdout  # printed as well as written
+    for heading in (
+        "| engine |",
+        "| phase1 |",
+        "| cache |",
+        "| sqlite | 30 |",
+        "hydra_sweeper_launcher",
+        "crypto-tune -m phase=strategy",
+    ):
+        assert heading in table
