@@ -8,10 +8,12 @@ Rules for degenerate input
 * Phase 1: a fold whose predictions are constant (LightGBM found no split) carries no
   information: its IC and rank IC count as 0.
 * Phase 2: a fold with fewer than ``min_trades`` closed trades is under-traded. The objective of
-  such a trial is ``min(score, 0) - shortfall``, where ``shortfall`` is the mean over folds of
-  ``max(0, min_trades - n_trades) / min_trades`` (a strategy that never trades scores -1). An
-  undefined score (no variance at all) counts as 0 before the penalty. This keeps "never trade"
-  optima out and still gives the sampler a direction.
+  a trial is ``score - shortfall``, where ``shortfall`` is the mean over folds of
+  ``max(0, min_trades - n_trades) / min_trades`` (0 when every fold trades enough, 1 when none
+  trades). An undefined score (no variance at all: the strategy never trades) counts as 0, so
+  "never trade" scores -1 and cannot win against any strategy with a score above -1, while
+  under-traded strategies keep their ranking among themselves (a cap at 0 would flatten every
+  good-but-under-traded trial into one plateau the sampler cannot climb).
 """
 
 from __future__ import annotations
@@ -89,10 +91,7 @@ def strategy_score(
     """Objective ``name`` on the out-of-fold returns (folds concatenated), with the trade rule."""
     returns = np.concatenate([np.asarray(r, dtype=float) for r in fold_returns])
     score = _nan_to_zero(STRATEGY_OBJECTIVES[name](returns, periods_per_year))
-    shortfall = trade_shortfall(n_trades_per_fold, min_trades)
-    if shortfall > 0:
-        return min(score, 0.0) - shortfall
-    return score
+    return score - trade_shortfall(n_trades_per_fold, min_trades)
 
 
 __all__ = [

@@ -110,17 +110,30 @@ def select_robust(
 
 
 def verdict(
-    *, n_trials: int, dsr: float, pbo: float, oos_sharpe: float | None = None
+    *,
+    n_trials: int,
+    dsr: float,
+    pbo: float,
+    oos_sharpe: float | None = None,
+    in_sample_trades: int | None = None,
 ) -> tuple[str, bool]:
     """One line saying whether the edge survives its own search, and the boolean it states.
 
     Significant means ``dsr >= DSR_LEVEL`` and ``pbo < PBO_LEVEL`` (an undefined PBO, e.g. too
-    few configurations, does not block). A non-positive out-of-sample Sharpe is reported too.
+    few configurations, does not block). A strategy without in-sample trades has nothing to
+    judge. The out-of-sample Sharpe is appended when known.
     """
+    if in_sample_trades == 0:
+        return (
+            f"no edge to judge after {n_trials:,} trials: the strategy made no trades in sample "
+            "(threshold above every prediction?)",
+            False,
+        )
     pbo_ok = not math.isfinite(pbo) or pbo < PBO_LEVEL
     significant = bool(math.isfinite(dsr) and dsr >= DSR_LEVEL and pbo_ok)
     pbo_text = f"PBO {pbo:.2f}" if math.isfinite(pbo) else "PBO n/a"
-    numbers = f"DSR {dsr:.2f}, {pbo_text}"
+    dsr_text = f"DSR {dsr:.2f}" if math.isfinite(dsr) else "DSR n/a"
+    numbers = f"{dsr_text}, {pbo_text}"
     if significant:
         text = f"edge significant after {n_trials:,} trials: {numbers}"
     else:

@@ -42,7 +42,7 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
     value, returns, trades = evaluate_strategy(never, context)
     assert trades == [0] * len(context.folds)
     assert all(np.all(r == 0) for r in returns)
-    assert value == -1.0  # min(score 0, 0) - full shortfall 1
+    assert value == -1.0  # score 0 (never trades) - full shortfall 1
 
     trading = dataclasses.replace(
         settings, strategy=dataclasses.replace(settings.strategy, threshold=0.0)
@@ -55,7 +55,7 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
 
     sharpe = metrics.sharpe_ratio(np.concatenate(returns), periods_per_year=periods_per_year("4h"))
     shortfall = trade_shortfall(trades, settings.strategy.min_trades)
-    expected = sharpe if shortfall == 0 else min(sharpe, 0.0) - shortfall
+    expected = sharpe - shortfall
     assert value == pytest.approx(expected)
 
 

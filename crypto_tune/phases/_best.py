@@ -281,7 +281,9 @@ def run_best(settings: Settings) -> None:
 
     in_sample = _summary(is_returns.to_numpy(), is_trade_frame, np.concatenate(is_positions), ppy)
     out_of_sample = _summary(oos.returns.to_numpy(), oos.trades, oos.positions.to_numpy(), ppy)
-    robustness = _robustness(settings, choice, evaluator, is_returns.to_numpy(), out_of_sample)
+    robustness = _robustness(
+        settings, choice, evaluator, is_returns.to_numpy(), in_sample, out_of_sample
+    )
 
     document = _document(
         settings,
@@ -304,9 +306,10 @@ def _robustness(
     choice: Choice,
     evaluator: Evaluator,
     is_returns: np.ndarray,
+    in_sample: dict,
     out_of_sample: dict,
 ) -> dict[str, Any]:
-    """PSR, DSR over the Phase 2 trials actually run, PBO over the top configurations."""
+    """PSR, DSR over the Phase 2 trials actually run, PBO over configurations of the study."""
     sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
     inputs = (choice.replay or {}).get("robustness", {}).get("inputs")
     hood = None
@@ -348,7 +351,11 @@ def _robustness(
         n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
         pbo = metrics.probability_of_backtest_overfitting(matrix, n_splits=n_splits)
     text, significant = verdict(
-        n_trials=n_trials, dsr=dsr, pbo=pbo, oos_sharpe=out_of_sample.get("sharpe")
+        n_trials=n_trials,
+        dsr=dsr,
+        pbo=pbo,
+        oos_sharpe=out_of_sample.get("sharpe"),
+        in_sample_trades=in_sample["n_trades"],
     )
     log.info("verdict: %s", text)
     return {
