@@ -165,3 +165,21 @@ def test_joblib_launcher_runs_two_trials_at_once(outputs: Path) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
     assert sum(r.data.tags.get("kind") != "sweep-summary" for r in runs) == 4
+
+
+def test_report_reads_a_postgres_study(pg_url: str, outputs: Path, experiment: str) -> None:
+    worker = _pg_sweep(pg_url, outputs, experiment, 2)
+    _, err = worker.communicate(timeout=600)
+    assert worker.returncode == 0, err[-3000:]
+    done = run_cli(
+        "phase=report",
+        "debug=fast",
+        "storage=postgres",
+        f"storage.url={pg_url}",
+        f"experiment_name={experiment}",
+        f"paths.outputs={outputs}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = outputs / "reports" / f"{experiment}.synthetic.4h.all.html"
+    html = report.read_text()
+    assert "Phase 1" in html and "crypto_tune:crypto_tune@" not in html

@@ -514,6 +514,12 @@ def _print_table(document: dict, path: Path) -> None:
         f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
         f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials"
     )
+    hood = rob.get("neighbourhood")
+    if hood:
+        print(
+            f"stability: objective over {hood['n']} neighbours (each parameter moved by up to "
+            f"10%): mean {hood['mean']:.3f}, median {hood['median']:.3f}, worst {hood['worst']:.3f}"
+        )
     print(f"verdict: {rob['verdict']}")
     print(f"wrote {path}")
 
