@@ -163,3 +163,29 @@ def test_regime_keeps_the_strategy_flat_outside_its_bars(outputs: Path) -> None:
         assert outside.any() and (~outside).any()
         assert np.isnan(arrays.predictions[outside]).all()
         assert np.isfinite(arrays.predictions[~outside]).all()
+
+
+@pytest.mark.slow
+def test_a_strategy_study_refuses_predictions_of_another_model(outputs: Path) -> None:
+    common = [
+        "phase.model_source=config",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "tracking.enabled=false",
+    ]
+    done = run_cli("-m", "phase=strategy", "hydra.sweeper.n_trials=3", *common)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli(
+        "-m", "phase=strategy", "hydra.sweeper.n_trials=3", "model.num_leaves=7", *common
+    )
+    assert done.returncode == 2
+    assert "was tuned on other predictions" in done.stderr and "experiment_name" in done.stderr
+    done = run_cli(
+        "-m",
+        "phase=strategy",
+        "hydra.sweeper.n_trials=3",
+        "experiment_name=other",
+        "model.num_leaves=7",
+        *common,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -53,6 +53,10 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
         from crypto_tune.study import best_params, load_study
 
         best_params(load_study(settings, phase="model"))
+    if phase == "strategy":
+        from crypto_tune.phases._strategy import check_study_predictions, strategy_context
+
+        check_study_predictions(settings, strategy_context(settings))
     if phase == "best":
         from crypto_tune.study import best_params, load_study
 

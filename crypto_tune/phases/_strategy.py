@@ -17,6 +17,7 @@ import numpy as np
 from crypto_tune.backtest import simulate_returns
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
+from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import OutOfFold, out_of_fold
 from crypto_tune.objectives import strategy_score
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
@@ -102,13 +103,6 @@ def strategy_context(settings: Settings) -> StrategyContext:
     dataset = prepare_dataset(settings)
     model, source = resolve_model(settings)
     oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    log.info(
-        "strategy: model from %s; predictions %s (%d folds, %d bars)",
-        source,
-        "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
-        len(dataset.folds),
-        len(oof.frame),
-    )
     context = StrategyContext(
         dataset=dataset,
         model=model,
@@ -194,11 +188,57 @@ class _Progress:
 
 
 _PROGRESS = _Progress()
+PREDICTIONS_ATTR = "crypto_tune.predictions"
+
+
+def check_study_predictions(settings: Settings, context: StrategyContext) -> None:
+    """Refuse to extend a Phase 2 study tuned on other predictions (another model or data).
+
+    The first trial of each process records the prediction cache key on the study; a later run
+    whose fixed model differs (Phase 1 found a new best, the data changed) would mix trials that
+    score different predictions, so it fails at start and says what to do.
+    """
+    from crypto_tune.study import cached_study
+
+    study = cached_study(settings, phase="strategy")
+    recorded = study.user_attrs.get(PREDICTIONS_ATTR) if study is not None else None
+    if recorded is not None and recorded != context.oof.key:
+        raise ConfigError(
+            f"study '{settings.study.name}' was tuned on other predictions ({recorded}) than the "
+            f"model now selected gives ({context.oof.key}, {context.model_source}): use a new "
+            "experiment_name, or phase.model_source=config with the earlier model.* values"
+        )
+
+
+_TAGGED: set[str] = set()
+
+
+def _first_trial(settings: Settings, context: StrategyContext) -> None:
+    """Once per process: say which model feeds the sweep, and record its prediction key on the
+    study (see check_study_predictions)."""
+    from crypto_tune.study import cached_study
+
+    if settings.study.name in _TAGGED:
+        return
+    oof = context.oof
+    log.info(
+        "strategy: model from %s; predictions %s (%d folds, %d bars)",
+        context.model_source,
+        "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
+        len(context.dataset.folds),
+        len(oof.frame),
+    )
+    study = cached_study(settings, phase="strategy")
+    if study is not None and PREDICTIONS_ATTR not in study.user_attrs:
+        study.set_user_attr(PREDICTIONS_ATTR, context.oof.key)
+        study.set_user_attr("crypto_tune.model_source", context.model_source)
+    _TAGGED.add(settings.study.name)
 
 
 def run_strategy_trial(settings: Settings) -> float:
     """Backtest every fold with the trial's strategy parameters; return the objective."""
     context = strategy_context(settings)
+    _first_trial(settings, context)
     value, returns, trades = evaluate_strategy(settings, context)
     params = {
         k: v
