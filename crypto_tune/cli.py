@@ -197,6 +197,7 @@ def _task(cfg: DictConfig | dict) -> float | None:
     from crypto_tune.phases import run_phase
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    settings: Settings | None = None
     try:
         settings = settings_from_config(cfg)
         if not multirun and HydraConfig.initialized():
@@ -212,9 +213,30 @@ def _task(cfg: DictConfig | dict) -> float | None:
         raise error from None
     except CryptoTuneError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        if multirun and settings is not None:
+            _fail_interrupted_trial(settings)
+        raise
     if multirun:
         _GUARD.record(None)
     return value
+
+
+def _fail_interrupted_trial(settings: Settings) -> None:
+    """Mark the trial this process was running as FAIL, so the study holds no zombie RUNNING."""
+    import optuna
+
+    from crypto_tune.study import cached_study, running_trial
+
+    values = {f"model.{k}": v for k, v in settings.model.params().items()}
+    values.update({f"strategy.{k}": v for k, v in settings.strategy.backtest_kwargs().items()})
+    try:
+        study = cached_study(settings, phase=settings.phase.name)
+        trial = running_trial(study, values) if study is not None else None
+        if trial is not None:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    except Exception as exc:  # never mask the interrupt itself
+        log.warning("could not mark the interrupted trial as failed: %s", exc)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -229,7 +251,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = hydra.main(
         config_path=str(config_dir()), config_name="config", execution_whitelist=TRUSTED_TARGETS
     )
-    run(_task)()
+    try:
+        run(_task)()
+    except KeyboardInterrupt:
+        print(
+            "crypto-tune: interrupted; complete trials are kept in the study: run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 __all__ = ["main", "preflight", "settings_from_config"]

@@ -183,3 +183,50 @@ def test_report_reads_a_postgres_study(pg_url: str, outputs: Path, experiment: s
     report = outputs / "reports" / f"{experiment}.synthetic.4h.all.html"
     html = report.read_text()
     assert "Phase 1" in html and "crypto_tune:crypto_tune@" not in html
+
+
+def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
+    import signal
+    import time
+
+    args = [
+        sys.executable,
+        "-m",
+        "crypto_tune",
+        "-m",
+        "phase=model",
+        f"paths.outputs={outputs}",
+        "hydra.sweeper.n_trials=200",
+        "tracking.enabled=false",
+    ]
+    sweep = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = sweep.stdout.readline()
+        lines.append(line)
+        if "trial 2 |" in line:
+            break
+    time.sleep(0.1)  # let the sweeper record trial 2; the signal then lands inside trial 3
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    name = "default.synthetic.4h.all.model"
+    url = f"sqlite:///{outputs}/optuna.db"
+    trials = _study(url, name).get_trials()
+    complete = sum(t.state == COMPLETE for t in trials)
+    assert complete >= 3
+    assert not any(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+
+    done = run_cli(
+        "-m",
+        "phase=model",
+        f"paths.outputs={outputs}",
+        "hydra.sweeper.n_trials=2",
+        "tracking.enabled=false",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(_study(url, name).get_trials(states=(COMPLETE,))) == complete + 2
