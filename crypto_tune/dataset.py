@@ -79,8 +79,7 @@ def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:
         return candles, report
     if asset.kind == "basket":
         raise ConfigError(
-            "asset=basket: portfolio tuning over a basket is not available yet; "
-            "use phase=inspect to check its members, or tune one asset (asset=eth|btc|sol)"
+            "asset=basket: a basket has no single series; load its members (member_settings)"
         )
     path = Path(asset_path(asset))
     if not path.exists():
@@ -89,6 +88,32 @@ def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:
             "CRYPTO_TUNE_DATA_DIR or asset.path)"
         )
     return load_candles(path, timeframe=asset.timeframe)
+
+
+def member_settings(settings: Settings) -> list[Settings]:
+    """The single-asset settings of each basket member (``[settings]`` for a single asset).
+
+    Members keep the basket's study name, model, strategy, split and regime; only the asset
+    changes (a file asset per symbol, from the basket's path template).
+    """
+    import dataclasses
+
+    asset = settings.asset
+    if asset.kind != "basket":
+        return [settings]
+    return [
+        dataclasses.replace(
+            settings,
+            asset=AssetSettings(
+                name=symbol.lower(),
+                kind="file",
+                symbol=symbol,
+                timeframe=asset.timeframe,
+                path=asset_path(asset, symbol),
+            ),
+        )
+        for symbol in asset.symbols
+    ]
 
 
 def data_fingerprint(candles: pd.DataFrame) -> str:

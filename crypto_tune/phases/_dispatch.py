@@ -39,16 +39,17 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
         )
     if phase == "inspect":
         return
-    if settings.asset.kind == "basket":
+    if settings.asset.kind == "basket" and phase == "best":
         raise ConfigError(
-            "asset=basket: portfolio tuning over a basket is not available yet; "
-            "use phase=inspect to check its members, or tune one asset (asset=eth|btc|sol)"
+            "phase=best with asset=basket: the portfolio best run is not available yet; the "
+            "basket's Phase 1 and Phase 2 sweeps and phase=report are (or run best per asset)"
         )
     if multirun or phase in ("strategy", "best", "report"):
         check_storage(settings.storage.url)
-    from crypto_tune.dataset import prepare_dataset
+    from crypto_tune.dataset import member_settings, prepare_dataset
 
-    prepare_dataset(settings)  # data errors surface now; the sweep reuses it in this process
+    for member in member_settings(settings):  # data errors surface now; the sweep reuses it
+        prepare_dataset(member)
     if phase in ("strategy", "best") and settings.phase.model_source == "study":
         from crypto_tune.study import best_params, load_study
 

@@ -54,16 +54,38 @@ def _short(params: dict) -> str:
     )
 
 
+def _basket_summary(summaries: dict[str, dict]) -> dict:
+    """The mean of the members' IC statistics (a single asset's summary is itself)."""
+    if len(summaries) == 1:
+        return next(iter(summaries.values()))
+    keys = ("ic", "rank_ic", "icir", "hit_rate")
+    return {k: float(np.nanmean([s[k] for s in summaries.values()])) for k in keys}
+
+
 def run_model_trial(settings: Settings) -> float:
-    """Train on every fold (or read the cache), score IC, log to MLflow, return the objective."""
+    """Train on every fold (or read the cache), score IC, log to MLflow, return the objective.
+
+    For a basket every member is trained with the same parameters and the objective is the mean
+    of the members' objectives.
+    """
+    from crypto_tune.dataset import member_settings
     from crypto_tune.study import best_value, cached_study, running_trial
     from crypto_tune.tracking import code_version, settings_params, start_run
 
     start = time.perf_counter()
-    dataset = prepare_dataset(settings)
-    oof = out_of_fold(dataset, settings.model, seed=settings.seed, cache_dir=settings.paths.cache)
-    summary = score_folds(dataset, oof, settings.regime.name)
-    value = MODEL_OBJECTIVES[settings.phase.objective](summary)
+    objective = MODEL_OBJECTIVES[settings.phase.objective]
+    summaries, oofs, fingerprints = {}, {}, {}
+    for member in member_settings(settings):
+        dataset = prepare_dataset(member)
+        oofs[member.asset.symbol] = out_of_fold(
+            dataset, settings.model, seed=settings.seed, cache_dir=settings.paths.cache
+        )
+        summaries[member.asset.symbol] = score_folds(
+            dataset, oofs[member.asset.symbol], settings.regime.name
+        )
+        fingerprints[member.asset.symbol] = dataset.data_fingerprint
+    value = float(np.mean([objective(s) for s in summaries.values()]))
+    summary = _basket_summary(summaries)
 
     study = cached_study(settings, phase="model")
     params = {f"model.{k}": v for k, v in settings.model.params().items()}
@@ -71,45 +93,50 @@ def run_model_trial(settings: Settings) -> float:
     number = trial.number if trial is not None else None
     best = best_value(study) if study is not None else None
     best = value if best is None else max(best, value)
+    single = len(summaries) == 1
     tags = {
         "study": settings.study.name,
         "phase": "model",
         "asset": settings.asset.name,
         "timeframe": settings.asset.timeframe,
         "regime": settings.regime.name,
-        "data_fingerprint": dataset.data_fingerprint,
+        "data_fingerprint": ",".join(fingerprints.values()),
         "code_version": code_version(),
         "trial_number": "" if number is None else number,
-        "oof_cache_key": oof.key,
+        "oof_cache_key": ",".join(o.key for o in oofs.values()),
     }
     run_name = f"trial-{number}" if number is not None else "model-run"
     with start_run(settings.tracking, settings.study.name, run_name=run_name, tags=tags) as run:
         if run is not None:
             run.params(settings_params(settings))
-            fold_metrics = {}
-            for i, fold in enumerate(summary["folds"]):
-                for key in ("ic", "rank_ic", "hit_rate"):
-                    fold_metrics[f"fold_{i}.{key}"] = fold[key]
-                fold_metrics[f"fold_{i}.best_iteration"] = oof.best_iterations[i]
-            run.metrics(
-                {
-                    **fold_metrics,
-                    "ic": summary["ic"],
-                    "rank_ic": summary["rank_ic"],
-                    "icir": summary["icir"],
-                    "hit_rate": summary["hit_rate"],
-                    "objective": value,
-                    "train_seconds": oof.train_seconds,
-                }
-            )
-            importance = oof.importance.assign(mean=oof.importance.mean(axis=1))
-            run.frame(importance.sort_values("mean", ascending=False), "feature_importance.csv")
+            numbers = {k: summary[k] for k in ("ic", "rank_ic", "icir", "hit_rate")}
+            numbers["objective"] = value
+            for symbol, member_summary in summaries.items():
+                prefix = "" if single else f"{symbol}."
+                oof = oofs[symbol]
+                for i, fold in enumerate(member_summary["folds"]):
+                    for key in ("ic", "rank_ic", "hit_rate"):
+                        numbers[f"{prefix}fold_{i}.{key}"] = fold[key]
+                    numbers[f"{prefix}fold_{i}.best_iteration"] = oof.best_iterations[i]
+                if not single:
+                    numbers.update({f"{symbol}.{k}": member_summary[k] for k in ("ic", "rank_ic")})
+                numbers[f"{prefix}train_seconds"] = oof.train_seconds
+                importance = oof.importance.assign(mean=oof.importance.mean(axis=1))
+                name = "feature_importance.csv" if single else f"feature_importance_{symbol}.csv"
+                run.frame(importance.sort_values("mean", ascending=False), name)
+            run.metrics(numbers)
     seconds = time.perf_counter() - start
+    members = (
+        ""
+        if single
+        else " (" + ", ".join(f"{symbol} {s['ic']:.4f}" for symbol, s in summaries.items()) + ")"
+    )
     log.info(
-        "trial %s | %s | IC %.4f rank IC %.4f ICIR %.2f hit %.3f | %s %.4f | best %.4f | %.1fs%s",
+        "trial %s | %s | IC %.4f%s rank IC %.4f ICIR %.2f hit %.3f | %s %.4f | best %.4f | %.1fs%s",
         "-" if number is None else number,
         _short(settings.model.params()),
         summary["ic"],
+        members,
         summary["rank_ic"],
         summary["icir"],
         summary["hit_rate"],
@@ -117,6 +144,6 @@ def run_model_trial(settings: Settings) -> float:
         value,
         best,
         seconds,
-        " (cached)" if oof.from_cache else "",
+        " (cached)" if all(o.from_cache for o in oofs.values()) else "",
     )
     return value

@@ -48,6 +48,44 @@ class StrategyContext:
     periods_per_year: float
     bar_hours: float
 
+    @property
+    def predictions_key(self) -> str:
+        return self.oof.key
+
+    def describe(self) -> str:
+        oof = self.oof
+        how = "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s"
+        return (
+            f"model from {self.model_source}; predictions {how} "
+            f"({len(self.dataset.folds)} folds, {len(oof.frame)} bars)"
+        )
+
+
+@dataclass(frozen=True)
+class PortfolioContext:
+    """A basket: one context per member and, per fold, the union grid of their bars."""
+
+    members: tuple[StrategyContext, ...]
+    symbols: tuple[str, ...]
+    grids: tuple[tuple[int, tuple[np.ndarray, ...]], ...]
+    periods_per_year: float
+    bar_hours: float
+    model_source: str
+
+    @property
+    def predictions_key(self) -> str:
+        return ",".join(m.oof.key for m in self.members)
+
+    def describe(self) -> str:
+        parts = ", ".join(
+            f"{s} {'cached' if m.oof.from_cache else 'trained'}"
+            for s, m in zip(self.symbols, self.members, strict=True)
+        )
+        return (
+            f"model from {self.model_source}; portfolio of {len(self.members)} equal sleeves "
+            f"({parts}), {len(self.grids)} folds"
+        )
+
 
 def resolve_model(settings: Settings) -> tuple[ModelSettings, str]:
     """The model settings Phase 2 uses, and where they came from."""
@@ -84,12 +122,54 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
     return tuple(out)
 
 
-_CONTEXTS: dict[tuple, StrategyContext] = {}
+_CONTEXTS: dict[tuple, StrategyContext | PortfolioContext] = {}
 
 
-def strategy_context(settings: Settings) -> StrategyContext:
+def _single_context(settings: Settings, model: ModelSettings, source: str) -> StrategyContext:
+    dataset = prepare_dataset(settings)
+    oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
+    return StrategyContext(
+        dataset=dataset,
+        model=model,
+        model_source=source,
+        oof=oof,
+        folds=fold_arrays_for(dataset, oof, settings.regime.name),
+        periods_per_year=periods_per_year(settings.asset.timeframe),
+        bar_hours=timeframe_minutes(settings.asset.timeframe) / 60.0,
+    )
+
+
+def _portfolio_context(settings: Settings, model: ModelSettings, source: str) -> PortfolioContext:
+    from crypto_tune.dataset import member_settings
+    from crypto_tune.portfolio import alignment
+
+    members = tuple(_single_context(m, model, source) for m in member_settings(settings))
+    counts = {len(m.dataset.folds) for m in members}
+    if len(counts) != 1:
+        raise ConfigError(
+            f"asset.symbols: the basket's members give different fold counts {sorted(counts)}; "
+            "every member needs data over the whole tuning period"
+        )
+    grids = []
+    for k in range(counts.pop()):
+        indexes = [m.dataset.candles.index[m.dataset.folds[k].test_idx] for m in members]
+        union, positions = alignment(indexes)
+        grids.append((len(union), tuple(positions)))
+    return PortfolioContext(
+        members=members,
+        symbols=tuple(settings.asset.symbols),
+        grids=tuple(grids),
+        periods_per_year=members[0].periods_per_year,
+        bar_hours=members[0].bar_hours,
+        model_source=source,
+    )
+
+
+def strategy_context(settings: Settings) -> StrategyContext | PortfolioContext:
     """Build (once per process and configuration) the fixed model's cached predictions."""
     key = (
+        settings.asset,
+        settings.regime,
         settings.study.name,
         settings.phase.model_source,
         settings.model,
@@ -100,18 +180,11 @@ def strategy_context(settings: Settings) -> StrategyContext:
     )
     if key in _CONTEXTS:
         return _CONTEXTS[key]
-    dataset = prepare_dataset(settings)
     model, source = resolve_model(settings)
-    oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    context = StrategyContext(
-        dataset=dataset,
-        model=model,
-        model_source=source,
-        oof=oof,
-        folds=fold_arrays_for(dataset, oof, settings.regime.name),
-        periods_per_year=periods_per_year(settings.asset.timeframe),
-        bar_hours=timeframe_minutes(settings.asset.timeframe) / 60.0,
-    )
+    if settings.asset.kind == "basket":
+        context: StrategyContext | PortfolioContext = _portfolio_context(settings, model, source)
+    else:
+        context = _single_context(settings, model, source)
     _CONTEXTS[key] = context
     return context
 
@@ -146,11 +219,36 @@ def score_strategy(
     )
 
 
+def portfolio_folds(
+    context: PortfolioContext, strategy: StrategySettings
+) -> tuple[list[np.ndarray], list[int]]:
+    """Per-fold portfolio returns (equal sleeves, no rebalancing) and trades of all members."""
+    from crypto_tune.portfolio import combine_sleeves
+
+    per_member = [
+        backtest_folds(m.folds, strategy, bar_hours=context.bar_hours) for m in context.members
+    ]
+    returns, trades = [], []
+    for k, (n_bars, positions) in enumerate(context.grids):
+        sleeves = [member_returns[k] for member_returns, _ in per_member]
+        returns.append(combine_sleeves(sleeves, positions, n_bars))
+        trades.append(sum(member_trades[k] for _, member_trades in per_member))
+    return returns, trades
+
+
 def evaluate_strategy(
-    settings: Settings, context: StrategyContext
+    settings: Settings, context: StrategyContext | PortfolioContext
 ) -> tuple[float, list, list[int]]:
-    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``."""
-    returns, trades = backtest_folds(context.folds, settings.strategy, bar_hours=context.bar_hours)
+    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``.
+
+    For a basket the returns are the portfolio's and the trades those of all members.
+    """
+    if isinstance(context, PortfolioContext):
+        returns, trades = portfolio_folds(context, settings.strategy)
+    else:
+        returns, trades = backtest_folds(
+            context.folds, settings.strategy, bar_hours=context.bar_hours
+        )
     value = score_strategy(settings.strategy, returns, trades, ppy=context.periods_per_year)
     return value, returns, trades
 
@@ -191,7 +289,9 @@ _PROGRESS = _Progress()
 PREDICTIONS_ATTR = "crypto_tune.predictions"
 
 
-def check_study_predictions(settings: Settings, context: StrategyContext) -> None:
+def check_study_predictions(
+    settings: Settings, context: StrategyContext | PortfolioContext
+) -> None:
     """Refuse to extend a Phase 2 study tuned on other predictions (another model or data).
 
     The first trial of each process records the prediction cache key on the study; a later run
@@ -202,35 +302,29 @@ def check_study_predictions(settings: Settings, context: StrategyContext) -> Non
 
     study = cached_study(settings, phase="strategy")
     recorded = study.user_attrs.get(PREDICTIONS_ATTR) if study is not None else None
-    if recorded is not None and recorded != context.oof.key:
+    if recorded is not None and recorded != context.predictions_key:
         raise ConfigError(
             f"study '{settings.study.name}' was tuned on other predictions ({recorded}) than the "
-            f"model now selected gives ({context.oof.key}, {context.model_source}): use a new "
-            "experiment_name, or phase.model_source=config with the earlier model.* values"
+            f"model now selected gives ({context.predictions_key}, {context.model_source}): "
+            "use a new experiment_name, or phase.model_source=config with the earlier "
+            "model.* values"
         )
 
 
 _TAGGED: set[str] = set()
 
 
-def _first_trial(settings: Settings, context: StrategyContext) -> None:
+def _first_trial(settings: Settings, context: StrategyContext | PortfolioContext) -> None:
     """Once per process: say which model feeds the sweep, and record its prediction key on the
     study (see check_study_predictions)."""
     from crypto_tune.study import cached_study
 
     if settings.study.name in _TAGGED:
         return
-    oof = context.oof
-    log.info(
-        "strategy: model from %s; predictions %s (%d folds, %d bars)",
-        context.model_source,
-        "from cache" if oof.from_cache else f"trained in {oof.train_seconds:.1f}s",
-        len(context.dataset.folds),
-        len(oof.frame),
-    )
+    log.info("strategy: %s", context.describe())
     study = cached_study(settings, phase="strategy")
     if study is not None and PREDICTIONS_ATTR not in study.user_attrs:
-        study.set_user_attr(PREDICTIONS_ATTR, context.oof.key)
+        study.set_user_attr(PREDICTIONS_ATTR, context.predictions_key)
         study.set_user_attr("crypto_tune.model_source", context.model_source)
     _TAGGED.add(settings.study.name)
 
@@ -263,7 +357,7 @@ def _log_trial_run(
         "study": settings.study.name,
         "phase": "strategy",
         "asset": settings.asset.name,
-        "data_fingerprint": context.dataset.data_fingerprint,
+        "predictions": context.predictions_key,
         "code_version": code_version(),
         "model_source": context.model_source,
     }
