@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,4 +76,13 @@ def test_basket_sweeps_and_report(basket: list[str], tmp_path: Path) -> None:
     done = run_cli("phase=report", f"paths.outputs={out}", *basket)
     assert done.returncode == 0, done.stderr[-3000:]
     done = run_cli("phase=best", f"paths.outputs={out}", *basket)
-    assert done.returncode == 2 and "not available yet" in done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((out / "best" / "workflow.best.json").read_text())
+    assert doc["asset"]["symbols"] == list(SYMBOLS)
+    assert set(doc["members"]) == set(SYMBOLS)
+    assert sorted(doc["files"]["models"]) == sorted(SYMBOLS)
+    for symbol in SYMBOLS:
+        assert (out / "best" / f"workflow.best.model.{symbol}.txt").is_file()
+    trades = sum(m["in_sample"]["n_trades"] for m in doc["members"].values())
+    assert doc["metrics"]["in_sample"]["n_trades"] == trades
+    assert isinstance(doc["robustness"]["significant"], bool)

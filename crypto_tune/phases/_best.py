@@ -30,9 +30,12 @@ from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import fit_fold, out_of_fold
 from crypto_tune.phases._model import score_folds
 from crypto_tune.phases._strategy import (
-    FoldArrays,
+    PortfolioContext,
+    StrategyContext,
+    _portfolio_context,
+    _single_context,
     backtest_folds,
-    fold_arrays_for,
+    portfolio_folds,
     resolve_model,
     score_strategy,
 )
@@ -115,7 +118,7 @@ class Evaluator:
     """Scores strategy parameter sets on the out-of-fold predictions (cheap, many calls)."""
 
     settings: Settings
-    folds: tuple[FoldArrays, ...]
+    context: StrategyContext | PortfolioContext
     ppy: float
     bar_hours: float
 
@@ -123,7 +126,10 @@ class Evaluator:
         return dataclasses.replace(self.settings.strategy, **params)
 
     def fold_returns(self, params: dict[str, Any]) -> tuple[list[np.ndarray], list[int]]:
-        return backtest_folds(self.folds, self.strategy(params), bar_hours=self.bar_hours)
+        """Per-fold returns (the portfolio's for a basket) and trade counts of ``params``."""
+        if isinstance(self.context, PortfolioContext):
+            return portfolio_folds(self.context, self.strategy(params))
+        return backtest_folds(self.context.folds, self.strategy(params), bar_hours=self.bar_hours)
 
     def score(self, params: dict[str, Any]) -> float:
         returns, trades = self.fold_returns(params)
@@ -234,69 +240,128 @@ def _backtest_segment(
 
 
 # ----------------------------------------------------------------------------- main phase
-def run_best(settings: Settings) -> None:
-    """Refit, backtest in and out of sample, judge, print the table and write the JSON."""
+@dataclasses.dataclass
+class MemberRun:
+    """One asset's part of the best run: in-sample folds, refit and holdout backtest."""
+
+    symbol: str
+    dataset: Dataset
+    fold_scores: dict
+    is_returns: list[pd.Series]
+    is_trades: pd.DataFrame
+    is_positions: np.ndarray
+    oos: Any
+    holdout_ic: float
+    fitted: Any
+
+
+def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySettings) -> MemberRun:
+    """In sample: the out-of-fold predictions of the tuning period, fold by fold; out of sample:
+    a refit on the whole tuning period (same early stopping) predicting the holdout."""
     dataset = prepare_dataset(settings)
-    ppy = periods_per_year(settings.asset.timeframe)
-    bar_hours = timeframe_minutes(settings.asset.timeframe) / 60.0
     mask = regime_mask(dataset, settings.regime.name)
-
-    def evaluator_for(model: ModelSettings) -> Evaluator:
-        oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-        return Evaluator(
-            settings, fold_arrays_for(dataset, oof, settings.regime.name), ppy, bar_hours
-        )
-
-    choice = _choose(settings, evaluator_for)
-    evaluator = evaluator_for(choice.model)
-    evaluator.settings = dataclasses.replace(settings, strategy=choice.strategy)
-    oof = out_of_fold(dataset, choice.model, seed=settings.seed, cache_dir=settings.paths.cache)
-    fold_scores = score_folds(dataset, oof, settings.regime.name)
-
-    # In sample: the out-of-fold predictions of the tuning period, fold by fold.
-    is_parts, is_trades, is_positions = [], [], []
+    timeframe = settings.asset.timeframe
+    oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
+    parts, trades, positions = [], [], []
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         pos = dataset.candles.index.get_indexer(preds.index)
         values = np.where(mask[pos], preds.to_numpy(), np.nan)
-        result = _backtest_segment(dataset, pos, values, choice.strategy, settings.asset.timeframe)
-        is_parts.append(result.returns)
-        is_trades.append(result.trades)
-        is_positions.append(result.positions.to_numpy())
-    is_returns = pd.concat(is_parts)
-    is_trade_frame = pd.concat(is_trades, ignore_index=True)
-
-    # Out of sample: refit on the whole tuning period, predict the holdout.
+        result = _backtest_segment(dataset, pos, values, strategy, timeframe)
+        parts.append(result.returns)
+        trades.append(result.trades)
+        positions.append(result.positions.to_numpy())
     holdout = dataset.holdout
     if len(holdout.test_idx) == 0:
-        raise ConfigError("split.holdout_start..holdout_end: no bars of the asset in the holdout")
-    fitted = fit_fold(dataset.features, dataset.label, holdout, choice.model, seed=settings.seed)
+        raise ConfigError(
+            f"split.holdout_start..holdout_end: no bars of {settings.asset.symbol} in the holdout"
+        )
+    fitted = fit_fold(dataset.features, dataset.label, holdout, model, seed=settings.seed)
     oos_preds = np.where(mask[holdout.test_idx], fitted.test_predictions, np.nan)
-    oos = _backtest_segment(
-        dataset, holdout.test_idx, oos_preds, choice.strategy, settings.asset.timeframe
+    oos = _backtest_segment(dataset, holdout.test_idx, oos_preds, strategy, timeframe)
+    labels = dataset.label.to_numpy()[holdout.test_idx]
+    keep = np.isfinite(labels) & mask[holdout.test_idx]
+    holdout_ic = metrics.information_coefficient(fitted.test_predictions[keep], labels[keep])
+    return MemberRun(
+        symbol=settings.asset.symbol,
+        dataset=dataset,
+        fold_scores=score_folds(dataset, oof, settings.regime.name),
+        is_returns=parts,
+        is_trades=pd.concat(trades, ignore_index=True),
+        is_positions=np.concatenate(positions),
+        oos=oos,
+        holdout_ic=holdout_ic,
+        fitted=fitted,
     )
-    oos_labels = dataset.label.to_numpy()[holdout.test_idx]
-    keep = np.isfinite(oos_labels) & mask[holdout.test_idx]
-    holdout_ic = metrics.information_coefficient(fitted.test_predictions[keep], oos_labels[keep])
 
-    in_sample = _summary(is_returns.to_numpy(), is_trade_frame, np.concatenate(is_positions), ppy)
-    out_of_sample = _summary(oos.returns.to_numpy(), oos.trades, oos.positions.to_numpy(), ppy)
+
+def _mean_scores(runs: list[MemberRun]) -> dict:
+    """IC statistics of a basket: the members' means, fold by fold and overall."""
+    if len(runs) == 1:
+        return runs[0].fold_scores
+    folds = []
+    for k in range(len(runs[0].fold_scores["folds"])):
+        per = [r.fold_scores["folds"][k] for r in runs]
+        folds.append(
+            {key: float(np.mean([f[key] for f in per])) for key in ("ic", "rank_ic", "hit_rate")}
+            | {"n_obs": int(sum(f["n_obs"] for f in per))}
+        )
+    keys = ("ic", "rank_ic", "icir", "hit_rate")
+    return {"folds": folds} | {k: float(np.nanmean([r.fold_scores[k] for r in runs])) for k in keys}
+
+
+def _combine(runs: list[MemberRun], ppy: float) -> tuple[pd.Series, pd.Series, dict, dict]:
+    """Portfolio (or single-asset) returns and summaries, in and out of sample."""
+    from crypto_tune.portfolio import combine_returns
+
+    if len(runs) == 1:
+        run = runs[0]
+        is_returns = pd.concat(run.is_returns)
+        oos_returns = run.oos.returns
+        in_sample = _summary(is_returns.to_numpy(), run.is_trades, run.is_positions, ppy)
+        out_of_sample = _summary(
+            oos_returns.to_numpy(), run.oos.trades, run.oos.positions.to_numpy(), ppy
+        )
+        return is_returns, oos_returns, in_sample, out_of_sample
+    folds = [
+        combine_returns({r.symbol: r.is_returns[k] for r in runs})
+        for k in range(len(runs[0].is_returns))
+    ]
+    is_returns = pd.concat(folds)
+    oos_returns = combine_returns({r.symbol: r.oos.returns for r in runs})
+    is_trades = pd.concat([r.is_trades.assign(symbol=r.symbol) for r in runs], ignore_index=True)
+    oos_trades = pd.concat([r.oos.trades.assign(symbol=r.symbol) for r in runs], ignore_index=True)
+    in_sample = _summary(is_returns.to_numpy(), is_trades, None, ppy)
+    out_of_sample = _summary(oos_returns.to_numpy(), oos_trades, None, ppy)
+    return is_returns, oos_returns, in_sample, out_of_sample
+
+
+def run_best(settings: Settings) -> None:
+    """Refit, backtest in and out of sample, judge, print the table and write the JSON.
+
+    For a basket every member is refit and backtested with the same parameters and the tables,
+    statistics and curves are the portfolio's (equal, unrebalanced sleeves).
+    """
+    from crypto_tune.dataset import member_settings
+
+    ppy = periods_per_year(settings.asset.timeframe)
+    bar_hours = timeframe_minutes(settings.asset.timeframe) / 60.0
+    basket = settings.asset.kind == "basket"
+
+    def evaluator_for(model: ModelSettings) -> Evaluator:
+        context = (_portfolio_context if basket else _single_context)(settings, model, "best")
+        return Evaluator(settings, context, ppy, bar_hours)
+
+    choice = _choose(settings, evaluator_for)
+    evaluator = evaluator_for(choice.model)
+    evaluator.settings = dataclasses.replace(settings, strategy=choice.strategy)
+    runs = [_run_member(m, choice.model, choice.strategy) for m in member_settings(settings)]
+    is_returns, oos_returns, in_sample, out_of_sample = _combine(runs, ppy)
     robustness = _robustness(
         settings, choice, evaluator, is_returns.to_numpy(), in_sample, out_of_sample
     )
-
-    document = _document(
-        settings,
-        dataset,
-        choice,
-        fold_scores,
-        holdout_ic,
-        in_sample,
-        out_of_sample,
-        robustness,
-        fitted.best_iteration,
-    )
-    paths = _write_outputs(settings, document, is_returns, oos.returns, fold_scores, fitted.booster)
+    document = _document(settings, runs, choice, in_sample, out_of_sample, robustness, ppy)
+    paths = _write_outputs(settings, document, is_returns, oos_returns, runs)
     _print_table(document, paths["json"])
     _log_to_mlflow(settings, document, paths)
 
@@ -376,16 +441,18 @@ def _robustness(
 
 def _document(
     settings: Settings,
-    dataset: Dataset,
+    runs: list[MemberRun],
     choice: Choice,
-    fold_scores: dict,
-    holdout_ic: float,
     in_sample: dict,
     out_of_sample: dict,
     robustness: dict,
-    best_iteration: int,
+    ppy: float,
 ) -> dict[str, Any]:
     split = settings.split
+    single = len(runs) == 1
+    fold_scores = _mean_scores(runs)
+    holdout_ic = float(np.nanmean([r.holdout_ic for r in runs]))
+    iterations = {r.symbol: r.fitted.best_iteration for r in runs}
     strategy_params = {k: getattr(choice.strategy, k) for k in TUNED_STRATEGY_KEYS}
     strategy_params.update(
         {
@@ -402,7 +469,8 @@ def _document(
             "name": settings.asset.name,
             "symbol": settings.asset.symbol,
             "timeframe": settings.asset.timeframe,
-            "data_fingerprint": dataset.data_fingerprint,
+            "symbols": [r.symbol for r in runs],
+            "data_fingerprint": ",".join(r.dataset.data_fingerprint for r in runs),
         },
         "regime": settings.regime.name,
         "periods": {
@@ -413,7 +481,7 @@ def _document(
             "params": choice.model.params(),
             "source": choice.model_source,
             "overrides": choice.model_overrides,
-            "holdout_best_iteration": best_iteration,
+            "holdout_best_iteration": iterations[runs[0].symbol] if single else iterations,
         },
         "strategy": {
             "params": strategy_params,
@@ -434,6 +502,21 @@ def _document(
             "out_of_sample": out_of_sample,
         },
         "robustness": robustness,
+        "members": None
+        if single
+        else {
+            r.symbol: {
+                "ic": r.fold_scores["ic"],
+                "holdout_ic": _clean(r.holdout_ic),
+                "in_sample": _summary(
+                    pd.concat(r.is_returns).to_numpy(), r.is_trades, r.is_positions, ppy
+                ),
+                "out_of_sample": _summary(
+                    r.oos.returns.to_numpy(), r.oos.trades, r.oos.positions.to_numpy(), ppy
+                ),
+            }
+            for r in runs
+        },
     }
 
 
@@ -454,9 +537,9 @@ def _write_outputs(
     document: dict,
     is_returns: pd.Series,
     oos_returns: pd.Series,
-    fold_scores: dict,
-    booster: Any,
+    runs: list[MemberRun],
 ) -> dict[str, Path]:
+    """The JSON, the curves and the refit model(s), beside each other under ``paths.best``."""
     path = _target_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     stem = path.name.removesuffix(".json")
@@ -465,15 +548,22 @@ def _write_outputs(
         {"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"]
     )
     write_atomic_parquet(frame.to_frame("returns"), curves)
-    model_file = path.with_name(f"{stem}.model.txt")
-    booster.save_model(str(model_file))
-    document["files"] = {"curves": curves.name, "model": model_file.name}
+    models = {}
+    for run in runs:
+        suffix = "" if len(runs) == 1 else f".{run.symbol}"
+        models[run.symbol] = path.with_name(f"{stem}.model{suffix}.txt")
+        run.fitted.booster.save_model(str(models[run.symbol]))
+    document["files"] = {
+        "curves": curves.name,
+        "model": models[runs[0].symbol].name if len(runs) == 1 else None,
+        "models": {symbol: file.name for symbol, file in models.items()},
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(document, handle, indent=2, default=str)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
-    return {"json": path, "curves": curves, "model": model_file}
+    return {"json": path, "curves": curves} | {f"model.{s}": f for s, f in models.items()}
 
 
 def _fmt(value: Any, key: str) -> str:
@@ -514,6 +604,13 @@ def _print_table(document: dict, path: Path) -> None:
         f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
         f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials"
     )
+    for symbol, member in (document.get("members") or {}).items():
+        ins_m, oos_m = member["in_sample"], member["out_of_sample"]
+        print(
+            f"  {symbol:<10} sharpe {_fmt(ins_m['sharpe'], 'sharpe'):>8} in / "
+            f"{_fmt(oos_m['sharpe'], 'sharpe'):>8} out, trades {ins_m['n_trades']} / "
+            f"{oos_m['n_trades']}, IC {member['ic']:.4f} / {_fmt(member['holdout_ic'], 'ic')}"
+        )
     hood = rob.get("neighbourhood")
     if hood:
         print(

@@ -39,11 +39,6 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
         )
     if phase == "inspect":
         return
-    if settings.asset.kind == "basket" and phase == "best":
-        raise ConfigError(
-            "phase=best with asset=basket: the portfolio best run is not available yet; the "
-            "basket's Phase 1 and Phase 2 sweeps and phase=report are (or run best per asset)"
-        )
     if multirun or phase in ("strategy", "best", "report"):
         check_storage(settings.storage.url)
     from crypto_tune.dataset import member_settings, prepare_dataset
