@@ -390,7 +390,8 @@ _PROBES: dict[str, tuple[str, str]] = {
     "launcher._base": ("crypto_tune/launcher.py", "_base"),
     "launcher._split": ("crypto_tune/launcher.py", "_split"),
     "launcher._fast_plan": ("crypto_tune/launcher.py", "_fast_plan"),
-    "hydra.parse_overrides": ("hydra/core/override_parser/overrides_parser.py", "parse_overrides"),
+    "launcher._parse": ("crypto_tune/launcher.py", "_parse"),
+    "hydra.parse_override": ("hydra/core/override_parser/overrides_parser.py", "parse_override"),
     "launcher._run_fast": ("crypto_tune/launcher.py", "_run_fast"),
     "cli._task": ("crypto_tune/cli.py", "_task"),
     "cli.settings_from_config": ("crypto_tune/cli.py", "settings_from_config"),
@@ -466,10 +467,9 @@ def profile_sweep(
     cum["cli.settings_from_config"] = _cumulative_from(
         stats, "cli.settings_from_config", "cli._task"
     )
-    # Hydra's override parser as the launcher calls it for every job.
-    cum["hydra.parse_overrides"] = sum(
-        _cumulative_from(stats, "hydra.parse_overrides", caller)
-        for caller in ("launcher._split", "launcher._fast_plan")
+    # Hydra's override parser as the launcher calls it (each distinct string parsed once).
+    cum["hydra.parse_overrides"] = _cumulative_from(
+        stats, "hydra.parse_override", "launcher._parse"
     )
     per = {k: 1000.0 * v / n_trials for k, v in cum.items()}
     total = per["sweeper.sweep"]
