@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -57,7 +58,7 @@ _FLAGS_WITH_VALUE = {
 }
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one masked line to stderr and exit with the usage error code."""
     print(f"crypto-tune: error: {mask_secrets(str(message))}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
