@@ -181,14 +181,16 @@ class _FailureGuard:
         self.min_trials, self.max_rate = min_trials, max_rate
         self.trials = self.failures = 0
 
-    def record(self, error: Exception | None) -> None:
+    def record(self, error: Exception | None) -> str | None:
+        """Count a trial; the one-line reason to stop the sweep, or None to go on."""
         self.trials += 1
         if error is None:
-            return
+            return None
         self.failures += 1
         log.warning("trial failed: %s", mask_secrets(str(error)))
         if self.trials >= self.min_trials and self.failures / self.trials > self.max_rate:
-            fail(f"{self.failures} of {self.trials} trials failed; last: {error}")
+            return f"{self.failures} of {self.trials} trials failed; last: {error}"
+        return None
 
 
 _GUARD = _FailureGuard()
@@ -210,34 +212,46 @@ def _task(cfg: DictConfig | dict) -> float | None:
             fail(str(exc))
         # The base config passed preflight: this trial's own values are at fault.
         error = exc if isinstance(exc, InvalidTrialError) else InvalidTrialError(str(exc))
-        _GUARD.record(error)
+        stop = _GUARD.record(error)
+        if stop is not None:
+            _fail_running_trial(cfg)  # the sweeper will not record this trial: we do
+            fail(stop)
         raise error from None
     except CryptoTuneError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        if multirun and settings is not None:
-            _fail_interrupted_trial(settings)
+        if multirun:
+            _fail_running_trial(cfg)
         raise
     if multirun:
         _GUARD.record(None)
     return value
 
 
-def _fail_interrupted_trial(settings: Settings) -> None:
-    """Mark the trial this process was running as FAIL, so the study holds no zombie RUNNING."""
+def _fail_running_trial(cfg: DictConfig | dict) -> None:
+    """Mark this job's trial FAIL, so the study holds no zombie RUNNING trial (after Ctrl-C, or
+    when the failure guard stops the sweep inside a trial). Works from the raw job config, since
+    the trial's values may be the very thing that failed validation."""
     import optuna
 
-    from crypto_tune.study import cached_study, running_trial
+    from crypto_tune.config._resolvers import database_url
+    from crypto_tune.study import running_trial
 
-    values = {f"model.{k}": v for k, v in settings.model.params().items()}
-    values.update({f"strategy.{k}": v for k, v in settings.strategy.backtest_kwargs().items()})
     try:
-        study = cached_study(settings, phase=settings.phase.name)
-        trial = running_trial(study, values) if study is not None else None
+        tree = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+        values = {
+            f"{group}.{key}": value
+            for group in ("model", "strategy")
+            for key, value in (tree.get(group) or {}).items()
+        }
+        study = optuna.load_study(
+            study_name=str(tree["study"]["name"]), storage=database_url(tree["storage"]["url"])
+        )
+        trial = running_trial(study, values)
         if trial is not None:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    except Exception as exc:  # never mask the interrupt itself
-        log.warning("could not mark the interrupted trial as failed: %s", exc)
+    except Exception as exc:  # never mask the original error or interrupt
+        log.warning("could not mark the trial as failed: %s", mask_secrets(str(exc)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
