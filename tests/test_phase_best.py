@@ -149,3 +149,33 @@ def test_report_reads_both_studies_and_the_best_run(tuned: Path) -> None:
     )
     names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
     assert path.name in names
+
+
+def test_walk_forward_holdout_retrains_on_the_past_only(tmp_path: Path) -> None:
+    import numpy as np
+
+    from crypto_tune.cli import preflight
+    from crypto_tune.dataset import prepare_dataset
+    from crypto_tune.phases._best import holdout_refits
+
+    settings = preflight(["phase=inspect", f"paths.outputs={tmp_path}", "best.retrain_months=3"])
+    dataset = prepare_dataset(settings)
+    folds = holdout_refits(settings, dataset.candles.index)
+    holdout = dataset.holdout.test_idx
+    tested = np.concatenate([f.test_idx for f in folds if f.test_idx[0] >= holdout[0]])
+    assert np.array_equal(tested, holdout)  # every holdout bar predicted exactly once
+    in_holdout = [f for f in folds if f.test_idx[0] >= holdout[0]]
+    assert len(in_holdout) == 4  # 2024 in quarters
+    for fold in in_holdout:
+        assert fold.train_idx.max() + fold.purge < fold.test_idx.min()
+        assert fold.valid_idx.max() + fold.purge < fold.test_idx.min()
+        assert fold.train_idx.min() == 0  # expanding from the start of the tuning period
+
+
+def test_best_with_walk_forward_holdout(tuned: Path) -> None:
+    done = _best(tuned, "best.retrain_months=3", "best.overwrite=false")
+    assert "retrained every 3 month(s)" in done.stdout
+    newest = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    doc = json.loads(newest.read_text())
+    assert doc["strategy"]["holdout_retrain_months"] == 3
+    assert doc["metrics"]["out_of_sample"]["n_trades"] > 0

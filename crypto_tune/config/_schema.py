@@ -338,10 +338,12 @@ class BestSettings:
     overwrite: bool = True
     selection: str = "best"
     top_k: int = 16
+    retrain_months: int = 0
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.selection", self.selection, SELECTIONS)
         _check_range(f"{key}.top_k", self.top_k, low=2)
+        _check_range(f"{key}.retrain_months", self.retrain_months, low=0)
 
 
 @dataclass(frozen=True)

@@ -276,12 +276,16 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         raise ConfigError(
             f"split.holdout_start..holdout_end: no bars of {settings.asset.symbol} in the holdout"
         )
-    fitted = fit_fold(dataset.features, dataset.label, holdout, model, seed=settings.seed)
-    oos_preds = np.where(mask[holdout.test_idx], fitted.test_predictions, np.nan)
+    if settings.best.retrain_months > 0:
+        fitted, predictions = _walk_forward_holdout(settings, dataset, model)
+    else:
+        fitted = fit_fold(dataset.features, dataset.label, holdout, model, seed=settings.seed)
+        predictions = fitted.test_predictions
+    oos_preds = np.where(mask[holdout.test_idx], predictions, np.nan)
     oos = _backtest_segment(dataset, holdout.test_idx, oos_preds, strategy, timeframe)
     labels = dataset.label.to_numpy()[holdout.test_idx]
     keep = np.isfinite(labels) & mask[holdout.test_idx]
-    holdout_ic = metrics.information_coefficient(fitted.test_predictions[keep], labels[keep])
+    holdout_ic = metrics.information_coefficient(predictions[keep], labels[keep])
     return MemberRun(
         symbol=settings.asset.symbol,
         dataset=dataset,
@@ -293,6 +297,50 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         holdout_ic=holdout_ic,
         fitted=fitted,
     )
+
+
+def holdout_refits(settings: Settings, index: pd.DatetimeIndex) -> list:
+    """Walk-forward folds through the holdout: retrain every ``best.retrain_months`` on all bars
+    from ``split.tune_start`` up to each block (expanding window, same purge and early stopping).
+    """
+    from crypto_tune.splits import walk_forward_folds
+
+    split = settings.split
+    start, holdout = pd.Timestamp(split.tune_start), pd.Timestamp(split.holdout_start)
+    months = (holdout.year - start.year) * 12 + holdout.month - start.month
+    if months < 1 or start + pd.DateOffset(months=months) != holdout:
+        raise ConfigError(
+            f"best.retrain_months needs split.holdout_start ({split.holdout_start}) a whole "
+            f"number of months after split.tune_start ({split.tune_start})"
+        )
+    folds = walk_forward_folds(
+        index,
+        tune_start=split.tune_start,
+        tune_end=split.holdout_end,
+        train_months=months,
+        test_months=settings.best.retrain_months,
+        purge=split.purge,
+        valid_fraction=split.valid_fraction,
+        expanding=True,
+    )
+    return folds
+
+
+def _walk_forward_holdout(settings: Settings, dataset: Dataset, model: ModelSettings) -> tuple:
+    """(last fitted fold, holdout predictions) with a retrain every ``best.retrain_months``."""
+    holdout = dataset.holdout.test_idx
+    predictions = np.full(len(holdout), np.nan)
+    where = {int(p): i for i, p in enumerate(holdout)}
+    fitted = None
+    for fold in holdout_refits(settings, dataset.candles.index):
+        fitted = fit_fold(dataset.features, dataset.label, fold, model, seed=settings.seed)
+        for position, value in zip(fitted.test_positions, fitted.test_predictions, strict=True):
+            if int(position) in where:
+                predictions[where[int(position)]] = value
+    if fitted is None:
+        raise ConfigError("best.retrain_months: no walk-forward block falls in the holdout")
+    log.info("holdout: walk-forward, retrained every %d month(s)", settings.best.retrain_months)
+    return fitted, predictions
 
 
 def _mean_scores(runs: list[MemberRun]) -> dict:
@@ -489,6 +537,7 @@ def _document(
             "tuned": choice.tuned,
             "source": choice.strategy_source,
             "selection": settings.best.selection,
+            "holdout_retrain_months": settings.best.retrain_months,
         },
         "metrics": {
             "model": {
