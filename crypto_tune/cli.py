@@ -200,7 +200,6 @@ def _task(cfg: DictConfig | dict) -> float | None:
     from crypto_tune.phases import run_phase
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    settings: Settings | None = None
     try:
         settings = settings_from_config(cfg)
         if not multirun and HydraConfig.initialized():

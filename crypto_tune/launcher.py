@@ -57,7 +57,7 @@ class _Base:
     config: DictConfig
     task: dict[str, Any]
     interpolations: list[str] = field(default_factory=list)
-    safe: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    safe: dict[str, bool] = field(default_factory=dict)
 
 
 def _collect_interpolations(node: Any, out: list[str]) -> None:
@@ -164,16 +164,16 @@ class CryptoTuneLauncher(Launcher):
     @staticmethod
     def _assignable(base: _Base, key: str) -> bool:
         """``key`` is an existing leaf and no other value interpolates it."""
-        if (key,) not in base.safe:
+        if key not in base.safe:
             node = _lookup(base.task, key)
             parts = key.split(".")
             names = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
-            base.safe[(key,)] = not (
+            base.safe[key] = not (
                 node is _ABSENT
                 or isinstance(node, dict | list)
                 or any("${." in s or any(n in s for n in names) for s in base.interpolations)
             )
-        return base.safe[(key,)]
+        return base.safe[key]
 
     def _fast_plan(self, overrides: Sequence[str]) -> tuple[_Base, list[tuple[str, Any]]] | None:
         """The composed base and the leaves to assign, or None for Hydra's per-job path.

@@ -30,6 +30,7 @@ from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import fit_fold, out_of_fold
 from crypto_tune.phases._model import score_folds
 from crypto_tune.phases._strategy import (
+    TUNED_STRATEGY_KEYS,
     PortfolioContext,
     StrategyContext,
     _portfolio_context,
@@ -43,7 +44,6 @@ from crypto_tune.robustness import Bound, neighbourhood, select_robust, verdict
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.best")
-TUNED_STRATEGY_KEYS = ("threshold", "stop_loss", "take_profit", "leverage")
 SUMMARY_KEYS = (
     "sharpe",
     "sortino",
@@ -100,6 +100,7 @@ class Choice:
     overrides: dict[str, Any]
     model_overrides: dict[str, Any]
     replay: dict[str, Any] | None
+    study: Any | None  # the Phase 2 study the parameters came from (None on replay)
 
 
 def _bounds_from_study(study: Any) -> dict[str, Bound]:
@@ -152,6 +153,7 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     model.validate("model")
 
     overrides = command_line_overrides(settings, "strategy")
+    study = None
     if replay is not None:
         tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in TUNED_STRATEGY_KEYS}
         source = f"file:{settings.best.from_file}"
@@ -166,7 +168,9 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
             tuned, source = _robust_choice(settings, study, evaluator_for(model), tuned, source)
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
-    return Choice(model, model_source, strategy, source, tuned, overrides, model_overrides, replay)
+    return Choice(
+        model, model_source, strategy, source, tuned, overrides, model_overrides, replay, study
+    )
 
 
 def _top_trials(study: Any, k: int) -> list[Any]:
@@ -427,11 +431,12 @@ def _robustness(
     inputs = (choice.replay or {}).get("robustness", {}).get("inputs")
     hood = None
     if inputs is None:
-        from crypto_tune.study import group_params, load_study
-
-        study = load_study(settings, phase="strategy")
         import optuna
 
+        from crypto_tune.study import group_params, load_study
+
+        # a replayed file without recorded inputs falls back to the study it names
+        study = choice.study or load_study(settings, phase="strategy")
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         step = max(1, len(complete) // 2000)  # recompute at most ~2,000 trial Sharpes
         sharpes = [

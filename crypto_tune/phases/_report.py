@@ -75,17 +75,12 @@ def run_report(settings: Settings) -> None:
 
 
 def _study_or_none(settings: Settings, phase: str) -> Any:
-    import optuna
+    from crypto_tune.study import cached_study
 
-    from crypto_tune.study import study_name
-
-    try:
-        return optuna.load_study(
-            study_name=study_name(settings, phase=phase), storage=settings.storage.url
-        )
-    except KeyError:
+    study = cached_study(settings, phase=phase)
+    if study is None:
         log.info("no %s study yet: its section is left out", phase)
-        return None
+    return study
 
 
 def _log(settings: Settings, path: Path) -> None:

@@ -23,6 +23,8 @@ from crypto_tune.objectives import strategy_score
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.strategy")
+# The strategy parameters Phase 2 tunes (conf/phase/strategy.yaml's search space).
+TUNED_STRATEGY_KEYS = ("threshold", "stop_loss", "take_profit", "leverage")
 
 
 @dataclass(frozen=True)
@@ -335,9 +337,7 @@ def run_strategy_trial(settings: Settings) -> float:
     _first_trial(settings, context)
     value, returns, trades = evaluate_strategy(settings, context)
     params = {
-        k: v
-        for k, v in settings.strategy.backtest_kwargs().items()
-        if k in ("threshold", "stop_loss", "take_profit", "leverage")
+        k: v for k, v in settings.strategy.backtest_kwargs().items() if k in TUNED_STRATEGY_KEYS
     }
     _PROGRESS.update(value, params)
     log.debug("strategy trial %s -> %.4f, trades per fold %s", params, value, trades)
