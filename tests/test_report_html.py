@@ -6,6 +6,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crypto_tune.exceptions import ConfigError, DataError
@@ -412,13 +413,31 @@ def test_bad_inputs_raise_one_line_errors() -> None:
     st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**9), 10**9)),
     st.sampled_from(["pct", "ratio", "prob", "ic", "int", "num"]),
 )
+@example(1.8e306, "pct")  # 100 * 1.8e306 overflows to inf: once printed 'inf%'
+@example(-sys.float_info.max, "pct")
+@example(sys.float_info.max, "int")
 def test_format_value_never_prints_nan_or_inf(value: float, kind: str) -> None:
     text = format_value(value, kind)
     assert not re.search(r"nan|inf", text, flags=re.IGNORECASE)
+    assert len(text) <= 30, text  # never a wall of digits
     if not math.isfinite(value):
         assert text == "—"
-    elif kind == "pct":
+    elif kind == "pct" and abs(100 * value) < 1e15:
         assert text == f"{100 * value:.2f}%"
+    elif kind == "pct":  # scientific: the same number, 4 significant digits
+        assert re.fullmatch(r"-?\d\.\d{3}e[+-]\d{2,3}%", text), text
+        assert float(text[:-1]) == pytest.approx(100 * float(value), rel=1e-3)
+
+
+def test_format_value_huge_values_print_in_scientific_notation() -> None:
+    assert format_value(1.8e306, "pct") == "1.800e+308%"
+    assert format_value(-1.8e306, "pct") == "-1.800e+308%"
+    assert format_value(sys.float_info.max, "pct") == "1.798e+310%"
+    assert format_value(1e13, "pct") == "1.000e+15%"
+    assert format_value(9.99e12, "pct") == "999000000000000.00%"
+    assert format_value(2e15, "ratio") == "2.000e+15"
+    assert format_value(10**20, "int") == "1.000e+20"
+    assert format_value(1.8e306, "num") == "1.8e+306"
 
 
 def test_format_value_cases() -> None:

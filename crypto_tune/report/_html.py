@@ -125,19 +125,29 @@ def _lookup(data: Mapping | None, *keys: str) -> Any:
     return data
 
 
+_HUGE_EXPONENT = 15  # format_value: from 1e15 on, scientific notation (not a wall of digits)
+
+
 def format_value(value: Any, kind: str) -> str:
     """One table cell: ``pct`` (fraction as %), ``ratio``, ``prob``, ``ic``, ``int`` or ``num``.
 
-    Missing, non-numeric and non-finite values give "—".
+    Missing, non-numeric and non-finite values give "—". A magnitude of 1e15 or more (as shown,
+    i.e. after the x100 of ``pct``) prints in scientific notation, never as ``inf``.
 
     >>> format_value(0.1234, "pct"), format_value(1234, "int"), format_value(None, "ratio")
     ('12.34%', '1,234', '—')
+    >>> format_value(1.8e306, "pct"), format_value(-2e15, "ratio")
+    ('1.800e+308%', '-2.000e+15')
     """
     if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
         return DASH
     number = float(value) + 0.0  # -0.0 -> 0.0
     if not math.isfinite(number):
         return DASH
+    shift = 2 if kind == "pct" else 0  # x100 as a decimal exponent: 100 * 1.8e306 overflows
+    if kind != "num" and abs(number) >= 10.0 ** (_HUGE_EXPONENT - shift):
+        mantissa, exponent = f"{number:.3e}".split("e")
+        return f"{mantissa}e{int(exponent) + shift:+03d}" + ("%" if kind == "pct" else "")
     if kind == "pct":
         return f"{100 * number:.2f}%"
     if kind == "ratio":
