@@ -9,6 +9,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Hypothesis: `make test` and CI are deterministic (the same examples on every run, derived from
+# each test); HYPOTHESIS_PROFILE=dev explores new random examples and replays saved failures.
+# Loaded before any test module builds its own @settings, which inherit from this profile.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, max_examples=100, deadline=None, database=None
+)
+hypothesis_settings.register_profile("dev", derandomize=False, max_examples=100, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -33,6 +43,13 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def best_dir(outputs: Path) -> Path:
+    """The one study folder under ``outputs/best`` (each study's best run has its own)."""
+    folders = [p for p in (outputs / "best").iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
 
 
 @pytest.fixture
