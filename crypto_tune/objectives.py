@@ -7,13 +7,27 @@ Rules for degenerate input
 --------------------------
 * Phase 1: a fold whose predictions are constant (LightGBM found no split) carries no
   information: its IC and rank IC count as 0.
-* Phase 2: a fold with fewer than ``min_trades`` closed trades is under-traded. The objective of
-  a trial is ``score - shortfall``, where ``shortfall`` is the mean over folds of
-  ``max(0, min_trades - n_trades) / min_trades`` (0 when every fold trades enough, 1 when none
+* Phase 2, ruin first: the folds' returns are chained into one equity curve. When it reaches
+  zero (a liquidation: a return of -100%) or falls by more than ``max_drawdown`` from a peak,
+  the trial is INFEASIBLE and its objective is ``INFEASIBLE_SCORE - excess`` with
+  ``excess = max_drawdown_seen - max_drawdown`` (in (0, 1]; ruin is the largest excess). Every
+  feasible objective is at least ``FEASIBLE_FLOOR`` (scores below it are raised to it), which
+  is above ``INFEASIBLE_SCORE``: a ruined or over-drawn strategy can never be the best trial,
+  and among infeasible trials the smaller excess still scores higher (the sampler has a
+  gradient back to feasibility).
+* Phase 2, trade floor: fold ``k`` must close ``min_trades_per_year * years_k`` trades
+  (``years_k`` = its bars / bars per year). The objective of a feasible trial is
+  ``score - shortfall``, where ``shortfall`` is the mean over folds of
+  ``max(0, required_k - n_trades_k) / required_k`` (0 when every fold trades enough, 1 when none
   trades). An undefined score (no variance at all: the strategy never trades) counts as 0, so
   "never trade" scores -1 and cannot win against any strategy with a score above -1, while
   under-traded strategies keep their ranking among themselves (a cap at 0 would flatten every
   good-but-under-traded trial into one plateau the sampler cannot climb).
+* ``psr``: the probabilistic Sharpe ratio (Bailey & López de Prado) of the chained per-bar
+  returns against a Sharpe of 0: the probability that the true Sharpe is positive, given the
+  number of bars, the skew and the (raw) kurtosis. A few big trades make the bar returns
+  fat-tailed (high kurtosis) and, for small-win/big-loss rules, negatively skewed, both of which
+  lower PSR at equal Sharpe. NaN moments (no variance) count as 0, like every score.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from crypto_tune import metrics
+from crypto_tune.exceptions import ConfigError
 
 # ------------------------------------------------------------------------------- Phase 1 (IC)
 
@@ -43,6 +58,8 @@ MODEL_OBJECTIVES: dict[str, ModelObjective] = {
 # ------------------------------------------------------------------------- Phase 2 (backtest)
 
 DRAWDOWN_PENALTY = 2.0  # sharpe_dd: each 10% of max drawdown costs 0.2 Sharpe
+FEASIBLE_FLOOR = -9.0  # the lowest objective of a feasible trial
+INFEASIBLE_SCORE = -10.0  # ruin or too deep a drawdown: this minus the excess drawdown
 
 
 def _sharpe(returns: np.ndarray, periods_per_year: float) -> float:
@@ -62,6 +79,16 @@ def _sharpe_dd(returns: np.ndarray, periods_per_year: float) -> float:
     return sharpe - DRAWDOWN_PENALTY * metrics.max_drawdown(returns)
 
 
+def _psr(returns: np.ndarray, periods_per_year: float) -> float:
+    sharpe, n_obs, skew, kurtosis = metrics.sharpe_moments(returns)
+    if n_obs < 2 or not all(math.isfinite(v) for v in (sharpe, skew, kurtosis)):
+        return math.nan
+    try:
+        return metrics.probabilistic_sharpe_ratio(sharpe, n_obs, skew, kurtosis)
+    except ConfigError:  # a degenerate two-point distribution (zero denominator)
+        return math.nan
+
+
 StrategyObjective = Callable[[np.ndarray, float], float]
 
 STRATEGY_OBJECTIVES: dict[str, StrategyObjective] = {
@@ -69,15 +96,37 @@ STRATEGY_OBJECTIVES: dict[str, StrategyObjective] = {
     "sortino": _sortino,
     "calmar": _calmar,
     "sharpe_dd": _sharpe_dd,
+    "psr": _psr,
 }
 
 
-def trade_shortfall(n_trades_per_fold: Sequence[int], min_trades: int) -> float:
-    """Mean over folds of the missing share of ``min_trades`` (0 when every fold trades enough)."""
-    if min_trades <= 0 or not len(n_trades_per_fold):
+def trade_shortfall(
+    n_trades_per_fold: Sequence[int], fold_years: Sequence[float], min_trades_per_year: float
+) -> float:
+    """Mean over folds of the missing share of ``min_trades_per_year * years`` trades."""
+    if min_trades_per_year <= 0 or not len(n_trades_per_fold):
         return 0.0
-    missing = [max(0, min_trades - n) / min_trades for n in n_trades_per_fold]
+    missing = []
+    for n, years in zip(n_trades_per_fold, fold_years, strict=True):
+        required = min_trades_per_year * years
+        missing.append(max(0.0, required - n) / required if required > 0 else 0.0)
     return float(np.mean(missing))
+
+
+def drawdown_excess(returns: np.ndarray, max_drawdown: float) -> float:
+    """How far the chained equity's worst drawdown goes beyond ``max_drawdown`` (0: feasible).
+
+    Ruin (equity at zero) always counts as infeasible: its excess is ``1 - max_drawdown``, or a
+    tiny positive number when ``max_drawdown`` is 1.
+    """
+    if returns.size == 0:
+        return 0.0
+    ruined = bool(np.any(returns <= -1.0))
+    worst = 1.0 if ruined else _nan_to_zero(metrics.max_drawdown(returns))
+    excess = worst - max_drawdown
+    if ruined:
+        return max(excess, 1e-12)
+    return max(excess, 0.0)
 
 
 def strategy_score(
@@ -86,18 +135,29 @@ def strategy_score(
     n_trades_per_fold: Sequence[int],
     *,
     periods_per_year: float,
-    min_trades: int,
+    min_trades_per_year: float,
+    max_drawdown: float = 1.0,
 ) -> float:
-    """Objective ``name`` on the out-of-fold returns (folds concatenated), with the trade rule."""
-    returns = np.concatenate([np.asarray(r, dtype=float) for r in fold_returns])
+    """Objective ``name`` on the out-of-fold returns (folds chained), with the feasibility and
+    trade-floor rules of this module's docstring."""
+    parts = [np.asarray(r, dtype=float) for r in fold_returns]
+    returns = np.concatenate(parts) if parts else np.zeros(0)
+    excess = drawdown_excess(returns, max_drawdown)
+    if excess > 0:
+        return INFEASIBLE_SCORE - excess
     score = _nan_to_zero(STRATEGY_OBJECTIVES[name](returns, periods_per_year))
-    return score - trade_shortfall(n_trades_per_fold, min_trades)
+    years = [len(r) / periods_per_year for r in parts]
+    value = score - trade_shortfall(n_trades_per_fold, years, min_trades_per_year)
+    return max(value, FEASIBLE_FLOOR)
 
 
 __all__ = [
     "DRAWDOWN_PENALTY",
+    "FEASIBLE_FLOOR",
+    "INFEASIBLE_SCORE",
     "MODEL_OBJECTIVES",
     "STRATEGY_OBJECTIVES",
+    "drawdown_excess",
     "strategy_score",
     "trade_shortfall",
 ]

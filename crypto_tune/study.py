@@ -16,17 +16,28 @@ log = logging.getLogger(__name__)
 
 
 def study_name(settings: Settings, *, phase: str | None = None) -> str:
-    """``{experiment}.{asset}.{timeframe}.{regime}.{phase}`` (the config's ``study.name``)."""
-    if phase is None:
-        return settings.study.name
-    parts = [
-        settings.experiment_name,
-        settings.asset.name,
-        settings.asset.timeframe,
-        settings.regime.name,
-        phase,
+    """The Optuna study of ``phase`` (default: this run's phase): ``{study.name}.{phase}``.
+
+    ``study.name`` (``{experiment}.{symbol}.{timeframe}.{regime}.{split}.h{horizon}`` unless the
+    user names it) is the one home of a study's identity; every phase finds another phase's
+    study through it, so an override of ``study.name`` is honoured everywhere.
+    """
+    return f"{settings.study.name}.{phase or settings.phase.name}"
+
+
+# Overrides that select another phase or its options: left out of the "run this first" hint.
+_HINT_SKIP = ("phase", "phase.", "best.", "hydra.", "hydra/", "--")
+
+
+def rerun_hint(settings: Settings, *, phase: str) -> str:
+    """The command that creates the ``phase`` study this run looks for (same overrides)."""
+    given = [
+        item
+        for item in settings.command_line
+        if not item.lstrip("+~").startswith(_HINT_SKIP) and item.split("=", 1)[0] != "phase"
     ]
-    return ".".join(parts)
+    flag = "-m " if phase in ("model", "strategy") else ""
+    return " ".join(["crypto-tune", f"{flag}phase={phase}", *given])
 
 
 def check_storage(url: str, *, timeout_s: int = 5) -> None:
@@ -67,7 +78,7 @@ def load_study(settings: Settings, *, phase: str) -> optuna.Study:
     except KeyError:
         raise ConfigError(
             f"no {phase} study named '{name}' in {mask_secrets(settings.storage.url)}: "
-            f"run `crypto-tune -m phase={phase} asset={settings.asset.name}` first"
+            f"run `{rerun_hint(settings, phase=phase)}` first"
             + (" or set phase.model_source=config" if phase == "model" else "")
         ) from None
 
@@ -98,6 +109,43 @@ def cached_study(settings: Settings, *, phase: str) -> optuna.Study | None:
         except KeyError:
             return None
     return _STUDIES[key]
+
+
+def tuned_parameters(study: optuna.Study) -> set[str]:
+    """Names of the parameters the trials of ``study`` were given (``strategy.stop_loss``...)."""
+    names: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):
+        names.update(trial.params)
+    return names
+
+
+def check_fingerprint(
+    settings: Settings, fingerprint: dict[str, Any], *, phase: str, record: bool
+) -> None:
+    """Refuse to add trials scored on other inputs to the ``phase`` study; record if first.
+
+    A study without a fingerprint (new, or created by an older version) gets this one when
+    ``record`` is true (the first trial of a process records it; preflight only compares).
+    """
+    from crypto_tune.fingerprint import ATTR, differences
+
+    study = cached_study(settings, phase=phase)
+    if study is None:
+        return
+    recorded = study.user_attrs.get(ATTR)
+    if recorded is None:
+        if record:
+            study.set_user_attr(ATTR, fingerprint)
+        return
+    changed = differences(recorded, fingerprint, tuned=tuned_parameters(study))
+    if changed:
+        shown = "; ".join(changed[:3]) + (
+            f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
+        raise ConfigError(
+            f"study '{study.study_name}' holds trials scored on other inputs ({shown}): start a "
+            f"new study with experiment_name=<new name> (or study.name=<new name>)"
+        )
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -27,12 +27,19 @@ class _Position:
     funding: float = 0.0
 
 
-def _wanted_side(prediction: float, threshold: float, allow_short: bool) -> int:
+def _wanted_side(
+    prediction: float, threshold: float, allow_short: bool, held: int = 0, exit: float = math.inf
+) -> int:
+    """Enter beyond +-threshold; keep a held side while the signal stays beyond +-exit."""
     if math.isnan(prediction):
         return 0
     if prediction > threshold:
         return 1
     if allow_short and prediction < -threshold:
+        return -1
+    if held == 1 and prediction > exit:
+        return 1
+    if held == -1 and prediction < -exit:
         return -1
     return 0
 
@@ -45,9 +52,10 @@ def reference_backtest(
     predictions: Sequence[float],
     *,
     threshold: float,
+    exit: float | None = None,
     stop_loss: float | None = None,
     take_profit: float | None = None,
-    leverage: float = 1.0,
+    leverage: float | Sequence[float] = 1.0,
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
@@ -55,9 +63,18 @@ def reference_backtest(
     bar_hours: float = 4.0,
     initial_equity: float = 1.0,
 ) -> tuple[list[float], list[dict]]:
-    """Per-bar simple returns and the trade list (dicts with bar indices, not times)."""
+    """Per-bar simple returns and the trade list (dicts with bar indices, not times).
+
+    ``exit`` (None: ``threshold``) is the level a held side is kept beyond; ``leverage`` is a
+    number or one value per bar (NaN: no entry on that bar).
+    """
     opens, highs, lows, closes = ([float(x) for x in col] for col in (open_, high, low, close))
     preds = [float(x) for x in predictions]
+    exit_level = threshold if exit is None else exit
+    if isinstance(leverage, int | float):
+        levs = [float(leverage)] * len(closes)
+    else:
+        levs = [float(x) for x in leverage]
     cost_rate = fee + slippage
     funding_per_bar = funding_rate * bar_hours / 8.0
 
@@ -100,7 +117,7 @@ def reference_backtest(
 
     def open_position(i: int, side: int, price: float) -> None:
         nonlocal balance, pos
-        quantity = leverage * balance / price
+        quantity = levs[i] * balance / price
         entry_fee = cost_rate * quantity * price
         pos = _Position(
             side=side,
@@ -123,11 +140,13 @@ def reference_backtest(
 
         # 1. At the open: follow the signal of the previous bar's close.
         if i > 0:
-            wanted = _wanted_side(preds[i - 1], threshold, allow_short)
+            held = 0 if pos is None else pos.side
+            wanted = _wanted_side(preds[i - 1], threshold, allow_short, held, exit_level)
             if pos is not None and wanted != pos.side and equity_at(o) > 0.0:
                 # (an open at or beyond the liquidation price liquidates instead, below)
                 close_position(i, o, "signal")
-            if pos is None and wanted != 0 and balance > 0.0:
+            sized = not math.isnan(levs[i])
+            if pos is None and wanted != 0 and balance > 0.0 and sized:
                 open_position(i, wanted, o)
 
         # 2. Within the bar: stop / liquidation first (the worse outcome), then the target.

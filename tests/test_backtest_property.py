@@ -128,3 +128,34 @@ def test_no_view_means_no_trades(market, opts):
     assert (result.returns == 0.0).all()
     assert (result.equity == 1.0).all()
     assert (result.positions == 0.0).all()
+
+
+@PROPERTY
+@given(
+    market=markets,
+    opts=options,
+    exit_share=st.sampled_from([None, 0.0, 0.5, 1.0]),
+    sizing_seed=st.integers(0, 2**16),
+)
+def test_exit_level_and_per_bar_leverage_match_reference(market, opts, exit_share, sizing_seed):
+    """The hysteresis exit and per-bar (volatility-target) sizes, on z-score-like signals."""
+    candles, predictions = market
+    signal = predictions * 200.0  # z-like units
+    opts = {**opts, "threshold": opts["threshold"] * 100.0}
+    exit_ = None if exit_share is None else exit_share * opts["threshold"]
+    rng = np.random.default_rng(sizing_seed)
+    leverage = rng.uniform(0.1, 4.0, len(candles))
+    leverage[rng.random(len(candles)) < 0.1] = np.nan  # size unknown: no entry on that bar
+    opts = {**opts, "leverage": leverage, "exit": exit_}
+    result = run_backtest(candles, signal, **opts)
+    ref_returns, ref_trades = reference_backtest(
+        *arrays(candles), signal.to_numpy(), **opts, bar_hours=4.0
+    )
+    np.testing.assert_allclose(result.returns.to_numpy(), ref_returns, rtol=0, atol=1e-9)
+    assert len(result.trades) == len(ref_trades)
+    for got, want in zip(result.trades.itertuples(), ref_trades, strict=True):
+        assert (got.side, got.reason) == (want["side"], want["reason"])
+        assert got.quantity == pytest.approx(want["quantity"], rel=1e-9, abs=1e-9)
+    fast, n_trades = simulate_returns(*arrays(candles), signal.to_numpy(), **opts)
+    np.testing.assert_array_equal(fast, result.returns.to_numpy())
+    assert n_trades == len(result.trades)

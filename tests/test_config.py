@@ -12,7 +12,7 @@ from crypto_tune.exceptions import ConfigError
 GROUPS = {
     "asset": ["eth", "btc", "sol", "basket", "synthetic", "csv"],
     "model": ["lightgbm"],
-    "strategy": ["threshold"],
+    "strategy": ["threshold", "zscore"],
     "regime": ["all", "calm", "volatile"],
     "split": ["static", "walk_forward"],
     "phase": ["inspect", "model", "strategy", "best", "report"],
@@ -40,7 +40,7 @@ def test_defaults_are_the_documented_contract() -> None:
     assert (s.split.holdout_start, s.split.holdout_end) == ("2024-01-01", "2024-12-31")
     assert s.asset.name == "synthetic" and s.storage.name == "sqlite"
     assert s.label.horizon == 1 and s.split.purge >= s.label.horizon
-    assert s.study.name == "default.synthetic.4h.all.model"
+    assert s.study.name == "default.SYNTH.4h.all.static.h1"
     assert s.storage.url.startswith("sqlite:///") and s.storage.url.endswith("outputs/optuna.db")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import run_cli
+from conftest import best_dir, run_cli
 
 from crypto_tune.cli import preflight
 from crypto_tune.data import synthetic_market
@@ -70,19 +70,19 @@ def test_basket_sweeps_and_report(basket: list[str], tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "portfolio of 3 equal sleeves" in done.stdout
     study = optuna.load_study(
-        study_name="default.basket.4h.all.strategy", storage=f"sqlite:///{out}/optuna.db"
+        study_name="default.ETHUSDT+BTCUSDT+SOLUSDT.4h.all.static.h1.strategy", storage=f"sqlite:///{out}/optuna.db"
     )
     assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 20
     done = run_cli("phase=report", f"paths.outputs={out}", *basket)
     assert done.returncode == 0, done.stderr[-3000:]
     done = run_cli("phase=best", f"paths.outputs={out}", *basket)
     assert done.returncode == 0, done.stderr[-3000:]
-    doc = json.loads((out / "best" / "workflow.best.json").read_text())
+    doc = json.loads((best_dir(out) / "workflow.best.json").read_text())
     assert doc["asset"]["symbols"] == list(SYMBOLS)
     assert set(doc["members"]) == set(SYMBOLS)
     assert sorted(doc["files"]["models"]) == sorted(SYMBOLS)
     for symbol in SYMBOLS:
-        assert (out / "best" / f"workflow.best.model.{symbol}.txt").is_file()
+        assert (best_dir(out) / f"workflow.best.model.{symbol}.txt").is_file()
     trades = sum(m["in_sample"]["n_trades"] for m in doc["members"].values())
     assert doc["metrics"]["in_sample"]["n_trades"] == trades
     assert isinstance(doc["robustness"]["significant"], bool)

@@ -33,7 +33,7 @@ def test_sweep_on_sqlite_tracks_every_trial_and_resumes(outputs: Path) -> None:
     ]
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-3000:]
-    name = "default.synthetic.4h.all.model"
+    name = "default.SYNTH.4h.all.static.h1.model"
     url = f"sqlite:///{outputs}/optuna.db"
     assert len(_study(url, name).get_trials(states=(COMPLETE,))) == 3
     assert "trial 2 |" in done.stdout and "IC" in done.stdout  # one progress line per trial
@@ -88,7 +88,7 @@ def test_planted_signal_is_found_and_null_market_gives_no_ic(outputs: Path) -> N
             "tracking.enabled=false",
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        study = _study(f"sqlite:///{out}/optuna.db", "default.synthetic.4h.all.model")
+        study = _study(f"sqlite:///{out}/optuna.db", "default.SYNTH.4h.all.static.h1.model")
         best[planted] = study.best_value
     assert 0.4 * true_ic <= best[0.10] <= true_ic + 0.03, (true_ic, best)
     assert abs(best[0.0]) <= 0.03, best
@@ -123,7 +123,7 @@ def test_two_processes_share_one_postgres_study(
         out, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-3000:]
         assert "crypto_tune:crypto_tune@" not in out + err  # the password never shows
-    name = f"{experiment}.synthetic.4h.all.model"
+    name = f"{experiment}.SYNTH.4h.all.static.h1.model"
     trials = _study(pg_url, name).get_trials()
     complete = [t for t in trials if t.state == COMPLETE]
     assert len(complete) == 2 * n
@@ -160,7 +160,7 @@ def test_joblib_launcher_runs_two_trials_at_once(outputs: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "is launching 2 jobs" in done.stdout
-    study = _study(f"sqlite:///{outputs}/optuna.db", "default.synthetic.4h.all.model")
+    study = _study(f"sqlite:///{outputs}/optuna.db", "default.SYNTH.4h.all.static.h1.model")
     assert len(study.get_trials(states=(COMPLETE,))) == 4
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
@@ -214,7 +214,7 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
-    name = "default.synthetic.4h.all.model"
+    name = "default.SYNTH.4h.all.static.h1.model"
     url = f"sqlite:///{outputs}/optuna.db"
     trials = _study(url, name).get_trials()
     complete = sum(t.state == COMPLETE for t in trials)

@@ -34,7 +34,7 @@ def _settings(outputs: Path, *overrides: str):
 def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
     from crypto_tune.phases._strategy import evaluate_strategy, strategy_context
 
-    settings = _settings(outputs)
+    settings = _settings(outputs, "strategy=threshold")
     context = strategy_context(settings)
     never = dataclasses.replace(
         settings, strategy=dataclasses.replace(settings.strategy, threshold=0.9)
@@ -45,7 +45,7 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
     assert value == -1.0  # score 0 (never trades) - full shortfall 1
 
     trading = dataclasses.replace(
-        settings, strategy=dataclasses.replace(settings.strategy, threshold=0.0)
+        settings, strategy=dataclasses.replace(settings.strategy, threshold=0.0, max_drawdown=1.0)
     )
     value, returns, trades = evaluate_strategy(trading, context)
     assert sum(trades) > 0 and np.isfinite(value)
@@ -54,7 +54,8 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
     from crypto_tune.timeframes import periods_per_year
 
     sharpe = metrics.sharpe_ratio(np.concatenate(returns), periods_per_year=periods_per_year("4h"))
-    shortfall = trade_shortfall(trades, settings.strategy.min_trades)
+    years = [len(r) / periods_per_year("4h") for r in returns]
+    shortfall = trade_shortfall(trades, years, settings.strategy.min_trades_per_year)
     expected = sharpe - shortfall
     assert value == pytest.approx(expected)
 
@@ -83,17 +84,18 @@ def test_strategy_sweep_reads_phase1_and_logs_one_parent_run(outputs: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     done = run_cli("-m", "phase=strategy", "hydra.sweeper.n_trials=25", *common)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "model from study:default.synthetic.4h.all.model#" in done.stdout
+    assert "model from study:default.SYNTH.4h.all.static.h1.model#" in done.stdout
     assert "predictions from cache" in done.stdout  # Phase 1 trained them; Phase 2 never trains
     storage = f"sqlite:///{outputs}/optuna.db"
-    study = optuna.load_study(study_name="default.synthetic.4h.all.strategy", storage=storage)
+    study = optuna.load_study(study_name="default.SYNTH.4h.all.static.h1.strategy", storage=storage)
     trials = study.get_trials()
     assert len(trials) == 25 and all(t.state == COMPLETE for t in trials)
     assert set(study.best_params) == {
-        "strategy.threshold",
+        "strategy.entry",
+        "strategy.exit",
+        "strategy.signal_window",
         "strategy.stop_loss",
         "strategy.take_profit",
-        "strategy.leverage",
     }
     mlflow.set_tracking_uri(f"sqlite:///{outputs}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=[study.study_name], output_format="list")
@@ -125,7 +127,7 @@ def test_a_space_of_impossible_values_stops_with_one_line(outputs: Path) -> None
     assert done.returncode == 2
     assert "strategy.stop_loss" in done.stderr and "trials failed" in done.stderr
     storage = f"sqlite:///{outputs}/optuna.db"
-    study = optuna.load_study(study_name="default.synthetic.4h.all.strategy", storage=storage)
+    study = optuna.load_study(study_name="default.SYNTH.4h.all.static.h1.strategy", storage=storage)
     states = [t.state for t in study.get_trials()]
     assert optuna.trial.TrialState.FAIL in states
     assert optuna.trial.TrialState.RUNNING not in states  # the stopping trial is recorded too
@@ -145,7 +147,7 @@ def test_real_eth_strategy_smoke(shared_data: Path, outputs: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
-        study_name="default.eth.4h.all.strategy", storage=f"sqlite:///{outputs}/optuna.db"
+        study_name="default.ETHUSDT.4h.all.static.h1.strategy", storage=f"sqlite:///{outputs}/optuna.db"
     )
     values = [t.value for t in study.get_trials(states=(COMPLETE,))]
     assert len(values) == 15 and all(np.isfinite(values))
@@ -180,7 +182,8 @@ def test_a_strategy_study_refuses_predictions_of_another_model(outputs: Path) ->
         "-m", "phase=strategy", "hydra.sweeper.n_trials=3", "model.num_leaves=7", *common
     )
     assert done.returncode == 2
-    assert "was tuned on other predictions" in done.stderr and "experiment_name" in done.stderr
+    assert "holds trials scored on other inputs (predictions " in done.stderr
+    assert "experiment_name" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = run_cli(
         "-m",
         "phase=strategy",

@@ -2,10 +2,13 @@
 
 Bar ``i`` is processed in this order (``o, h, l, c`` its prices, equity marked to market):
 
-1. Open (``i >= 1``, equity > 0): the target side comes from ``predictions[i - 1]``. A position on
-   another side is closed at ``o`` (reason "signal") unless ``o`` is at or beyond its liquidation
-   price; then, if flat, a non-zero target is entered at ``o`` with
-   ``quantity = leverage * equity / o``.
+1. Open (``i >= 1``, equity > 0): the target side comes from ``s = signal[i - 1]``: long when
+   ``s > entry``, short when ``s < -entry`` (if shorting is allowed); an open long is kept while
+   ``s > exit`` and an open short while ``s < -exit`` (``exit <= entry``; ``exit == entry`` is
+   the plain threshold rule); NaN means flat. A position on another side is closed at ``o``
+   (reason "signal") unless ``o`` is at or beyond its liquidation price; then, if flat, a
+   non-zero target is entered at ``o`` with ``quantity = leverage[i] * equity / o`` (no entry
+   when ``leverage[i]`` is NaN: the size is unknown).
 2. Intrabar (from the entry bar on): the adverse level is the stop when it lies strictly before
    the liquidation price, else the liquidation price; it is checked on ``l`` (long) / ``h``
    (short) before the target, so a bar touching both counts as the stop. The exit price is the
@@ -86,6 +89,7 @@ def simulate(  # pragma: no cover - compiled
     close,
     predictions,
     threshold,
+    exit_level,
     stop_loss,
     take_profit,
     leverage,
@@ -97,6 +101,8 @@ def simulate(  # pragma: no cover - compiled
 ):
     """Run the strategy over validated float64 arrays.
 
+    ``threshold`` is the entry level and ``exit_level`` the hold level of the signal
+    ``predictions``; ``leverage`` is one value per bar (used at an entry on that bar's open).
     ``stop_loss`` / ``take_profit`` <= 0 mean none; ``cost_rate = fee + slippage``;
     ``funding_per_bar = funding_rate * bar_hours / 8``. Returns ``(returns, equity, positions,
     n_trades, trade_ints, trade_floats)``; all but ``returns`` are empty unless ``record``.
@@ -137,6 +143,10 @@ def simulate(  # pragma: no cover - compiled
                 target = 1
             elif allow_short and p < -threshold:
                 target = -1
+            elif side == 1 and p > exit_level:
+                target = 1
+            elif side == -1 and p < -exit_level:
+                target = -1
             if side != 0 and target != side and sgn * (o - liq) > 0.0:
                 equity += sgn * qty * (o - mark)
                 exit_cost = cost_rate * qty * o
@@ -155,11 +165,11 @@ def simulate(  # pragma: no cover - compiled
                     t_flt[n_trades, 4] = entry_cost + exit_cost
                 n_trades += 1
                 side = 0
-            if side == 0 and target != 0 and equity > 0.0:
+            if side == 0 and target != 0 and equity > 0.0 and leverage[i] > 0.0:
                 side = target
                 sgn = float(side)
                 equity_before = equity
-                qty = leverage * equity / o
+                qty = leverage[i] * equity / o
                 entry_cost = cost_rate * qty * o
                 equity -= entry_cost
                 margin = equity
@@ -281,20 +291,28 @@ def check_params(
     threshold: float,
     stop_loss: float | None,
     take_profit: float | None,
-    leverage: float,
+    leverage: float | np.ndarray,
     fee: float,
     slippage: float,
     allow_short: bool,
     funding_rate: float,
     initial_equity: float = 1.0,
-) -> tuple[float, float, float, float, float, bool, float, float]:
+    exit: float | None = None,
+) -> tuple[float, float, float, float, float | np.ndarray, float, bool, float, float]:
     """Validate the strategy options; return them as kernel arguments.
 
-    Returns ``(threshold, stop_loss, take_profit, leverage, cost_rate, allow_short, funding_rate,
-    initial_equity)`` with ``None`` levels as 0.0 and ``cost_rate = fee + slippage``.
+    Returns ``(threshold, exit_level, stop_loss, take_profit, leverage, cost_rate, allow_short,
+    funding_rate, initial_equity)`` with ``None`` levels as 0.0, ``exit=None`` as the threshold
+    and ``cost_rate = fee + slippage``; an array ``leverage`` is returned as given (see
+    :func:`leverage_per_bar`).
     """
     inf = math.inf
     thr = _number("threshold", threshold, low=0, high=inf, closed="[)", text="a number >= 0")
+    if exit is None:
+        exit_level = thr
+    else:
+        text = f"None or a number in [0, threshold={thr:g}]"
+        exit_level = _number("exit", exit, low=0, high=thr, closed="[]", text=text)
     levels = []
     for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
         if value is None:
@@ -302,7 +320,12 @@ def check_params(
         else:
             text = "None or a number in (0, 1)"
             levels.append(_number(name, value, low=0, high=1, closed="()", text=text))
-    lev = _number("leverage", leverage, low=0, high=125, closed="(]", text="a number in (0, 125]")
+    if isinstance(leverage, np.ndarray):
+        lev: float | np.ndarray = leverage
+    else:
+        lev = _number(
+            "leverage", leverage, low=0, high=125, closed="(]", text="a number in (0, 125]"
+        )
     costs = 0.0
     for name, value in (("fee", fee), ("slippage", slippage)):
         costs += _number(name, value, low=0, high=0.1, closed="[)", text="a number in [0, 0.1)")
@@ -313,7 +336,26 @@ def check_params(
     equity = _number(
         "initial_equity", initial_equity, low=0, high=inf, closed="()", text="a number > 0"
     )
-    return thr, levels[0], levels[1], lev, costs, bool(allow_short), rate, equity
+    return thr, exit_level, levels[0], levels[1], lev, costs, bool(allow_short), rate, equity
+
+
+def leverage_per_bar(leverage: float | np.ndarray, n: int) -> np.ndarray:
+    """``leverage`` as one float64 per bar: a number is repeated; an array (length ``n``) must
+    hold numbers in (0, 125] or NaN (no entry on that bar)."""
+    if not isinstance(leverage, np.ndarray):
+        return np.full(n, float(leverage))
+    try:
+        arr = np.ascontiguousarray(leverage, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"leverage must be a number or an array of floats: {exc}") from exc
+    if arr.shape != (n,):
+        raise DataError(f"leverage has shape {arr.shape}, expected ({n},): one value per bar")
+    known = arr[~np.isnan(arr)]
+    bad = (known <= 0) | (known > 125) | ~np.isfinite(known)
+    if bad.any():
+        value = float(known[np.argmax(bad)])
+        raise ConfigError(f"leverage must be in (0, 125] or NaN on every bar, got {value!r}")
+    return arr
 
 
 def check_rows(
@@ -356,9 +398,10 @@ def simulate_returns(
     predictions: np.ndarray,
     *,
     threshold: float,
+    exit: float | None = None,
     stop_loss: float | None = None,
     take_profit: float | None = None,
-    leverage: float = 1.0,
+    leverage: float | np.ndarray = 1.0,
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
@@ -368,13 +411,15 @@ def simulate_returns(
     """Per-bar simple returns of equity and the number of trades (those closed by the end too).
 
     The lean entry point for optimisation loops: 1-D float arrays in, no pandas, no trade list;
-    the rules are those of :func:`run_backtest`. ``funding_rate`` is per 8 hours, prorated by
-    ``bar_hours``.
+    the rules are those of :func:`run_backtest` (``predictions`` is the signal the entry
+    ``threshold`` and the ``exit`` level apply to; ``leverage`` a number or one value per bar).
+    ``funding_rate`` is per 8 hours, prorated by ``bar_hours``.
 
     >>> r, n = simulate_returns(o, h, l, c, pred, threshold=0.001, leverage=2.0)  # doctest: +SKIP
     """
-    thr, sl, tp, lev, costs, short, rate, _ = check_params(
+    thr, exit_level, sl, tp, lev, costs, short, rate, _ = check_params(
         threshold=threshold,
+        exit=exit,
         stop_loss=stop_loss,
         take_profit=take_profit,
         leverage=leverage,
@@ -406,7 +451,22 @@ def simulate_returns(
     row, problem = check_rows(o, h, lo, c, pred)
     if row >= 0:
         raise DataError(f"bar {row}: {problem}")
+    levs = leverage_per_bar(lev, o.shape[0])
     returns, _, _, n_trades, _, _ = simulate(
-        o, h, lo, c, pred, thr, sl, tp, lev, costs, short, rate * hours / 8.0, 1.0, False
+        o,
+        h,
+        lo,
+        c,
+        pred,
+        thr,
+        exit_level,
+        sl,
+        tp,
+        levs,
+        costs,
+        short,
+        rate * hours / 8.0,
+        1.0,
+        False,
     )
     return returns, int(n_trades)

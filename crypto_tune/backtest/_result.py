@@ -21,6 +21,7 @@ from crypto_tune.backtest._engine import (
     T_SIDE,
     check_params,
     check_rows,
+    leverage_per_bar,
     simulate,
 )
 from crypto_tune.exceptions import DataError
@@ -114,9 +115,10 @@ def run_backtest(
     predictions: pd.Series,
     *,
     threshold: float,
+    exit: float | None = None,
     stop_loss: float | None = None,
     take_profit: float | None = None,
-    leverage: float = 1.0,
+    leverage: float | np.ndarray | pd.Series = 1.0,
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
@@ -126,20 +128,29 @@ def run_backtest(
 ) -> BacktestResult:
     """Trade ``predictions`` (forward-return forecasts) over ``candles``.
 
-    ``predictions[t]`` sets the side held from bar ``t + 1``'s open: long above ``threshold``,
-    short below ``-threshold`` (when ``allow_short``), flat otherwise or on NaN. Quantity is
-    ``leverage * equity / entry price``, fixed until the side changes. ``stop_loss`` and
-    ``take_profit`` are fractions of the entry price checked on each bar's high/low; an isolated
-    margin equal to the equity at entry is liquidated when equity would reach 0. ``fee`` and
-    ``slippage`` are charged per side on traded notional; ``funding_rate`` is per 8 hours on the
-    notional at each close (longs pay a positive rate). ``timeframe`` (e.g. "4h") only prorates
-    funding; None infers it from the index's most common spacing.
+    ``predictions[t]`` (any signal: a forecast, or a z-score from
+    :func:`crypto_tune.backtest.zscore_signal`) sets the side held from bar ``t + 1``'s open:
+    long above ``threshold``, short below ``-threshold`` (when ``allow_short``), flat otherwise
+    or on NaN; an open long is kept while the signal stays above ``exit`` (a short while below
+    ``-exit``; ``exit`` in ``[0, threshold]``, None: ``threshold``). Quantity is
+    ``leverage * equity / entry price``, fixed until the side changes; ``leverage`` is a number
+    or one value per bar (a Series on the candles' index or an array; NaN: no entry that bar).
+    ``stop_loss`` and ``take_profit`` are fractions of the entry price checked on each bar's
+    high/low; an isolated margin equal to the equity at entry is liquidated when equity would
+    reach 0. ``fee`` and ``slippage`` are charged per side on traded notional; ``funding_rate``
+    is per 8 hours on the notional at each close (longs pay a positive rate). ``timeframe``
+    (e.g. "4h") only prorates funding; None infers it from the index's most common spacing.
 
     >>> result = run_backtest(candles, preds, threshold=0.002, stop_loss=0.05)  # doctest: +SKIP
     >>> result.trades[["entry_time", "side", "pnl", "reason"]]  # doctest: +SKIP
     """
-    thr, sl, tp, lev, costs, short, rate, equity0 = check_params(
+    if isinstance(leverage, pd.Series):
+        leverage = leverage.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif not isinstance(leverage, int | float) and np.ndim(leverage) == 1:
+        leverage = np.asarray(leverage, dtype=np.float64)
+    thr, exit_level, sl, tp, lev, costs, short, rate, equity0 = check_params(
         threshold=threshold,
+        exit=exit,
         stop_loss=stop_loss,
         take_profit=take_profit,
         leverage=leverage,
@@ -164,8 +175,20 @@ def run_backtest(
     if row >= 0:
         raise DataError(f"candles row {row} ({index[row]}): {problem}")
 
+    levs = leverage_per_bar(lev, len(index))
     returns, equity, positions, _, t_int, t_flt = simulate(
-        *prices, pred, thr, sl, tp, lev, costs, short, rate * hours / 8.0, equity0, True
+        *prices,
+        pred,
+        thr,
+        exit_level,
+        sl,
+        tp,
+        levs,
+        costs,
+        short,
+        rate * hours / 8.0,
+        equity0,
+        True,
     )
     trades = pd.DataFrame(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -24,6 +25,11 @@ def database_url(url: str) -> str:
     return url
 
 
+def join_symbols(symbols: Any) -> str:
+    """``[ETHUSDT, BTCUSDT]`` -> ``"ETHUSDT+BTCUSDT"`` (a basket's symbol in study names)."""
+    return "+".join(str(symbol) for symbol in symbols)
+
+
 def objective_names(kind: str) -> str:
     """The registered objective names of ``kind`` ("model" or "strategy"), for ``--help``."""
     from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
@@ -32,10 +38,12 @@ def objective_names(kind: str) -> str:
 
 
 def register_resolvers() -> None:
-    """Register ``${ct.abspath:...}`` and ``${ct.db_url:...}``; safe to call more than once."""
+    """Register the ``ct.*`` resolvers; safe to call more than once."""
     if not OmegaConf.has_resolver("ct.abspath"):
         OmegaConf.register_resolver("ct.abspath", _abspath)
     if not OmegaConf.has_resolver("ct.db_url"):
         OmegaConf.register_resolver("ct.db_url", database_url)
+    if not OmegaConf.has_resolver("ct.join"):
+        OmegaConf.register_resolver("ct.join", join_symbols)
     if not OmegaConf.has_resolver("ct.objectives"):
         OmegaConf.register_resolver("ct.objectives", objective_names)

@@ -28,6 +28,8 @@ PHASES = ("inspect", "model", "strategy", "best", "report")
 STORAGES = ("sqlite", "postgres")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
+STRATEGY_RULES = ("threshold", "zscore")
+SIZINGS = ("fixed", "vol_target")
 
 
 def _fail(key: str, requirement: str, value: Any) -> typing.NoReturn:
@@ -163,37 +165,77 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class StrategySettings:
+    """A trading rule, its sizing and how Phase 2 scores it (``conf/strategy/<name>.yaml``).
+
+    ``name``: ``threshold`` trades the raw prediction against ``threshold`` (prediction units);
+    ``zscore`` trades the prediction standardised on its own trailing ``signal_window`` bars
+    (:func:`crypto_tune.backtest.zscore_signal`): long above ``entry``, short below ``-entry``,
+    a held side flattened when the z-score falls back inside ``+-exit`` (None: ``entry``).
+    ``sizing``: ``fixed`` uses ``leverage``; ``vol_target`` uses ``target_vol`` / the realised
+    volatility of the last ``vol_window`` bars (known at the entry's open), capped by
+    ``max_leverage``. A drawdown beyond ``max_drawdown`` (or ruin) makes a trial infeasible; fewer
+    than ``min_trades_per_year`` trades are penalised (see :mod:`crypto_tune.objectives`).
+    """
+
     name: str = "threshold"
     threshold: float = 0.001
+    entry: float = 1.5
+    exit: float | None = None
+    signal_window: int = 180
     stop_loss: float | None = None
     take_profit: float | None = None
+    sizing: str = "fixed"
     leverage: float = 1.0
+    target_vol: float = 0.2
+    max_leverage: float = 2.0
+    vol_window: int = 180
     allow_short: bool = True
     fee: float = 0.0005
     slippage: float = 0.0002
     funding_rate: float = 0.0
     objective: str = "sharpe"
-    min_trades: int = 5
+    min_trades_per_year: float = 10.0
+    max_drawdown: float = 0.5
 
     def validate(self, key: str) -> None:
-        _check_choice(f"{key}.name", self.name, ("threshold",))
+        _check_choice(f"{key}.name", self.name, STRATEGY_RULES)
         _check_range(f"{key}.threshold", self.threshold, low=0)
+        _check_range(f"{key}.entry", self.entry, low=0, low_open=True)
+        if self.exit is not None and not 0 <= self.exit <= self.entry:
+            _fail(f"{key}.exit", f"null or in [0, strategy.entry={self.entry:g}]", self.exit)
+        _check_range(f"{key}.signal_window", self.signal_window, low=2)
         for name in ("stop_loss", "take_profit"):
             value = getattr(self, name)
             if value is not None:
                 _check_range(f"{key}.{name}", value, low=0, high=1, low_open=True, high_open=True)
+        _check_choice(f"{key}.sizing", self.sizing, SIZINGS)
         _check_range(f"{key}.leverage", self.leverage, low=0, high=125, low_open=True)
+        _check_range(f"{key}.target_vol", self.target_vol, low=0, high=10, low_open=True)
+        _check_range(f"{key}.max_leverage", self.max_leverage, low=0, high=125, low_open=True)
+        _check_range(f"{key}.vol_window", self.vol_window, low=2)
         _check_range(f"{key}.fee", self.fee, low=0, high=0.1, high_open=True)
         _check_range(f"{key}.slippage", self.slippage, low=0, high=0.1, high_open=True)
         _check_range(f"{key}.funding_rate", self.funding_rate, low=-0.1, high=0.1)
         _check_choice(f"{key}.objective", self.objective, STRATEGY_OBJECTIVES)
-        _check_range(f"{key}.min_trades", self.min_trades, low=0)
+        _check_range(f"{key}.min_trades_per_year", self.min_trades_per_year, low=0)
+        _check_range(f"{key}.max_drawdown", self.max_drawdown, low=0, high=1, low_open=True)
 
     def backtest_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`crypto_tune.backtest.run_backtest` (same names)."""
-        keys = ("threshold", "stop_loss", "take_profit", "leverage", "allow_short", "fee")
-        keys += ("slippage", "funding_rate")
-        return {k: getattr(self, k) for k in keys}
+        """Keyword arguments for :func:`crypto_tune.backtest.run_backtest` (same names).
+
+        The entry/exit levels are in the units of the rule's signal (``threshold`` for the raw
+        rule, ``entry``/``exit`` z-scores for ``zscore``); ``leverage`` is the fixed leverage,
+        which ``sizing=vol_target`` replaces by one value per bar
+        (:func:`crypto_tune.phases._strategy.rule_inputs` does both).
+        """
+        if self.name == "zscore":
+            # (validate() keeps exit <= entry; a perturbed neighbour may not: clamp, never fail)
+            exit_ = None if self.exit is None else min(self.exit, self.entry)
+            levels = {"threshold": self.entry, "exit": exit_}
+        else:
+            levels = {"threshold": self.threshold, "exit": None}
+        keys = ("stop_loss", "take_profit", "leverage", "allow_short", "fee", "slippage")
+        return levels | {k: getattr(self, k) for k in (*keys, "funding_rate")}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,13 @@
 """LightGBM per fold and the out-of-fold prediction cache."""
 
-from crypto_tune.model._lightgbm import FittedFold, fit_booster, fit_fold, lightgbm_params
+from crypto_tune.model._lightgbm import (
+    FittedFold,
+    fit_booster,
+    fit_fold,
+    fit_refit,
+    lightgbm_params,
+    refit_rounds,
+)
 from crypto_tune.model._oof import OutOfFold, fold_arrays, oof_key, out_of_fold
 
 __all__ = [
@@ -8,8 +15,10 @@ __all__ = [
     "OutOfFold",
     "fit_booster",
     "fit_fold",
+    "fit_refit",
     "fold_arrays",
     "lightgbm_params",
     "oof_key",
     "out_of_fold",
+    "refit_rounds",
 ]

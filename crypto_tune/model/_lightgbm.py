@@ -1,4 +1,10 @@
-"""LightGBM fit and predict per fold, with early stopping on the fold's validation slice."""
+"""LightGBM fit and predict per fold, with early stopping on the fold's validation slice.
+
+A refit (the best run's model on the whole tuning period, or a walk-forward retrain through the
+holdout) does NOT early-stop on a short tail of its own: it trains on every bar before its test
+block (train, purge and validation slice, whose labels end a purge before the test bars) for a
+fixed number of rounds, :func:`refit_rounds` of the folds' best iterations (their median).
+"""
 
 from __future__ import annotations
 
@@ -89,3 +95,38 @@ def fit_fold(
     booster, best = fit_booster(x, y, fold.train_idx, fold.valid_idx, model, seed=seed)
     predictions = booster.predict(x[fold.test_idx], num_iteration=best)
     return FittedFold(booster, best, np.asarray(fold.test_idx), np.asarray(predictions))
+
+
+def refit_rounds(best_iterations: tuple[int, ...] | list[int]) -> int:
+    """Boosting rounds of a refit: the median of the folds' best iterations (at least 1).
+
+    The folds chose their rounds by early stopping on validation slices the refit no longer has;
+    their median is robust to one fold that stopped at iteration 2 or ran to the cap.
+    """
+    if not len(best_iterations):
+        raise ValueError("refit_rounds needs the best iteration of at least one fold")
+    return max(1, round(float(np.median(np.asarray(best_iterations, dtype=float)))))
+
+
+def fit_refit(
+    features: pd.DataFrame,
+    label: pd.Series,
+    fold: Fold,
+    model: ModelSettings,
+    *,
+    seed: int,
+    num_rounds: int,
+) -> FittedFold:
+    """Train on every bar from the fold's first train bar to its last validation bar (finite
+    labels only) for ``num_rounds`` rounds, no early stopping; predict the test bars."""
+    x = features.to_numpy(dtype=np.float32, copy=False)
+    y = label.to_numpy(dtype=np.float64)
+    start = int(min(fold.train_idx.min(), fold.valid_idx.min()))
+    stop = int(max(fold.train_idx.max(), fold.valid_idx.max()))
+    rows = _finite_rows(y, np.arange(start, stop + 1))
+    params = lightgbm_params(model, seed=seed)
+    booster = lgb.train(
+        params, lgb.Dataset(x[rows], y[rows], free_raw_data=False), num_boost_round=num_rounds
+    )
+    predictions = booster.predict(x[fold.test_idx])
+    return FittedFold(booster, int(num_rounds), np.asarray(fold.test_idx), np.asarray(predictions))

@@ -45,15 +45,25 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
 
     for member in member_settings(settings):  # data errors surface now; the sweep reuses it
         prepare_dataset(member)
-    if phase in ("strategy", "best") and settings.phase.model_source == "study":
+    replay = phase == "best" and settings.best.from_file is not None
+    if phase in ("strategy", "best") and settings.phase.model_source == "study" and not replay:
         from crypto_tune.study import best_params, load_study
 
         best_params(load_study(settings, phase="model"))
+    if phase == "model" and multirun:
+        from crypto_tune.phases._model import model_fingerprint
+        from crypto_tune.study import check_fingerprint
+
+        check_fingerprint(settings, model_fingerprint(settings), phase="model", record=False)
     if phase == "strategy":
         from crypto_tune.phases._strategy import check_study_predictions, strategy_context
 
         check_study_predictions(settings, strategy_context(settings))
-    if phase == "best":
+    if replay:
+        from crypto_tune.phases._best import load_replay
+
+        load_replay(settings)
+    if phase == "best" and not replay:
         from crypto_tune.study import best_params, load_study
 
         best_params(load_study(settings, phase="strategy"))

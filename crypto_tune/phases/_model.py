@@ -12,6 +12,7 @@ from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.model import OutOfFold, fold_arrays, out_of_fold
 from crypto_tune.objectives import MODEL_OBJECTIVES
+from crypto_tune.tracking import trial_run
 
 log = logging.getLogger("crypto_tune.model")
 
@@ -62,6 +63,29 @@ def _basket_summary(summaries: dict[str, dict]) -> dict:
     return {k: float(np.nanmean([s[k] for s in summaries.values()])) for k in keys}
 
 
+def model_fingerprint(settings: Settings) -> dict[str, object]:
+    """What this process's model trials score (see :mod:`crypto_tune.fingerprint`)."""
+    from crypto_tune.dataset import member_settings
+    from crypto_tune.fingerprint import study_fingerprint
+
+    datasets = [prepare_dataset(member) for member in member_settings(settings)]
+    return study_fingerprint(settings, datasets, phase="model")
+
+
+_CHECKED: set[str] = set()
+
+
+def _first_trial(settings: Settings) -> None:
+    """Once per process and study: refuse a study scored on other inputs; record a new one's."""
+    from crypto_tune.study import check_fingerprint, study_name
+
+    name = study_name(settings)
+    if name not in _CHECKED:
+        check_fingerprint(settings, model_fingerprint(settings), phase="model", record=True)
+        _CHECKED.add(name)
+
+
+@trial_run()  # the trial's MLflow run is open while it trains (real start, end, duration)
 def run_model_trial(settings: Settings) -> float:
     """Train on every fold (or read the cache), score IC, log to MLflow, return the objective.
 
@@ -69,7 +93,7 @@ def run_model_trial(settings: Settings) -> float:
     of the members' objectives.
     """
     from crypto_tune.dataset import member_settings
-    from crypto_tune.study import best_value, cached_study, running_trial
+    from crypto_tune.study import best_value, cached_study, running_trial, study_name
     from crypto_tune.tracking import code_version, settings_params, start_run
 
     start = time.perf_counter()
@@ -86,6 +110,7 @@ def run_model_trial(settings: Settings) -> float:
         fingerprints[member.asset.symbol] = dataset.data_fingerprint
     value = float(np.mean([objective(s) for s in summaries.values()]))
     summary = _basket_summary(summaries)
+    _first_trial(settings)
 
     study = cached_study(settings, phase="model")
     params = {f"model.{k}": v for k, v in settings.model.params().items()}
@@ -95,7 +120,7 @@ def run_model_trial(settings: Settings) -> float:
     best = value if best is None else max(best, value)
     single = len(summaries) == 1
     tags = {
-        "study": settings.study.name,
+        "study": study_name(settings),
         "phase": "model",
         "asset": settings.asset.name,
         "timeframe": settings.asset.timeframe,
@@ -106,7 +131,7 @@ def run_model_trial(settings: Settings) -> float:
         "oof_cache_key": ",".join(o.key for o in oofs.values()),
     }
     run_name = f"trial-{number}" if number is not None else "model-run"
-    with start_run(settings.tracking, settings.study.name, run_name=run_name, tags=tags) as run:
+    with start_run(settings.tracking, study_name(settings), run_name=run_name, tags=tags) as run:
         if run is not None:
             run.params(settings_params(settings))
             numbers = {k: summary[k] for k in ("ic", "rank_ic", "icir", "hit_rate")}

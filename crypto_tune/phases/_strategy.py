@@ -13,29 +13,152 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from crypto_tune.backtest import simulate_returns
+from crypto_tune.backtest import (
+    BacktestResult,
+    realised_volatility,
+    run_backtest,
+    simulate_returns,
+    vol_target_leverage,
+    zscore_signal,
+)
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import OutOfFold, out_of_fold
 from crypto_tune.objectives import strategy_score
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
+from crypto_tune.tracking import trial_run
 
 log = logging.getLogger("crypto_tune.strategy")
-# The strategy parameters Phase 2 tunes (conf/phase/strategy.yaml's search space).
-TUNED_STRATEGY_KEYS = ("threshold", "stop_loss", "take_profit", "leverage")
+# The strategy parameters Phase 2 tunes, per rule (conf/search/strategy/<rule>.yaml), and all
+# of them (what a workflow.best.json records and replays).
+RULE_KEYS: dict[str, tuple[str, ...]] = {
+    "threshold": ("threshold", "stop_loss", "take_profit"),
+    "zscore": ("entry", "exit", "signal_window", "stop_loss", "take_profit"),
+}
+TUNED_STRATEGY_KEYS = (
+    "threshold",
+    "entry",
+    "exit",
+    "signal_window",
+    "stop_loss",
+    "take_profit",
+    "leverage",
+)
 
 
 @dataclass(frozen=True)
 class FoldArrays:
-    """One fold's test bars as contiguous float arrays for the backtest kernel."""
+    """One fold's test bars as contiguous float arrays for the backtest kernel.
+
+    ``predictions`` are the fold model's, NaN outside the regime (the threshold rule's signal);
+    ``raw`` the same unmasked (the z-score's history) and ``in_regime`` the mask; ``positions``
+    index the fold's bars in ``all_close`` (the dataset's closes, for causal volatility).
+    """
 
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
     predictions: np.ndarray
+    raw: np.ndarray | None = None
+    in_regime: np.ndarray | None = None
+    positions: np.ndarray | None = None
+    all_close: np.ndarray | None = None
+    cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def signal(self, strategy: StrategySettings, *, periods_per_year: float) -> tuple:
+        """(signal, backtest kwargs) of ``strategy`` on this fold, cached per window."""
+        raw = self.predictions if self.raw is None else self.raw
+        in_regime = np.isfinite(self.predictions) if self.in_regime is None else self.in_regime
+        z = None
+        if strategy.name == "zscore":
+            key = ("z", strategy.signal_window)
+            if key not in self.cache:
+                self.cache[key] = zscore_signal(raw, strategy.signal_window)
+            z = self.cache[key]
+        vol = None
+        if strategy.sizing == "vol_target":
+            key = ("vol", strategy.vol_window, periods_per_year)
+            if key not in self.cache:
+                if self.all_close is None or self.positions is None:
+                    full = realised_volatility(
+                        self.close, strategy.vol_window, periods_per_year=periods_per_year
+                    )
+                else:
+                    full = realised_volatility(
+                        self.all_close, strategy.vol_window, periods_per_year=periods_per_year
+                    )[self.positions]
+                self.cache[key] = np.ascontiguousarray(full)
+            vol = self.cache[key]
+        return rule_inputs(strategy, raw, in_regime, vol, signal=z)
+
+
+def tuned_params(strategy: StrategySettings) -> dict[str, object]:
+    """The parameters Phase 2 tunes for ``strategy``'s rule, by name."""
+    return {k: getattr(strategy, k) for k in RULE_KEYS[strategy.name]}
+
+
+def rule_inputs(
+    strategy: StrategySettings,
+    predictions: np.ndarray,
+    in_regime: np.ndarray,
+    volatility: np.ndarray | None,
+    *,
+    segments: np.ndarray | None = None,
+    signal: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict]:
+    """(signal, :func:`run_backtest` kwargs): the one place a rule meets the engine.
+
+    ``predictions``: one or more models' predictions in time order (``segments`` gives each bar's
+    model, so a z-score never mixes two models' scales); ``in_regime``: bars the strategy may
+    trade (the signal is NaN elsewhere: flat); ``volatility``: realised volatility known at each
+    bar's open (:func:`realised_volatility`), needed by ``sizing=vol_target`` only. ``signal``
+    passes a precomputed z-score. Used identically by Phase 2 (fold models) and the best run
+    (holdout refit, walk-forward refits).
+    """
+    preds = np.asarray(predictions, dtype=np.float64)
+    if strategy.name == "zscore":
+        if signal is None:
+            signal = zscore_signal(preds, strategy.signal_window, segments=segments)
+    else:
+        signal = preds
+    signal = np.where(np.asarray(in_regime, dtype=bool), signal, np.nan)
+    kwargs = strategy.backtest_kwargs()
+    if strategy.sizing == "vol_target":
+        if volatility is None:
+            raise ConfigError("strategy.sizing=vol_target needs the realised volatility")
+        kwargs["leverage"] = vol_target_leverage(
+            volatility, target_vol=strategy.target_vol, max_leverage=strategy.max_leverage
+        )
+    return np.ascontiguousarray(signal), kwargs
+
+
+def backtest_segment(
+    candles: pd.DataFrame,
+    positions: np.ndarray,
+    predictions: np.ndarray,
+    in_regime: np.ndarray,
+    strategy: StrategySettings,
+    *,
+    timeframe: str,
+    segments: np.ndarray | None = None,
+) -> BacktestResult:
+    """Full backtest of ``strategy`` on ``candles.iloc[positions]`` (the best run's segments).
+
+    ``predictions`` and ``in_regime`` are per bar of the segment; the realised volatility is
+    computed on all of ``candles`` (history before the segment included, causal).
+    """
+    vol = None
+    if strategy.sizing == "vol_target":
+        close = candles["close"].to_numpy(dtype=np.float64)
+        ppy = periods_per_year(timeframe)
+        vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
+    signal, kwargs = rule_inputs(strategy, predictions, in_regime, vol, segments=segments)
+    part = candles.iloc[positions]
+    return run_backtest(part, pd.Series(signal, index=part.index), timeframe=timeframe, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -106,11 +229,13 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
     """Per-fold OHLC and predictions (NaN = flat outside the regime)."""
     mask = regime_mask(dataset, regime)
     candles = dataset.candles
+    all_close = np.ascontiguousarray(candles["close"].to_numpy(dtype=np.float64))
     out = []
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         positions = candles.index.get_indexer(preds.index)
-        values = preds.to_numpy(dtype=np.float64).copy()
+        raw = np.ascontiguousarray(preds.to_numpy(dtype=np.float64))
+        values = raw.copy()
         values[~mask[positions]] = np.nan
         out.append(
             FoldArrays(
@@ -119,6 +244,10 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
                     for c in ("open", "high", "low", "close")
                 ),
                 predictions=values,
+                raw=raw,
+                in_regime=np.ascontiguousarray(mask[positions]),
+                positions=positions,
+                all_close=all_close,
             )
         )
     return tuple(out)
@@ -192,18 +321,25 @@ def strategy_context(settings: Settings) -> StrategyContext | PortfolioContext:
 
 
 def backtest_folds(
-    folds: tuple[FoldArrays, ...], strategy: StrategySettings, *, bar_hours: float
+    folds: tuple[FoldArrays, ...],
+    strategy: StrategySettings,
+    *,
+    bar_hours: float,
 ) -> tuple[list[np.ndarray], list[int]]:
-    """Per-fold returns and closed-trade counts of ``strategy`` (the lean engine entry point)."""
-    kwargs = strategy.backtest_kwargs()
+    """Per-fold returns and closed-trade counts of ``strategy`` (the lean engine entry point).
+
+    Each fold's signal comes from its own model's predictions only (:func:`rule_inputs`).
+    """
+    ppy = 24.0 * 365.0 / bar_hours  # a 24/7 market, as crypto_tune.timeframes.periods_per_year
     returns, trades = [], []
     for fold in folds:
+        signal, kwargs = fold.signal(strategy, periods_per_year=ppy)
         r, n = simulate_returns(
             fold.open,
             fold.high,
             fold.low,
             fold.close,
-            fold.predictions,
+            signal,
             bar_hours=bar_hours,
             **kwargs,
         )
@@ -215,9 +351,15 @@ def backtest_folds(
 def score_strategy(
     strategy: StrategySettings, returns: list[np.ndarray], trades: list[int], *, ppy: float
 ) -> float:
-    """The objective of ``strategy`` on its per-fold returns, with the minimum-trades rule."""
+    """The objective of ``strategy`` on its per-fold returns: feasibility (drawdown, ruin), then
+    the trade floor (see :mod:`crypto_tune.objectives`)."""
     return strategy_score(
-        strategy.objective, returns, trades, periods_per_year=ppy, min_trades=strategy.min_trades
+        strategy.objective,
+        returns,
+        trades,
+        periods_per_year=ppy,
+        min_trades_per_year=strategy.min_trades_per_year,
+        max_drawdown=strategy.max_drawdown,
     )
 
 
@@ -288,57 +430,59 @@ class _Progress:
 
 
 _PROGRESS = _Progress()
-PREDICTIONS_ATTR = "crypto_tune.predictions"
+def strategy_fingerprint(
+    settings: Settings, context: StrategyContext | PortfolioContext
+) -> dict[str, object]:
+    """What this process's strategy trials score (see :mod:`crypto_tune.fingerprint`)."""
+    from crypto_tune.fingerprint import study_fingerprint
+
+    members = context.members if isinstance(context, PortfolioContext) else (context,)
+    return study_fingerprint(
+        settings,
+        [m.dataset for m in members],
+        phase="strategy",
+        predictions=context.predictions_key,
+    )
 
 
 def check_study_predictions(
-    settings: Settings, context: StrategyContext | PortfolioContext
+    settings: Settings, context: StrategyContext | PortfolioContext, *, record: bool = False
 ) -> None:
-    """Refuse to extend a Phase 2 study tuned on other predictions (another model or data).
+    """Refuse to extend a Phase 2 study scored on other inputs (another model, data, costs...).
 
-    The first trial of each process records the prediction cache key on the study; a later run
-    whose fixed model differs (Phase 1 found a new best, the data changed) would mix trials that
-    score different predictions, so it fails at start and says what to do.
+    The first trial of each process records the fingerprint on a new study; a later run whose
+    inputs differ (Phase 1 found a new best, the data or the fees changed) would mix trials that
+    score different things, so it fails at start and names what differs.
     """
-    from crypto_tune.study import cached_study
+    from crypto_tune.study import check_fingerprint
 
-    study = cached_study(settings, phase="strategy")
-    recorded = study.user_attrs.get(PREDICTIONS_ATTR) if study is not None else None
-    if recorded is not None and recorded != context.predictions_key:
-        raise ConfigError(
-            f"study '{settings.study.name}' was tuned on other predictions ({recorded}) than the "
-            f"model now selected gives ({context.predictions_key}, {context.model_source}): "
-            "use a new experiment_name, or phase.model_source=config with the earlier "
-            "model.* values"
-        )
+    fingerprint = strategy_fingerprint(settings, context)
+    check_fingerprint(settings, fingerprint, phase="strategy", record=record)
 
 
 _TAGGED: set[str] = set()
 
 
 def _first_trial(settings: Settings, context: StrategyContext | PortfolioContext) -> None:
-    """Once per process: say which model feeds the sweep, and record its prediction key on the
-    study (see check_study_predictions)."""
-    from crypto_tune.study import cached_study
+    """Once per process: say which model feeds the sweep, check and record the study's
+    fingerprint (see check_study_predictions)."""
+    from crypto_tune.study import study_name
 
-    if settings.study.name in _TAGGED:
+    name = study_name(settings)
+    if name in _TAGGED:
         return
     log.info("strategy: %s", context.describe())
-    study = cached_study(settings, phase="strategy")
-    if study is not None and PREDICTIONS_ATTR not in study.user_attrs:
-        study.set_user_attr(PREDICTIONS_ATTR, context.predictions_key)
-        study.set_user_attr("crypto_tune.model_source", context.model_source)
-    _TAGGED.add(settings.study.name)
+    check_study_predictions(settings, context, record=True)
+    _TAGGED.add(name)
 
 
+@trial_run(when=lambda s: s.tracking.per_trial_runs)  # a run per trial only when asked
 def run_strategy_trial(settings: Settings) -> float:
     """Backtest every fold with the trial's strategy parameters; return the objective."""
     context = strategy_context(settings)
     _first_trial(settings, context)
     value, returns, trades = evaluate_strategy(settings, context)
-    params = {
-        k: v for k, v in settings.strategy.backtest_kwargs().items() if k in TUNED_STRATEGY_KEYS
-    }
+    params = tuned_params(settings.strategy)
     _PROGRESS.update(value, params)
     log.debug("strategy trial %s -> %.4f, trades per fold %s", params, value, trades)
     if settings.tracking.per_trial_runs:
@@ -350,11 +494,12 @@ def _log_trial_run(
     settings: Settings, context: StrategyContext, value: float, returns: list, trades: list[int]
 ) -> None:
     from crypto_tune import metrics
+    from crypto_tune.study import study_name
     from crypto_tune.tracking import code_version, settings_params, start_run
 
     merged = np.concatenate(returns)
     tags = {
-        "study": settings.study.name,
+        "study": study_name(settings),
         "phase": "strategy",
         "asset": settings.asset.name,
         "predictions": context.predictions_key,
@@ -362,7 +507,7 @@ def _log_trial_run(
         "model_source": context.model_source,
     }
     with start_run(
-        settings.tracking, settings.study.name, run_name="strategy-trial", tags=tags
+        settings.tracking, study_name(settings), run_name="strategy-trial", tags=tags
     ) as run:
         if run is not None:
             run.params(settings_params(settings))

@@ -1,0 +1,41 @@
+"""The study fingerprint: what a study measures, and which differences refuse a mix."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from crypto_tune.cli import preflight
+from crypto_tune.dataset import prepare_dataset
+from crypto_tune.fingerprint import DATA_KEYS, differences, study_fingerprint
+
+
+def test_differences_skip_tuned_parameters() -> None:
+    recorded = {"data": "a", "model.num_leaves": 8, "objective": "ic"}
+    current = {"data": "b", "model.num_leaves": 16, "objective": "ic"}
+    assert differences(recorded, current, tuned={"model.num_leaves"}) == ["data a -> b"]
+    assert differences(recorded, recorded) == []
+    assert differences({"a": 1}, {}) == ["a 1 -> (absent)"]
+
+
+def test_fingerprint_covers_data_folds_label_objective(tmp_path: Path) -> None:
+    settings = preflight(["phase=inspect", "debug=fast", f"paths.outputs={tmp_path}"])
+    assert settings is not None
+    dataset = prepare_dataset(settings)
+    model = study_fingerprint(settings, [dataset], phase="model")
+    assert set(DATA_KEYS) <= set(model) and model["objective"] == "ic"
+    assert model["model.num_leaves"] == settings.model.num_leaves
+    strategy = study_fingerprint(settings, [dataset], phase="strategy", predictions="k1")
+    assert strategy["predictions"] == "k1" and "strategy.fee" in strategy
+    assert "model.num_leaves" not in strategy  # the predictions key stands for the model
+
+    horizon = dataclasses.replace(settings, label=dataclasses.replace(settings.label, horizon=4))
+    other = study_fingerprint(horizon, [prepare_dataset(horizon)], phase="model")
+    assert any(d.startswith("label.horizon 1 -> 4") for d in differences(model, other))
+
+    walk = preflight(
+        ["phase=inspect", "debug=fast", f"paths.outputs={tmp_path}", "split=walk_forward"]
+    )
+    assert walk is not None
+    folds = study_fingerprint(walk, [prepare_dataset(walk)], phase="model")
+    assert any(d.startswith("folds ") for d in differences(model, folds))
