@@ -7,7 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import run_cli
+from conftest import best_dir, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def _best(outputs: Path, *extra: str):
 
 def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
     done = _best(tuned)
-    path = tuned / "best" / "workflow.best.json"
+    path = best_dir(tuned) / "workflow.best.json"
     assert f"wrote {path}" in done.stdout
     assert (
         "in-sample" in done.stdout and "out-of-sample" in done.stdout and "verdict:" in done.stdout
@@ -74,7 +74,7 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
 
     mlflow.set_tracking_uri(f"sqlite:///{tuned}/mlflow.db")
     runs = mlflow.search_runs(
-        experiment_names=["default.synthetic.4h.all.best"], output_format="list"
+        experiment_names=["default.SYNTH.4h.all.static.h1.best"], output_format="list"
     )
     assert runs and "out_of_sample.sharpe" in runs[0].data.metrics
     names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
@@ -82,18 +82,18 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
 
 
 def test_overrides_are_applied_recorded_and_replayable(tuned: Path) -> None:
-    done = _best(tuned, "strategy.leverage=1", "strategy.threshold=0.005", "best.overwrite=false")
-    files = sorted((tuned / "best").glob("workflow.best*.json"))
+    done = _best(tuned, "strategy.leverage=1", "strategy.stop_loss=0.05", "best.overwrite=false")
+    files = sorted(best_dir(tuned).glob("workflow.best*.json"))
     assert len(files) >= 2, "overwrite=false keeps the earlier file"
     newest = max(files, key=lambda p: p.stat().st_mtime)
     assert f"wrote {newest}" in done.stdout and "(override)" in done.stdout
     doc = json.loads(newest.read_text())
-    assert doc["strategy"]["overrides"] == {"leverage": 1.0, "threshold": 0.005}
+    assert doc["strategy"]["overrides"] == {"leverage": 1.0, "stop_loss": 0.05}
     assert doc["strategy"]["params"]["leverage"] == 1.0
-    assert doc["strategy"]["params"]["threshold"] == 0.005
+    assert doc["strategy"]["params"]["stop_loss"] == 0.05
 
     replay = _best(tuned, f"best.from={newest}", "best.overwrite=false")
-    again = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    again = max(best_dir(tuned).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
     assert f"wrote {again}" in replay.stdout and again != newest
     redo = json.loads(again.read_text())
     assert redo["strategy"]["params"] == doc["strategy"]["params"]
@@ -105,7 +105,7 @@ def test_overrides_are_applied_recorded_and_replayable(tuned: Path) -> None:
 
 def test_robust_selection_reports_its_choice(tuned: Path) -> None:
     done = _best(tuned, "best.selection=robust", "best.overwrite=false")
-    newest = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    newest = max(best_dir(tuned).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
     doc = json.loads(newest.read_text())
     assert doc["strategy"]["selection"] == "robust" and "(robust)" in doc["strategy"]["source"]
     assert "selection=robust" in done.stdout
@@ -121,7 +121,7 @@ def test_null_market_is_not_significant(tmp_path: Path) -> None:
         "tracking.enabled=false",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    doc = json.loads((outputs / "best" / "workflow.best.json").read_text())
+    doc = json.loads((best_dir(outputs) / "workflow.best.json").read_text())
     assert doc["robustness"]["significant"] is False
     assert "edge not significant" in doc["robustness"]["verdict"]
     assert "verdict: edge not significant" in done.stdout
@@ -130,14 +130,14 @@ def test_null_market_is_not_significant(tmp_path: Path) -> None:
 def test_best_without_studies_says_what_to_run(tmp_path: Path) -> None:
     done = run_cli("phase=best", f"paths.outputs={tmp_path}")
     assert done.returncode == 2
-    assert "run `crypto-tune -m phase=model asset=synthetic` first" in done.stderr
+    assert f"run `crypto-tune -m phase=model paths.outputs={tmp_path}` first" in done.stderr
 
 
 def test_report_reads_both_studies_and_the_best_run(tuned: Path) -> None:
     _best(tuned)
     done = run_cli("phase=report", f"paths.outputs={tuned}", "asset.synthetic.planted_ic=0.2")
     assert done.returncode == 0, done.stderr[-3000:]
-    path = tuned / "reports" / "default.synthetic.4h.all.html"
+    path = tuned / "reports" / "default.SYNTH.4h.all.static.h1.html"
     assert f"wrote {path}" in done.stdout
     html = path.read_text()
     for name in ("Phase 1", "Phase 2", "edge significant", "<script"):
@@ -145,7 +145,7 @@ def test_report_reads_both_studies_and_the_best_run(tuned: Path) -> None:
     assert '<script src="http' not in html
     mlflow.set_tracking_uri(f"sqlite:///{tuned}/mlflow.db")
     runs = mlflow.search_runs(
-        experiment_names=["default.synthetic.4h.all.report"], output_format="list"
+        experiment_names=["default.SYNTH.4h.all.static.h1.report"], output_format="list"
     )
     names = {a.path for a in mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)}
     assert path.name in names
@@ -175,7 +175,7 @@ def test_walk_forward_holdout_retrains_on_the_past_only(tmp_path: Path) -> None:
 def test_best_with_walk_forward_holdout(tuned: Path) -> None:
     done = _best(tuned, "best.retrain_months=3", "best.overwrite=false")
     assert "retrained every 3 month(s)" in done.stdout
-    newest = max((tuned / "best").glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    newest = max(best_dir(tuned).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
     doc = json.loads(newest.read_text())
     assert doc["strategy"]["holdout_retrain_months"] == 3
     assert doc["metrics"]["out_of_sample"]["n_trades"] > 0

@@ -23,13 +23,24 @@ from crypto_tune.report import build_report, equity_curves, format_value, write_
 from crypto_tune.report._figures import MAX_CURVE_POINTS, equity_panel, study_panels
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = ("header", "robustness", "model-study", "strategy-study", "fold-ic", "equity")
+SECTIONS = (
+    "header",
+    "robustness",
+    "model-study",
+    "strategy-study",
+    "fold-ic",
+    "equity",
+    "monthly",
+    "trades",
+)
 STUDY_FIGURES = ("history", "importance", "parallel", "slice")
 ALL_FIGURES = [
     *(f"model-{n}" for n in STUDY_FIGURES),
     *(f"strategy-{n}" for n in STUDY_FIGURES),
+    "strategy-heatmap",
     "fold-ic",
     "equity",
+    "monthly",
 ]
 
 
@@ -92,6 +103,10 @@ def _best(significant: bool = False) -> dict:
                 "total_return": -0.0212,
                 "n_trades": 30,
             },
+            "benchmark": {
+                "in_sample": {"sharpe": 0.5, "total_return": 0.25, "max_drawdown": 0.4},
+                "out_of_sample": {"sharpe": -0.2, "total_return": -0.1, "max_drawdown": 0.3},
+            },
         },
         "robustness": {
             "n_trials": 30,
@@ -112,6 +127,24 @@ def _returns(seed: int = 0, n_is: int = 600, n_oos: int = 200) -> dict[str, pd.S
         "in_sample": pd.Series(values[:n_is], index=index[:n_is]),
         "out_of_sample": pd.Series(values[n_is:], index=index[n_is:]),
     }
+
+
+def _trades() -> pd.DataFrame:
+    times = pd.date_range("2021-01-02", periods=6, freq="1D", tz="UTC")
+    return pd.DataFrame(
+        {
+            "segment": ["in_sample"] * 4 + ["out_of_sample"] * 2,
+            "symbol": "ETHUSDT",
+            "entry_time": times,
+            "exit_time": times + pd.Timedelta(hours=8),
+            "side": ["long", "short", "long", "long", "short", "long"],
+            "entry_price": [100.0, 101.0, 99.0, 98.0, 102.0, 103.0],
+            "exit_price": [101.0, 100.0, 98.0, 99.0, 101.0, 104.0],
+            "pnl": [0.01, 0.01, -0.01, 0.01, 0.01, 0.01],
+            "return": [0.01, 0.0099, -0.0098, 0.0101, 0.01, 0.0099],
+            "reason": ["signal", "take_profit", "stop_loss", "signal", "signal", "end"],
+        }
+    )
 
 
 def _fold_ic() -> pd.DataFrame:
@@ -135,6 +168,8 @@ def report_html(studies) -> str:
         best=_best(),
         equity=_returns(),
         fold_ic=_fold_ic(),
+        benchmark=_returns(seed=1),
+        trades=_trades(),
     )
 
 
@@ -198,12 +233,12 @@ def test_sections_figures_and_self_contained(report_html: str) -> None:
         assert f'id="{section}"' in report_html
     names = re.findall(r'<div class="figure" data-figure="([^"]+)"', report_html)
     assert names == ALL_FIGURES
-    assert "window.__reportFigures = 10;" in report_html
-    assert 'data-expected="10"' in report_html
+    assert "window.__reportFigures = 12;" in report_html
+    assert 'data-expected="12"' in report_html
     # Self-contained: no external script at all, plotly.js inlined exactly once.
     assert "<script src" not in report_html.lower()
     assert report_html.count("* plotly.js v") == 1
-    assert report_html.count("Plotly.newPlot(") == 10
+    assert report_html.count("Plotly.newPlot(") == 12
     assert "not available" not in _body(report_html)
     # The title is escaped, never markup.
     assert "<title>ETHUSDT 4h &lt;test&gt;</title>" in report_html
@@ -213,12 +248,12 @@ def test_sections_figures_and_self_contained(report_html: str) -> None:
 def test_robustness_tables_hand_formatted(report_html: str) -> None:
     dom = _parse(report_html)
     perf = _rows(dom.tables["performance-table"])
-    assert perf["Sharpe ratio"] == ["1.43", "0.31"]
-    assert perf["Sortino ratio"] == ["2.05", "—"]
-    assert perf["max drawdown"] == ["12.34%", "20.00%"]
-    assert perf["win rate"] == ["53.10%", "50.00%"]
-    assert perf["total return"] == ["45.67%", "-2.12%"]
-    assert perf["trades"] == ["1,234", "30"]
+    assert perf["Sharpe ratio"] == ["1.43", "0.31", "0.50", "-0.20"]
+    assert perf["Sortino ratio"] == ["2.05", "—", "—", "—"]
+    assert perf["max drawdown"] == ["12.34%", "20.00%", "40.00%", "30.00%"]
+    assert perf["win rate"] == ["53.10%", "50.00%", "—", "—"]
+    assert perf["total return"] == ["45.67%", "-2.12%", "25.00%", "-10.00%"]
+    assert perf["trades"] == ["1,234", "30", "—", "—"]
     strategy = _rows(dom.tables["strategy-table"])
     assert strategy == {
         "leverage": ["2 (override)"],
@@ -233,8 +268,9 @@ def test_robustness_tables_hand_formatted(report_html: str) -> None:
     assert robust["PBO"] == ["—"]
     assert robust["mean IC over folds"] == ["0.0213"]
     assert robust["ICIR"] == ["0.84"]
-    cells = [c for table in dom.tables.values() for row in table for c in row]
-    assert len(cells) == 3 * 7 + 2 * 4 + 2 * 7
+    names = ("performance-table", "strategy-table", "robustness-table")
+    cells = [c for name in names for row in dom.tables[name] for c in row]
+    assert len(cells) == 5 * 9 + 2 * 4 + 2 * 7
     for cell in cells:
         assert not re.search(r"\b(nan|inf|none|null)\b", cell, flags=re.IGNORECASE), cell
 
@@ -263,7 +299,8 @@ def test_missing_inputs_become_notes() -> None:
         assert f'id="{section}"' in html
     assert 'class="figure"' not in html
     assert "window.__reportFigures = 0;" in html
-    assert _body(html).count("not available") == 6  # verdict, table, 2 studies, fold IC, equity
+    # verdict, table, 2 studies, fold IC, equity, monthly returns, trades
+    assert _body(html).count("not available") == 8
     assert "verdict not available: no best run was given" in html
     assert "not available: no returns were given" in html
     # Empty inputs too, and a best.json missing whole blocks shows dashes.
@@ -278,8 +315,10 @@ def test_missing_inputs_become_notes() -> None:
     assert "study &#x27;nothing-run&#x27; has no complete trial" in html
     assert "not available: the return series are empty" in html
     assert "not available: the per-fold IC table is empty" in html
+    assert "Monthly returns of the strategy: not available: the return series are empty" in html
+    assert "not available: no trade list was given" in html
     perf = _rows(_parse(html).tables["performance-table"])
-    assert perf["Sharpe ratio"] == ["—", "—"]
+    assert perf["Sharpe ratio"] == ["—", "—", "—", "—"]
 
 
 def test_degenerate_studies_give_notes_not_crashes() -> None:
@@ -295,9 +334,13 @@ def test_degenerate_studies_give_notes_not_crashes() -> None:
     assert [p.figure is None for p in panels] == [False, True, True, True]
     multi = optuna.create_study(directions=["maximize", "minimize"], study_name="multi")
     multi.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=3)
-    assert study_panels(multi, prefix="model", label="m") == (
-        [],
-        "not available: study 'multi' is multi-objective",
+    panels, note = study_panels(multi, prefix="model", label="m")  # drawn on objective 1
+    assert note == ""
+    assert [p.figure is not None for p in panels] == [True, True, True, True]
+    assert "the plots show" not in panels[1].captions
+    assert (
+        panels[0].captions[0]
+        == "multi-objective study (objective 1, objective 2): this plot shows objective 1"
     )
     failed = optuna.create_study(study_name="failing")
     failed.optimize(lambda t: float("nan"), n_trials=2)  # NaN values are FAIL trials
@@ -354,6 +397,7 @@ def test_out_of_sample_continues_from_in_sample_end() -> None:
     assert captions == (
         "in sample: 2 bars, total return 21.00%, max drawdown 0.00%",
         "out of sample: 2 bars, total return -40.00%, max drawdown 50.00%",
+        "buy and hold not available: the best run has no benchmark returns",
     )
 
 
@@ -503,8 +547,8 @@ def test_every_figure_renders_in_chromium(report_html: str, tmp_path: Path) -> N
     status = _render(page, tmp_path / "profile")
     assert status["data-done"] == "1"
     assert status["data-errors"] == "0"
-    assert status["data-expected"] == "10"
-    assert status["data-rendered"] == "10"
+    assert status["data-expected"] == "12"
+    assert status["data-rendered"] == "12"
 
 
 @pytest.mark.slow
@@ -521,4 +565,4 @@ def test_chromium_check_catches_script_errors_and_missing_figures(
     status = _render(page, tmp_path / "profile")
     assert status["data-done"] == "1"
     assert int(str(status["data-errors"])) >= 2  # the missing function and "boom"
-    assert status["data-rendered"] == "9"
+    assert status["data-rendered"] == "11"

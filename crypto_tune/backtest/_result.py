@@ -47,13 +47,15 @@ class BacktestResult:
 
     ``returns``: simple per-bar returns of equity; ``equity``: equity at each bar's close;
     ``positions``: signed quantity held at each close (the last bar shows the position the
-    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding.
+    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding;
+    ``signal``: what the rule traded on (set by callers that transform predictions).
     """
 
     returns: pd.Series
     equity: pd.Series
     positions: pd.Series
     trades: pd.DataFrame
+    signal: pd.Series | None = None
 
     @property
     def final_equity(self) -> float:

@@ -4,7 +4,7 @@ Reads the best Phase 1 and Phase 2 parameters from their studies (or replays a
 ``workflow.best.json`` given as ``best.from``), applies manual overrides from the command line,
 refits the model on the whole tuning period (same early-stopping rule), predicts the holdout,
 backtests the tuning period (out-of-fold predictions) and the holdout, computes the overfitting
-statistics and writes ``workflow.best.json`` under ``paths.best``.
+statistics and writes ``workflow.best.json`` under ``paths.best/<study.name>/``.
 """
 
 from __future__ import annotations
@@ -23,19 +23,26 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
-from crypto_tune.backtest import run_backtest
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_atomic_parquet
+from crypto_tune.diagnostics import (
+    holdout_note,
+    objective_note,
+    signal_distribution,
+    trade_rate_warning,
+    trades_per_year,
+)
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.model import fit_fold, out_of_fold
+from crypto_tune.model import fit_refit, out_of_fold, refit_rounds
 from crypto_tune.phases._model import score_folds
 from crypto_tune.phases._strategy import (
-    TUNED_STRATEGY_KEYS,
+    RULE_KEYS,
     PortfolioContext,
     StrategyContext,
     _portfolio_context,
     _single_context,
     backtest_folds,
+    backtest_segment,
     portfolio_folds,
     resolve_model,
     score_strategy,
@@ -56,7 +63,10 @@ SUMMARY_KEYS = (
     "exposure",
     "cagr",
     "volatility",
+    "trades_per_year",
+    "turnover",
 )
+BENCHMARK_KEYS = ("sharpe", "total_return", "max_drawdown")
 
 
 # ---------------------------------------------------------------------------- parameters
@@ -76,15 +86,30 @@ def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
     return found
 
 
-def _load_replay(path: str) -> dict[str, Any]:
-    file = Path(path)
+def load_replay(settings: Settings) -> dict[str, Any]:
+    """The ``best.from`` file, checked: it exists, it is a workflow.best.json, and it was made
+    on the data this run reads (a replay on other candles would silently mix two results)."""
+    file = Path(str(settings.best.from_file))
     if not file.is_file():
-        raise ConfigError(f"best.from: file {file} not found")
+        raise ConfigError(f"best.from: no such file: {file}")
     try:
         data = json.loads(file.read_text())
         data["model"]["params"], data["strategy"]["params"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"best.from: {file} is not a workflow.best.json ({exc})") from None
+    recorded = data.get("fingerprint")
+    if recorded:
+        from crypto_tune.dataset import member_settings
+        from crypto_tune.fingerprint import DATA_KEYS, data_fingerprint, differences
+
+        datasets = [prepare_dataset(m) for m in member_settings(settings)]
+        current = data_fingerprint(settings, datasets)
+        changed = differences({k: recorded.get(k) for k in DATA_KEYS}, current)
+        if changed:
+            raise ConfigError(
+                f"best.from: {file} was made on other inputs than this run's ({changed[0]}): "
+                f"replay it with the overrides it was made with: {data.get('command', '?')}"
+            )
     return data
 
 
@@ -142,7 +167,7 @@ class Evaluator:
 
 
 def _choose(settings: Settings, evaluator_for: Any) -> Choice:
-    replay = _load_replay(settings.best.from_file) if settings.best.from_file else None
+    replay = load_replay(settings) if settings.best.from_file else None
     model_overrides = command_line_overrides(settings, "model")
     if replay is not None:
         model = dataclasses.replace(settings.model, **replay["model"]["params"])
@@ -155,7 +180,8 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     overrides = command_line_overrides(settings, "strategy")
     study = None
     if replay is not None:
-        tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in TUNED_STRATEGY_KEYS}
+        known = {f.name for f in dataclasses.fields(StrategySettings)}
+        tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in known}
         source = f"file:{settings.best.from_file}"
         overrides = {**replay["strategy"].get("overrides", {}), **overrides}
     else:
@@ -220,7 +246,14 @@ def _summary(returns: np.ndarray, trades: pd.DataFrame, positions: np.ndarray, p
         returns, periods_per_year=ppy, trade_pnls=pnl, positions=positions
     )
     out["n_trades"] = len(trades)
+    out["trades_per_year"] = trades_per_year(len(trades), len(returns), ppy)
     return {k: _clean(out.get(k)) for k in SUMMARY_KEYS}
+
+
+def _benchmark(returns: pd.Series, ppy: float) -> dict[str, Any]:
+    """Buy-and-hold over the strategy's bars: Sharpe, total return, max drawdown."""
+    out = metrics.performance_summary(returns.to_numpy(), periods_per_year=ppy)
+    return {k: _clean(out[k]) for k in BENCHMARK_KEYS}
 
 
 def _clean(value: Any) -> Any:
@@ -235,12 +268,21 @@ def _backtest_segment(
     dataset: Dataset,
     positions: np.ndarray,
     predictions: np.ndarray,
+    in_regime: np.ndarray,
     strategy: StrategySettings,
     timeframe: str,
+    segments: np.ndarray | None = None,
 ) -> Any:
-    candles = dataset.candles.iloc[positions]
-    preds = pd.Series(predictions, index=candles.index)
-    return run_backtest(candles, preds, timeframe=timeframe, **strategy.backtest_kwargs())
+    """The strategy's signal and sizing on raw predictions, exactly as in Phase 2."""
+    return backtest_segment(
+        dataset.candles,
+        positions,
+        predictions,
+        in_regime,
+        strategy,
+        timeframe=timeframe,
+        segments=segments,
+    )
 
 
 # ----------------------------------------------------------------------------- main phase
@@ -257,36 +299,44 @@ class MemberRun:
     oos: Any
     holdout_ic: float
     fitted: Any
+    is_signal: np.ndarray | None = None
 
 
 def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySettings) -> MemberRun:
     """In sample: the out-of-fold predictions of the tuning period, fold by fold; out of sample:
-    a refit on the whole tuning period (same early stopping) predicting the holdout."""
+    a refit on the whole tuning period (for the folds' median best iteration, no early
+    stopping: :func:`crypto_tune.model.refit_rounds`) predicting the holdout."""
     dataset = prepare_dataset(settings)
     mask = regime_mask(dataset, settings.regime.name)
     timeframe = settings.asset.timeframe
     oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    parts, trades, positions = [], [], []
+    parts, trades, positions, signals = [], [], [], []
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         pos = dataset.candles.index.get_indexer(preds.index)
-        values = np.where(mask[pos], preds.to_numpy(), np.nan)
-        result = _backtest_segment(dataset, pos, values, strategy, timeframe)
+        result = _backtest_segment(dataset, pos, preds.to_numpy(), mask[pos], strategy, timeframe)
         parts.append(result.returns)
         trades.append(result.trades)
         positions.append(result.positions.to_numpy())
+        signals.append(result.signal.to_numpy())
     holdout = dataset.holdout
     if len(holdout.test_idx) == 0:
         raise ConfigError(
             f"split.holdout_start..holdout_end: no bars of {settings.asset.symbol} in the holdout"
         )
+    rounds = refit_rounds(oof.best_iterations)
+    segments = None
     if settings.best.retrain_months > 0:
-        fitted, predictions = _walk_forward_holdout(settings, dataset, model)
+        fitted, predictions, segments = _walk_forward_holdout(settings, dataset, model, rounds)
     else:
-        fitted = fit_fold(dataset.features, dataset.label, holdout, model, seed=settings.seed)
+        fitted = fit_refit(
+            dataset.features, dataset.label, holdout, model, seed=settings.seed, num_rounds=rounds
+        )
         predictions = fitted.test_predictions
-    oos_preds = np.where(mask[holdout.test_idx], predictions, np.nan)
-    oos = _backtest_segment(dataset, holdout.test_idx, oos_preds, strategy, timeframe)
+    in_regime = mask[holdout.test_idx]
+    oos = _backtest_segment(
+        dataset, holdout.test_idx, predictions, in_regime, strategy, timeframe, segments
+    )
     labels = dataset.label.to_numpy()[holdout.test_idx]
     keep = np.isfinite(labels) & mask[holdout.test_idx]
     holdout_ic = metrics.information_coefficient(predictions[keep], labels[keep])
@@ -300,6 +350,7 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         oos=oos,
         holdout_ic=holdout_ic,
         fitted=fitted,
+        is_signal=np.concatenate(signals),
     )
 
 
@@ -330,21 +381,28 @@ def holdout_refits(settings: Settings, index: pd.DatetimeIndex) -> list:
     return folds
 
 
-def _walk_forward_holdout(settings: Settings, dataset: Dataset, model: ModelSettings) -> tuple:
-    """(last fitted fold, holdout predictions) with a retrain every ``best.retrain_months``."""
+def _walk_forward_holdout(
+    settings: Settings, dataset: Dataset, model: ModelSettings, rounds: int
+) -> tuple:
+    """(last fitted fold, holdout predictions, the refit number of each holdout bar) with a
+    retrain (``rounds`` boosting rounds) every ``best.retrain_months``."""
     holdout = dataset.holdout.test_idx
     predictions = np.full(len(holdout), np.nan)
+    segments = np.full(len(holdout), -1)
     where = {int(p): i for i, p in enumerate(holdout)}
     fitted = None
-    for fold in holdout_refits(settings, dataset.candles.index):
-        fitted = fit_fold(dataset.features, dataset.label, fold, model, seed=settings.seed)
+    for number, fold in enumerate(holdout_refits(settings, dataset.candles.index)):
+        fitted = fit_refit(
+            dataset.features, dataset.label, fold, model, seed=settings.seed, num_rounds=rounds
+        )
         for position, value in zip(fitted.test_positions, fitted.test_predictions, strict=True):
             if int(position) in where:
                 predictions[where[int(position)]] = value
+                segments[where[int(position)]] = number
     if fitted is None:
         raise ConfigError("best.retrain_months: no walk-forward block falls in the holdout")
     log.info("holdout: walk-forward, retrained every %d month(s)", settings.best.retrain_months)
-    return fitted, predictions
+    return fitted, predictions, segments
 
 
 def _mean_scores(runs: list[MemberRun]) -> dict:
@@ -413,7 +471,9 @@ def run_best(settings: Settings) -> None:
         settings, choice, evaluator, is_returns.to_numpy(), in_sample, out_of_sample
     )
     document = _document(settings, runs, choice, in_sample, out_of_sample, robustness, ppy)
-    paths = _write_outputs(settings, document, is_returns, oos_returns, runs)
+    hold = _buy_and_hold(runs)
+    _explain(document, settings, choice, evaluator, runs, hold, ppy)
+    paths = _write_outputs(settings, document, is_returns, oos_returns, hold, runs)
     _print_table(document, paths["json"])
     _log_to_mlflow(settings, document, paths)
 
@@ -501,23 +561,22 @@ def _document(
     robustness: dict,
     ppy: float,
 ) -> dict[str, Any]:
+    from crypto_tune.fingerprint import data_fingerprint
+
     split = settings.split
     single = len(runs) == 1
     fold_scores = _mean_scores(runs)
     holdout_ic = float(np.nanmean([r.holdout_ic for r in runs]))
     iterations = {r.symbol: r.fitted.best_iteration for r in runs}
-    strategy_params = {k: getattr(choice.strategy, k) for k in TUNED_STRATEGY_KEYS}
-    strategy_params.update(
-        {
-            k: getattr(choice.strategy, k)
-            for k in ("allow_short", "fee", "slippage", "funding_rate", "objective")
-        }
-    )
+    # every strategy setting, so a replay restores the rule, its sizing and its costs
+    strategy_params = dataclasses.asdict(choice.strategy)
     return {
         "version": 1,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "crypto-tune phase=best " + " ".join(settings.command_line),
         "experiment": settings.experiment_name,
+        "study": settings.study.name,
+        "fingerprint": data_fingerprint(settings, [r.dataset for r in runs]),
         "asset": {
             "name": settings.asset.name,
             "symbol": settings.asset.symbol,
@@ -574,10 +633,99 @@ def _document(
     }
 
 
+def best_folder(settings: Settings) -> Path:
+    """``paths.best/<study.name>``: each study's best run has a folder of its own."""
+    return Path(settings.paths.best) / settings.study.name
+
+
+def _buy_and_hold(runs: list[MemberRun]) -> tuple[pd.Series, pd.Series]:
+    """Buy-and-hold returns over the strategy's own bars, in and out of sample."""
+    from crypto_tune.report import benchmark_returns
+
+    return benchmark_returns(
+        {run.symbol: run.dataset.candles["close"] for run in runs},
+        {run.symbol: [part.index for part in run.is_returns] for run in runs},
+        {run.symbol: run.oos.returns.index for run in runs},
+    )
+
+
+def _explain(
+    document: dict[str, Any],
+    settings: Settings,
+    choice: Choice,
+    evaluator: Evaluator,
+    runs: list[MemberRun],
+    hold: tuple[pd.Series, pd.Series],
+    ppy: float,
+) -> None:
+    """Buy-and-hold beside the table, the traded signal in and out of sample, and one line for
+    each thing a user must not miss (stopped trading, a holdout that contradicts the verdict,
+    an objective that differs from the study's)."""
+    is_hold, oos_hold = hold
+    found = document["metrics"]
+    found["benchmark"] = {
+        "in_sample": _benchmark(is_hold, ppy),
+        "out_of_sample": _benchmark(oos_hold, ppy),
+    }
+    strategy = choice.strategy
+    entry = strategy.entry if strategy.name == "zscore" else strategy.threshold
+    signal = {
+        "kind": "z-score of the predictions" if strategy.name == "zscore" else "raw predictions",
+        "entry": entry,
+        "in_sample": signal_distribution(
+            np.concatenate([r.is_signal for r in runs if r.is_signal is not None]), entry
+        ),
+        "out_of_sample": signal_distribution(
+            np.concatenate([r.oos.signal.to_numpy() for r in runs]), entry
+        ),
+    }
+    document["signal"] = signal
+    warnings = []
+    stopped = trade_rate_warning(
+        found["in_sample"]["trades_per_year"],
+        found["out_of_sample"]["trades_per_year"],
+        in_sample_beyond=signal["in_sample"]["beyond_entry"],
+        out_of_sample_beyond=signal["out_of_sample"]["beyond_entry"],
+    )
+    if stopped:
+        warnings.append(stopped)
+    robustness = document["robustness"]
+    note = holdout_note(robustness["significant"], found["out_of_sample"]["sharpe"])
+    robustness["holdout_note"] = note
+    if note:
+        warnings.append(note)
+    document["warnings"] = warnings
+
+    recomputed = evaluator.score({})
+    study_value = None
+    if choice.study is not None and len(choice.study.directions) == 1:
+        study_value = float(choice.study.best_value)
+    reasons = []
+    if choice.overrides:
+        reasons.append(f"manual overrides {choice.overrides}")
+    if settings.best.selection != "best":
+        reasons.append(f"best.selection={settings.best.selection} chose another trial")
+    document["strategy"]["objective"] = {
+        "name": strategy.objective,
+        "value": _clean(recomputed),
+        "study_value": _clean(study_value),
+        "note": objective_note(
+            strategy.objective,
+            study_value=study_value,
+            recomputed=recomputed,
+            in_sample_sharpe=found["in_sample"]["sharpe"],
+            reasons=reasons,
+        ),
+    }
+
+
 def _target_path(settings: Settings) -> Path:
-    folder = Path(settings.paths.best)
+    """Where this run's workflow.best.json goes; never the file being replayed."""
+    folder = best_folder(settings)
     path = folder / "workflow.best.json"
-    if settings.best.overwrite or not path.exists():
+    replayed = settings.best.from_file
+    is_replayed = replayed is not None and Path(replayed).resolve() == path.resolve()
+    if (settings.best.overwrite and not is_replayed) or not path.exists():
         return path
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     candidate, n = folder / f"workflow.best.{stamp}.json", 2
@@ -591,17 +739,34 @@ def _write_outputs(
     document: dict,
     is_returns: pd.Series,
     oos_returns: pd.Series,
+    hold: tuple[pd.Series, pd.Series],
     runs: list[MemberRun],
 ) -> dict[str, Path]:
-    """The JSON, the curves and the refit model(s), beside each other under ``paths.best``."""
+    """The JSON, the curves (strategy and buy-and-hold returns), the trades and the refit
+    model(s), beside each other in the study's folder."""
+    from crypto_tune.report import trade_records
+
+    is_hold, oos_hold = hold
     path = _target_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     stem = path.name.removesuffix(".json")
     curves = path.with_name(f"{stem}.curves.parquet")
     frame = pd.concat(
         {"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"]
-    )
-    write_atomic_parquet(frame.to_frame("returns"), curves)
+    ).to_frame("returns")
+    hold = pd.concat({"in_sample": is_hold, "out_of_sample": oos_hold}, names=["segment", "time"])
+    frame["benchmark"] = hold.reindex(frame.index).fillna(0.0).to_numpy()
+    write_atomic_parquet(frame, curves)
+    trades = path.with_name(f"{stem}.trades.parquet")
+    records = [
+        trade_records(run.is_trades, run.is_returns, segment="in_sample", symbol=run.symbol)
+        for run in runs
+    ] + [
+        trade_records(run.oos.trades, [run.oos.returns], segment="out_of_sample", symbol=run.symbol)
+        for run in runs
+    ]
+    table = pd.concat(records, ignore_index=True)
+    write_atomic_parquet(table.sort_values(["segment", "entry_time"], kind="stable"), trades)
     models = {}
     for run in runs:
         suffix = "" if len(runs) == 1 else f".{run.symbol}"
@@ -609,6 +774,7 @@ def _write_outputs(
         run.fitted.booster.save_model(str(models[run.symbol]))
     document["files"] = {
         "curves": curves.name,
+        "trades": trades.name,
         "model": models[runs[0].symbol].name if len(runs) == 1 else None,
         "models": {symbol: file.name for symbol, file in models.items()},
     }
@@ -617,13 +783,16 @@ def _write_outputs(
         json.dump(document, handle, indent=2, default=str)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
-    return {"json": path, "curves": curves} | {f"model.{s}": f for s, f in models.items()}
+    written = {"json": path, "curves": curves, "trades": trades}
+    return written | {f"model.{s}": f for s, f in models.items()}
 
 
 def _fmt(value: Any, key: str) -> str:
     if value is None:
         return "—"
     if key in ("max_drawdown", "win_rate", "total_return", "exposure", "cagr", "volatility"):
+        if isinstance(value, str):
+            return value
         return f"{100 * value:.2f}%"
     if isinstance(value, int):
         return f"{value:,}"
@@ -636,12 +805,28 @@ def _print_table(document: dict, path: Path) -> None:
     ins, oos = document["metrics"]["in_sample"], document["metrics"]["out_of_sample"]
     params = document["strategy"]["params"]
     overrides = document["strategy"]["overrides"]
-    lines = [f"{'':<16}{'in-sample':>14}{'out-of-sample':>16}"]
-    for key in ("sharpe", "sortino", "max_drawdown", "win_rate", "total_return", "n_trades"):
-        lines.append(f"{key:<16}{_fmt(ins.get(key), key):>14}{_fmt(oos.get(key), key):>16}")
-    for key in ("leverage", "threshold", "stop_loss", "take_profit"):
+    bench = document["metrics"].get("benchmark") or {}
+    bis, boos = bench.get("in_sample", {}), bench.get("out_of_sample", {})
+    head = f"{'':<16}{'in-sample':>14}{'out-of-sample':>16}"
+    lines = [head + (f"{'buy&hold IS':>14}{'buy&hold OOS':>14}" if bench else "")]
+    keys = ("sharpe", "sortino", "max_drawdown", "win_rate", "total_return", "n_trades")
+    for key in (*keys, "trades_per_year", "exposure"):
+        row = f"{key:<16}{_fmt(ins.get(key), key):>14}{_fmt(oos.get(key), key):>16}"
+        if bench and key in BENCHMARK_KEYS:
+            row += f"{_fmt(bis.get(key), key):>14}{_fmt(boos.get(key), key):>14}"
+        lines.append(row)
+    rule = params.get("name", "threshold")
+    for key in RULE_KEYS.get(rule, ()):
         mark = " (override)" if key in overrides else ""
         lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
+    sizing = params.get("sizing", "fixed")
+    size = (
+        f"volatility target {_fmt(params.get('target_vol'), 'volatility')}, leverage capped at "
+        f"{params.get('max_leverage')}"
+        if sizing == "vol_target"
+        else f"fixed leverage {params.get('leverage')}"
+    )
+    lines.append(f"{'size':<16}{size}")
     model = document["metrics"]["model"]
     rob = document["robustness"]
     print(
@@ -671,7 +856,20 @@ def _print_table(document: dict, path: Path) -> None:
             f"stability: objective over {hood['n']} neighbours (each parameter moved by up to "
             f"10%): mean {hood['mean']:.3f}, median {hood['median']:.3f}, worst {hood['worst']:.3f}"
         )
+    signal = document.get("signal")
+    if signal:
+        beyond = [signal[s].get("beyond_entry") for s in ("in_sample", "out_of_sample")]
+        if None not in beyond:
+            print(
+                f"signal ({signal['kind']}): beyond the entry level on {100 * beyond[0]:.1f}% "
+                f"of bars in sample, {100 * beyond[1]:.1f}% out of sample"
+            )
+    objective = document["strategy"].get("objective")
+    if objective:
+        print(objective["note"])
     print(f"verdict: {rob['verdict']}")
+    for warning in document.get("warnings", []):
+        print(f"warning: {warning}")
     print(f"wrote {path}")
 
 
@@ -715,15 +913,18 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
 
 def best_report(document: dict, paths: dict[str, Path]) -> Path:
     """The best run's own HTML page (table, verdict, equity and drawdown in and out of sample)."""
-    from crypto_tune.phases._report import best_curves, fold_ic_frame
-    from crypto_tune.report import build_report, write_report
+    from crypto_tune.phases._report import fold_ic_frame
+    from crypto_tune.report import build_report, read_best_files, write_report
 
+    files = read_best_files(document, paths["json"])
     html = build_report(
-        title=f"crypto-tune best run: {document['experiment']}",
+        title=f"crypto-tune best run: {document.get('study', document['experiment'])}",
         model_study=None,
         strategy_study=None,
         best=document,
-        equity=best_curves(document, paths["json"]),
+        equity=files.equity,
+        benchmark=files.benchmark,
+        trades=files.trades,
         fold_ic=fold_ic_frame(document),
     )
     stem = paths["json"].name.removesuffix(".json")

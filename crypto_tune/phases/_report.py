@@ -16,24 +16,28 @@ log = logging.getLogger("crypto_tune.report")
 
 
 def load_best(settings: Settings) -> tuple[dict[str, Any] | None, Path | None]:
-    """The workflow.best.json of this run (``best.from`` or ``paths.best``), if there is one."""
-    path = Path(settings.best.from_file or Path(settings.paths.best) / "workflow.best.json")
+    """This study's workflow.best.json (``best.from``, or ``paths.best/<study.name>/``), if any.
+
+    A file made for another study is refused: a report shows one study's results only.
+    """
+    from crypto_tune.phases._best import best_folder
+
+    given = settings.best.from_file
+    path = Path(given) if given else best_folder(settings) / "workflow.best.json"
     if not path.is_file():
+        if given:
+            raise ConfigError(f"best.from: no such file: {path}")
         return None, None
     try:
-        return json.loads(path.read_text()), path
+        best = json.loads(path.read_text())
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-
-
-def best_curves(best: dict[str, Any], path: Path) -> dict[str, pd.Series] | None:
-    """In- and out-of-sample per-bar returns saved beside a workflow.best.json."""
-    name = best.get("files", {}).get("curves")
-    curves = path.with_name(name) if name else None
-    if curves is None or not curves.is_file():
-        return None
-    frame = pd.read_parquet(curves)["returns"]
-    return {segment: frame.xs(segment) for segment in frame.index.get_level_values(0).unique()}
+    if best.get("study") not in (None, settings.study.name):
+        raise ConfigError(
+            f"best.from: {path} belongs to study '{best['study']}', not to this report's "
+            f"'{settings.study.name}': give the same overrides as its best run"
+        )
+    return best, path
 
 
 def fold_ic_frame(best: dict[str, Any]) -> pd.DataFrame | None:
@@ -48,26 +52,28 @@ def fold_ic_frame(best: dict[str, Any]) -> pd.DataFrame | None:
 
 def run_report(settings: Settings) -> None:
     """Build the HTML report, write it under ``paths.reports`` and log it to MLflow."""
-    from crypto_tune.report import build_report, write_report
-    from crypto_tune.study import check_storage, study_name
+    from crypto_tune.report import build_report, read_best_files, write_report
+    from crypto_tune.study import check_storage, rerun_hint
 
     check_storage(settings.storage.url)
     studies = {phase: _study_or_none(settings, phase) for phase in ("model", "strategy")}
     best, best_path = load_best(settings)
     if best is None and not any(studies.values()):
         raise ConfigError(
-            f"nothing to report for {study_name(settings, phase='<phase>')}: run "
-            f"`crypto-tune -m phase=model asset={settings.asset.name}` (and phase=strategy, "
-            "phase=best) first"
+            f"nothing to report for {settings.study.name}: run "
+            f"`{rerun_hint(settings, phase='model')}` (and phase=strategy, phase=best) first"
         )
-    base = ".".join(study_name(settings, phase="x").split(".")[:-1])
+    base = settings.study.name
+    files = read_best_files(best, best_path) if best and best_path else None
     html = build_report(
         title=f"crypto-tune: {base}",
         model_study=studies["model"],
         strategy_study=studies["strategy"],
         best=best,
-        equity=best_curves(best, best_path) if best and best_path else None,
+        equity=files.equity if files else None,
         fold_ic=fold_ic_frame(best) if best else None,
+        benchmark=files.benchmark if files else None,
+        trades=files.trades if files else None,
     )
     path = write_report(html, Path(settings.paths.reports) / f"{base}.html")
     print(f"wrote {path}")

@@ -158,7 +158,9 @@ def backtest_segment(
         vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
     signal, kwargs = rule_inputs(strategy, predictions, in_regime, vol, segments=segments)
     part = candles.iloc[positions]
-    return run_backtest(part, pd.Series(signal, index=part.index), timeframe=timeframe, **kwargs)
+    traded = pd.Series(signal, index=part.index)
+    result = run_backtest(part, traded, timeframe=timeframe, **kwargs)
+    return dataclasses.replace(result, signal=traded)
 
 
 @dataclass(frozen=True)
@@ -430,6 +432,8 @@ class _Progress:
 
 
 _PROGRESS = _Progress()
+
+
 def strategy_fingerprint(
     settings: Settings, context: StrategyContext | PortfolioContext
 ) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Plotly figures of the report: Optuna study plots, IC per fold, equity and drawdown.
+"""Plotly figures of the report: Optuna study plots, IC per fold, equity, drawdown, months.
 
 Each builder returns :class:`Panel` objects: a figure with a stable name, or a note saying why
 the figure is not available. No I/O, no Hydra, no MLflow; Optuna studies are passed in.
@@ -6,6 +6,7 @@ the figure is not available. No I/O, no Hydra, no MLflow; Optuna studies are pas
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 SEGMENTS: tuple[str, ...] = ("in_sample", "out_of_sample")
 SEGMENT_LABELS = {"in_sample": "in sample", "out_of_sample": "out of sample"}
 SEGMENT_COLOURS = {"in_sample": "#1f77b4", "out_of_sample": "#d62728"}
+HOLD_COLOURS = {"in_sample": "#5f8fb8", "out_of_sample": "#c47a7a"}
 FOLD_IC_COLUMNS: tuple[str, ...] = ("fold", "ic", "rank_ic")
 # Curves longer than this are bucketed (equity at the bucket's end, drawdown at its trough).
 MAX_CURVE_POINTS = 5000
@@ -64,11 +66,21 @@ def _plot(name: str, title: str, make: Callable[[], go.Figure]) -> Panel:
     return Panel(name, title, figure=figure, captions=captions)
 
 
+def objective_names(study: optuna.Study) -> list[str]:
+    """The study's objective names (``study.metric_names``, else ``objective 1``, ...)."""
+    names = getattr(study, "metric_names", None) or []
+    count = len(study.directions)
+    if count == 1:
+        return [str(names[0]) if names else "objective"]
+    return [str(names[i]) if i < len(names) else f"objective {i + 1}" for i in range(count)]
+
+
 def study_panels(study: optuna.Study | None, *, prefix: str, label: str) -> tuple[list[Panel], str]:
     """History, parameter importance, parallel coordinates and slice plots of one study.
 
     Returns ``(panels, note)``: ``note`` is non-empty (and ``panels`` empty) when the whole
-    study cannot be drawn (None, multi-objective, no complete trial).
+    study cannot be drawn (None, no complete trial). A multi-objective study is drawn on its
+    first objective (the importance plot shows every objective).
     """
     import optuna
     from optuna import visualization as vis
@@ -77,18 +89,20 @@ def study_panels(study: optuna.Study | None, *, prefix: str, label: str) -> tupl
         return [], "not available: no study was given"
     if not isinstance(study, optuna.Study):
         raise ConfigError(f"{prefix}_study must be an optuna.Study or None, got {type(study)!r}")
-    if len(study.directions) != 1:
-        return [], f"not available: study {study.study_name!r} is multi-objective"
     complete = _complete_trials(study)
     if not complete:
         return [], f"not available: study {study.study_name!r} has no complete trial"
+    target: dict[str, Any] = {}
+    if len(study.directions) != 1:
+        first = objective_names(study)[0]
+        target = {"target": lambda t: t.values[0], "target_name": first}
     params = sorted({name for trial in complete for name in trial.params})
     head = f"{label} ({study.study_name})"
     panels = [
         _plot(
             f"{prefix}-history",
             f"{head}: optimization history",
-            lambda: vis.plot_optimization_history(study),
+            lambda: vis.plot_optimization_history(study, **target),
         ),
     ]
     no_params = "not available: the complete trials have no parameters"
@@ -108,7 +122,16 @@ def study_panels(study: optuna.Study | None, *, prefix: str, label: str) -> tupl
         if not params:
             panels.append(Panel(name, title, note=no_params))
         else:
-            panels.append(_plot(name, title, lambda plot=plot: plot(study)))
+            panels.append(_plot(name, title, lambda plot=plot: plot(study, **target)))
+    if target:
+        names = ", ".join(objective_names(study))
+        caption = f"multi-objective study ({names}): this plot shows {target['target_name']}"
+        panels = [
+            dataclasses.replace(p, captions=(caption, *p.captions))
+            if p.figure and not p.name.endswith("-importance")
+            else p
+            for p in panels
+        ]
     return panels, ""
 
 
@@ -214,11 +237,20 @@ def _bucket(x: pd.Index, equity: pd.Series, drawdown: pd.Series) -> tuple[Any, A
     return x[ends], equity.to_numpy()[ends], troughs
 
 
-def equity_panel(equity: Mapping[str, pd.Series] | None) -> Panel:
+def _rebased(returns: pd.Series, index: pd.Index) -> pd.Series:
+    """``returns`` on ``index`` (bars it lacks return 0), checked like the strategy's."""
+    return returns.reindex(index).fillna(0.0)
+
+
+def equity_panel(
+    equity: Mapping[str, pd.Series] | None, benchmark: Mapping[str, pd.Series] | None = None
+) -> Panel:
     """Equity (top) and drawdown (bottom) in and out of sample, OOS continuing from IS's end.
 
-    With a DatetimeIndex on both segments the x axis is time; otherwise it is the bar number,
-    the out-of-sample bars numbered on from the last in-sample bar.
+    ``benchmark`` (buy-and-hold per-bar returns per segment) is drawn dotted over the same bars,
+    restarting at the strategy's equity where each segment starts, so that each segment compares
+    like with like. With a DatetimeIndex on both segments the x axis is time; otherwise it is the
+    bar number, the out-of-sample bars numbered on from the last in-sample bar.
     """
     name, title = "equity", "Equity and drawdown, in and out of sample"
     if equity is None:
@@ -232,6 +264,13 @@ def equity_panel(equity: Mapping[str, pd.Series] | None) -> Panel:
     series = {k: v for k, v in series.items() if len(v)}
     if not series:
         return Panel(name, title, note="not available: the return series are empty")
+    if benchmark is not None and not isinstance(benchmark, Mapping):
+        raise ConfigError(f"benchmark must be a mapping or None, got {type(benchmark)!r}")
+    holds = {
+        k: _rebased(_returns(f"benchmark {k}", benchmark[k]), series[k].index)
+        for k in series
+        if benchmark is not None and k in benchmark
+    }
     by_time = all(isinstance(s.index, pd.DatetimeIndex) for s in series.values())
     figure = make_subplots(
         rows=2,
@@ -270,11 +309,37 @@ def equity_panel(equity: Mapping[str, pd.Series] | None) -> Panel:
             col=1,
         )
         growth = float(curve.iloc[-1] / start - 1.0)
-        captions.append(
+        text = (
             f"{label}: {len(returns):,} bars, total return {growth:.2%}, "
             f"max drawdown {0.0 - float(drawdown.min()):.2%}"
         )
+        if segment in holds:
+            hold, hold_dd = equity_curves(holds[segment], start=start)
+            hx, hy, _ = _bucket(x, hold, hold_dd)
+            figure.add_scatter(
+                x=hx,
+                y=hy,
+                name=f"buy and hold, {label}",
+                legendgroup=f"hold-{segment}",
+                line={"color": HOLD_COLOURS[segment], "dash": "dot", "width": 1.5},
+                mode="lines",
+                row=1,
+                col=1,
+            )
+            text += (
+                f"; buy and hold {float(hold.iloc[-1] / start - 1.0):.2%}, "
+                f"max drawdown {0.0 - float(hold_dd.min()):.2%}"
+            )
+        captions.append(text)
         start, offset = float(curve.iloc[-1]), offset + len(returns)
+    if holds:
+        captions.append(
+            "buy and hold (dotted): close-to-close returns of the asset (a basket: equal, "
+            "unrebalanced sleeves) over the strategy's bars, restarted at the strategy's equity "
+            "where each segment starts"
+        )
+    elif benchmark is None:
+        captions.append("buy and hold not available: the best run has no benchmark returns")
     figure.update_yaxes(title_text="equity (start = 1)", row=1, col=1)
     figure.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
     figure.update_xaxes(title_text="time (UTC)" if by_time else "bar", row=2, col=1)
@@ -282,4 +347,110 @@ def equity_panel(equity: Mapping[str, pd.Series] | None) -> Panel:
     return Panel(name, title, figure=figure, captions=tuple(captions))
 
 
-__all__ = ["Panel", "equity_curves", "equity_panel", "fold_ic_panel", "study_panels"]
+# ------------------------------------------------------------------------------ monthly returns
+MONTHS: tuple[str, ...] = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+
+
+def monthly_table(returns: pd.Series) -> pd.DataFrame:
+    """Compounded returns per calendar month: one row per year, columns ``Jan..Dec, year``.
+
+    Months without a bar are NaN; ``year`` compounds the year's bars.
+
+    >>> index = pd.to_datetime(["2024-01-05", "2024-01-20", "2024-03-01"], utc=True)
+    >>> monthly_table(pd.Series([0.1, 0.1, -0.5], index=index)).loc[2024, ["Jan", "Feb", "Mar"]]
+    Jan    0.21
+    Feb     NaN
+    Mar   -0.50
+    Name: 2024, dtype: float64
+    """
+    index = pd.DatetimeIndex(returns.index)
+    growth = (1.0 + returns).groupby([index.year, index.month]).prod() - 1.0
+    table = growth.unstack().reindex(columns=range(1, 13))
+    table.columns = list(MONTHS)
+    table.index.name = "year"
+    table["year"] = (1.0 + returns).groupby(index.year).prod() - 1.0
+    return table
+
+
+def monthly_panel(equity: Mapping[str, pd.Series] | None) -> Panel:
+    """Heatmap of the strategy's monthly returns (year x month), one block per segment."""
+    name, title = "monthly", "Monthly returns of the strategy"
+    if equity is None:
+        return Panel(name, title, note="not available: no returns were given")
+    series = {k: _returns(k, equity[k]) for k in SEGMENTS if k in equity and len(equity[k])}
+    if not series:
+        return Panel(name, title, note="not available: the return series are empty")
+    if not all(isinstance(s.index, pd.DatetimeIndex) for s in series.values()):
+        return Panel(name, title, note="not available: the returns have no time index")
+    tables = {k: monthly_table(v) for k, v in series.items()}
+    months = np.concatenate([t[list(MONTHS)].to_numpy().ravel() for t in tables.values()])
+    months = months[np.isfinite(months)]
+    limit = float(np.quantile(np.abs(months), 0.95)) if len(months) else 0.0
+    limit = limit if limit > 0 else 0.01
+    rows = [len(t) for t in tables.values()]
+    figure = make_subplots(
+        rows=len(tables),
+        cols=1,
+        row_heights=[r / sum(rows) for r in rows],
+        vertical_spacing=min(0.3, 70 / (34 * sum(rows) + 70)) if len(tables) > 1 else 0.0,
+    )
+    columns = [*MONTHS, "year"]
+    for row, (segment, table) in enumerate(tables.items(), start=1):
+        values = table[columns].to_numpy(dtype=float)
+        text = [[f"{v:+.1%}" if math.isfinite(v) else "" for v in line] for line in values]
+        figure.add_heatmap(
+            x=columns,
+            y=[str(year) for year in table.index],
+            z=values,
+            text=text,
+            texttemplate="%{text}",
+            coloraxis="coloraxis",
+            xgap=2,
+            ygap=2,
+            hovertemplate=f"{SEGMENT_LABELS[segment]} %{{x}} %{{y}}: %{{text}}<extra></extra>",
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(
+            autorange="reversed",
+            type="category",
+            title_text=SEGMENT_LABELS[segment],
+            row=row,
+            col=1,
+        )
+        figure.update_xaxes(type="category", side="top", row=row, col=1)
+    figure.update_layout(
+        title=title,
+        height=130 + 34 * sum(rows) + 70 * len(tables),
+        plot_bgcolor="white",
+        margin={"t": 90, "b": 20},
+        coloraxis={
+            "colorscale": "RdYlGn",
+            "cmin": -limit,
+            "cmid": 0.0,
+            "cmax": limit,
+            "colorbar": {"tickformat": ".0%", "title": {"text": "return"}},
+        },
+    )
+    captions = [
+        f"{SEGMENT_LABELS[k]}: {int(np.isfinite(t[list(MONTHS)].to_numpy()).sum())} months, "
+        f"{int((t[list(MONTHS)] > 0).to_numpy().sum())} positive"
+        for k, t in tables.items()
+    ]
+    captions.append(
+        "returns compounded per calendar month (UTC); colours capped at the 95th percentile"
+    )
+    return Panel(name, title, figure=figure, captions=tuple(captions))
+
+
+__all__ = [
+    "Panel",
+    "equity_curves",
+    "equity_panel",
+    "fold_ic_panel",
+    "monthly_panel",
+    "monthly_table",
+    "study_panels",
+]

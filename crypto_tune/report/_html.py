@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.report._figures import Panel, equity_panel, fold_ic_panel, study_panels
+from crypto_tune.report._figures import (
+    Panel,
+    equity_panel,
+    fold_ic_panel,
+    monthly_panel,
+    study_panels,
+)
+from crypto_tune.report._landscape import chosen_params, heatmap_panel, pareto_panel
+from crypto_tune.report._trades import SORT_JS, trades_html
 
 if TYPE_CHECKING:
     import optuna
@@ -33,6 +41,8 @@ PERFORMANCE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("win_rate", "win rate", "pct"),
     ("total_return", "total return", "pct"),
     ("n_trades", "trades", "int"),
+    ("trades_per_year", "trades per year", "num"),
+    ("exposure", "exposure", "pct"),
 )
 STRATEGY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("leverage", "leverage", "num"),
@@ -70,6 +80,14 @@ caption{text-align:left;font-weight:600;padding:.3rem 0}
 .figure{margin:1rem 0}.caption{color:#555;font-size:.85rem;margin:.2rem 0 0 0}
 .note{color:#666;font-style:italic;margin:.6rem 0}
 #report-status{color:#888;font-size:.8rem;margin-top:2rem;white-space:pre-wrap}
+.scroll{max-height:34rem;overflow:auto;border:1px solid #e3e3e3;border-radius:4px}
+table.trades{width:100%;font-size:.85rem}
+table.trades thead th{position:sticky;top:0;background:#f7f7f7;cursor:pointer;white-space:nowrap}
+table.trades thead th[data-dir=asc]::after{content:" \\25B2"}
+table.trades thead th[data-dir=desc]::after{content:" \\25BC"}
+table.trades td{padding:.15rem .6rem;white-space:nowrap}
+table.trades tbody tr:nth-child(even){background:#fafafa}
+td.pos{color:#0d652d}td.neg{color:#a50e0e}h3{margin:1.2rem 0 .2rem 0}
 """
 
 # Installed first in <head>: collects script errors before any other script runs.
@@ -210,20 +228,43 @@ def _robustness_section(best: Mapping | None) -> str:
     params = _lookup(best, "strategy", "params")
     overrides = _lookup(best, "strategy", "overrides")
     overridden = set(overrides) if isinstance(overrides, Mapping) else set()
+    tuned = _lookup(best, "strategy", "tuned")
+    # the parameters that were tuned or overridden (a rule's own keys), else the classic four
+    base = list(tuned) if isinstance(tuned, Mapping) and tuned else [k for k, _, _ in STRATEGY_ROWS]
+    shown = [k for k in dict.fromkeys([*base, *sorted(overridden)]) if k in (params or {})]
+    rows = [(k, k.replace("_", " "), "num") for k in shown]
+    if _lookup(params, "sizing") == "vol_target":
+        rows += [("target_vol", "volatility target", "pct")]
+        rows += [("max_leverage", "max leverage", "num")]
+    elif _lookup(params, "sizing") == "fixed":
+        rows += [("leverage", "leverage (fixed)", "num")]
+    notes = [w for w in (_lookup(best, "warnings") or []) if isinstance(w, str)]
+    objective_text = _lookup(best, "strategy", "objective", "note")
+    if isinstance(objective_text, str):
+        notes.append(objective_text)
+    head += "".join(f'<p class="note warning">{_esc(n)}</p>\n' for n in notes)
     strategy_rows = []
-    for key, label, kind in STRATEGY_ROWS:
+    for key, label, kind in rows:
         mark = ' <span class="override">(override)</span>' if key in overridden else ""
         value = _esc(format_value(_lookup(params, key), kind))
         strategy_rows.append(
-            f'<tr data-key="{key}"><th scope="row">{_esc(label)}</th><td>{value}{mark}</td></tr>'
+            f'<tr data-key="{_esc(key)}"><th scope="row">{_esc(label)}</th>'
+            f"<td>{value}{mark}</td></tr>"
         )
     return (
         head
         + '<div class="tables">\n'
         + '<table id="performance-table">\n<caption>Backtest</caption>\n'
         + '<thead><tr><th scope="col">metric</th><th scope="col">in sample</th>'
-        + '<th scope="col">out of sample</th></tr></thead>\n<tbody>\n'
-        + _rows(PERFORMANCE_ROWS, ins, oos)
+        + '<th scope="col">out of sample</th><th scope="col">buy &amp; hold IS</th>'
+        + '<th scope="col">buy &amp; hold OOS</th></tr></thead>\n<tbody>\n'
+        + _rows(
+            PERFORMANCE_ROWS,
+            ins,
+            oos,
+            _lookup(best, "metrics", "benchmark", "in_sample"),
+            _lookup(best, "metrics", "benchmark", "out_of_sample"),
+        )
         + "\n</tbody>\n</table>\n"
         + '<table id="strategy-table">\n<caption>Strategy parameters</caption>\n<tbody>\n'
         + "\n".join(strategy_rows)
@@ -268,13 +309,17 @@ def build_report(
     best: Mapping | None,
     equity: Mapping[str, pd.Series] | None,
     fold_ic: pd.DataFrame | None,
+    benchmark: Mapping[str, pd.Series] | None = None,
+    trades: pd.DataFrame | None = None,
 ) -> str:
-    """The whole HTML document: header and verdict, robustness tables, study plots, IC, equity.
+    """The whole HTML document: header and verdict, robustness tables, study plots and the
+    objective landscape, IC, equity against buy-and-hold, monthly returns, the trade list.
 
-    ``best`` is the ``workflow.best.json`` content; ``equity`` maps ``"in_sample"`` and
-    ``"out_of_sample"`` to per-bar simple returns; ``fold_ic`` has one row per fold with
-    columns ``fold, ic, rank_ic`` (and ``hit_rate``). A None or empty input turns its section
-    into a "not available" note.
+    ``best`` is the ``workflow.best.json`` content; ``equity`` and ``benchmark`` map
+    ``"in_sample"`` and ``"out_of_sample"`` to per-bar simple returns (the strategy's, buy and
+    hold's); ``fold_ic`` has one row per fold with columns ``fold, ic, rank_ic`` (and
+    ``hit_rate``); ``trades`` is the best run's trade file. A None or empty input turns its
+    section (or caption) into a "not available" note.
     """
     from plotly.offline import get_plotlyjs
 
@@ -284,21 +329,32 @@ def build_report(
         raise ConfigError(f"best must be a mapping (best.json content) or None, got {type(best)!r}")
     model_panels, model_note = study_panels(model_study, prefix="model", label="Phase 1 model (IC)")
     strategy_panels, strategy_note = study_panels(
-        strategy_study, prefix="strategy", label="Phase 2 strategy (Sharpe)"
+        strategy_study, prefix="strategy", label="Phase 2 strategy"
     )
+    if strategy_study is not None and not strategy_note:
+        strategy_panels.append(heatmap_panel(strategy_study, chosen_params(strategy_study, best)))
+        pareto = pareto_panel(strategy_study, chosen_params(strategy_study, best, "tuned"))
+        if pareto is not None:
+            strategy_panels.append(pareto)
     ic_panel = fold_ic_panel(fold_ic)
-    curve_panel = equity_panel(equity)
-    every = [*model_panels, *strategy_panels, ic_panel, curve_panel]
+    curve_panel = equity_panel(equity, benchmark)
+    month_panel = monthly_panel(equity)
+    every = [*model_panels, *strategy_panels, ic_panel, curve_panel, month_panel]
     expected = sum(p.figure is not None for p in every)
+    trades_file = _lookup(best, "files", "trades")
     sections = [
         _header(title, best, datetime.now(UTC)),
         _robustness_section(best),
         _panel_section("model-study", "Phase 1: model search (IC)", model_panels, model_note),
         _panel_section(
-            "strategy-study", "Phase 2: strategy search (Sharpe)", strategy_panels, strategy_note
+            "strategy-study", "Phase 2: strategy search", strategy_panels, strategy_note
         ),
         _panel_section("fold-ic", "Information coefficient per fold", [ic_panel], ""),
-        _panel_section("equity", "Equity and drawdown", [curve_panel], ""),
+        _panel_section("equity", "Equity and drawdown against buy and hold", [curve_panel], ""),
+        _panel_section("monthly", "Monthly returns", [month_panel], ""),
+        '<section id="trades" class="section">\n<h2>Trades</h2>\n'
+        + trades_html(trades, file=trades_file if isinstance(trades_file, str) else None)
+        + "\n</section>",
     ]
     status = (
         f'<div id="report-status" data-expected="{expected}" data-rendered="" '
@@ -319,6 +375,7 @@ def build_report(
             "<body>",
             *sections,
             status,
+            f'<script type="text/javascript">{SORT_JS}</script>',
             f'<script type="text/javascript">{_STATUS_JS}</script>',
             "</body>",
             "</html>",
