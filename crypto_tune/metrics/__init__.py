@@ -14,6 +14,20 @@ from crypto_tune.metrics._ic import (
     information_ratio,
     rank_information_coefficient,
 )
+from crypto_tune.metrics._multiple_testing import (
+    Haircut,
+    HaircutSharpe,
+    SPAResult,
+    TrialClusters,
+    autocorrelation_adjusted_sharpe,
+    correlation_distance,
+    default_block_size,
+    haircut_sharpe_ratio,
+    minimum_backtest_length,
+    superior_predictive_ability,
+    superior_trials,
+    trial_clusters,
+)
 from crypto_tune.metrics._overfitting import (
     deflated_sharpe_ratio,
     expected_maximum_sharpe,
@@ -36,16 +50,25 @@ from crypto_tune.metrics._performance import (
 )
 
 __all__ = [
+    "Haircut",
+    "HaircutSharpe",
+    "SPAResult",
+    "TrialClusters",
+    "autocorrelation_adjusted_sharpe",
     "cagr",
     "calmar_ratio",
+    "correlation_distance",
+    "default_block_size",
     "deflated_sharpe_ratio",
     "expected_maximum_sharpe",
     "exposure",
+    "haircut_sharpe_ratio",
     "hit_rate",
     "ic_summary",
     "information_coefficient",
     "information_ratio",
     "max_drawdown",
+    "minimum_backtest_length",
     "performance_summary",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
@@ -54,7 +77,10 @@ __all__ = [
     "sharpe_moments",
     "sharpe_ratio",
     "sortino_ratio",
+    "superior_predictive_ability",
+    "superior_trials",
     "total_return",
+    "trial_clusters",
     "turnover",
     "win_rate",
 ]
