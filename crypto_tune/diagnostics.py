@@ -83,18 +83,33 @@ def objective_note(
     *,
     study_value: float | None,
     recomputed: float,
+    raw_score: float,
+    shortfall: float,
+    infeasible: bool,
     in_sample_sharpe: float | None,
     reasons: list[str],
 ) -> str:
-    """Why the Phase 2 objective and the in-sample table may show different numbers."""
+    """Why the Phase 2 objective and the in-sample table may show different numbers: the
+    objective is ``raw_score`` (on the same out-of-fold returns as the in-sample column) less the
+    trade-floor ``shortfall``, or an infeasibility score; the study may hold another value when
+    the parameters differ from its best trial."""
+    sharpe = "n/a" if in_sample_sharpe is None else f"{in_sample_sharpe:.2f}"
+    if infeasible:
+        how = "infeasible: the drawdown goes beyond strategy.max_drawdown (or ruin)"
+    elif shortfall > 0:
+        how = (
+            f"{objective} {raw_score:.4g} minus a trade-floor penalty of {shortfall:.3g} (some "
+            "folds close fewer than strategy.min_trades_per_year trades)"
+        )
+    else:
+        how = f"{objective} of those returns, no penalty"
     head = (
-        f"Phase 2 objective {objective} = {recomputed:.4g} on the out-of-fold returns "
-        f"(the in-sample column is those returns: Sharpe "
-        f"{'n/a' if in_sample_sharpe is None else f'{in_sample_sharpe:.2f}'}, annualised)"
+        f"Phase 2 objective {objective} = {recomputed:.4g} on the out-of-fold returns of the "
+        f"in-sample column (annualised Sharpe {sharpe}): {how}"
     )
     if study_value is None or math.isclose(study_value, recomputed, rel_tol=1e-6, abs_tol=1e-9):
         return head
-    because = "; ".join(reasons) if reasons else "the parameters differ from the study's best trial"
+    because = "; ".join(reasons) if reasons else "the parameters differ from the study's trial"
     return f"{head}; the study recorded {study_value:.4g} because {because}"
 
 

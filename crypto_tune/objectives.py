@@ -28,6 +28,11 @@ Rules for degenerate input
   number of bars, the skew and the (raw) kurtosis. A few big trades make the bar returns
   fat-tailed (high kurtosis) and, for small-win/big-loss rules, negatively skewed, both of which
   lower PSR at equal Sharpe. NaN moments (no variance) count as 0, like every score.
+* Two objectives (``strategy.objective=[sharpe,max_drawdown]``): each is scored by the rules
+  above in its own direction (``OBJECTIVE_DIRECTIONS``). A minimised objective (the max
+  drawdown) gets the trade shortfall added instead of subtracted, and an infeasible trial scores
+  ``1 + excess`` on it (worse than any feasible drawdown), so an infeasible or under-traded trial
+  is dominated on both objectives and never reaches the Pareto front ahead of a sound one.
 """
 
 from __future__ import annotations
@@ -97,7 +102,15 @@ STRATEGY_OBJECTIVES: dict[str, StrategyObjective] = {
     "calmar": _calmar,
     "sharpe_dd": _sharpe_dd,
     "psr": _psr,
+    "max_drawdown": lambda returns, _ppy: metrics.max_drawdown(returns),
 }
+# Every strategy objective is maximised except these (the sweeper's direction follows).
+OBJECTIVE_DIRECTIONS: dict[str, str] = {"max_drawdown": "minimize"}
+
+
+def direction(name: str) -> str:
+    """``"maximize"`` or ``"minimize"``: how the sweeper treats objective ``name``."""
+    return OBJECTIVE_DIRECTIONS.get(name, "maximize")
 
 
 def trade_shortfall(
@@ -143,12 +156,38 @@ def strategy_score(
     parts = [np.asarray(r, dtype=float) for r in fold_returns]
     returns = np.concatenate(parts) if parts else np.zeros(0)
     excess = drawdown_excess(returns, max_drawdown)
+    minimise = direction(name) == "minimize"
     if excess > 0:
-        return INFEASIBLE_SCORE - excess
+        return 1.0 + excess if minimise else INFEASIBLE_SCORE - excess
     score = _nan_to_zero(STRATEGY_OBJECTIVES[name](returns, periods_per_year))
     years = [len(r) / periods_per_year for r in parts]
-    value = score - trade_shortfall(n_trades_per_fold, years, min_trades_per_year)
-    return max(value, FEASIBLE_FLOOR)
+    shortfall = trade_shortfall(n_trades_per_fold, years, min_trades_per_year)
+    if minimise:
+        return score + shortfall
+    return max(score - shortfall, FEASIBLE_FLOOR)
+
+
+def strategy_values(
+    names: Sequence[str],
+    fold_returns: Sequence[np.ndarray],
+    n_trades_per_fold: Sequence[int],
+    *,
+    periods_per_year: float,
+    min_trades_per_year: float,
+    max_drawdown: float = 1.0,
+) -> tuple[float, ...]:
+    """:func:`strategy_score` of each objective in ``names`` (a multi-objective trial)."""
+    return tuple(
+        strategy_score(
+            name,
+            fold_returns,
+            n_trades_per_fold,
+            periods_per_year=periods_per_year,
+            min_trades_per_year=min_trades_per_year,
+            max_drawdown=max_drawdown,
+        )
+        for name in names
+    )
 
 
 __all__ = [
@@ -156,8 +195,11 @@ __all__ = [
     "FEASIBLE_FLOOR",
     "INFEASIBLE_SCORE",
     "MODEL_OBJECTIVES",
+    "OBJECTIVE_DIRECTIONS",
     "STRATEGY_OBJECTIVES",
+    "direction",
     "drawdown_excess",
     "strategy_score",
+    "strategy_values",
     "trade_shortfall",
 ]

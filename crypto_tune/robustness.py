@@ -148,12 +148,39 @@ def verdict(
     return text, significant
 
 
+def pareto_choice(values: np.ndarray, directions: Sequence[str], rule: str = "utopia") -> int:
+    """Index of the Pareto-front trial that ``rule`` picks (``values``: trials x objectives).
+
+    ``utopia`` (default): each objective is scaled to [0, 1] over the front, 1 the best value
+    seen in its direction; the pick is the trial nearest (Euclidean) to the utopia point where
+    every objective is at its best, i.e. the most balanced compromise. ``first``: the best trial
+    on the first objective (ties broken by the second). Ties go to the lower index.
+    """
+    matrix = np.asarray(values, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != len(directions):
+        raise ConfigError(
+            f"pareto_choice: values must be (trials, {len(directions)}), got {matrix.shape}"
+        )
+    signs = np.array([1.0 if d == "maximize" else -1.0 for d in directions])
+    scores = matrix * signs  # higher is better in every column
+    if rule == "first":
+        order = np.lexsort(tuple(-scores[:, j] for j in reversed(range(scores.shape[1]))))
+        return int(order[0])
+    if rule != "utopia":
+        raise ConfigError(f"best.pareto must be one of utopia, first, got {rule!r}")
+    low, high = scores.min(axis=0), scores.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    distance = np.sqrt((((high - scores) / span) ** 2).sum(axis=1))
+    return int(np.argmin(distance))
+
+
 __all__ = [
     "DSR_LEVEL",
     "PBO_LEVEL",
     "Bound",
     "Neighbourhood",
     "neighbourhood",
+    "pareto_choice",
     "select_robust",
     "verdict",
 ]

@@ -88,6 +88,8 @@ def best_params(study: optuna.Study) -> dict[str, Any]:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         raise ConfigError(f"study '{study.study_name}' has no complete trial yet")
+    if len(study.directions) > 1:  # a Pareto front: phase=best picks by best.pareto
+        return dict(study.best_trials[0].params)
     return dict(study.best_trial.params)
 
 

@@ -30,6 +30,15 @@ def join_symbols(symbols: Any) -> str:
     return "+".join(str(symbol) for symbol in symbols)
 
 
+def directions(objective: Any) -> Any:
+    """The sweeper's direction(s) for ``strategy.objective`` (one name or a list of two)."""
+    from crypto_tune.objectives import direction
+
+    if isinstance(objective, str):
+        return direction(objective)
+    return [direction(str(name)) for name in objective]
+
+
 def objective_names(kind: str) -> str:
     """The registered objective names of ``kind`` ("model" or "strategy"), for ``--help``."""
     from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
@@ -45,5 +54,7 @@ def register_resolvers() -> None:
         OmegaConf.register_resolver("ct.db_url", database_url)
     if not OmegaConf.has_resolver("ct.join"):
         OmegaConf.register_resolver("ct.join", join_symbols)
+    if not OmegaConf.has_resolver("ct.directions"):
+        OmegaConf.register_resolver("ct.directions", directions)
     if not OmegaConf.has_resolver("ct.objectives"):
         OmegaConf.register_resolver("ct.objectives", objective_names)

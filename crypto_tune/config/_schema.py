@@ -24,10 +24,11 @@ from crypto_tune.timeframes import timeframe_minutes
 ASSET_KINDS = ("file", "synthetic", "basket")
 REGIMES = ("all", "calm", "volatile")
 SPLITS = ("static", "walk_forward")
-PHASES = ("inspect", "model", "strategy", "best", "report")
+PHASES = ("inspect", "model", "strategy", "best", "report", "walkforward")
 STORAGES = ("sqlite", "postgres")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
+PARETO_RULES = ("utopia", "first")
 STRATEGY_RULES = ("threshold", "zscore")
 SIZINGS = ("fixed", "vol_target")
 
@@ -193,7 +194,9 @@ class StrategySettings:
     fee: float = 0.0005
     slippage: float = 0.0002
     funding_rate: float = 0.0
-    objective: str = "sharpe"
+    # one name, or two for a multi-objective sweep (e.g. [sharpe, max_drawdown]); the sweeper's
+    # directions follow (conf/phase/strategy.yaml: ${ct.directions:...})
+    objective: str | tuple[str, ...] = "sharpe"
     min_trades_per_year: float = 10.0
     max_drawdown: float = 0.5
 
@@ -216,9 +219,22 @@ class StrategySettings:
         _check_range(f"{key}.fee", self.fee, low=0, high=0.1, high_open=True)
         _check_range(f"{key}.slippage", self.slippage, low=0, high=0.1, high_open=True)
         _check_range(f"{key}.funding_rate", self.funding_rate, low=-0.1, high=0.1)
-        _check_choice(f"{key}.objective", self.objective, STRATEGY_OBJECTIVES)
+        if not 1 <= len(self.objectives) <= 2:
+            _fail(f"{key}.objective", "one objective name or a list of two", self.objective)
+        for name in self.objectives:
+            _check_choice(f"{key}.objective", name, STRATEGY_OBJECTIVES)
         _check_range(f"{key}.min_trades_per_year", self.min_trades_per_year, low=0)
         _check_range(f"{key}.max_drawdown", self.max_drawdown, low=0, high=1, low_open=True)
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The objective names, one or two (``objective`` as a tuple)."""
+        return (self.objective,) if isinstance(self.objective, str) else tuple(self.objective)
+
+    @property
+    def primary_objective(self) -> str:
+        """The first objective: the one single-number summaries and neighbourhoods use."""
+        return self.objectives[0]
 
     def backtest_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`crypto_tune.backtest.run_backtest` (same names).
@@ -381,11 +397,32 @@ class BestSettings:
     selection: str = "best"
     top_k: int = 16
     retrain_months: int = 0
+    pareto: str = "utopia"
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.selection", self.selection, SELECTIONS)
+        _check_choice(f"{key}.pareto", self.pareto, PARETO_RULES)
         _check_range(f"{key}.top_k", self.top_k, low=2)
         _check_range(f"{key}.retrain_months", self.retrain_months, low=0)
+
+
+@dataclass(frozen=True)
+class WalkForwardSettings:
+    """``phase=walkforward`` options: the trial budgets of every window's two studies and the
+    period the windows cover (null: ``split.tune_start`` and ``split.holdout_end``)."""
+
+    model_trials: int = 8
+    strategy_trials: int = 150
+    start: str | None = None
+    end: str | None = None
+
+    def validate(self, key: str) -> None:
+        _check_range(f"{key}.model_trials", self.model_trials, low=1)
+        _check_range(f"{key}.strategy_trials", self.strategy_trials, low=1)
+        start = _check_date(f"{key}.start", self.start) if self.start is not None else None
+        end = _check_date(f"{key}.end", self.end) if self.end is not None else None
+        if start is not None and end is not None and end <= start:
+            raise ConfigError(f"{key}.end ({self.end}) must be after {key}.start ({self.start})")
 
 
 @dataclass(frozen=True)
@@ -407,6 +444,7 @@ class Settings:
     features: FeatureSettings
     study: StudySettings
     best: BestSettings = field(default_factory=BestSettings)
+    walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
     # The overrides given on the command line for this run (filled by the CLI, not by YAML).
     command_line: tuple[str, ...] = ()
 
@@ -421,6 +459,7 @@ class Settings:
         self.storage.validate("storage")
         self.features.validate("features")
         self.best.validate("best")
+        self.walkforward.validate("walkforward")
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,7 +480,12 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(key, value, inner[0])
+        for option in inner[:-1]:  # the first type the value fits (str | tuple[str, ...])
+            try:
+                return _coerce(key, value, option)
+            except ConfigError:
+                continue
+        return _coerce(key, value, inner[-1])
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             _fail(key, "a mapping", value)

@@ -47,7 +47,7 @@ from crypto_tune.phases._strategy import (
     resolve_model,
     score_strategy,
 )
-from crypto_tune.robustness import Bound, neighbourhood, select_robust, verdict
+from crypto_tune.robustness import Bound, neighbourhood, pareto_choice, select_robust, verdict
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.best")
@@ -132,7 +132,7 @@ def _bounds_from_study(study: Any) -> dict[str, Bound]:
     from optuna.distributions import FloatDistribution, IntDistribution
 
     bounds = {}
-    for name, dist in study.best_trial.distributions.items():
+    for name, dist in _chosen_trial(study).distributions.items():
         if isinstance(dist, FloatDistribution | IntDistribution) and name.startswith("strategy."):
             bounds[name.removeprefix("strategy.")] = Bound(dist.low, dist.high, dist.log)
     return bounds
@@ -188,8 +188,13 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         from crypto_tune.study import group_params, load_study
 
         study = load_study(settings, phase="strategy")
-        tuned = group_params(study.best_params, "strategy")
-        source = f"study:{study.study_name}#{study.best_trial.number}"
+        trial = _chosen_trial(study, settings.best.pareto)
+        tuned = group_params(trial.params, "strategy")
+        source = f"study:{study.study_name}#{trial.number}"
+        if len(study.directions) > 1:
+            source += (
+                f" (Pareto front of {len(study.best_trials)}, best.pareto={settings.best.pareto})"
+            )
         if settings.best.selection == "robust":
             tuned, source = _robust_choice(settings, study, evaluator_for(model), tuned, source)
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
@@ -199,14 +204,30 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     )
 
 
+def _chosen_trial(study: Any, rule: str = "utopia") -> Any:
+    """The best trial; for a two-objective study, the Pareto-front trial ``best.pareto`` picks
+    (:func:`crypto_tune.robustness.pareto_choice`)."""
+    if len(study.directions) == 1:
+        return study.best_trial
+    front = study.best_trials
+    directions = [d.name.lower() for d in study.directions]
+    return front[pareto_choice(np.array([t.values for t in front]), directions, rule)]
+
+
+def _rank_key(study: Any) -> Any:
+    """Sort key, best first: the (first) objective in its direction."""
+    sign = -1.0 if study.directions[0].name.lower() == "maximize" else 1.0
+    return lambda t: sign * (t.values[0] if t.values else math.nan)
+
+
 def _top_trials(study: Any, k: int) -> list[Any]:
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return sorted(complete, key=lambda t: t.value, reverse=True)[:k]
+    return sorted(complete, key=_rank_key(study))[:k]
 
 
-def _pbo_configs(complete: list[Any], k: int) -> list[dict[str, Any]]:
+def _pbo_configs(study: Any, complete: list[Any], k: int) -> list[dict[str, Any]]:
     """``k`` trials spread evenly over the ranking (best included): the search PBO judges.
 
     CSCV asks whether picking the in-sample best among the configurations tried beats their
@@ -215,7 +236,7 @@ def _pbo_configs(complete: list[Any], k: int) -> list[dict[str, Any]]:
     """
     from crypto_tune.study import group_params
 
-    ranked = sorted(complete, key=lambda t: t.value, reverse=True)
+    ranked = sorted(complete, key=_rank_key(study))
     picks = sorted({round(i) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
     return [group_params(ranked[i].params, "strategy") for i in picks]
 
@@ -507,7 +528,7 @@ def _robustness(
         inputs = {
             "n_trials": len(complete),
             "trial_sharpe_variance": float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0,
-            "pbo_configs": _pbo_configs(complete, settings.best.top_k),
+            "pbo_configs": _pbo_configs(study, complete, settings.best.top_k),
         }
         hood = neighbourhood(
             choice.tuned, evaluator.score, _bounds_from_study(study), seed=settings.seed
@@ -696,23 +717,53 @@ def _explain(
         warnings.append(note)
     document["warnings"] = warnings
 
+    _explain_objective(document, settings, choice, evaluator, ppy)
+
+
+def _explain_objective(
+    document: dict[str, Any],
+    settings: Settings,
+    choice: Choice,
+    evaluator: Evaluator,
+    ppy: float,
+) -> None:
+    """The Phase 2 objective of the chosen parameters, taken apart: score, penalty, study."""
+    from crypto_tune.objectives import STRATEGY_OBJECTIVES, drawdown_excess, trade_shortfall
+
+    strategy = choice.strategy
+    name = strategy.primary_objective
+    returns, trades = evaluator.fold_returns({})
+    chained = np.concatenate(returns)
+    raw = STRATEGY_OBJECTIVES[name](chained, ppy)
+    years = [len(r) / ppy for r in returns]
+    shortfall = trade_shortfall(trades, years, strategy.min_trades_per_year)
+    infeasible = drawdown_excess(chained, strategy.max_drawdown) > 0
     recomputed = evaluator.score({})
     study_value = None
-    if choice.study is not None and len(choice.study.directions) == 1:
-        study_value = float(choice.study.best_value)
+    if choice.study is not None:
+        trial = _chosen_trial(choice.study, settings.best.pareto)
+        study_value = float(trial.values[0])
+    found = document["metrics"]
     reasons = []
     if choice.overrides:
         reasons.append(f"manual overrides {choice.overrides}")
     if settings.best.selection != "best":
         reasons.append(f"best.selection={settings.best.selection} chose another trial")
     document["strategy"]["objective"] = {
-        "name": strategy.objective,
+        "name": name,
+        "objectives": list(strategy.objectives),
         "value": _clean(recomputed),
+        "score": _clean(raw),
+        "trade_shortfall": _clean(shortfall),
+        "infeasible": infeasible,
         "study_value": _clean(study_value),
         "note": objective_note(
-            strategy.objective,
+            name,
             study_value=study_value,
             recomputed=recomputed,
+            raw_score=raw,
+            shortfall=shortfall,
+            infeasible=infeasible,
             in_sample_sharpe=found["in_sample"]["sharpe"],
             reasons=reasons,
         ),

@@ -27,7 +27,7 @@ from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import OutOfFold, out_of_fold
-from crypto_tune.objectives import strategy_score
+from crypto_tune.objectives import strategy_score, strategy_values
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 from crypto_tune.tracking import trial_run
 
@@ -353,10 +353,10 @@ def backtest_folds(
 def score_strategy(
     strategy: StrategySettings, returns: list[np.ndarray], trades: list[int], *, ppy: float
 ) -> float:
-    """The objective of ``strategy`` on its per-fold returns: feasibility (drawdown, ruin), then
-    the trade floor (see :mod:`crypto_tune.objectives`)."""
+    """The (first) objective of ``strategy`` on its per-fold returns: feasibility (drawdown,
+    ruin), then the trade floor (see :mod:`crypto_tune.objectives`)."""
     return strategy_score(
-        strategy.objective,
+        strategy.primary_objective,
         returns,
         trades,
         periods_per_year=ppy,
@@ -384,8 +384,9 @@ def portfolio_folds(
 
 def evaluate_strategy(
     settings: Settings, context: StrategyContext | PortfolioContext
-) -> tuple[float, list, list[int]]:
-    """(objective, per-fold returns, per-fold trade counts) for the strategy of ``settings``.
+) -> tuple[float | tuple[float, ...], list, list[int]]:
+    """(objective(s), per-fold returns, per-fold trade counts) for the strategy of ``settings``
+    (a tuple of values for a two-objective sweep).
 
     For a basket the returns are the portfolio's and the trades those of all members.
     """
@@ -395,7 +396,20 @@ def evaluate_strategy(
         returns, trades = backtest_folds(
             context.folds, settings.strategy, bar_hours=context.bar_hours
         )
-    value = score_strategy(settings.strategy, returns, trades, ppy=context.periods_per_year)
+    strategy = settings.strategy
+    if len(strategy.objectives) == 1:
+        value: float | tuple[float, ...] = score_strategy(
+            strategy, returns, trades, ppy=context.periods_per_year
+        )
+    else:
+        value = strategy_values(
+            strategy.objectives,
+            returns,
+            trades,
+            periods_per_year=context.periods_per_year,
+            min_trades_per_year=strategy.min_trades_per_year,
+            max_drawdown=strategy.max_drawdown,
+        )
     return value, returns, trades
 
 
@@ -481,17 +495,19 @@ def _first_trial(settings: Settings, context: StrategyContext | PortfolioContext
 
 
 @trial_run(when=lambda s: s.tracking.per_trial_runs)  # a run per trial only when asked
-def run_strategy_trial(settings: Settings) -> float:
-    """Backtest every fold with the trial's strategy parameters; return the objective."""
+def run_strategy_trial(settings: Settings) -> float | list[float]:
+    """Backtest every fold with the trial's strategy parameters; return the objective (a list of
+    two values for a two-objective sweep)."""
     context = strategy_context(settings)
     _first_trial(settings, context)
-    value, returns, trades = evaluate_strategy(settings, context)
+    values, returns, trades = evaluate_strategy(settings, context)
     params = tuned_params(settings.strategy)
+    value = values if isinstance(values, float) else values[0]
     _PROGRESS.update(value, params)
-    log.debug("strategy trial %s -> %.4f, trades per fold %s", params, value, trades)
+    log.debug("strategy trial %s -> %s, trades per fold %s", params, values, trades)
     if settings.tracking.per_trial_runs:
         _log_trial_run(settings, context, value, returns, trades)
-    return value
+    return values if isinstance(values, float) else list(values)
 
 
 def _log_trial_run(
