@@ -52,8 +52,15 @@ ui: $(STAMP)  ## MLflow UI on the local store under outputs/
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
 	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
 
+# STORAGE comes from the environment or the command line and is expanded by the shell, never
+# echoed by make: a password in the URL is shown masked. A plain postgresql:// URL works (psycopg 3
+# is installed for it); postgres:// is accepted as an alias.
+DASHBOARD_PORT ?= 8080
 dashboard: $(STAMP)  ## optuna-dashboard on the study storage (STORAGE=postgresql://... to override)
-	$(BIN)/optuna-dashboard $${STORAGE:-sqlite:///$(abspath $(OUT))/optuna.db} --host 127.0.0.1 --port 8080
+	@url="$${STORAGE:-sqlite:///$(abspath $(OUT))/optuna.db}"; \
+	url=$$(printf '%s' "$$url" | sed 's#^postgres://#postgresql://#'); \
+	echo "optuna-dashboard: $$(printf '%s' "$$url" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#') on http://127.0.0.1:$(DASHBOARD_PORT)"; \
+	exec $(BIN)/optuna-dashboard "$$url" --host 127.0.0.1 --port $(DASHBOARD_PORT)
 
 clean:  ## remove outputs, caches and the virtual environment
 	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache build *.egg-info
