@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from crypto_tune.config import Settings, config_dir, register_resolvers
 from crypto_tune.exceptions import ConfigError, CryptoTuneError, InvalidTrialError
+from crypto_tune.launcher import accepts_plain_config
 from crypto_tune.logs import mask_secrets
 
 log = logging.getLogger("crypto_tune")
@@ -109,6 +110,39 @@ def _split_args(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
     return overrides, multirun, passthrough
 
 
+def _printing_argv(argv: Sequence[str]) -> list[str]:
+    """``-m`` with a printing flag (``--cfg``, ``--info``, ...): Hydra accepts only one mode, so
+    print what Hydra prints without ``-m``: the config a job of the sweep starts from (without
+    ``-m`` and the sweeps). Any other command line is returned unchanged."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    _, multirun, passthrough = _split_args(argv)
+    if not (multirun and passthrough) or any(a in ("--help", "-h", "--hydra-help") for a in argv):
+        return list(argv)
+    parser = OverridesParser.create()
+    out: list[str] = []
+    takes_value = False
+    for arg in argv:
+        if takes_value:
+            takes_value = False
+            out.append(arg)
+            continue
+        if arg in ("-m", "--multirun"):
+            continue
+        if arg.startswith("-"):
+            takes_value = arg in _FLAGS_WITH_VALUE and "=" not in arg
+            out.append(arg)
+            continue
+        try:
+            if parser.parse_override(arg).is_sweep_override():
+                continue
+        except HydraException:
+            pass  # Hydra reports it
+        out.append(arg)
+    return out
+
+
 def _one_line(exc: BaseException) -> str:
     """Hydra's multi-line composition and override errors as one line naming the key."""
     import re
@@ -159,14 +193,115 @@ def preflight(argv: Sequence[str]) -> Settings | None:
         raise ConfigError(f"{swept[0]} is a sweep; add -m (multirun) to sweep over values")
     try:
         with initialize_config_dir(config_dir=str(config_dir())):
-            cfg = compose("config", overrides=plain, return_hydra_config=False)
+            full = compose("config", overrides=plain, return_hydra_config=multirun)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from None
-    settings = settings_from_config(cfg)
+    cfg = OmegaConf.masked_copy(full, [k for k in full if k != "hydra"]) if multirun else full
+    settings = dataclasses.replace(settings_from_config(cfg), command_line=tuple(plain))
+    if multirun:
+        check_sweep(full, cfg, [o.input_line for o in parsed])
+    _check_input_files(settings)
     from crypto_tune.phases import preflight_phase
 
     preflight_phase(settings, multirun=multirun)
     return settings
+
+
+def _check_input_files(settings: Settings) -> None:
+    """Files named on the command line exist (before any work writes a cache or a study)."""
+    from pathlib import Path
+
+    given = settings.best.from_file
+    if settings.phase.name in ("best", "report") and given and not Path(given).is_file():
+        raise ConfigError(f"best.from: no such file: {given}")
+
+
+def _probe_values(distribution: object) -> list[object]:
+    """The values of a search-space distribution that preflight validates: every choice of a
+    ``choice()``; for a ``range()`` or an ``interval()``, both ends (Optuna may sample either)
+    and the nearest value inside each end (the next step, or the next float)."""
+    import math
+
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(distribution, CategoricalDistribution):
+        values: list[object] = list(distribution.choices)
+    elif isinstance(distribution, IntDistribution):
+        low, high, step = distribution.low, distribution.high, distribution.step
+        values = [low, min(low + step, high), max(high - step, low), high]
+    elif isinstance(distribution, FloatDistribution):
+        low, high, step = distribution.low, distribution.high, distribution.step
+        if step is not None:
+            inner = [min(low + step, high), max(high - step, low)]
+        else:
+            inner = [math.nextafter(low, high), math.nextafter(high, low)]
+        values = [low, inner[0], inner[1], high]
+    else:  # pragma: no cover - the sweeper builds only these three
+        return []
+    unique: list[object] = []
+    for value in values:
+        if not any(value == u and type(value) is type(u) for u in unique):
+            unique.append(value)
+    return unique
+
+
+def check_sweep(full: DictConfig, task_cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """Before the first trial: ``hydra.sweeper.n_trials`` is a positive int, and every swept
+    parameter's extreme values (see :func:`_probe_values`) pass the settings validation.
+
+    The search space is parsed by the Optuna sweeper's own function, from the config's
+    ``hydra.sweeper.params`` followed by the command line (the command line wins), exactly as
+    the sweeper does. Each value is checked alone, with every other key at its composed value.
+    Validity sets in the schema are intervals, so the ends decide; a value excluded inside a
+    range (far from both ends) is not caught here and fails its trial.
+    """
+    import copy
+
+    target = str(OmegaConf.select(full, "hydra.sweeper._target_", default=""))
+    if "optuna" not in target:  # another sweeper: its own rules
+        return
+    n_trials = OmegaConf.select(full, "hydra.sweeper.n_trials")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"hydra.sweeper.n_trials must be an int >= 1, got {n_trials!r}")
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+
+    node = OmegaConf.select(full, "hydra.sweeper.params")
+    params = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else {}
+    assert isinstance(params, dict)
+    lines = {str(k): f"{k}={v}" for k, v in params.items()}
+    lines.update({line.split("=", 1)[0]: line for line in overrides})
+    space: dict[str, object] = {}
+    fixed: set[str] = set()
+    for line in lines.values():
+        try:
+            distributions, values, _ = create_params_from_overrides([line])
+        except Exception as exc:  # the sweeper's own errors, as one line naming the parameter
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{line}: {first}") from None
+        space.update(distributions)
+        fixed.update(values)
+    trial = copy.deepcopy(task_cfg)  # one copy: each value is set, checked, then put back
+    for key, distribution in space.items():
+        if key in fixed:  # a fixed value on the command line replaces the search space
+            continue
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(trial, parent_key) if parent_key else trial
+        if not isinstance(parent, DictConfig) or leaf not in parent:
+            raise ConfigError(f"{lines[key]}: {key} is not a known key")
+        original = OmegaConf.to_container(parent, resolve=False)[leaf]  # type: ignore[index]
+        try:
+            for value in _probe_values(distribution):
+                OmegaConf.update(trial, key, value, merge=False)
+                try:
+                    settings_from_config(trial)
+                except ConfigError as exc:
+                    raise ConfigError(f"{lines[key]} includes {value!r}: {exc}") from None
+        finally:
+            OmegaConf.update(trial, key, original, merge=False)
 
 
 class _FailureGuard:
@@ -196,6 +331,7 @@ class _FailureGuard:
 _GUARD = _FailureGuard()
 
 
+@accepts_plain_config  # the fast launcher may hand it the resolved mapping
 def _task(cfg: DictConfig | dict) -> float | None:
     from crypto_tune.phases import run_phase
 
@@ -208,6 +344,7 @@ def _task(cfg: DictConfig | dict) -> float | None:
         value = run_phase(settings)
     except (InvalidTrialError, ConfigError) as exc:
         if not multirun:
+            _discard_run_dir()
             fail(str(exc))
         # The base config passed preflight: this trial's own values are at fault.
         error = exc if isinstance(exc, InvalidTrialError) else InvalidTrialError(str(exc))
@@ -217,6 +354,8 @@ def _task(cfg: DictConfig | dict) -> float | None:
             fail(stop)
         raise error from None
     except CryptoTuneError as exc:
+        if not multirun:
+            _discard_run_dir()
         fail(str(exc))
     except KeyboardInterrupt:
         if multirun:
@@ -225,6 +364,34 @@ def _task(cfg: DictConfig | dict) -> float | None:
     if multirun:
         _GUARD.record(None)
     return value
+
+
+def _discard_run_dir() -> None:
+    """A single run that fails leaves no run folder behind: remove its folder if it holds only
+    what Hydra made for it (the .hydra/ snapshot, the job's log), and the parents this emptied
+    (``runs/<phase>/``, ``runs/``), never the working directory."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(str(hydra_cfg.runtime.output_dir))
+    if not run_dir.is_dir() or run_dir.resolve() == Path.cwd().resolve():
+        return
+    made = {str(hydra_cfg.output_subdir or ".hydra"), f"{hydra_cfg.job.name}.log"}
+    if any(p.name not in made for p in run_dir.iterdir()):
+        return
+    logging.shutdown()  # close the job log before removing it
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for parent in list(run_dir.parents)[:2]:
+        if parent.resolve() == Path.cwd().resolve():
+            break
+        try:
+            os.rmdir(parent)  # only when empty
+        except OSError:
+            break
 
 
 def _fail_running_trial(cfg: DictConfig | dict) -> None:
@@ -244,7 +411,8 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
             for key, value in (tree.get(group) or {}).items()
         }
         study = optuna.load_study(
-            study_name=str(tree["study"]["name"]), storage=database_url(tree["storage"]["url"])
+            study_name=f"{tree['study']['name']}.{tree['phase']['name']}",
+            storage=database_url(tree["storage"]["url"]),
         )
         trial = running_trial(study, values)
         if trial is not None:
@@ -262,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         preflight(sys.argv[1:])
     except CryptoTuneError as exc:
         fail(str(exc))
+    sys.argv = [sys.argv[0], *_printing_argv(sys.argv[1:])]
     run = hydra.main(
         config_path=str(config_dir()), config_name="config", execution_whitelist=TRUSTED_TARGETS
     )

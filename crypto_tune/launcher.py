@@ -3,45 +3,77 @@
 Hydra's basic launcher recomposes the whole config for every job (~60 ms) and sets up a job
 directory with ``.hydra/*.yaml`` files (~30 ms). A strategy trial changes only leaf values
 (``strategy.threshold=0.0012``), so this launcher composes the job config once per set of
-"shaping" overrides (config groups such as ``storage=postgres``, top-level keys, ``hydra.*``:
-the sweep's fixed overrides), resolves it once to a plain nested dict, and for each job copies
-that dict and assigns the leaf values. The task function then receives a plain mapping instead of
-a ``DictConfig`` (crypto-tune's task accepts both).
+"shaping" overrides (config groups such as ``storage=postgres``, top-level keys, ``hydra.*``,
+values with an interpolation: the sweep's fixed overrides), resolves it once to a plain nested
+dict, and for each job copies that dict and assigns the leaf values.
 
-It falls back to Hydra's own per-job composition and job directory, exactly like the basic
-launcher, for any job with an override it cannot assign safely: ``+key``/``~key``, a key that is
-not an existing leaf, or a leaf that another value interpolates (``split.purge: ${label.horizon}``).
+The fast path is taken only where it is indistinguishable from Hydra's own per-job path
+(``hydra.launcher.fast=false``, the same as ``hydra/launcher=basic``). Everything else is handed
+to Hydra's path, job by job:
 
-Trade-off (documented in the README): in the fast path a job gets no ``.hydra/`` directory of its
-own and ``HydraConfig`` holds the sweep's config rather than the job's; the job's overrides are in
-the sweep's log at DEBUG level and in the Optuna trial's parameters.
+* the task function declares that it accepts a plain resolved mapping
+  (:func:`accepts_plain_config`; crypto-tune's task does), since Hydra hands it a ``DictConfig``;
+* the job's Hydra config asks for nothing per job that the fast path does not do:
+  ``hydra.job.chdir`` false, no ``hydra.job.env_set``, no ``hydra.output_subdir`` (per-job config
+  snapshot), ``hydra.sweep.subdir`` empty (the job's output directory is the sweep's, so its log
+  goes where Hydra's path would put it), and no callback with ``on_job_start``/``on_job_end``;
+* every override is a plain value for an existing, untyped leaf that no other value interpolates
+  (``+key``, ``~key``, sweeps, ``@package`` and typed structured-config nodes are Hydra's:
+  OmegaConf converts or rejects the value there). An override whose value interpolates
+  (``strategy.min_trades=${label.horizon}``) or whose key another value interpolates
+  (``paths.outputs``) joins the shaping overrides of the composed base, so Hydra resolves it;
+  at most ``_MAX_BASES`` such bases are composed, further jobs go to Hydra's path.
+
+A fast-path job sees ``HydraConfig.get().job.num``, ``.job.id`` and ``.overrides.task`` set for
+it, as under Hydra's path; its ``JobReturn.cfg`` is the plain mapping and ``JobReturn.hydra_cfg``
+is None (no per-job copy of Hydra's config is made).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobRuntime,
+    JobStatus,
+    configure_log,
+    run_job,
+    setup_globals,
+)
+from hydra.experimental.callback import Callback
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import AnyNode, DictConfig, OmegaConf, open_dict, read_write
 
 log = logging.getLogger(__name__)
+
+_PLAIN_CONFIG_FLAG = "__crypto_tune_plain_config__"
+_MAX_BASES = 8  # composed configs kept per sweep; more distinct shapes go to Hydra's path
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_plain_config(function: F) -> F:
+    """Mark a Hydra task function as accepting a plain resolved ``dict`` instead of a DictConfig
+    (the fast path hands it one); unmarked task functions always get Hydra's path."""
+    setattr(function, _PLAIN_CONFIG_FLAG, True)
+    return function
 
 
 @dataclass
 class CryptoTuneLauncherConf:
     _target_: str = "crypto_tune.launcher.CryptoTuneLauncher"
-    # Compose once and assign leaf overrides per job; false = Hydra's basic per-job composition.
+    # Compose once and assign leaf overrides per job where that is indistinguishable from Hydra's
+    # own per-job path; false = Hydra's basic per-job composition for every job.
     fast: bool = True
 
 
@@ -52,10 +84,12 @@ ConfigStore.instance().store(
 
 @dataclass
 class _Base:
-    """A job config composed once: the DictConfig, its resolved task part, its interpolations."""
+    """A job config composed once: the DictConfig, its resolved task part, its interpolations,
+    and why its jobs need Hydra's path (None: the fast path does what Hydra's would)."""
 
     config: DictConfig
     task: dict[str, Any]
+    hydra_only: str | None
     interpolations: list[str] = field(default_factory=list)
     safe: dict[str, bool] = field(default_factory=dict)
 
@@ -96,6 +130,43 @@ def _assign(tree: dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
+def _untyped_leaf(config: DictConfig, key: str) -> bool:
+    """``key`` is a leaf of ``config`` whose node takes any value (no structured-config type)."""
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(config, parent_key) if parent_key else config
+    if not isinstance(parent, DictConfig):
+        return False
+    node = parent._get_node(leaf)
+    return isinstance(node, AnyNode)
+
+
+def _has_job_hooks(callback: Any) -> bool:
+    kind = type(callback)
+    return (
+        getattr(kind, "on_job_start", None) is not Callback.on_job_start
+        or getattr(kind, "on_job_end", None) is not Callback.on_job_end
+    )
+
+
+def _set_job(idx: int, overrides: Sequence[str]) -> None:
+    """What Hydra's path sets per job, in HydraConfig: ``job.num``, ``job.id`` and
+    ``overrides.task`` (changed in place: the sweep's fixed overrides repeat, ~0.3 ms a job)."""
+    hydra_cfg = HydraConfig.instance().cfg
+    assert hydra_cfg is not None
+    job, given = hydra_cfg.hydra.job, hydra_cfg.hydra.overrides
+    with read_write(job):
+        job.num = idx
+        job.id = str(idx)
+    task = given.task
+    with read_write(given):
+        if len(task) != len(overrides):
+            given.task = list(overrides)
+            return
+        for k, value in enumerate(overrides):
+            if task[k] != value:
+                task[k] = value
+
+
 class CryptoTuneLauncher(Launcher):
     """Runs jobs one after another in this process; see the module docstring."""
 
@@ -109,6 +180,8 @@ class CryptoTuneLauncher(Launcher):
         self._parser = OverridesParser.create()
         self._parsed: dict[str, Override] = {}
         self._fast_ready = False
+        self._job_hooks = False
+        self._plain_task = False
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -116,6 +189,9 @@ class CryptoTuneLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+        self._plain_task = bool(getattr(task_function, _PLAIN_CONFIG_FLAG, False))
+        callbacks = getattr(hydra_context.callbacks, "callbacks", [])
+        self._job_hooks = any(_has_job_hooks(c) for c in callbacks)
 
     # ------------------------------------------------------------------ fast path helpers
     def _parse(self, overrides: Sequence[str]) -> list[Override]:
@@ -138,16 +214,44 @@ class CryptoTuneLauncher(Launcher):
             if parsed.is_sweep_override() or parsed.package is not None:
                 return None
             key = parsed.key_or_group
-            if "." in key and "/" not in key and not key.startswith("hydra."):
-                leaves.append((key, parsed.value()))
-            else:
+            leaf = "." in key and "/" not in key and not key.startswith("hydra.")
+            value = parsed.value()
+            # An interpolation, even as the sweeper escapes it ($\{...\}), is resolved by the
+            # config it lands in: OmegaConf sees "${...}" either way.
+            if leaf and "${" not in str(value):
+                leaves.append((key, value))
+            else:  # groups, top-level keys, Hydra's own keys, interpolated values
                 shaping.append(parsed.input_line)
         return tuple(shaping), leaves
 
-    def _base(self, shaping: tuple[str, ...]) -> _Base:
+    def _hydra_only(self, config: DictConfig) -> str | None:
+        """Why jobs of ``config`` need Hydra's own path, or None."""
+        job = config.hydra.job
+        if not self._plain_task:
+            return "the task function takes a DictConfig"
+        if self._job_hooks:
+            return "a callback has on_job_start/on_job_end"
+        if job.chdir:
+            return "hydra.job.chdir=true"
+        if job.env_set:
+            return "hydra.job.env_set"
+        if config.hydra.output_subdir is not None:
+            return "hydra.output_subdir (a config snapshot per job)"
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        if subdir not in ("", "."):
+            return "hydra.sweep.subdir (a directory per job)"
+        return None
+
+    def _base(self, shaping: tuple[str, ...]) -> _Base | None:
         if shaping not in self._bases:
+            if len(self._bases) >= _MAX_BASES:
+                return None
             assert self.hydra_context is not None and self.config is not None
             config = self.hydra_context.config_loader.load_sweep_config(self.config, list(shaping))
+            hydra_only = self._hydra_only(config)
+            if hydra_only is not None:
+                self._bases[shaping] = _Base(config, {}, hydra_only)
+                return self._bases[shaping]
             sweep_dir = os.path.abspath(str(self.config.hydra.sweep.dir))
             with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
                 config.hydra.runtime.output_dir = sweep_dir
@@ -158,12 +262,12 @@ class CryptoTuneLauncher(Launcher):
             _collect_interpolations(raw, interpolations)
             resolved = OmegaConf.to_container(task_cfg, resolve=True)
             assert isinstance(resolved, dict)
-            self._bases[shaping] = _Base(config, resolved, interpolations)
+            self._bases[shaping] = _Base(config, resolved, None, interpolations)
         return self._bases[shaping]
 
     @staticmethod
     def _assignable(base: _Base, key: str) -> bool:
-        """``key`` is an existing leaf and no other value interpolates it."""
+        """``key`` is an existing untyped leaf and no other value interpolates it."""
         if key not in base.safe:
             node = _lookup(base.task, key)
             parts = key.split(".")
@@ -172,6 +276,7 @@ class CryptoTuneLauncher(Launcher):
                 node is _ABSENT
                 or isinstance(node, dict | list)
                 or any("${." in s or any(n in s for n in names) for s in base.interpolations)
+                or not _untyped_leaf(base.config, key)
             )
         return base.safe[key]
 
@@ -186,27 +291,33 @@ class CryptoTuneLauncher(Launcher):
             return None
         shaping, leaves = split
         base = self._base(shaping)
+        if base is None or base.hydra_only is not None:
+            return None
         unsafe = [(k, v) for k, v in leaves if not self._assignable(base, k)]
         if unsafe:
             parsed = {o.key_or_group: o.input_line for o in self._parse(overrides)}
             shaping = shaping + tuple(parsed[k] for k, _ in unsafe)
             leaves = [(k, v) for k, v in leaves if (k, v) not in unsafe]
             base = self._base(shaping)
+            if base is None or base.hydra_only is not None:
+                return None
             if not all(self._assignable(base, k) for k, _ in leaves):
                 return None
         return base, leaves
 
     def _run_fast(
-        self, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]
+        self, idx: int, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]
     ) -> JobReturn:
         assert self.task_function is not None
         task = _copy_tree(base.task)
         for key, value in leaves:
             _assign(task, key, value)
+        _set_job(idx, overrides)
         ret = JobReturn()
         ret.cfg = task
         ret.overrides = list(overrides)
         ret.working_dir = os.getcwd()
+        ret.task_name = JobRuntime.instance().get("name")
         try:
             ret.return_value = self.task_function(task)
             ret.status = JobStatus.COMPLETED
@@ -234,7 +345,7 @@ class CryptoTuneLauncher(Launcher):
                     configure_log(base.config.hydra.job_logging, base.config.hydra.verbose)
                     HydraConfig.instance().set_config(base.config)
                     self._fast_ready = True
-                runs.append(self._run_fast(overrides, base, leaves))
+                runs.append(self._run_fast(idx, overrides, base, leaves))
                 continue
             sweep_config = self.hydra_context.config_loader.load_sweep_config(
                 self.config, list(overrides)

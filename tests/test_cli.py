@@ -137,3 +137,74 @@ def test_walk_forward_inspect_shows_rolling_folds(outputs: Path) -> None:
     # tune 2021-2023 with a 12-month train window stepping by 3 months: 8 test blocks
     rows = [line for line in done.stdout.splitlines() if line.strip().split(" ")[0].isdigit()]
     assert len(rows) == 8, done.stdout
+
+
+SWEEP = ["-m", "phase=strategy", "debug=fast", "phase.model_source=config"]
+
+
+@pytest.mark.parametrize("n_trials", ["0", "-1"])
+def test_sweep_without_trials_fails_at_start(n_trials: str, outputs: Path) -> None:
+    done = run_cli(*SWEEP, f"hydra.sweeper.n_trials={n_trials}", f"paths.outputs={outputs}")
+    _assert_one_line_error(done, "hydra.sweeper.n_trials", n_trials)
+    assert not any(outputs.iterdir()), "no optuna.db, no cache, no sweep folder"
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["strategy.leverage=interval(0,2)"], ["strategy.leverage=interval(0,2)", "0.0"]),
+        (["strategy.leverage=choice(1,2,200)"], ["strategy.leverage=choice(1,2,200)", "200"]),
+        (["strategy.stop_loss=interval(0.1,0.05)"], ["strategy.stop_loss", "low <= high"]),
+        (["strategy.nope=interval(1,2)"], ["strategy.nope", "not a known key"]),
+        (["model.num_leaves=range(1,10)"], ["model.num_leaves=range(1,10)", "1"]),
+        (["model.max_depth=range(-1,5)"], ["model.max_depth=range(-1,5)", "0"]),
+    ],
+)
+def test_sweep_range_with_an_invalid_value_fails_at_start(
+    args: list[str], needles: list[str], outputs: Path
+) -> None:
+    done = run_cli(*SWEEP, *args, f"paths.outputs={outputs}")
+    _assert_one_line_error(done, *needles)
+    assert not any(outputs.iterdir()), "checked before the first trial: nothing written"
+
+
+def test_sweep_range_within_the_schema_passes(outputs: Path, experiment: str) -> None:
+    done = run_cli(
+        *SWEEP,
+        "strategy.leverage=interval(0.5,2)",
+        "hydra.sweeper.n_trials=1",
+        "tracking.enabled=false",
+        f"paths.outputs={outputs}",
+        f"experiment_name={experiment}",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_multirun_cfg_job_prints_the_config(outputs: Path) -> None:
+    args = ["strategy.leverage=interval(1,2)", f"paths.outputs={outputs}"]
+    done = run_cli(*SWEEP, *args, "--cfg", "job")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "strategy:" in done.stdout and "phase:" in done.stdout
+    assert not any(outputs.iterdir())
+
+
+def test_failed_single_run_leaves_no_run_folder(tmp_path: Path, outputs: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,10,11,9,x,1\n")
+    done = run_cli(
+        "phase=inspect",
+        "asset=csv",
+        f"asset.path={bad}",
+        "asset.symbol=X",
+        f"paths.outputs={outputs}",
+    )
+    _assert_one_line_error(done, "bad.csv")
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
+
+
+def test_missing_best_from_file_is_one_line(outputs: Path) -> None:
+    missing = outputs.parent / "nope" / "workflow.best.json"
+    done = run_cli("phase=best", "debug=fast", f"best.from={missing}", f"paths.outputs={outputs}")
+    _assert_one_line_error(done, f"best.from: no such file: {missing}")
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
