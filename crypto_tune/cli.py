@@ -331,12 +331,53 @@ class _FailureGuard:
 _GUARD = _FailureGuard()
 
 
+class _DeferredInterrupt:
+    """Ctrl-C in a sweep lands inside a trial, never between the sweeper's bookkeeping steps.
+
+    Inside a trial the interrupt is raised at once (the trial is marked FAIL by ``_task``). Between
+    trials (the sweeper asking Optuna for the next trial, or recording the last one) it is held
+    and raised when the next trial starts, before any work, so the trial the sweeper has just
+    created is marked FAIL too instead of staying RUNNING. A second Ctrl-C is never held.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_task = False
+
+    def install(self) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.in_task or self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def enter_task(self) -> None:
+        self.in_task = True
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+_INTERRUPT = _DeferredInterrupt()
+
+
 @accepts_plain_config  # the fast launcher may hand it the resolved mapping
 def _task(cfg: DictConfig | dict) -> float | None:
-    from crypto_tune.phases import run_phase
-
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
+        return _run_task(cfg, multirun)
+    finally:
+        _INTERRUPT.in_task = False
+
+
+def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
+    from crypto_tune.phases import run_phase
+
+    try:
+        if multirun:
+            _INTERRUPT.enter_task()
         settings = settings_from_config(cfg)
         if not multirun and HydraConfig.initialized():
             given = tuple(str(o) for o in HydraConfig.get().overrides.task)
@@ -434,8 +475,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = hydra.main(
         config_path=str(config_dir()), config_name="config", execution_whitelist=TRUSTED_TARGETS
     )
+    if _split_args(sys.argv[1:])[1]:  # a sweep: Ctrl-C lands inside a trial (see above)
+        _INTERRUPT.install()
     try:
         run(_task)()
+        if _INTERRUPT.requested:  # Ctrl-C after the last trial started: the sweep is complete
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         print(
             "crypto-tune: interrupted; complete trials are kept in the study: run the same "

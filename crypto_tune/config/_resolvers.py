@@ -39,6 +39,11 @@ def directions(objective: Any) -> Any:
     return [direction(str(name)) for name in objective]
 
 
+def snapshot_dir(mode: Any) -> str | None:
+    """``hydra.output_subdir``: ``.hydra`` for a single run, none for a sweep's trials."""
+    return None if "MULTIRUN" in str(mode) else ".hydra"
+
+
 def objective_names(kind: str) -> str:
     """The registered objective names of ``kind`` ("model" or "strategy"), for ``--help``."""
     from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
@@ -56,5 +61,7 @@ def register_resolvers() -> None:
         OmegaConf.register_resolver("ct.join", join_symbols)
     if not OmegaConf.has_resolver("ct.directions"):
         OmegaConf.register_resolver("ct.directions", directions)
+    if not OmegaConf.has_resolver("ct.snapshot_dir"):
+        OmegaConf.register_resolver("ct.snapshot_dir", snapshot_dir)
     if not OmegaConf.has_resolver("ct.objectives"):
         OmegaConf.register_resolver("ct.objectives", objective_names)
