@@ -207,6 +207,36 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     return settings
 
 
+# Overrides that define what a best run was made on (data, split, label, regime, study): a
+# replay (`best.from=FILE`) applies the file's own values unless the command line gives them.
+_REPLAYED = ("asset", "split", "label", "regime", "features", "experiment", "debug", "study")
+_REPLAYED_KEYS = ("experiment_name", "seed")
+
+
+def _replay_overrides(args: Sequence[str]) -> list[str]:
+    """The data-defining overrides recorded in the ``best.from`` file, minus those the command
+    line sets itself, so ``crypto-tune phase=best best.from=FILE`` replays on the same data."""
+    import json
+    from pathlib import Path
+
+    given = [a for a in args if not a.startswith("-")]
+    source = next((a.split("=", 1)[1] for a in given if a.startswith("best.from=")), None)
+    if not source or not Path(source).is_file():
+        return []
+    try:
+        recorded = json.loads(Path(source).read_text()).get("overrides") or []
+    except (ValueError, AttributeError):
+        return []  # preflight names the broken file
+    taken = {a.split("=", 1)[0].lstrip("+~").split(".")[0] for a in given}
+    out = []
+    for item in recorded:
+        key = str(item).split("=", 1)[0].lstrip("+~")
+        group = key.split(".")[0]
+        if (group in _REPLAYED or key in _REPLAYED_KEYS) and group not in taken:
+            out.append(str(item))
+    return out
+
+
 def _check_input_files(settings: Settings) -> None:
     """Files named on the command line exist (before any work writes a cache or a study)."""
     from pathlib import Path
@@ -467,6 +497,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     register_resolvers()
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]
+    replayed = _replay_overrides(sys.argv[1:])
+    if replayed:
+        print(f"crypto-tune: best.from: replaying on {' '.join(replayed)}")
+        sys.argv = [sys.argv[0], *replayed, *sys.argv[1:]]
     try:
         preflight(sys.argv[1:])
     except CryptoTuneError as exc:

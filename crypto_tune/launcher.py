@@ -182,6 +182,7 @@ class CryptoTuneLauncher(Launcher):
         self._fast_ready = False
         self._job_hooks = False
         self._plain_task = False
+        self._fixed: set[str] = set()
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -190,6 +191,9 @@ class CryptoTuneLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
         self._plain_task = bool(getattr(task_function, _PLAIN_CONFIG_FLAG, False))
+        # The sweep's fixed command-line overrides shape the base config of every job: a value
+        # another value needs to resolve (asset.symbol=... in study.name) is then never missing.
+        self._fixed = {str(o) for o in config.hydra.overrides.get("task", [])}
         callbacks = getattr(hydra_context.callbacks, "callbacks", [])
         self._job_hooks = any(_has_job_hooks(c) for c in callbacks)
 
@@ -218,7 +222,7 @@ class CryptoTuneLauncher(Launcher):
             value = parsed.value()
             # An interpolation, even as the sweeper escapes it ($\{...\}), is resolved by the
             # config it lands in: OmegaConf sees "${...}" either way.
-            if leaf and "${" not in str(value):
+            if leaf and "${" not in str(value) and parsed.input_line not in self._fixed:
                 leaves.append((key, value))
             else:  # groups, top-level keys, Hydra's own keys, interpolated values
                 shaping.append(parsed.input_line)

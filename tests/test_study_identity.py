@@ -141,10 +141,10 @@ def test_best_and_report_are_per_study_and_replay_needs_no_study(
     # replay from another outputs folder, on a "machine" without the studies
     elsewhere = tmp_path / "elsewhere"
     before = runs["first"].read_bytes()
-    done = run_cli(
-        "phase=best", f"paths.outputs={elsewhere}", f"best.from={runs['first']}", *FAST
-    )
+    # replay as the README writes it: the file's own data overrides (debug=fast) are applied
+    done = run_cli("phase=best", f"paths.outputs={elsewhere}", f"best.from={runs['first']}")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "replaying on" in done.stdout and "debug=fast" in done.stdout
     assert runs["first"].read_bytes() == before
     redo = json.loads((best_dir(elsewhere) / "workflow.best.json").read_text())
     assert redo["strategy"]["params"] == first["strategy"]["params"]
