@@ -34,7 +34,13 @@ def test_fingerprint_covers_data_folds_label_objective(tmp_path: Path) -> None:
     assert any(d.startswith("label.horizon 1 -> 4") for d in differences(model, other))
 
     walk = preflight(
-        ["phase=inspect", "debug=fast", f"paths.outputs={tmp_path}", "split=walk_forward"]
+        [
+            "phase=inspect",
+            "debug=fast",
+            f"paths.outputs={tmp_path}",
+            "split=walk_forward",
+            "split.train_months=4",
+        ]
     )
     assert walk is not None
     folds = study_fingerprint(walk, [prepare_dataset(walk)], phase="model")

@@ -14,6 +14,7 @@ from crypto_tune.objectives import (
     FEASIBLE_FLOOR,
     INFEASIBLE_SCORE,
     STRATEGY_OBJECTIVES,
+    direction,
     drawdown_excess,
     strategy_score,
     trade_shortfall,
@@ -69,6 +70,9 @@ def test_ruin_beats_nothing_even_with_a_huge_sharpe() -> None:
         modest, periods_per_year=PPY
     )
     for name in STRATEGY_OBJECTIVES:
+        if direction(name) == "minimize":  # max_drawdown: ruin is worse than any feasible value
+            assert _score(name, glorious, 50) > 1.0 > _score(name, modest, 50)
+            continue
         assert _score(name, glorious, 50) < _score(name, modest, 50)
         assert _score(name, glorious, 50) <= INFEASIBLE_SCORE
     assert _score("sharpe", glorious, 50, max_drawdown=1.0) <= INFEASIBLE_SCORE  # ruin, always
