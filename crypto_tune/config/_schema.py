@@ -22,9 +22,9 @@ from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
 from crypto_tune.timeframes import timeframe_minutes
 
 ASSET_KINDS = ("file", "synthetic", "basket")
-REGIMES = ("all", "calm", "volatile")
+REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
-PHASES = ("inspect", "model", "strategy", "best", "report", "walkforward")
+PHASES = ("inspect", "model", "strategy", "best", "report", "walkforward", "regimes")
 STORAGES = ("sqlite", "postgres")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
@@ -107,6 +107,12 @@ class AssetSettings:
     path: str | None = None
     symbols: tuple[str, ...] = ()
     synthetic: SyntheticSettings | None = None
+    # a basket's sleeves (crypto_tune/portfolio.py): weights equal | inverse_vol, rebalanced
+    # never | weekly | monthly | every N bars, optionally scaled to a portfolio volatility target
+    weights: str = "equal"
+    rebalance: str = "never"
+    target_vol: float | None = None
+    max_gross: float = 3.0
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.kind", self.kind, ASSET_KINDS)
@@ -125,6 +131,16 @@ class AssetSettings:
                 _fail(f"{key}.symbols", "a list of at least two symbols", list(self.symbols))
             if not self.path or "{symbol}" not in self.path:
                 _fail(f"{key}.path", "a path template containing {symbol}", self.path)
+        _check_choice(f"{key}.weights", self.weights, ("equal", "inverse_vol"))
+        if self.rebalance not in ("never", "weekly", "monthly") and not (
+            self.rebalance.isdigit() and int(self.rebalance) >= 1
+        ):
+            _fail(f"{key}.rebalance", "never, weekly, monthly or a number of bars", self.rebalance)
+        if self.target_vol is not None:
+            _check_range(f"{key}.target_vol", self.target_vol, low=0, high=10, low_open=True)
+            if self.rebalance == "never":
+                _fail(f"{key}.rebalance", "a schedule when asset.target_vol is set", "never")
+        _check_range(f"{key}.max_gross", self.max_gross, low=0, high=125, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -260,9 +276,16 @@ class RegimeSettings:
     window: int = 30
     lookback: int = 500
     quantile: float = 0.5
+    # regime=switch (conf/regime/switch.yaml): hysteresis bars, and phase=regimes' budgets
+    confirm: int = 3
+    model_trials: int = 30
+    strategy_trials: int = 300
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.name", self.name, REGIMES)
+        _check_range(f"{key}.confirm", self.confirm, low=1)
+        _check_range(f"{key}.model_trials", self.model_trials, low=1)
+        _check_range(f"{key}.strategy_trials", self.strategy_trials, low=1)
         _check_range(f"{key}.window", self.window, low=2)
         _check_range(f"{key}.lookback", self.lookback, low=self.window)
         _check_range(f"{key}.quantile", self.quantile, low=0, high=1, low_open=True, high_open=True)
@@ -411,8 +434,8 @@ class WalkForwardSettings:
     """``phase=walkforward`` options: the trial budgets of every window's two studies and the
     period the windows cover (null: ``split.tune_start`` and ``split.holdout_end``)."""
 
-    model_trials: int = 8
-    strategy_trials: int = 150
+    model_trials: int = 30
+    strategy_trials: int = 300
     start: str | None = None
     end: str | None = None
 

@@ -18,6 +18,8 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "strategy": ("crypto_tune.phases._strategy", "run_strategy_trial"),
     "best": ("crypto_tune.phases._best", "run_best"),
     "report": ("crypto_tune.phases._report", "run_report"),
+    "walkforward": ("crypto_tune.phases._walkforward", "run_walkforward"),
+    "regimes": ("crypto_tune.phases._switch", "run_regimes"),
 }
 
 
@@ -33,11 +35,26 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
     from crypto_tune.study import check_storage
 
     phase = settings.phase.name
+    if settings.regime.name == "switch" or phase == "regimes":
+        from crypto_tune.phases._switch import preflight_switch
+
+        if settings.regime.name != "switch":
+            raise ConfigError(
+                f"phase=regimes tunes every regime: use regime=switch, got regime="
+                f"{settings.regime.name} (one regime: -m phase=model regime={settings.regime.name})"
+            )
+        preflight_switch(settings, multirun=multirun)
+        return
     if multirun and phase not in SWEEP_PHASES:
         raise ConfigError(
             f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
         )
     if phase == "inspect":
+        return
+    if phase == "walkforward":
+        from crypto_tune.phases._walkforward import preflight_walkforward
+
+        preflight_walkforward(settings)
         return
     if multirun or phase in ("strategy", "best", "report"):
         check_storage(settings.storage.url)

@@ -1,0 +1,204 @@
+"""The walk-forward page: stitched equity against buy-and-hold, parameter drift, window table.
+
+Pure plotly and HTML from ``walkforward.json``'s content and the stitched curves (columns
+``returns``, ``benchmark``, ``window``); one self-contained file (plotly.js inline, offline).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from crypto_tune.report._html import write_report
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.7em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+td.params { text-align: left; font-family: monospace; font-size: 0.85em; }
+td.date { white-space: nowrap; }
+.note { color: #666; }
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _num(value: Any, kind: str = "ratio") -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    if kind == "pct":
+        return f"{100 * value:.2f}%"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.3f}"
+
+
+def equity_figure(curves: pd.DataFrame, windows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Stitched equity and buy-and-hold (log scale) over drawdowns; window starts dashed."""
+    equity = (1.0 + curves["returns"]).cumprod()
+    hold = (1.0 + curves["benchmark"]).cumprod()
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04
+    )
+    fig.add_trace(go.Scatter(x=equity.index, y=equity, name="walk-forward", line={"width": 2}))
+    fig.add_trace(
+        go.Scatter(x=hold.index, y=hold, name="buy and hold", line={"color": "#999", "width": 1})
+    )
+    for name, curve, colour in (
+        ("walk-forward", equity, "#1f77b4"),
+        ("buy and hold", hold, "#999"),
+    ):
+        drawdown = curve / curve.cummax() - 1.0
+        fig.add_trace(
+            go.Scatter(
+                x=drawdown.index,
+                y=drawdown,
+                name=f"{name} drawdown",
+                line={"color": colour, "width": 1},
+                showlegend=False,
+            ),
+            row=2,
+            col=1,
+        )
+    for w in windows:
+        fig.add_vline(x=pd.Timestamp(w["test_start"]), line={"dash": "dot", "color": "#ccc"})
+    fig.update_yaxes(type="log", title_text="equity", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
+    fig.update_layout(height=560, title="Stitched out-of-sample equity", hovermode="x unified")
+    return fig
+
+
+def drift_figure(windows: Sequence[Mapping[str, Any]]) -> go.Figure | None:
+    """One small panel per chosen parameter (model and strategy) across windows."""
+    series: dict[str, list[Any]] = {}
+    for group in ("model_params", "strategy_params"):
+        names = sorted({n for w in windows for n in w.get(group, {})})
+        for name in names:
+            values = [w.get(group, {}).get(name) for w in windows]
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                series[f"{group.split('_')[0]}.{name}"] = values
+    if not series:
+        return None
+    x = [pd.Timestamp(w["test_start"]) for w in windows]
+    cols = 3
+    rows = -(-len(series) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(series), vertical_spacing=0.08)
+    for i, (name, values) in enumerate(series.items()):
+        row, col = i // cols + 1, i % cols + 1
+        fig.add_trace(
+            go.Scatter(x=x, y=values, mode="lines+markers", name=name, showlegend=False),
+            row=row,
+            col=col,
+        )
+        if min(values) > 0 and max(values) / min(values) > 50:  # e.g. a log-uniform search
+            fig.update_yaxes(type="log", row=row, col=col)
+    fig.update_layout(height=220 * rows + 80, title="Chosen parameters by test window")
+    return fig
+
+
+def _figure(fig: go.Figure | None, name: str, first: bool) -> str:
+    if fig is None:
+        return f'<p class="note">{_esc(name)}: no numeric parameter to draw</p>'
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=first,
+        div_id=f"plot-{name}",
+        config={"responsive": True, "displaylogo": False},
+    )
+
+
+def _summary_table(document: Mapping[str, Any]) -> str:
+    st, bh = document["stitched"], document["benchmark"]
+    rows = [
+        ("Sharpe", "sharpe", "ratio"),
+        ("total return", "total_return", "pct"),
+        ("annualised return", "annual_return", "pct"),
+        ("max drawdown", "max_drawdown", "pct"),
+        ("PSR", "psr", "ratio"),
+        ("trades", "n_trades", "ratio"),
+    ]
+    body = "".join(
+        f"<tr><td>{label}</td><td>{_num(st.get(key), kind)}</td>"
+        f"<td>{_num(bh.get(key), kind)}</td></tr>"
+        for label, key, kind in rows
+    )
+    return (
+        "<table><thead><tr><th></th><th>walk-forward (stitched OOS)</th><th>buy and hold</th>"
+        f"</tr></thead><tbody>{body}</tbody></table>"
+        f"<p>Walk-forward efficiency (annualised OOS return / mean annualised IS return): "
+        f"<b>{_num(document.get('efficiency'))}</b></p>"
+    )
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+
+
+def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
+    head = (
+        "<tr><th>k</th><th>train</th><th>test</th><th>IS Sharpe</th><th>OOS Sharpe</th>"
+        "<th>OOS return</th><th>trades</th><th>model</th><th>strategy</th></tr>"
+    )
+    rows = []
+    for w in windows:
+        ins, oos = w["in_sample"], w["out_of_sample"]
+        rows.append(
+            f"<tr><td>{w['number']}</td>"
+            f"<td class=date>{_esc(w['train_start'][:10])}..{_esc(w['train_end'][:10])}</td>"
+            f"<td class=date>{_esc(w['test_start'][:10])}..{_esc(w['test_end'][:10])}</td>"
+            f"<td>{_num(ins['sharpe'])}</td><td>{_num(oos['sharpe'])}</td>"
+            f"<td>{_num(oos['total_return'], 'pct')}</td><td>{oos['n_trades']}</td>"
+            f"<td class=params>{_esc(_params(w['model_params']))}</td>"
+            f"<td class=params>{_esc(_params(w['strategy_params']))}</td></tr>"
+        )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def walkforward_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
+    """The whole page as a string."""
+    windows = document["windows"]
+    title = f"crypto-tune walk-forward: {document.get('study', '')}"
+    split = document.get("split", {})
+    intro = (
+        f"{len(windows)} windows over {_esc(document['period'][0])}..{_esc(document['period'][1])}"
+        f": train {split.get('train_months')} months "
+        f"({'anchored' if split.get('expanding') else 'rolling'}), test "
+        f"{split.get('test_months')} months; each window tuned on its own past "
+        f"({document['budgets']['model_trials']} model and "
+        f"{document['budgets']['strategy_trials']} strategy trials)."
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{_esc(title)}</h1><p>{intro}</p>",
+            _summary_table(document),
+            _figure(equity_figure(curves, windows), "equity", True),
+            "<h2>Windows</h2>",
+            _window_table(windows),
+            _figure(drift_figure(windows), "drift", False),
+            "</body></html>",
+            "",
+        ]
+    )
+
+
+def walkforward_page(document: Mapping[str, Any], curves: pd.DataFrame, path: Path) -> Path:
+    """Write the page to ``path`` (atomically); returns ``path``."""
+    return write_report(walkforward_html(document, curves), path)
+
+
+__all__ = ["drift_figure", "equity_figure", "walkforward_html", "walkforward_page"]
