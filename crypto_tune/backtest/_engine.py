@@ -29,6 +29,8 @@ from numbers import Real
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from crypto_tune.exceptions import ConfigError, DataError
 
@@ -81,6 +83,18 @@ def first_bad_row(open_, high, low, close, predictions):  # pragma: no cover - c
     return -1, 0  # unreachable
 
 
+def _at(value, i):  # pragma: no cover - replaced by the overload inside numba
+    """``value[i]`` for a per-bar array, ``value`` for a number."""
+    return value if np.ndim(value) == 0 else value[i]
+
+
+@overload(_at)
+def _at_overload(value, i):  # pragma: no cover - compiled
+    if isinstance(value, types.Array):
+        return lambda value, i: value[i]
+    return lambda value, i: value
+
+
 @numba.njit(cache=True)
 def simulate(  # pragma: no cover - compiled
     open_,
@@ -103,7 +117,8 @@ def simulate(  # pragma: no cover - compiled
 
     ``threshold`` is the entry level and ``exit_level`` the hold level of the signal
     ``predictions``; ``leverage`` is one value per bar (used at an entry on that bar's open).
-    ``stop_loss`` / ``take_profit`` <= 0 mean none; ``cost_rate = fee + slippage``;
+    ``stop_loss`` / ``take_profit`` <= 0 mean none; each is a number or one value per bar (the
+    level of a trade entered on that bar's open); ``cost_rate = fee + slippage``;
     ``funding_per_bar = funding_rate * bar_hours / 8``. Returns ``(returns, equity, positions,
     n_trades, trade_ints, trade_floats)``; all but ``returns`` are empty unless ``record``.
     """
@@ -114,8 +129,8 @@ def simulate(  # pragma: no cover - compiled
     positions = np.empty(cap)
     t_int = np.empty((cap, 4), dtype=np.int64)
     t_flt = np.empty((cap, 5))
-    has_stop = stop_loss > 0.0
-    has_target = take_profit > 0.0
+    has_stop = False
+    has_target = False
 
     equity = initial_equity
     side = 0
@@ -177,8 +192,12 @@ def simulate(  # pragma: no cover - compiled
                 mark = o
                 entry_i = i
                 liq = o - sgn * margin / qty
-                stop_px = o * (1.0 - sgn * stop_loss)
-                target_px = o * (1.0 + sgn * take_profit)
+                trade_stop = _at(stop_loss, i)
+                trade_target = _at(take_profit, i)
+                has_stop = trade_stop > 0.0
+                has_target = trade_target > 0.0
+                stop_px = o * (1.0 - sgn * trade_stop)
+                target_px = o * (1.0 + sgn * trade_target)
 
         if side != 0:
             lo = low[i]
@@ -289,8 +308,8 @@ def _number(name: str, value: object, *, low: float, high: float, closed: str, t
 def check_params(
     *,
     threshold: float,
-    stop_loss: float | None,
-    take_profit: float | None,
+    stop_loss: float | np.ndarray | None,
+    take_profit: float | np.ndarray | None,
     leverage: float | np.ndarray,
     fee: float,
     slippage: float,
@@ -303,8 +322,8 @@ def check_params(
 
     Returns ``(threshold, exit_level, stop_loss, take_profit, leverage, cost_rate, allow_short,
     funding_rate, initial_equity)`` with ``None`` levels as 0.0, ``exit=None`` as the threshold
-    and ``cost_rate = fee + slippage``; an array ``leverage`` is returned as given (see
-    :func:`leverage_per_bar`).
+    and ``cost_rate = fee + slippage``; an array ``leverage``, ``stop_loss`` or ``take_profit`` is
+    returned as given (see :func:`leverage_per_bar` and :func:`level_per_bar`).
     """
     inf = math.inf
     thr = _number("threshold", threshold, low=0, high=inf, closed="[)", text="a number >= 0")
@@ -317,6 +336,8 @@ def check_params(
     for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
         if value is None:
             levels.append(0.0)
+        elif isinstance(value, np.ndarray):
+            levels.append(value)
         else:
             text = "None or a number in (0, 1)"
             levels.append(_number(name, value, low=0, high=1, closed="()", text=text))
@@ -355,6 +376,25 @@ def leverage_per_bar(leverage: float | np.ndarray, n: int) -> np.ndarray:
     if bad.any():
         value = float(known[np.argmax(bad)])
         raise ConfigError(f"leverage must be in (0, 125] or NaN on every bar, got {value!r}")
+    return arr
+
+
+def level_per_bar(name: str, level: float | np.ndarray, n: int) -> float | np.ndarray:
+    """A stop-loss or take-profit level as the kernel takes it: a number as given; an array
+    (length ``n``, the level of a trade entered on each bar's open) as float64 with NaN and 0
+    meaning none, every other value in (0, 1)."""
+    if not isinstance(level, np.ndarray):
+        return level
+    try:
+        arr = np.ascontiguousarray(level, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be a number or an array of floats: {exc}") from exc
+    if arr.shape != (n,):
+        raise DataError(f"{name} has shape {arr.shape}, expected ({n},): one value per bar")
+    arr = np.where(np.isnan(arr), 0.0, arr)
+    bad = (arr < 0) | (arr >= 1) | ~np.isfinite(arr)
+    if bad.any():
+        raise ConfigError(f"{name} must be in (0, 1), 0 or NaN on every bar, got {arr[bad][0]!r}")
     return arr
 
 
@@ -399,8 +439,8 @@ def simulate_returns(
     *,
     threshold: float,
     exit: float | None = None,
-    stop_loss: float | None = None,
-    take_profit: float | None = None,
+    stop_loss: float | np.ndarray | None = None,
+    take_profit: float | np.ndarray | None = None,
     leverage: float | np.ndarray = 1.0,
     fee: float = 0.0005,
     slippage: float = 0.0002,
@@ -412,7 +452,8 @@ def simulate_returns(
 
     The lean entry point for optimisation loops: 1-D float arrays in, no pandas, no trade list;
     the rules are those of :func:`run_backtest` (``predictions`` is the signal the entry
-    ``threshold`` and the ``exit`` level apply to; ``leverage`` a number or one value per bar).
+    ``threshold`` and the ``exit`` level apply to; ``leverage``, ``stop_loss`` and
+    ``take_profit`` a number or one value per bar, read at an entry on that bar's open).
     ``funding_rate`` is per 8 hours, prorated by ``bar_hours``.
 
     >>> r, n = simulate_returns(o, h, l, c, pred, threshold=0.001, leverage=2.0)  # doctest: +SKIP
@@ -452,6 +493,8 @@ def simulate_returns(
     if row >= 0:
         raise DataError(f"bar {row}: {problem}")
     levs = leverage_per_bar(lev, o.shape[0])
+    sl = level_per_bar("stop_loss", sl, o.shape[0])
+    tp = level_per_bar("take_profit", tp, o.shape[0])
     returns, _, _, n_trades, _, _ = simulate(
         o,
         h,

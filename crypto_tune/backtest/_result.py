@@ -21,6 +21,7 @@ from crypto_tune.backtest._engine import (
     T_SIDE,
     check_params,
     check_rows,
+    level_per_bar,
     leverage_per_bar,
     simulate,
 )
@@ -118,8 +119,8 @@ def run_backtest(
     *,
     threshold: float,
     exit: float | None = None,
-    stop_loss: float | None = None,
-    take_profit: float | None = None,
+    stop_loss: float | np.ndarray | None = None,
+    take_profit: float | np.ndarray | None = None,
     leverage: float | np.ndarray | pd.Series = 1.0,
     fee: float = 0.0005,
     slippage: float = 0.0002,
@@ -178,6 +179,8 @@ def run_backtest(
         raise DataError(f"candles row {row} ({index[row]}): {problem}")
 
     levs = leverage_per_bar(lev, len(index))
+    sl = level_per_bar("stop_loss", sl, len(index))  # one level per entry bar, or one number
+    tp = level_per_bar("take_profit", tp, len(index))
     returns, equity, positions, _, t_int, t_flt = simulate(
         *prices,
         pred,

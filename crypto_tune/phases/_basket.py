@@ -1,0 +1,258 @@
+"""A basket's sleeves weighted, rebalanced and vol-targeted (``asset.weights``,
+``asset.rebalance``, ``asset.target_vol``): the glue between the members' backtests and
+:func:`crypto_tune.portfolio.rebalanced_portfolio`, for Phase 2 and for the best run.
+
+``weights=equal rebalance=never`` without a target is today's basket (equal sleeves left alone,
+:func:`crypto_tune.portfolio.combine_sleeves`); anything else moves capital between sleeves at the
+scheduled closes and pays ``strategy.fee + strategy.slippage`` on the notional that moves (the
+capital moved times the sleeve's gross exposure at that close).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune.backtest._engine import check_params, level_per_bar, leverage_per_bar, simulate
+from crypto_tune.config import AssetSettings, StrategySettings
+from crypto_tune.portfolio import (
+    alignment,
+    contributions,
+    rebalance_points,
+    rebalanced_portfolio,
+)
+
+if TYPE_CHECKING:
+    from crypto_tune.phases._best import MemberRun
+    from crypto_tune.phases._strategy import FoldArrays, PortfolioContext
+
+
+def is_plain(asset: AssetSettings) -> bool:
+    """Equal sleeves, never rebalanced, no portfolio target: today's basket."""
+    return asset.weights == "equal" and asset.rebalance == "never" and asset.target_vol is None
+
+
+def _path_kwargs(asset: AssetSettings, strategy: StrategySettings, ppy: float) -> dict[str, Any]:
+    return {
+        "weighting": asset.weights,
+        "cost_rate": strategy.fee + strategy.slippage,
+        "target_vol": asset.target_vol,
+        "max_gross": asset.max_gross,
+        "window": strategy.vol_window,
+        "periods_per_year": ppy,
+    }
+
+
+def fold_paths(
+    folds: tuple[FoldArrays, ...], strategy: StrategySettings, *, bar_hours: float
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Per fold: (returns, gross exposure at each close, trades) of ``strategy`` (the engine with
+    its records on: the exposure is |position| * close / equity)."""
+    ppy = 24.0 * 365.0 / bar_hours
+    out = []
+    for fold in folds:
+        signal, kwargs = fold.signal(strategy, periods_per_year=ppy)
+        thr, exit_level, sl, tp, lev, costs, short, rate, _ = check_params(**kwargs)
+        n = fold.close.shape[0]
+        returns, equity, positions, n_trades, _, _ = simulate(
+            fold.open,
+            fold.high,
+            fold.low,
+            fold.close,
+            signal,
+            thr,
+            exit_level,
+            level_per_bar("stop_loss", sl, n),
+            level_per_bar("take_profit", tp, n),
+            leverage_per_bar(lev, n),
+            costs,
+            short,
+            rate * bar_hours / 8.0,
+            1.0,
+            True,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exposure = np.where(equity > 0, np.abs(positions) * fold.close / equity, 0.0)
+        out.append((returns, exposure, int(n_trades)))
+    return out
+
+
+def _grid(n_bars: int, positions: tuple[np.ndarray, ...], columns: list[np.ndarray]) -> np.ndarray:
+    grid = np.zeros((n_bars, len(columns)))
+    for i, (pos, values) in enumerate(zip(positions, columns, strict=True)):
+        grid[pos, i] = values
+    return grid
+
+
+_INDEXES: dict[int, tuple[Any, list[pd.DatetimeIndex]]] = {}
+
+
+def _fold_indexes(context: PortfolioContext) -> list[pd.DatetimeIndex]:
+    """The union grid's timestamps of each fold (memoised per context)."""
+    key = id(context)
+    if key not in _INDEXES:
+        indexes = []
+        for k in range(len(context.grids)):
+            members = [
+                m.dataset.candles.index[m.dataset.folds[k].test_idx] for m in context.members
+            ]
+            indexes.append(alignment(members)[0])
+        _INDEXES[key] = (context, indexes)  # the context is kept alive with its key
+    return _INDEXES[key][1]
+
+
+def rebalanced_folds(
+    context: PortfolioContext, strategy: StrategySettings, asset: AssetSettings
+) -> tuple[list[np.ndarray], list[int]]:
+    """Per-fold portfolio returns (weighted, rebalanced, vol-targeted) and trades of all members."""
+    per_member = [
+        fold_paths(m.folds, strategy, bar_hours=context.bar_hours) for m in context.members
+    ]
+    kwargs = _path_kwargs(asset, strategy, context.periods_per_year)
+    returns, trades = [], []
+    for k, ((n_bars, positions), index) in enumerate(
+        zip(context.grids, _fold_indexes(context), strict=True)
+    ):
+        r = _grid(n_bars, positions, [paths[k][0] for paths in per_member])
+        e = _grid(n_bars, positions, [paths[k][1] for paths in per_member])
+        path = rebalanced_portfolio(
+            r, rebalance_points(index, asset.rebalance), exposures=e, **kwargs
+        )
+        returns.append(path.returns)
+        trades.append(sum(paths[k][2] for paths in per_member))
+    return returns, trades
+
+
+def _exposure(result_returns: pd.Series, positions: np.ndarray, close: pd.Series) -> np.ndarray:
+    equity = np.cumprod(1.0 + result_returns.to_numpy())
+    price = close.reindex(result_returns.index).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(equity > 0, np.abs(positions) * price / equity, 0.0)
+
+
+def _segment(
+    members: list[tuple[str, pd.Series, np.ndarray]],
+    asset: AssetSettings,
+    kwargs: dict[str, Any],
+) -> tuple[pd.Series, dict[str, Any], Any, np.ndarray]:
+    """One segment's portfolio: (returns, contributions/correlation, path, sleeve returns)."""
+    union, positions = alignment([returns.index for _, returns, _ in members])
+    r = _grid(len(union), tuple(positions), [ret.to_numpy() for _, ret, _ in members])
+    e = _grid(len(union), tuple(positions), [expo for _, _, expo in members])
+    path = rebalanced_portfolio(r, rebalance_points(union, asset.rebalance), exposures=e, **kwargs)
+    names = [name for name, _, _ in members]
+    return (
+        pd.Series(path.returns, index=union, name="portfolio"),
+        contributions(path, r, names),
+        path,
+        r,
+    )
+
+
+def rebalance_runs(
+    runs: list[MemberRun],
+    asset: AssetSettings,
+    strategy: StrategySettings,
+    ppy: float,
+    combined: tuple[pd.Series, pd.Series, dict, dict],
+) -> tuple[pd.Series, pd.Series, dict, dict, dict[str, Any]]:
+    """The best run's basket: (IS returns, OOS returns, IS summary, OOS summary, the document's
+    ``portfolio`` section). A plain basket keeps ``combined`` (:func:`_combine`'s) numbers."""
+    from crypto_tune.phases._best import _summary
+
+    kwargs = _path_kwargs(asset, strategy, ppy)
+    is_parts, oos = [], None
+    sections: dict[str, Any] = {}
+    stats: dict[str, dict[str, float]] = {}
+    for segment in ("in_sample", "out_of_sample"):
+        folds = range(len(runs[0].is_returns)) if segment == "in_sample" else [None]
+        returns_parts, r_parts, paths = [], [], []
+        for k in folds:
+            members = []
+            for run in runs:
+                close = run.dataset.candles["close"]
+                if k is None:
+                    ret, pos = run.oos.returns, run.oos.positions.to_numpy()
+                else:
+                    start = sum(len(p) for p in run.is_returns[:k])
+                    ret = run.is_returns[k]
+                    pos = run.is_positions[start : start + len(ret)]
+                members.append((run.symbol, ret, _exposure(ret, pos, close)))
+            series, _, path, r = _segment(members, asset, kwargs)
+            returns_parts.append(series)
+            r_parts.append(r)
+            paths.append(path)
+        names = [run.symbol for run in runs]
+        merged = _merge_paths(paths)
+        section = contributions(merged, np.vstack(r_parts), names)
+        section["rebalances"] = int(sum(p.rebalances for p in paths))
+        section["costs"] = float(merged.costs.sum())
+        section["mean_gross"] = float(merged.gross.mean())
+        sections[segment] = section
+        stats[segment] = {}
+        if segment == "in_sample":
+            is_parts = returns_parts
+        else:
+            oos = returns_parts[0]
+    is_returns, oos_returns, in_sample, out_of_sample = combined
+    if not is_plain(asset):
+        assert oos is not None
+        is_returns, oos_returns = pd.concat(is_parts), oos
+        is_trades = pd.concat([r.is_trades for r in runs], ignore_index=True)
+        oos_trades = pd.concat([r.oos.trades for r in runs], ignore_index=True)
+        in_sample = _summary(is_returns.to_numpy(), is_trades, None, ppy)
+        out_of_sample = _summary(oos_returns.to_numpy(), oos_trades, None, ppy)
+    document = {
+        "weights": asset.weights,
+        "rebalance": asset.rebalance,
+        "target_vol": asset.target_vol,
+        "max_gross": asset.max_gross,
+        **sections,
+    }
+    return is_returns, oos_returns, in_sample, out_of_sample, document
+
+
+def _merge_paths(paths: list[Any]) -> Any:
+    from crypto_tune.portfolio import PortfolioPath
+
+    return PortfolioPath(
+        returns=np.concatenate([p.returns for p in paths]),
+        allocations=np.vstack([p.allocations for p in paths]),
+        costs=np.concatenate([p.costs for p in paths]),
+        rebalances=sum(p.rebalances for p in paths),
+    )
+
+
+def print_portfolio(section: dict[str, Any]) -> None:
+    """The basket's weighting, correlation and contributions, under the best run's table."""
+    target = section["target_vol"]
+    print(
+        f"portfolio: weights {section['weights']}, rebalance {section['rebalance']}, "
+        f"target vol {'none' if target is None else f'{100 * target:.0f}%'}"
+    )
+    for segment, short in (("in_sample", "IS"), ("out_of_sample", "OOS")):
+        data = section[segment]
+        names = [n for n in data["contributions"] if n != "costs"]
+        pairs = [
+            f"{a}/{b} {data['correlation'][a][b]:.2f}"
+            if data["correlation"][a][b] is not None
+            else f"{a}/{b} —"
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+        ]
+        parts = [
+            f"{n} {100 * c['return']:+.1f}% ret, "
+            + ("—" if c["risk"] is None else f"{100 * c['risk']:.0f}%")
+            + " risk"
+            for n, c in data["contributions"].items()
+        ]
+        print(
+            f"  {short:<4}rebalances {data['rebalances']}, mean gross {data['mean_gross']:.2f}, "
+            f"correlation {', '.join(pairs)}"
+        )
+        print(f"       contributions: {'; '.join(parts)}")
+
+
+__all__ = ["fold_paths", "is_plain", "print_portfolio", "rebalance_runs", "rebalanced_folds"]

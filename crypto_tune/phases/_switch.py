@@ -1,0 +1,650 @@
+"""``regime=switch``: tune every regime in its own study, then trade one account that switches
+parameter sets with the causal regime.
+
+``crypto-tune phase=regimes regime=switch`` tunes, for regime ``all``, ``calm`` and ``volatile``
+in turn, the ordinary Phase 1 study (``{study.name}.model`` of that regime) until it holds
+``regime.model_trials`` complete trials, then its Phase 2 study until ``regime.strategy_trials``.
+The trials score exactly what ``-m phase=model|strategy regime=R`` scores (same objective, same
+fingerprint), so either command builds or resumes the same studies.
+
+``crypto-tune phase=best regime=switch`` reads the calm and the volatile sets (model + strategy),
+labels every bar with :func:`crypto_tune.regimes.switch_labels` (raw causal labels plus
+hysteresis: ``regime.confirm`` bars) and runs **one** backtest per segment (each tuning fold, the
+holdout) in which the bar's set decides everything: the signal is the regime's own model's
+z-score (its window), its entry/exit levels, its stop-loss and take-profit (those of the bar whose
+signal opens the trade) and its size. The engine takes one entry/exit level per run, so each
+set's signal is mapped by an increasing, sign-preserving piecewise-linear function that sends its
+exit level to 0.5 and its entry level to 1 (:func:`normalised_signal`): the engine's fixed
+levels 1 / 0.5 then reproduce each set's own rule exactly. Bars still "unknown" (warm-up) are
+flat. Beside it, the single set (regime=all's best) on the same bars, overall and per regime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune import metrics
+from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
+from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.config._schema import StudySettings
+from crypto_tune.dataset import Dataset, prepare_dataset, write_atomic_parquet
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._strategy import backtest_segment, rule_inputs
+from crypto_tune.regimes import switch_count, switch_labels
+from crypto_tune.timeframes import periods_per_year
+
+log = logging.getLogger("crypto_tune.switch")
+TUNED: tuple[str, ...] = ("all", "calm", "volatile")  # what phase=regimes tunes, in order
+SETS: tuple[str, ...] = ("calm", "volatile")  # the switched parameter sets
+_SWITCH_ONLY = ("regime.confirm", "regime.model_trials", "regime.strategy_trials")
+
+
+# ------------------------------------------------------------------------ per-regime settings
+def _default_name(settings: Settings, regime: str) -> str:
+    s = settings
+    return (
+        f"{s.experiment_name}.{s.asset.symbol}.{s.asset.timeframe}.{regime}."
+        f"{s.split.name}.h{s.label.horizon}"
+    )
+
+
+def regime_settings(settings: Settings, regime: str) -> Settings:
+    """``settings`` for the ordinary ``regime`` studies: ``regime.name`` and the study name
+    changed, and a command line that reproduces them (``regime=R`` instead of ``regime=switch``).
+    A user-given ``study.name=X`` becomes ``X.R``."""
+    custom = settings.study.name != _default_name(settings, settings.regime.name)
+    name = f"{settings.study.name}.{regime}" if custom else _default_name(settings, regime)
+    line = []
+    for item in settings.command_line:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key in ("regime", "regime.name", *_SWITCH_ONLY):
+            continue
+        line.append(f"study.name={name}" if key == "study.name" else item)
+    line.append(f"regime={regime}")
+    return dataclasses.replace(
+        settings,
+        regime=dataclasses.replace(settings.regime, name=regime),
+        study=StudySettings(name=name),
+        command_line=tuple(line),
+    )
+
+
+def _with_hint(settings: Settings, exc: ConfigError) -> ConfigError:
+    from crypto_tune.study import rerun_hint
+
+    command = rerun_hint(settings, phase="regimes")
+    return ConfigError(f"{exc} (or every regime at once: `{command}`)")
+
+
+def preflight_switch(settings: Settings, *, multirun: bool) -> None:
+    """regime=switch is for phase=regimes and phase=best, on one asset; best needs the studies."""
+    from crypto_tune.study import best_params, check_storage, load_study
+
+    phase = settings.phase.name
+    if phase not in ("regimes", "best") or multirun:
+        raise ConfigError(
+            f"regime=switch is for `crypto-tune phase=regimes regime=switch` and `crypto-tune "
+            f"phase=best regime=switch` (no -m); got phase={phase}{' with -m' if multirun else ''}"
+            ": tune one regime with `-m phase=model regime=calm`"
+        )
+    if settings.asset.kind == "basket":
+        raise ConfigError("regime=switch: asset=basket is not supported; pick one asset")
+    if phase == "best" and settings.best.from_file is not None:
+        raise ConfigError("regime=switch: best.from replay is not supported")
+    check_storage(settings.storage.url)
+    prepare_dataset(settings)
+    if phase == "regimes":
+        from crypto_tune.phases._walkforward import search_space
+
+        for name in ("model", "strategy"):
+            if not search_space(regime_settings(settings, "calm"), name).distributions:
+                raise ConfigError(f"phase=regimes: the {name} search space is empty")
+        return
+    for regime in TUNED:
+        member = regime_settings(settings, regime)
+        for name in ("model", "strategy"):
+            try:
+                best_params(load_study(member, phase=name))
+            except ConfigError as exc:
+                raise _with_hint(settings, exc) from None
+
+
+# ------------------------------------------------------------------------- phase=regimes
+def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, float, float]:
+    """Phase 1 then Phase 2 of ``regime``'s ordinary studies, each up to its budget."""
+    from crypto_tune.model import out_of_fold
+    from crypto_tune.objectives import MODEL_OBJECTIVES
+    from crypto_tune.phases._model import model_fingerprint, score_folds
+    from crypto_tune.phases._strategy import (
+        check_study_predictions,
+        evaluate_strategy,
+        strategy_context,
+    )
+    from crypto_tune.phases._walkforward import (
+        _complete,
+        _study,
+        model_settings,
+        optimize,
+        search_space,
+        strategy_settings,
+    )
+    from crypto_tune.study import check_fingerprint
+
+    budgets = settings.regime.model_trials, settings.regime.strategy_trials
+    member = regime_settings(settings, regime)
+    dataset = prepare_dataset(member)
+    objective = MODEL_OBJECTIVES[member.phase.objective]
+
+    def model_value(params: dict[str, Any]) -> float:
+        model = model_settings(member, params)
+        oof = out_of_fold(dataset, model, seed=member.seed, cache_dir=member.paths.cache)
+        return float(objective(score_folds(dataset, oof, member.regime.name)))
+
+    clock = time.perf_counter()
+    space = search_space(member, "model")
+    study = _study(member, "model", space, offset=2 * k)
+    check_fingerprint(member, model_fingerprint(member), phase="model", record=True)
+    tuned = optimize(study, space, model_value, budgets[0])
+    log.info(
+        "regime %s | model: %d/%d complete (%d tuned here, %.1fs), best %.4f (trial %d)",
+        regime,
+        len(_complete(study)),
+        budgets[0],
+        tuned,
+        time.perf_counter() - clock,
+        study.best_value,
+        study.best_trial.number,
+    )
+    clock = time.perf_counter()
+    s_space = search_space(member, "strategy")
+    s_study = _study(member, "strategy", s_space, offset=2 * k + 1)
+    context = strategy_context(member)
+    check_study_predictions(member, context, record=True)
+
+    def strategy_value(params: dict[str, Any]) -> float:
+        trial = dataclasses.replace(member, strategy=strategy_settings(member, params))
+        value = evaluate_strategy(trial, context)[0]
+        return float(value if isinstance(value, float) else value[0])
+
+    s_tuned = optimize(s_study, s_space, strategy_value, budgets[1])
+    log.info(
+        "regime %s | strategy: %d/%d complete (%d tuned here, %.1fs), best %.4f (trial %d)",
+        regime,
+        len(_complete(s_study)),
+        budgets[1],
+        s_tuned,
+        time.perf_counter() - clock,
+        s_study.best_value,
+        s_study.best_trial.number,
+    )
+    return regime, member.study.name, float(study.best_value), float(s_study.best_value)
+
+
+def run_regimes(settings: Settings) -> None:
+    """Phase 1 then Phase 2 for regime all, calm and volatile, each to its budget (resumable)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = [_tune_regime(settings, k, regime) for k, regime in enumerate(TUNED)]
+    print(f"{'regime':<10}{'model best':>12}{'strategy best':>15}  study")
+    for regime, name, model_best, strategy_best in rows:
+        print(f"{regime:<10}{model_best:>12.4f}{strategy_best:>15.4f}  {name}")
+    print(f"next: crypto-tune phase=best regime=switch {_rest(settings)}".rstrip())
+
+
+def _rest(settings: Settings) -> str:
+    skip = ("phase", "regime", "regime.name", *_SWITCH_ONLY)
+    return " ".join(o for o in settings.command_line if o.split("=", 1)[0].lstrip("+~") not in skip)
+
+
+# ------------------------------------------------------------------------ the switched run
+def normalised_signal(signal: np.ndarray, entry: float, exit_: float | None) -> np.ndarray:
+    """``signal`` mapped so that the engine's levels 1 (entry) and 0.5 (exit) reproduce the rule
+    ``entry``/``exit_`` exactly: odd, increasing, |s| <= exit -> [0, 0.5], exit < |s| <= entry ->
+    (0.5, 1], beyond entry -> (1, inf). NaN stays NaN (flat)."""
+    x = entry if exit_ is None else min(exit_, entry)
+    a = np.abs(signal)
+    low = 0.5 * a / x if x > 0 else np.zeros_like(a)
+    middle = 0.5 + 0.5 * (a - x) / (entry - x) if entry > x else np.ones_like(a)
+    high = 1.0 + (a - entry)
+    out = np.where(a <= x, low, np.where(a <= entry, middle, high))
+    return np.sign(signal) * out
+
+
+def _per_bar(value: Any, n: int) -> np.ndarray:
+    return np.full(n, np.nan if value is None else float(value)) if np.ndim(value) == 0 else value
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSet:
+    """One regime's model and strategy, and where they came from."""
+
+    regime: str
+    model: ModelSettings
+    strategy: StrategySettings
+    model_source: str
+    strategy_source: str
+
+
+def switched_backtest(
+    candles: pd.DataFrame,
+    positions: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    labels: np.ndarray,
+    sets: dict[str, StrategySettings],
+    *,
+    timeframe: str,
+) -> BacktestResult:
+    """One account over ``candles.iloc[positions]`` trading, at each bar, the set of the bar's
+    label (``labels``: "calm"/"volatile"/"unknown" per bar of the segment; unknown: flat).
+
+    ``predictions[regime]`` are that set's model's predictions on the segment. The decision made
+    at bar t's close (opening a trade on t+1) uses bar t's set: its signal and levels, and the
+    stop-loss, take-profit and size of a trade entered at t+1's open.
+    """
+    n = len(positions)
+    ppy = periods_per_year(timeframe)
+    close = candles["close"].to_numpy(dtype=np.float64)
+    signal = np.full(n, np.nan)
+    stop, target, leverage = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    decided = np.r_[labels[:1], labels[:-1]]  # the label of the bar whose signal opens bar i
+    costs = None
+    for regime, strategy in sets.items():
+        vol = None
+        if strategy.sizing == "vol_target":
+            vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
+        raw, kwargs = rule_inputs(strategy, predictions[regime], np.ones(n, dtype=bool), vol)
+        mine = labels == regime
+        levels = normalised_signal(raw, kwargs["threshold"], kwargs["exit"])
+        signal[mine] = levels[mine]
+        entry = decided == regime
+        stop[entry] = np.nan_to_num(_per_bar(kwargs["stop_loss"], n)[entry])
+        target[entry] = np.nan_to_num(_per_bar(kwargs["take_profit"], n)[entry])
+        leverage[entry] = _per_bar(kwargs["leverage"], n)[entry]
+        shared = {k: kwargs[k] for k in ("fee", "slippage", "allow_short", "funding_rate")}
+        if costs is not None and costs != shared:
+            raise ConfigError(f"regime=switch: the sets differ in costs or shorting: {shared}")
+        costs = shared
+    assert costs is not None
+    part = candles.iloc[positions]
+    traded = pd.Series(signal, index=part.index)
+    result = run_backtest(
+        part,
+        traded,
+        threshold=1.0,
+        exit=0.5,
+        stop_loss=stop,
+        take_profit=target,
+        leverage=leverage,
+        timeframe=timeframe,
+        **costs,
+    )
+    return dataclasses.replace(result, signal=traded)
+
+
+def _parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
+    from crypto_tune.phases._best import _chosen_trial
+    from crypto_tune.phases._strategy import resolve_model
+    from crypto_tune.study import group_params, load_study
+
+    member = regime_settings(settings, regime)
+    try:
+        model, model_source = resolve_model(member)
+        study = load_study(member, phase="strategy")
+    except ConfigError as exc:
+        raise _with_hint(settings, exc) from None
+    trial = _chosen_trial(study, settings.best.pareto)
+    tuned = group_params(trial.params, "strategy")
+    strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
+    strategy.validate("strategy")
+    return ParameterSet(
+        regime, model, strategy, model_source, f"study:{study.study_name}#{trial.number}"
+    )
+
+
+@dataclasses.dataclass
+class Segments:
+    """Per segment (tuning folds, then the holdout): bar positions and each set's predictions."""
+
+    positions: list[np.ndarray]
+    predictions: dict[str, list[np.ndarray]]
+    in_sample: int  # how many leading segments are tuning folds
+
+
+def _segments(settings: Settings, dataset: Dataset, sets: dict[str, ParameterSet]) -> Segments:
+    from crypto_tune.model import fit_refit, out_of_fold, refit_rounds
+
+    folds = dataset.folds
+    positions: list[np.ndarray] = []
+    predictions: dict[str, list[np.ndarray]] = {r: [] for r in sets}
+    for regime, chosen in sets.items():
+        oof = out_of_fold(dataset, chosen.model, seed=settings.seed, cache_dir=settings.paths.cache)
+        for fold in folds:
+            preds = oof.fold_slice(fold.number)
+            if regime == next(iter(sets)):
+                positions.append(dataset.candles.index.get_indexer(preds.index))
+            predictions[regime].append(preds.to_numpy(dtype=np.float64))
+        fitted = fit_refit(
+            dataset.features,
+            dataset.label,
+            dataset.holdout,
+            chosen.model,
+            seed=settings.seed,
+            num_rounds=refit_rounds(oof.best_iterations),
+        )
+        predictions[regime].append(np.asarray(fitted.test_predictions, dtype=np.float64))
+    if len(dataset.holdout.test_idx) == 0:
+        raise ConfigError("split.holdout_start..holdout_end: no bars in the holdout")
+    positions.append(np.asarray(dataset.holdout.test_idx))
+    return Segments(positions, predictions, len(folds))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.integer | int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _stats(returns: np.ndarray, n_trades: int, ppy: float) -> dict[str, Any]:
+    years = len(returns) / ppy if ppy else math.nan
+    return {
+        "sharpe": _clean(metrics.sharpe_ratio(returns, periods_per_year=ppy)),
+        "total_return": _clean(metrics.total_return(returns)),
+        "max_drawdown": _clean(metrics.max_drawdown(returns)),
+        "volatility": _clean(float(np.std(returns, ddof=1) * math.sqrt(ppy)))
+        if len(returns) > 1
+        else None,
+        "n_trades": int(n_trades),
+        "trades_per_year": _clean(n_trades / years) if years > 0 else None,
+        "n_bars": len(returns),
+    }
+
+
+def _per_regime(returns: np.ndarray, labels: np.ndarray, ppy: float) -> dict[str, Any]:
+    """Sharpe, summed return and share of bars on the bars of each switch label."""
+    out = {}
+    for regime in SETS:
+        mine = labels == regime
+        part = returns[mine]
+        out[regime] = {
+            "share_of_bars": _clean(float(mine.mean())) if len(labels) else None,
+            "sharpe": _clean(metrics.sharpe_ratio(part, periods_per_year=ppy))
+            if len(part) > 2
+            else None,
+            "return": _clean(float(np.log1p(part).sum())) if len(part) else None,
+        }
+    return out
+
+
+def _trades(result: BacktestResult) -> int:
+    return len(result.trades)
+
+
+def run_switch_best(settings: Settings) -> None:
+    """The switched account beside the single set, in and out of sample, overall and per regime;
+    prints the table and writes ``paths.best/<study.name>/workflow.best.json``."""
+    from crypto_tune.fingerprint import data_fingerprint
+    from crypto_tune.phases._best import best_folder, command_line_overrides
+
+    started = time.perf_counter()
+    timeframe = settings.asset.timeframe
+    ppy = periods_per_year(timeframe)
+    overrides = command_line_overrides(settings, "strategy")
+    chosen = {r: _parameter_set(settings, r, overrides) for r in TUNED}
+    dataset = prepare_dataset(settings)
+    raw = dataset.regime
+    labels_all = switch_labels(raw, settings.regime.confirm).astype(object).to_numpy()
+    segs = _segments(settings, dataset, chosen)
+    candles = dataset.candles
+    sets = {r: chosen[r].strategy for r in SETS}
+    results: dict[str, list[BacktestResult]] = {"switch": [], "single_set": []}
+    seg_labels = []
+    for k, pos in enumerate(segs.positions):
+        labels = labels_all[pos]
+        seg_labels.append(labels)
+        preds = {r: segs.predictions[r][k] for r in SETS}
+        results["switch"].append(
+            switched_backtest(candles, pos, preds, labels, sets, timeframe=timeframe)
+        )
+        results["single_set"].append(
+            backtest_segment(
+                candles,
+                pos,
+                segs.predictions["all"][k],
+                np.ones(len(pos), dtype=bool),
+                chosen["all"].strategy,
+                timeframe=timeframe,
+            )
+        )
+    n_is = segs.in_sample
+    report: dict[str, dict[str, Any]] = {}
+    curves = {}
+    for name, parts in results.items():
+        report[name] = {}
+        for segment, chunk in (("in_sample", slice(0, n_is)), ("out_of_sample", slice(n_is, None))):
+            returns = np.concatenate([p.returns.to_numpy() for p in parts[chunk]])
+            labels = np.concatenate(seg_labels[chunk])
+            trades = sum(_trades(p) for p in parts[chunk])
+            report[name][segment] = _stats(returns, trades, ppy) | {
+                "per_regime": _per_regime(returns, labels, ppy)
+            }
+            curves[(name, segment)] = pd.concat([p.returns for p in parts[chunk]])
+    switches = {
+        "in_sample": sum(switch_count(x) for x in seg_labels[:n_is]),
+        "out_of_sample": switch_count(seg_labels[n_is]),
+        "raw_in_sample": sum(
+            switch_count(raw.astype(object).to_numpy()[p]) for p in segs.positions[:n_is]
+        ),
+        "raw_out_of_sample": switch_count(raw.astype(object).to_numpy()[segs.positions[n_is]]),
+    }
+    is_returns = curves[("switch", "in_sample")].to_numpy()
+    sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
+    psr = metrics.probabilistic_sharpe_ratio(sr, n_obs, skew, kurt)
+    n_trials = _strategy_trials(settings)
+    better = {
+        seg: _clean(
+            (report["switch"][seg]["sharpe"] or 0.0) - (report["single_set"][seg]["sharpe"] or 0.0)
+        )
+        for seg in ("in_sample", "out_of_sample")
+    }
+    split = settings.split
+    document: dict[str, Any] = {
+        "version": 1,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "crypto-tune " + " ".join(settings.command_line),
+        "overrides": list(settings.command_line),
+        "experiment": settings.experiment_name,
+        "study": settings.study.name,
+        "fingerprint": data_fingerprint(settings, [dataset]),
+        "asset": {
+            "name": settings.asset.name,
+            "symbol": settings.asset.symbol,
+            "timeframe": timeframe,
+            "symbols": [settings.asset.symbol],
+            "data_fingerprint": dataset.data_fingerprint,
+        },
+        "regime": "switch",
+        "periods": {
+            "tune": [split.tune_start, split.tune_end],
+            "holdout": [split.holdout_start, split.holdout_end],
+        },
+        "model": {
+            "params": {r: chosen[r].model.params() for r in SETS},
+            "source": {r: chosen[r].model_source for r in SETS},
+        },
+        "strategy": {
+            "params": {r: dataclasses.asdict(chosen[r].strategy) for r in SETS},
+            "overrides": overrides,
+            "source": {r: chosen[r].strategy_source for r in SETS},
+        },
+        "metrics": {
+            "in_sample": report["switch"]["in_sample"],
+            "out_of_sample": report["switch"]["out_of_sample"],
+        },
+        "regime_switch": {
+            "confirm": settings.regime.confirm,
+            "detector": dataclasses.asdict(settings.regime),
+            "switches": switches,
+            **{
+                r: {
+                    "study": regime_settings(settings, r).study.name,
+                    "model_params": chosen[r].model.params(),
+                    "strategy_params": dataclasses.asdict(chosen[r].strategy),
+                    "model_source": chosen[r].model_source,
+                    "strategy_source": chosen[r].strategy_source,
+                }
+                for r in SETS
+            },
+        },
+        "comparison": {
+            "single_set": {
+                "study": regime_settings(settings, "all").study.name,
+                "model_params": chosen["all"].model.params(),
+                "strategy_params": dataclasses.asdict(chosen["all"].strategy),
+                "strategy_source": chosen["all"].strategy_source,
+                **report["single_set"],
+            },
+            "switch": report["switch"],
+            "sharpe_gain": better,
+        },
+        "robustness": {
+            "psr": _clean(psr),
+            "dsr": None,
+            "pbo": None,
+            "n_trials": n_trials,
+            "significant": None,
+            "verdict": (
+                f"not judged: the switch combines two studies ({n_trials} strategy trials); "
+                f"DSR/PBO judge one search (see each regime's own phase=best). "
+                f"PSR of the switched in-sample returns {_fmt(psr)}"
+            ),
+        },
+    }
+    path = _write(settings, best_folder(settings), document, curves, results, n_is)
+    _print(document, path)
+    log.info("regime switch best run in %.1fs", time.perf_counter() - started)
+
+
+def _strategy_trials(settings: Settings) -> int:
+    import optuna
+
+    from crypto_tune.study import load_study
+
+    total = 0
+    for regime in SETS:
+        study = load_study(regime_settings(settings, regime), phase="strategy")
+        total += len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    return total
+
+
+def _write(
+    settings: Settings,
+    folder: Path,
+    document: dict[str, Any],
+    curves: dict[tuple[str, str], pd.Series],
+    results: dict[str, list[BacktestResult]],
+    n_is: int,
+) -> Path:
+    """workflow.best.json, its curves (switch and single set) and the switch's trades."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "workflow.best.json"
+    if not settings.best.overwrite and path.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = folder / f"workflow.best.{stamp}.json"
+    stem = path.name.removesuffix(".json")
+    frame = pd.concat(
+        {seg: curves[("switch", seg)] for seg in ("in_sample", "out_of_sample")},
+        names=["segment", "time"],
+    ).to_frame("returns")
+    single = pd.concat(
+        {seg: curves[("single_set", seg)] for seg in ("in_sample", "out_of_sample")},
+        names=["segment", "time"],
+    )
+    frame["single_set"] = single.reindex(frame.index).to_numpy()
+    curve_path = path.with_name(f"{stem}.curves.parquet")
+    write_atomic_parquet(frame, curve_path)
+    trades = pd.concat(
+        [
+            r.trades.assign(segment="in_sample" if k < n_is else "out_of_sample")
+            for k, r in enumerate(results["switch"])
+        ],
+        ignore_index=True,
+    )
+    trade_path = path.with_name(f"{stem}.trades.parquet")
+    write_atomic_parquet(trades, trade_path)
+    document["files"] = {"curves": curve_path.name, "trades": trade_path.name}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=2, default=str)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if pct:
+        return f"{100 * value:.2f}%"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.3f}"
+
+
+def _print(document: dict[str, Any], path: Path) -> None:
+    comparison = document["comparison"]
+    rows = [("switch", comparison["switch"]), ("single set", comparison["single_set"])]
+    print(
+        f"== regime switch: {document['asset']['symbol']} {document['asset']['timeframe']}, "
+        f"confirm {document['regime_switch']['confirm']} bars; "
+        f"switches IS {document['regime_switch']['switches']['in_sample']} "
+        f"(raw {document['regime_switch']['switches']['raw_in_sample']}), "
+        f"OOS {document['regime_switch']['switches']['out_of_sample']} "
+        f"(raw {document['regime_switch']['switches']['raw_out_of_sample']})"
+    )
+    head = f"{'':<12}{'':<5}{'sharpe':>8}{'return':>10}{'max dd':>9}{'trades':>8}"
+    head += f"{'calm sharpe':>13}{'vol. sharpe':>13}"
+    print(head)
+    for name, data in rows:
+        for seg, short in (("in_sample", "IS"), ("out_of_sample", "OOS")):
+            m = data[seg]
+            per = m["per_regime"]
+            print(
+                f"{name:<12}{short:<5}{_fmt(m['sharpe']):>8}{_fmt(m['total_return'], True):>10}"
+                f"{_fmt(m['max_drawdown'], True):>9}{m['n_trades']:>8}"
+                f"{_fmt(per['calm']['sharpe']):>13}{_fmt(per['volatile']['sharpe']):>13}"
+            )
+    for regime in SETS:
+        params = document["regime_switch"][regime]["strategy_params"]
+        shown = ", ".join(
+            f"{k}={_fmt(params[k]) if isinstance(params[k], float) else params[k]}"
+            for k in ("entry", "exit", "signal_window", "stop_loss", "take_profit")
+            if k in params
+        )
+        print(f"{regime:<12}{shown}")
+    print(f"robustness: {document['robustness']['verdict']}")
+    print(f"wrote {path}")
+
+
+__all__ = [
+    "normalised_signal",
+    "preflight_switch",
+    "regime_settings",
+    "run_regimes",
+    "run_switch_best",
+    "switched_backtest",
+]
