@@ -187,6 +187,16 @@ def preflight(argv: Sequence[str]) -> Settings | None:
                 f"{o.key_or_group}: Hydra's own config cannot be swept; give the search space as "
                 f"{key}='{o.input_line.split('=', 1)[1]}' (with -m)"
             )
+    for o in parsed:
+        if o.is_sweep_override() and (config_dir() / o.key_or_group).is_dir():
+            group = o.key_or_group
+            first = o.input_line.split("=", 1)[1].split(",")[0]
+            hint = " (or phase=regimes regime=switch for every regime)" if group == "regime" else ""
+            raise ConfigError(
+                f"{o.input_line}: a config group cannot be a parameter of one study (each choice "
+                f"measures something else): run one command per choice, e.g. {group}={first}"
+                f"{hint}"
+            )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     if not multirun and len(plain) != len(parsed):
         swept = [o.input_line for o in parsed if o.is_sweep_override()]
@@ -201,6 +211,11 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     if multirun:
         check_sweep(full, cfg, [o.input_line for o in parsed])
     _check_input_files(settings)
+    from crypto_tune.reliability import unwritable
+
+    folder = unwritable(settings)  # before Hydra makes its run folder there
+    if folder is not None:
+        raise ConfigError(folder)
     from crypto_tune.phases import preflight_phase
 
     preflight_phase(settings, multirun=multirun)
@@ -432,6 +447,17 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
         if multirun:
             _fail_running_trial(cfg)
         raise
+    except OSError as exc:  # a full disk or a read-only folder: one line, exit 2
+        from crypto_tune.reliability import disk_fault
+
+        reason = disk_fault(exc)
+        if reason is None:
+            raise
+        if multirun:
+            _fail_running_trial(cfg)
+        else:
+            _discard_run_dir()
+        fail(reason)
     if multirun:
         _GUARD.record(None)
     return value
@@ -501,16 +527,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     if replayed:
         print(f"crypto-tune: best.from: replaying on {' '.join(replayed)}")
         sys.argv = [sys.argv[0], *replayed, *sys.argv[1:]]
+    from crypto_tune import reliability
+
     try:
         preflight(sys.argv[1:])
+        workers = reliability.worker_options() if _split_args(sys.argv[1:])[1] else None
     except CryptoTuneError as exc:
         fail(str(exc))
+    except OSError as exc:  # preflight writes the feature cache: a full disk is one line too
+        reason = reliability.disk_fault(exc)
+        if reason is None:
+            raise
+        fail(reason)
     sys.argv = [sys.argv[0], *_printing_argv(sys.argv[1:])]
     run = hydra.main(
         config_path=str(config_dir()), config_name="config", execution_whitelist=TRUSTED_TARGETS
     )
     if _split_args(sys.argv[1:])[1]:  # a sweep: Ctrl-C lands inside a trial (see above)
         _INTERRUPT.install()
+    if workers is not None:  # heartbeats, stale-trial recovery, database outages
+        reliability.install(workers)
     try:
         run(_task)()
         if _INTERRUPT.requested:  # Ctrl-C after the last trial started: the sweep is complete

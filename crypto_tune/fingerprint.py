@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset
 
@@ -31,7 +33,7 @@ def folds_key(dataset: Dataset) -> str:
     """A hash of every fold's first and last train and test bar times (and the holdout's)."""
     index = dataset.candles.index
 
-    def span(positions: Sequence[int]) -> list[str]:
+    def span(positions: np.ndarray) -> list[str]:
         if not len(positions):
             return []
         return [str(index[positions[0]]), str(index[positions[-1]]), str(len(positions))]
@@ -72,6 +74,10 @@ def study_fingerprint(
     elif phase == "strategy":
         strategy = settings.strategy
         out.update({f"strategy.{k}": v for k, v in vars(strategy).items()})
+        if settings.asset.kind == "basket":  # how the sleeves are weighted changes the score
+            asset = settings.asset
+            for key in ("weights", "rebalance", "target_vol", "max_gross"):
+                out[f"asset.{key}"] = getattr(asset, key)
         out["predictions"] = predictions
     return {k: _plain(v) for k, v in out.items()}
 

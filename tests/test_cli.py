@@ -208,3 +208,10 @@ def test_missing_best_from_file_is_one_line(outputs: Path) -> None:
     done = run_cli("phase=best", "debug=fast", f"best.from={missing}", f"paths.outputs={outputs}")
     _assert_one_line_error(done, f"best.from: no such file: {missing}")
     assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
+
+
+@pytest.mark.parametrize("swept", ["regime=calm,volatile", "asset=eth,btc"])
+def test_sweeping_a_config_group_is_refused_with_the_way_out(swept: str, outputs: Path) -> None:
+    done = run_cli("-m", "phase=strategy", swept, f"paths.outputs={outputs}")
+    _assert_one_line_error(done, f"{swept}: a config group cannot be a parameter of one study")
+    assert not (outputs / "optuna.db").exists()

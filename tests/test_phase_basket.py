@@ -70,7 +70,8 @@ def test_basket_sweeps_and_report(basket: list[str], tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "portfolio of 3 equal sleeves" in done.stdout
     study = optuna.load_study(
-        study_name="default.ETHUSDT+BTCUSDT+SOLUSDT.4h.all.static.h1.strategy", storage=f"sqlite:///{out}/optuna.db"
+        study_name="default.AAA+BBB+CCC.4h.all.static.h1.strategy",
+        storage=f"sqlite:///{out}/optuna.db",
     )
     assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 20
     done = run_cli("phase=report", f"paths.outputs={out}", *basket)
