@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -151,9 +151,9 @@ def _has_job_hooks(callback: Any) -> bool:
 def _set_job(idx: int, overrides: Sequence[str]) -> None:
     """What Hydra's path sets per job, in HydraConfig: ``job.num``, ``job.id`` and
     ``overrides.task`` (changed in place: the sweep's fixed overrides repeat, ~0.3 ms a job)."""
-    hydra_cfg = HydraConfig.instance().cfg
-    assert hydra_cfg is not None
-    job, given = hydra_cfg.hydra.job, hydra_cfg.hydra.overrides
+    # The config's `hydra` node (ValueError when unset): typed HydraConf, a DictConfig at runtime.
+    hydra_cfg = cast(DictConfig, HydraConfig.get())
+    job, given = hydra_cfg.job, hydra_cfg.overrides
     with read_write(job):
         job.num = idx
         job.id = str(idx)
@@ -211,8 +211,9 @@ class CryptoTuneLauncher(Launcher):
         self, overrides: Sequence[str]
     ) -> tuple[tuple[str, ...], list[tuple[str, Any]]] | None:
         """(overrides that shape the config, leaf assignments), or None when not fast-pathable."""
-        shaping, leaves = [], []
-        for parsed in self._parse(overrides):
+        shaping: list[str] = []
+        leaves: list[tuple[str, Any]] = []
+        for text, parsed in zip(overrides, self._parse(overrides), strict=True):
             if parsed.is_add() or parsed.is_delete() or parsed.is_force_add():
                 return None
             if parsed.is_sweep_override() or parsed.package is not None:
@@ -222,10 +223,10 @@ class CryptoTuneLauncher(Launcher):
             value = parsed.value()
             # An interpolation, even as the sweeper escapes it ($\{...\}), is resolved by the
             # config it lands in: OmegaConf sees "${...}" either way.
-            if leaf and "${" not in str(value) and parsed.input_line not in self._fixed:
+            if leaf and "${" not in str(value) and text not in self._fixed:
                 leaves.append((key, value))
             else:  # groups, top-level keys, Hydra's own keys, interpolated values
-                shaping.append(parsed.input_line)
+                shaping.append(text)
         return tuple(shaping), leaves
 
     def _hydra_only(self, config: DictConfig) -> str | None:
@@ -241,7 +242,8 @@ class CryptoTuneLauncher(Launcher):
             return "hydra.job.env_set"
         if config.hydra.output_subdir is not None:
             return "hydra.output_subdir (a config snapshot per job)"
-        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        sweep = OmegaConf.to_container(config.hydra.sweep, resolve=False)
+        subdir = sweep.get("subdir") if isinstance(sweep, dict) else None
         if subdir not in ("", "."):
             return "hydra.sweep.subdir (a directory per job)"
         return None
@@ -259,14 +261,15 @@ class CryptoTuneLauncher(Launcher):
             sweep_dir = os.path.abspath(str(self.config.hydra.sweep.dir))
             with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
                 config.hydra.runtime.output_dir = sweep_dir
-            keys = [k for k in config if k != "hydra"]
+            keys = [str(k) for k in config if k != "hydra"]
             task_cfg = OmegaConf.masked_copy(config, keys)
             raw = OmegaConf.to_container(task_cfg, resolve=False)
             interpolations: list[str] = []
             _collect_interpolations(raw, interpolations)
             resolved = OmegaConf.to_container(task_cfg, resolve=True)
             assert isinstance(resolved, dict)
-            self._bases[shaping] = _Base(config, resolved, None, interpolations)
+            task = {str(k): v for k, v in resolved.items()}
+            self._bases[shaping] = _Base(config, task, None, interpolations)
         return self._bases[shaping]
 
     @staticmethod
@@ -299,7 +302,10 @@ class CryptoTuneLauncher(Launcher):
             return None
         unsafe = [(k, v) for k, v in leaves if not self._assignable(base, k)]
         if unsafe:
-            parsed = {o.key_or_group: o.input_line for o in self._parse(overrides)}
+            parsed = {
+                o.key_or_group: text
+                for text, o in zip(overrides, self._parse(overrides), strict=True)
+            }
             shaping = shaping + tuple(parsed[k] for k, _ in unsafe)
             leaves = [(k, v) for k, v in leaves if (k, v) not in unsafe]
             base = self._base(shaping)

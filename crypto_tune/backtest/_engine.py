@@ -25,13 +25,13 @@ liquidation (the margin is gone). Equity is floored at 0; at 0 nothing trades ag
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 
+from crypto_tune._checks import Closed, check_real
 from crypto_tune.exceptions import ConfigError, DataError
 
 REASONS: tuple[str, ...] = ("signal", "stop_loss", "take_profit", "liquidation", "end")
@@ -288,21 +288,11 @@ def simulate(  # pragma: no cover - compiled
     return returns, equity_out, positions, n_trades, t_int[:n_trades], t_flt[:n_trades]
 
 
-def _number(name: str, value: object, *, low: float, high: float, closed: str, text: str) -> float:
+def _number(
+    name: str, value: object, *, low: float, high: float, closed: Closed, text: str
+) -> float:
     """``value`` as a float inside the interval ``text``, else a one-line ConfigError."""
-    kind = type(value)
-    ok = (kind is float or kind is int or (isinstance(value, Real) and kind is not bool)) and (
-        math.isfinite(float(value))
-    )
-    if ok:
-        v = float(value)
-        ok = (v >= low if closed[0] == "[" else v > low) and (
-            v <= high if closed[1] == "]" else v < high
-        )
-    if not ok:
-        shown = value.item() if isinstance(value, np.generic) else value  # 0.5, not np.float64(0.5)
-        raise ConfigError(f"{name} must be {text}, got {shown!r}")
-    return float(value)
+    return check_real(name, value, low=low, high=high, closed=closed, text=text)
 
 
 def check_params(
@@ -317,7 +307,17 @@ def check_params(
     funding_rate: float,
     initial_equity: float = 1.0,
     exit: float | None = None,
-) -> tuple[float, float, float, float, float | np.ndarray, float, bool, float, float]:
+) -> tuple[
+    float,
+    float,
+    float | np.ndarray,
+    float | np.ndarray,
+    float | np.ndarray,
+    float,
+    bool,
+    float,
+    float,
+]:
     """Validate the strategy options; return them as kernel arguments.
 
     Returns ``(threshold, exit_level, stop_loss, take_profit, leverage, cost_rate, allow_short,
@@ -332,7 +332,7 @@ def check_params(
     else:
         text = f"None or a number in [0, threshold={thr:g}]"
         exit_level = _number("exit", exit, low=0, high=thr, closed="[]", text=text)
-    levels = []
+    levels: list[float | np.ndarray] = []
     for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
         if value is None:
             levels.append(0.0)
@@ -470,7 +470,7 @@ def simulate_returns(
         funding_rate=funding_rate,
     )
     hours = _number("bar_hours", bar_hours, low=0, high=math.inf, closed="()", text="a number > 0")
-    arrays = []
+    arrays: list[np.ndarray] = []
     for name, values in (
         ("open_", open_),
         ("high", high),

@@ -25,6 +25,7 @@ from crypto_tune.backtest._engine import (
     leverage_per_bar,
     simulate,
 )
+from crypto_tune.data import time_index
 from crypto_tune.exceptions import DataError
 from crypto_tune.timeframes import timeframe_minutes
 
@@ -164,7 +165,7 @@ def run_backtest(
         initial_equity=initial_equity,
     )
     _check_frames(candles, predictions)
-    hours = _bar_hours(candles.index, timeframe)
+    hours = _bar_hours(time_index(candles), timeframe)
     index = candles.index
     try:
         prices = [

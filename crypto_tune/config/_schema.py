@@ -509,7 +509,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             except ConfigError:
                 continue
         return _coerce(key, value, inner[-1])
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             _fail(key, "a mapping", value)
         return _build(tp, value, key)

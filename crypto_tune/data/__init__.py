@@ -17,6 +17,7 @@ from crypto_tune.data._validate import (
     Gap,
     find_gaps,
     infer_timeframe,
+    time_index,
     validate_candles,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "load_candles",
     "resample_candles",
     "synthetic_market",
+    "time_index",
     "validate_candles",
 ]

@@ -19,6 +19,7 @@ from crypto_tune.data._validate import (
     frame_to_candles,
     infer_timeframe,
     normalise_name,
+    time_index,
 )
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
@@ -213,8 +214,8 @@ def load_candles(
         candles, n_dropped = frame_to_candles(raw, source=source, labels=rows)
 
     if len(candles) >= 2:
-        native = infer_timeframe(candles.index)
-        _check_spacing(candles.index, native, source)
+        native = infer_timeframe(time_index(candles))
+        _check_spacing(time_index(candles), native, source)
     elif timeframe is None:
         raise DataError(f"{source}: cannot infer the timeframe from 1 bar; pass timeframe=")
     else:
@@ -237,7 +238,7 @@ def load_candles(
         start=candles.index[0],
         end=candles.index[-1],
         n_duplicates_dropped=n_dropped,
-        gaps=find_gaps(candles.index, final),
+        gaps=find_gaps(time_index(candles), final),
         price_min=float(candles["low"].min()),
         price_max=float(candles["high"].max()),
     )

@@ -10,6 +10,7 @@ from crypto_tune.data._validate import (
     check_candles,
     format_time,
     infer_timeframe,
+    time_index,
     timeframe_ratio,
     validate_candles,
 )
@@ -48,13 +49,14 @@ def resample_candles(
     if not isinstance(timeframe, str):
         raise ConfigError(f"timeframe must be a str like '4h', got {timeframe!r}")
     candles, _ = validate_candles(candles, source="resample_candles(candles)")
+    index = time_index(candles)
     if source_timeframe is None:
-        source_timeframe = infer_timeframe(candles.index)
+        source_timeframe = infer_timeframe(index)
     ratio = timeframe_ratio(source_timeframe, timeframe)
     if ratio == 1:
         return candles.copy()
 
-    starts = bin_starts(candles.index, timeframe)
+    starts = bin_starts(index, timeframe)
     values = candles.to_numpy()
     # Sorted input: each bin is one contiguous run of rows.
     first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
@@ -68,15 +70,15 @@ def resample_candles(
 
     bin_width = timeframe_delta(timeframe).value
     sub_width = timeframe_delta(source_timeframe).value
-    last_stamp = pd.DatetimeIndex(candles.index).as_unit("ns").asi8[-1]
+    last_stamp = index.as_unit("ns").asi8[-1]
     if last_stamp + sub_width < starts[-1] + bin_width:  # data end inside the last bin
         out, first = out[:-1], first[:-1]
     if len(first) == 0:
         raise DataError(
             f"resample_candles: no complete {timeframe} bin in {len(candles)} {source_timeframe} "
-            f"bars ending {format_time(candles.index[-1])}"
+            f"bars ending {format_time(index[-1])}"
         )
-    labels = pd.to_datetime(starts[first], unit="ns", utc=True).as_unit(candles.index.unit)
+    labels = pd.to_datetime(starts[first], unit="ns", utc=True).as_unit(index.unit)
     result, _ = check_candles(
         pd.DatetimeIndex(labels, name="timestamp"),
         out,

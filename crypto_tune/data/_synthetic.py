@@ -24,11 +24,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 import pandas as pd
 
+from crypto_tune._checks import check_int, check_real
 from crypto_tune.data._validate import TIME_UNIT, RowNames, check_candles
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import periods_per_year, timeframe_delta
@@ -249,32 +249,6 @@ def _garch_variance(eps: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     return np.array(g)
 
 
-def _check_real(
-    name: str,
-    value: object,
-    low: float,
-    high: float,
-    *,
-    low_open: bool = False,
-    high_open: bool = True,
-) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
-        )
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise ConfigError(f"{name} must be a number in {left}{low}, {high}{right}, got {value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
 def synthetic_market(
     *,
     seed: int = 0,
@@ -303,8 +277,8 @@ def synthetic_market(
     >>> round(market.true_ic(1), 3)
     0.05
     """
-    seed = _check_int("seed", seed, 0)
-    n_bars = _check_int("n_bars", n_bars, 100)
+    seed = check_int("seed", seed, low=0)
+    n_bars = check_int("n_bars", n_bars, low=100)
     if not isinstance(timeframe, str):
         raise ConfigError(f"timeframe must be a str like '4h', got {timeframe!r}")
     bar = timeframe_delta(timeframe)
@@ -315,25 +289,29 @@ def synthetic_market(
     if not isinstance(start, str) or origin is None or pd.isna(origin):
         raise ConfigError(f"start must be a date like '2021-01-01', got {start!r}")
     origin = origin.tz_localize("UTC") if origin.tz is None else origin.tz_convert("UTC")
-    planted_ic = _check_real("planted_ic", planted_ic, 0.0, 0.5)
-    annual_vol = _check_real("annual_vol", annual_vol, 0.0, 5.0, low_open=True, high_open=False)
-    volatile_multiplier = _check_real(
-        "volatile_multiplier", volatile_multiplier, 1.0, 10.0, high_open=False
+    planted_ic = check_real("planted_ic", planted_ic, low=0.0, high=0.5, closed="[)")
+    annual_vol = check_real("annual_vol", annual_vol, low=0.0, high=5.0, closed="(]")
+    volatile_multiplier = check_real(
+        "volatile_multiplier", volatile_multiplier, low=1.0, high=10.0, closed="[]"
     )
-    mean_calm_bars = _check_real("mean_calm_bars", mean_calm_bars, 1.0, math.inf)
-    mean_volatile_bars = _check_real("mean_volatile_bars", mean_volatile_bars, 1.0, math.inf)
-    garch_alpha = _check_real("garch_alpha", garch_alpha, 0.0, 1.0)
-    garch_beta = _check_real("garch_beta", garch_beta, 0.0, 1.0)
+    mean_calm_bars = check_real(
+        "mean_calm_bars", mean_calm_bars, low=1.0, high=math.inf, closed="[)"
+    )
+    mean_volatile_bars = check_real(
+        "mean_volatile_bars", mean_volatile_bars, low=1.0, high=math.inf, closed="[)"
+    )
+    garch_alpha = check_real("garch_alpha", garch_alpha, low=0.0, high=1.0, closed="[)")
+    garch_beta = check_real("garch_beta", garch_beta, low=0.0, high=1.0, closed="[)")
     if garch_alpha + garch_beta >= 1.0:
         raise ConfigError(f"garch_alpha + garch_beta must be < 1, got {garch_alpha} + {garch_beta}")
     if tail_df != math.inf:
-        tail_df = _check_real("tail_df", tail_df, 2.0, math.inf, low_open=True)
-    signal_lookback = _check_int("signal_lookback", signal_lookback, 1)
+        tail_df = check_real("tail_df", tail_df, low=2.0, high=math.inf, closed="()")
+    signal_lookback = check_int("signal_lookback", signal_lookback, low=1)
     if signal_lookback > n_bars // 10:
         raise ConfigError(
             f"signal_lookback must be <= n_bars // 10 = {n_bars // 10}, got {signal_lookback}"
         )
-    start_price = _check_real("start_price", start_price, 0.0, 1e12, low_open=True)
+    start_price = check_real("start_price", start_price, low=0.0, high=1e12, closed="()")
     if origin.value + n_bars * bar.value > pd.Timestamp.max.value:
         raise ConfigError(f"n_bars={n_bars} {timeframe} bars from {start} run past the year 2262")
 
@@ -383,7 +361,7 @@ def synthetic_market(
     except DataError as exc:  # a bug here, not bad input; keep the one-line message
         raise DataError(f"synthetic_market produced invalid candles: {exc}") from None
     labels = pd.Series(
-        pd.Categorical.from_codes(regime.astype(np.int64), categories=list(REGIMES)),
+        pd.Categorical.from_codes(regime.astype(np.int64), categories=pd.Index(REGIMES)),
         index=index,
         name="regime",
     )

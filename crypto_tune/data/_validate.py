@@ -7,8 +7,9 @@ Rows are named by :class:`RowNames` ("line 7" of a CSV file, "row 6" of a frame,
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,8 @@ PRICES: tuple[str, ...] = ("open", "high", "low", "close")
 TIMESTAMP_ALIASES: tuple[str, ...] = ("timestamp", "open_time", "datetime", "date", "time")
 # The unit pandas gives parsed datetimes ("ns" on pandas 2, "us" on pandas 3); candles use it too,
 # so a frame from this package compares equal to one the user parsed with pandas directly.
-TIME_UNIT: str = pd.date_range("2021-01-01", periods=1, freq="h", tz="UTC").unit
+TimeUnit: TypeAlias = Literal["s", "ms", "us", "ns"]
+TIME_UNIT: TimeUnit = pd.date_range("2021-01-01", periods=1, freq="h", tz="UTC").unit
 
 # Epoch magnitude thresholds (value below -> unit): 1e11 s is the year 5138, 1e11 ms is 1973-03.
 _EPOCH_UNITS: tuple[tuple[float, int, str], ...] = (
@@ -68,7 +70,7 @@ class RowNames:
         return f"{self.kind} {number}"
 
 
-def find_columns(columns: Sequence[object], *, source: str) -> dict[str, object]:
+def find_columns(columns: Iterable[object], *, source: str) -> dict[str, object]:
     """Map ``timestamp`` and the OHLCV names to the frame's own column labels (case-insensitive).
 
     The timestamp column may be called timestamp, open_time, datetime, date or time. Raises
@@ -181,13 +183,13 @@ def parse_timestamps(
                 f"{text.iloc[bad]!r}"
             )
         return _epoch_index(_epoch_to_index(numbers, column=column, source=source, labels=labels))
-    stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = _first(stamps.isna().to_numpy())
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = _first(parsed.isna().to_numpy())
     if bad is not None:
         raise DataError(
             f"{source}: {labels[bad]}, column {column!r}: unparsable timestamp {text.iloc[bad]!r}"
         )
-    return _finish_index(pd.DatetimeIndex(stamps))
+    return _finish_index(pd.DatetimeIndex(parsed))
 
 
 def _epoch_index(nanoseconds: np.ndarray) -> pd.DatetimeIndex:
@@ -318,6 +320,14 @@ def frame_to_candles(
     return check_candles(index, values, source=source, labels=labels)
 
 
+def time_index(candles: pd.DataFrame | pd.Series) -> pd.DatetimeIndex:
+    """The bar open times of ``candles`` (its DatetimeIndex); a :class:`DataError` otherwise."""
+    index = candles.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"candles need a DatetimeIndex, got {type(index).__name__}")
+    return index
+
+
 def _spacings(index: pd.DatetimeIndex) -> np.ndarray:
     stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
     return np.diff(stamps)
@@ -341,7 +351,7 @@ def find_gaps(index: pd.DatetimeIndex, timeframe: str) -> tuple[Gap, ...]:
     missing = -(-spacing[where] // step) - 1
     return tuple(
         Gap(after=index[i], before=index[i + 1], missing_bars=int(m))
-        for i, m in zip(where, missing, strict=True)
+        for i, m in zip(where.tolist(), missing, strict=True)
     )
 
 
@@ -402,5 +412,6 @@ __all__ = [
     "Gap",
     "find_gaps",
     "infer_timeframe",
+    "time_index",
     "validate_candles",
 ]

@@ -110,6 +110,11 @@ def _div(num: pd.Series, den: pd.Series, *, tiny: float = 0.0) -> pd.Series:
     return num / den.where(den.abs() > tiny)
 
 
+def _log(values: pd.Series) -> pd.Series:
+    """Natural log, kept a Series (NumPy's ufunc on a Series returns one; its stubs say ndarray)."""
+    return pd.Series(np.log(values), index=values.index)
+
+
 def compute_features(
     candles: pd.DataFrame, *, windows: Sequence[int] = DEFAULT_WINDOWS
 ) -> pd.DataFrame:
@@ -123,21 +128,21 @@ def compute_features(
     open_, high, low, close, volume = (
         candles[c].astype(np.float64) for c in ("open", "high", "low", "close", "volume")
     )
-    log_close = np.log(close)
+    log_close = _log(close)
     ret = log_close.diff()
     abs_ret = ret.abs()
     up = (ret > 0).astype(np.float64).where(ret.notna())
     gain = ret.clip(lower=0.0)
     # Log volume change; NaN next to a zero-volume bar (missing, not an invented value).
-    log_volume = np.log(volume.where(volume > 0))
+    log_volume = _log(volume.where(volume > 0))
     vchg = log_volume.diff()
     bar_range = (high - low) / close
 
     cols: dict[str, pd.Series] = {}
     for lag in _return_lags(checked):
         cols[f"ret_{lag}"] = log_close.diff(lag)
-    body_top = np.maximum(open_, close)
-    body_bottom = np.minimum(open_, close)
+    body_top = pd.Series(np.maximum(open_, close), index=candles.index)
+    body_bottom = pd.Series(np.minimum(open_, close), index=candles.index)
     cols["range"] = bar_range
     cols["kmid"] = (close - open_) / open_
     cols["kup"] = (high - body_top) / open_

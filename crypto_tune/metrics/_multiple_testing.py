@@ -36,11 +36,10 @@ from scipy.spatial.distance import squareform
 from scipy.stats import false_discovery_control, norm
 from scipy.stats import t as student_t
 
+from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.metrics._overfitting import (
     _as_matrix,
-    _check_int,
-    _check_real,
     expected_maximum_sharpe,
 )
 from crypto_tune.metrics._performance import _as_vector, _check_periods_per_year
@@ -85,7 +84,7 @@ def default_block_size(n_periods: int) -> int:
     >>> default_block_size(1000)
     10
     """
-    n = _check_int("n_periods", n_periods, 1)
+    n = check_int("n_periods", n_periods, low=1)
     return max(1, round(n ** (1.0 / 3.0)))
 
 
@@ -103,14 +102,14 @@ def _studentized_losses(
     n_periods, _ = matrix.shape
     if n_periods < 2:
         raise DataError(f"returns must have at least 2 rows (periods), got {n_periods}")
-    _check_int("reps", reps, 1)
-    _check_int("seed", seed, 0)
+    check_int("reps", reps, low=1)
+    check_int("seed", seed, low=0)
     if bootstrap not in BOOTSTRAPS:
         raise ConfigError(f"bootstrap must be one of {list(BOOTSTRAPS)}, got {bootstrap!r}")
     if block_size is None:
         block = default_block_size(n_periods)
     else:
-        block = _check_int("block_size", block_size, 1)
+        block = check_int("block_size", block_size, low=1)
         if block > n_periods:
             raise ConfigError(
                 f"block_size must be <= the number of rows of returns ({n_periods}), got {block}"
@@ -168,7 +167,7 @@ def superior_trials(
     Controls the family-wise error rate at ``size``; same data, scaling and bootstrap as
     :func:`superior_predictive_ability`. An empty list: no trial is shown to beat cash.
     """
-    level = _check_real("size", size)
+    level = check_real("size", size, text="a finite number")
     if not 0 < level < 1:
         raise ConfigError(f"size must be in (0, 1), got {size!r}")
     from arch.bootstrap import StepM  # imported here: arch costs seconds, metrics must not
@@ -246,8 +245,8 @@ def autocorrelation_adjusted_sharpe(
     >>> round(autocorrelation_adjusted_sharpe(1.0, 0.1, periods_per_year=12), 3)
     0.912
     """
-    sr = _check_real("sharpe", sharpe)
-    rho = _check_real("autocorrelation", autocorrelation)
+    sr = check_real("sharpe", sharpe, text="a finite number")
+    rho = check_real("autocorrelation", autocorrelation, text="a finite number")
     q = _check_periods_per_year(periods_per_year)
     if not -1 < rho < 1:
         raise ConfigError(f"autocorrelation must be in (-1, 1), got {autocorrelation!r}")
@@ -259,7 +258,7 @@ def autocorrelation_adjusted_sharpe(
 
 def _hlz_parameters(correlation: float) -> tuple[float, float]:
     """``(P(zero mean), mean monthly return of true strategies)`` at ``correlation``."""
-    rho = _check_real("correlation", correlation)
+    rho = check_real("correlation", correlation, text="a finite number")
     if not 0 <= rho <= 0.8:
         raise ConfigError(f"correlation must be in [0, 0.8], got {correlation!r}")
     p0 = float(np.interp(rho, _HLZ_MODEL[:, 0], _HLZ_MODEL[:, 2]))
@@ -327,7 +326,7 @@ def haircut_sharpe_ratio(
     0.465 (Bonferroni), about 0.41 (Holm) and 0.17 (BHY).
     """
     ppy = _check_periods_per_year(periods_per_year)
-    n = _check_int("n_obs", n_obs, 2)
+    n = check_int("n_obs", n_obs, low=2)
     sr = autocorrelation_adjusted_sharpe(sharpe, autocorrelation, periods_per_year=ppy)
     if not sr > 0:
         raise ConfigError(f"sharpe must be > 0 (a positive Sharpe to haircut), got {sharpe!r}")
@@ -344,9 +343,9 @@ def haircut_sharpe_ratio(
     elif n_tests is None:
         raise ConfigError("n_tests is required when other_sharpes is not given, got None")
     else:
-        m = _check_int("n_tests", n_tests, 1)
-    sims = _check_int("n_simulations", n_simulations, 1)
-    _check_int("seed", seed, 0)
+        m = check_int("n_tests", n_tests, low=1)
+    sims = check_int("n_simulations", n_simulations, low=1)
+    check_int("seed", seed, low=0)
 
     years = n / ppy
     df = n - 1
@@ -397,8 +396,8 @@ def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> flo
     >>> round(minimum_backtest_length(45), 2)
     5.0
     """
-    n = _check_int("n_trials", n_trials, 1)
-    target = _check_real("target_sharpe", target_sharpe)
+    n = check_int("n_trials", n_trials, low=1)
+    target = check_real("target_sharpe", target_sharpe, text="a finite number")
     if not target > 0:
         raise ConfigError(f"target_sharpe must be > 0, got {target_sharpe!r}")
     return (expected_maximum_sharpe(n, 1.0) / target) ** 2
@@ -453,7 +452,7 @@ def trial_clusters(
     """
     matrix = _as_matrix(returns)
     n_periods, n_trials = matrix.shape
-    threshold = _check_real("min_correlation", min_correlation)
+    threshold = check_real("min_correlation", min_correlation, text="a finite number")
     if not -1 < threshold < 1:
         raise ConfigError(f"min_correlation must be in (-1, 1), got {min_correlation!r}")
     if n_periods < 3:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from scipy.special import comb
 from scipy.stats import norm, rankdata
 
+from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.metrics._performance import _as_vector
 
@@ -32,23 +33,6 @@ EULER_MASCHERONI = 0.5772156649015329
 MAX_PBO_SPLITS = 22
 """Largest ``n_splits``: C(22, 11) = 705,432 combinations; C(24, 12) would be 2.7 million."""
 _CHUNK_ELEMENTS = 4_000_000  # floats per combination chunk (about 32 MB)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``; ConfigError otherwise (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: object, *, allow_nan: bool = False) -> float:
-    """``value`` as a float; ConfigError unless a finite real number (or NaN if allowed)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ConfigError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    if math.isinf(number) or (math.isnan(number) and not allow_nan):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    return number
 
 
 def probabilistic_sharpe_ratio(
@@ -66,11 +50,11 @@ def probabilistic_sharpe_ratio(
     >>> round(probabilistic_sharpe_ratio(0.1, 101, 0.0, 3.0), 4)
     0.8407
     """
-    n = _check_int("n_obs", n_obs, 2)
-    sr = _check_real("sharpe", sharpe, allow_nan=True)
-    g3 = _check_real("skew", skew, allow_nan=True)
-    g4 = _check_real("kurtosis", kurtosis, allow_nan=True)
-    sr_star = _check_real("benchmark", benchmark)
+    n = check_int("n_obs", n_obs, low=2)
+    sr = check_real("sharpe", sharpe, text="a finite number", allow_nan=True)
+    g3 = check_real("skew", skew, text="a finite number", allow_nan=True)
+    g4 = check_real("kurtosis", kurtosis, text="a finite number", allow_nan=True)
+    sr_star = check_real("benchmark", benchmark, text="a finite number")
     if math.isnan(sr) or math.isnan(g3) or math.isnan(g4):
         return _NAN
     denominator = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
@@ -93,8 +77,8 @@ def expected_maximum_sharpe(n_trials: int, trial_sharpe_variance: float) -> floa
     >>> round(expected_maximum_sharpe(100, 0.5 / 250), 4)
     0.1132
     """
-    n = _check_int("n_trials", n_trials, 1)
-    variance = _check_real("trial_sharpe_variance", trial_sharpe_variance)
+    n = check_int("n_trials", n_trials, low=1)
+    variance = check_real("trial_sharpe_variance", trial_sharpe_variance, text="a finite number")
     if variance < 0:
         raise ConfigError(f"trial_sharpe_variance must be >= 0, got {trial_sharpe_variance!r}")
     if n == 1:

@@ -12,12 +12,12 @@ Annualisation is 24/7: the caller passes ``periods_per_year`` (``2190.0`` for 4h
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from crypto_tune.exceptions import ConfigError, DataError
+from crypto_tune._checks import check_int, check_real
+from crypto_tune.exceptions import DataError
 
 _NAN = float("nan")
 
@@ -39,12 +39,9 @@ def _as_vector(values: ArrayLike, name: str, *, allow_nan: bool = False) -> np.n
 
 def _check_periods_per_year(periods_per_year: float) -> float:
     """``periods_per_year`` as a float; ConfigError unless finite and > 0."""
-    if isinstance(periods_per_year, bool) or not isinstance(periods_per_year, Real):
-        raise ConfigError(f"periods_per_year must be a number > 0, got {periods_per_year!r}")
-    value = float(periods_per_year)
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"periods_per_year must be a finite number > 0, got {periods_per_year}")
-    return value
+    return check_real(
+        "periods_per_year", periods_per_year, low=0, closed="()", text="a finite number > 0"
+    )
 
 
 def _std(values: np.ndarray, ddof: int) -> float:
@@ -65,12 +62,11 @@ def sharpe_ratio(returns: ArrayLike, *, periods_per_year: float, ddof: int = 1) 
     1.0
     """
     ppy = _check_periods_per_year(periods_per_year)
-    if isinstance(ddof, bool) or not isinstance(ddof, Integral) or ddof < 0:
-        raise ConfigError(f"ddof must be an int >= 0, got {ddof!r}")
+    ddof = check_int("ddof", ddof, low=0)
     r = _as_vector(returns, "returns")
     if r.size < 2:
         return _NAN
-    std = _std(r, int(ddof))
+    std = _std(r, ddof)
     if math.isnan(std):
         return _NAN
     return float(r.mean() / std * math.sqrt(ppy))

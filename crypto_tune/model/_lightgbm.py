@@ -9,7 +9,9 @@ fixed number of rounds, :func:`refit_rounds` of the folds' best iterations (thei
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -70,7 +72,7 @@ def fit_booster(
     valid_idx = _finite_rows(label, valid_idx)
     params = lightgbm_params(model, seed=seed)
     train_set = lgb.Dataset(features[train_idx], label[train_idx], free_raw_data=False)
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if model.early_stopping_rounds > 0 and len(valid_idx):
         valid_sets = [lgb.Dataset(features[valid_idx], label[valid_idx], reference=train_set)]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.config import Settings
-from crypto_tune.data import Gap
+from crypto_tune.data import Gap, time_index
 from crypto_tune.dataset import Dataset, member_settings, prepare_dataset
 from crypto_tune.splits import Fold, fold_table
 from crypto_tune.splits._folds import _end_exclusive_ns, _start_ns
@@ -97,7 +97,7 @@ def _place(fold: Fold, position: int) -> str | None:
 
 def locate_gaps(dataset: Dataset, settings: Settings) -> tuple[GapPlace, ...]:
     """Every gap of ``dataset`` with the tuning folds and holdout parts it falls in."""
-    index = dataset.candles.index
+    index = time_index(dataset.candles)
     gaps = dataset.report.gaps
     if not gaps:
         return ()
@@ -261,7 +261,7 @@ def fold_lines(dataset: Dataset, settings: Settings) -> list[str]:
         f"== folds: split={split.name}, tune {split.tune_start}..{split.tune_end}, "
         f"holdout {split.holdout_start}..{split.holdout_end}, purge {split.purge} bar(s)"
     ]
-    table = fold_table([*dataset.folds, dataset.holdout], dataset.candles.index).reset_index(
+    table = fold_table([*dataset.folds, dataset.holdout], time_index(dataset.candles)).reset_index(
         drop=True
     )
     for column in table.columns:

@@ -27,10 +27,10 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
     pairs = []
     positions = dataset.candles.index.get_indexer(oof.frame.index)
     keep_all = mask[positions]
-    folds = oof.frame["fold"].to_numpy()
+    fold_of_row = oof.frame["fold"].to_numpy()
     for fold in dataset.folds:
         preds, labels = fold_arrays(dataset, oof, fold.number)
-        keep = keep_all[folds == fold.number] & np.isfinite(labels)
+        keep = keep_all[fold_of_row == fold.number] & np.isfinite(labels)
         pairs.append((preds[keep], labels[keep]))
     raw = metrics.ic_summary(pairs)
     # A fold with constant predictions (no split found) carries no information: IC 0.

@@ -23,7 +23,7 @@ from crypto_tune.backtest import (
     vol_target_leverage,
     zscore_signal,
 )
-from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.config import AssetSettings, ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import OutOfFold, out_of_fold
@@ -75,7 +75,7 @@ class FoldArrays:
         in_regime = np.isfinite(self.predictions) if self.in_regime is None else self.in_regime
         z = None
         if strategy.name == "zscore":
-            key = ("z", strategy.signal_window)
+            key: tuple[object, ...] = ("z", strategy.signal_window)
             if key not in self.cache:
                 self.cache[key] = zscore_signal(raw, strategy.signal_window)
             z = self.cache[key]
@@ -239,12 +239,16 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
         raw = np.ascontiguousarray(preds.to_numpy(dtype=np.float64))
         values = raw.copy()
         values[~mask[positions]] = np.nan
+        o, h, lo, c = (
+            np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)[positions])
+            for c in ("open", "high", "low", "close")
+        )
         out.append(
             FoldArrays(
-                *(
-                    np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)[positions])
-                    for c in ("open", "high", "low", "close")
-                ),
+                o,
+                h,
+                lo,
+                c,
                 predictions=values,
                 raw=raw,
                 in_regime=np.ascontiguousarray(mask[positions]),
@@ -366,10 +370,17 @@ def score_strategy(
 
 
 def portfolio_folds(
-    context: PortfolioContext, strategy: StrategySettings
+    context: PortfolioContext, strategy: StrategySettings, asset: AssetSettings | None = None
 ) -> tuple[list[np.ndarray], list[int]]:
-    """Per-fold portfolio returns (equal sleeves, no rebalancing) and trades of all members."""
+    """Per-fold portfolio returns and trades of all members: equal sleeves, no rebalancing,
+    unless ``asset`` weights, rebalances or vol-targets them (:mod:`crypto_tune.phases._basket`)."""
     from crypto_tune.portfolio import combine_sleeves
+
+    if asset is not None:
+        from crypto_tune.phases._basket import is_plain, rebalanced_folds
+
+        if not is_plain(asset):
+            return rebalanced_folds(context, strategy, asset)
 
     per_member = [
         backtest_folds(m.folds, strategy, bar_hours=context.bar_hours) for m in context.members
@@ -391,7 +402,7 @@ def evaluate_strategy(
     For a basket the returns are the portfolio's and the trades those of all members.
     """
     if isinstance(context, PortfolioContext):
-        returns, trades = portfolio_folds(context, settings.strategy)
+        returns, trades = portfolio_folds(context, settings.strategy, settings.asset)
     else:
         returns, trades = backtest_folds(
             context.folds, settings.strategy, bar_hours=context.bar_hours
@@ -511,7 +522,11 @@ def run_strategy_trial(settings: Settings) -> float | list[float]:
 
 
 def _log_trial_run(
-    settings: Settings, context: StrategyContext, value: float, returns: list, trades: list[int]
+    settings: Settings,
+    context: StrategyContext | PortfolioContext,
+    value: float,
+    returns: list,
+    trades: list[int],
 ) -> None:
     from crypto_tune import metrics
     from crypto_tune.study import study_name

@@ -30,13 +30,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_atomic_parquet
 from crypto_tune.exceptions import ConfigError, InvalidTrialError
 from crypto_tune.phases._strategy import (
@@ -59,6 +60,7 @@ log = logging.getLogger("crypto_tune.walkforward")
 # The model a window's Phase 2 trades, pinned on its Phase 1 study by the first process that
 # saw the budget complete: workers sharing a window never tune two strategies on two models.
 PIN_ATTR = "crypto_tune.walkforward.model"
+Direction: TypeAlias = Literal["minimize", "maximize"]
 
 
 # --------------------------------------------------------------------------- search spaces
@@ -69,7 +71,7 @@ class SearchSpace:
     distributions: dict[str, BaseDistribution]
     fixed: dict[str, Any]
     sampler: dict[str, Any]
-    direction: str
+    direction: Direction
 
 
 def _compose(settings: Settings, phase: str) -> Any:
@@ -97,7 +99,7 @@ def search_space(settings: Settings, phase: str) -> SearchSpace:
     full = _compose(settings, phase)
     params = OmegaConf.to_container(full.hydra.sweeper.params or {}, resolve=False)
     assert isinstance(params, dict)
-    lines = [f"{key}={value}" for key, value in params.items()]
+    lines = [f"{key!s}={value}" for key, value in params.items()]
     try:
         distributions, fixed, _ = create_params_from_overrides(lines)
     except Exception as exc:  # the sweeper's own errors, as one line
@@ -112,8 +114,20 @@ def search_space(settings: Settings, phase: str) -> SearchSpace:
     return SearchSpace(
         distributions=dict(distributions),
         fixed=dict(fixed),
-        sampler=sampler,
-        direction=str(full.hydra.sweeper.direction),
+        sampler={str(k): v for k, v in sampler.items()},
+        direction=_direction(phase, full.hydra.sweeper.direction),
+    )
+
+
+def _direction(phase: str, value: object) -> Direction:
+    """The sweep's one direction; a walk-forward window tunes a single objective."""
+    text = str(value)
+    if text == "minimize":
+        return "minimize"
+    if text == "maximize":
+        return "maximize"
+    raise ConfigError(
+        f"phase={phase}: hydra.sweeper.direction must be minimize or maximize, got {text}"
     )
 
 
@@ -132,7 +146,7 @@ def windows_for(settings: Settings, dataset: Dataset) -> list[Window]:
     """The walk-forward windows of ``settings`` on ``dataset``'s bars."""
     split, wf = settings.split, settings.walkforward
     return walkforward_windows(
-        dataset.candles.index,
+        time_index(dataset.candles),
         start=wf.start or split.tune_start,
         end=wf.end or split.holdout_end,
         train_months=split.train_months,
@@ -256,6 +270,13 @@ def optimize(
     return done
 
 
+def _value(trial: optuna.trial.FrozenTrial) -> float:
+    """A complete single-objective trial's value (a study's ``best_trial`` is one)."""
+    if trial.value is None:
+        raise InvalidTrialError(f"trial {trial.number} has no value")
+    return float(trial.value)
+
+
 def _pinned_model(study: optuna.Study, budget: int) -> tuple[dict[str, Any], int, float]:
     """(params, trial number, value) of the model Phase 2 trades in this window (see PIN_ATTR)."""
     pin = study.user_attrs.get(PIN_ATTR)
@@ -346,7 +367,7 @@ def run_window(
     started = time.perf_counter()
     wf, k = settings.walkforward, window.number
     data = window_dataset(dataset, window)
-    dates = window.dates(dataset.candles.index)
+    dates = window.dates(time_index(dataset.candles))
     head = f"wf {k + 1}/{total} test {dates['test_start'][:10]}..{dates['test_end'][:10]}"
     mask = regime_mask(dataset, settings.regime.name)
     timeframe = settings.asset.timeframe
@@ -457,7 +478,7 @@ def run_window(
         model_value=model_value,
         strategy_params={n.removeprefix("strategy."): v for n, v in strategy_params.items()},
         strategy_trial=best.number,
-        strategy_value=float(best.value),
+        strategy_value=_value(best),
         trials={
             "model_complete": len(_complete(study)),
             "model_tuned_here": tuned,

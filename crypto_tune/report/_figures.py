@@ -7,6 +7,7 @@ the figure is not available. No I/O, no Hydra, no MLflow; Optuna studies are pas
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -122,7 +123,7 @@ def study_panels(study: optuna.Study | None, *, prefix: str, label: str) -> tupl
         if not params:
             panels.append(Panel(name, title, note=no_params))
         else:
-            panels.append(_plot(name, title, lambda plot=plot: plot(study, **target)))
+            panels.append(_plot(name, title, functools.partial(plot, study, **target)))
     if target:
         names = ", ".join(objective_names(study))
         caption = f"multi-objective study ({names}): this plot shows {target['target_name']}"
@@ -185,7 +186,7 @@ def fold_ic_panel(fold_ic: pd.DataFrame | None) -> Panel:
         xaxis_type="category",
         legend_orientation="h",
     )
-    captions = ()
+    captions: tuple[str, ...] = ()
     if "hit_rate" in values and np.isfinite(values["hit_rate"]).any():
         captions = (f"mean hit rate {np.nanmean(values['hit_rate']):.1%} over {len(folds)} folds",)
     return Panel(name, title, figure=figure, captions=captions)
@@ -221,7 +222,7 @@ def equity_curves(returns: pd.Series, *, start: float = 1.0) -> tuple[pd.Series,
     ([1.1, 0.55, 0.66], [0.0, -0.5, -0.4])
     """
     equity = start * (1.0 + returns).cumprod()
-    peak = np.maximum(equity.cummax(), start)
+    peak = equity.cummax().clip(lower=start)
     return equity, equity / peak - 1.0
 
 

@@ -73,7 +73,7 @@ class Axis:
         number = _number(value)
         if number is None or number < self.edges[0] or number > self.edges[-1]:
             return -1
-        return int(min(np.searchsorted(self.edges, number, side="right") - 1, self.size - 1))
+        return min(int(np.searchsorted(self.edges, number, side="right")) - 1, self.size - 1)
 
     def ticks(self) -> list[Any]:
         """Plotly heatmap coordinates: the bin edges, or the category labels."""

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
 
 DateLike = str | pd.Timestamp | dt.datetime | dt.date | np.datetime64
@@ -106,17 +107,8 @@ class Fold:
 # ----------------------------------------------------------------------------- validation helpers
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_fraction(name: str, value: object, high: float) -> float:
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    if not ok or not 0.0 < float(value) < high:
-        raise ConfigError(f"{name} must be a float in (0, {high}), got {value!r}")
-    return float(value)
+    return check_real(name, value, low=0.0, high=high, closed="()", text=f"a float in (0, {high})")
 
 
 def _timestamp(name: str, value: object) -> pd.Timestamp:
@@ -237,8 +229,8 @@ def static_folds(
     every tuning bar before its test block (minus the purges and the validation slice).
     ``purge`` must be >= the label horizon.
     """
-    n_folds = _check_int("n_folds", n_folds, 2)
-    purge = _check_int("purge", purge, 0)
+    n_folds = check_int("n_folds", n_folds, low=2)
+    purge = check_int("purge", purge, low=0)
     valid_fraction = _check_fraction("valid_fraction", valid_fraction, 0.5)
     min_train_fraction = _check_fraction("min_train_fraction", min_train_fraction, 1.0)
     times, start, stop, p0, p1 = _period(index, tune_start, tune_end)
@@ -281,9 +273,9 @@ def walk_forward_folds(
     Boundaries are ``tune_start + m months``; the last test block is cut at ``tune_end``. The train
     window includes its validation slice and purges. ``purge`` must be >= the label horizon.
     """
-    train_months = _check_int("train_months", train_months, 1)
-    test_months = _check_int("test_months", test_months, 1)
-    purge = _check_int("purge", purge, 0)
+    train_months = check_int("train_months", train_months, low=1)
+    test_months = check_int("test_months", test_months, low=1)
+    purge = check_int("purge", purge, low=0)
     valid_fraction = _check_fraction("valid_fraction", valid_fraction, 0.5)
     if not isinstance(expanding, bool | np.bool_):
         raise ConfigError(f"expanding must be a bool, got {expanding!r}")
@@ -332,7 +324,7 @@ def holdout_split(
     """Train (and validate) on the whole tuning period minus ``purge`` bars at its end; test on the
     holdout, which must start after ``tune_end``. Returns one Fold numbered 0.
     """
-    purge = _check_int("purge", purge, 0)
+    purge = check_int("purge", purge, low=0)
     valid_fraction = _check_fraction("valid_fraction", valid_fraction, 0.5)
     times, start, stop, p0, p1 = _period(index, tune_start, tune_end)
     h_start = _start_ns("holdout_start", holdout_start)
@@ -360,5 +352,6 @@ def holdout_split(
 def fold_table(folds: Sequence[Fold], index: pd.DatetimeIndex) -> pd.DataFrame:
     """One row per fold (indexed by fold number): first/last bar of each part and the sizes."""
     rows = [fold.describe(index) for fold in folds]
-    columns = list(Fold(0, [], [], [], 0).describe(index))
+    empty = np.empty(0, dtype=np.int64)
+    columns = list(Fold(0, empty, empty, empty, 0).describe(index))
     return pd.DataFrame(rows, columns=columns).set_index("fold")
