@@ -28,13 +28,13 @@ def _weights(n: int, weights: Sequence[float] | None) -> np.ndarray:
     return w
 
 
-def alignment(indexes: Sequence[pd.DatetimeIndex]) -> tuple[pd.DatetimeIndex, list[np.ndarray]]:
-    """The union of ``indexes`` and, per index, the positions of its bars in that union."""
+def alignment(indexes: Sequence[pd.Index]) -> tuple[pd.DatetimeIndex, list[np.ndarray]]:
+    """The union of the bar times ``indexes`` and, per index, its positions in that union."""
     if not indexes:
         raise ConfigError("a portfolio needs at least one asset")
-    union = indexes[0]
+    union = pd.DatetimeIndex(indexes[0])
     for index in indexes[1:]:
-        union = union.union(index)
+        union = union.union(pd.DatetimeIndex(index))
     return union, [union.get_indexer(index) for index in indexes]
 
 

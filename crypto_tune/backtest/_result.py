@@ -175,7 +175,8 @@ def run_backtest(
         pred = np.ascontiguousarray(predictions.to_numpy(dtype=np.float64, na_value=np.nan))
     except (TypeError, ValueError) as exc:
         raise DataError(f"candles and predictions must hold numbers: {exc}") from exc
-    row, problem = check_rows(*prices, pred)
+    opens, highs, lows, closes = prices
+    row, problem = check_rows(opens, highs, lows, closes, pred)
     if row >= 0:
         raise DataError(f"candles row {row} ({index[row]}): {problem}")
 
@@ -183,7 +184,10 @@ def run_backtest(
     sl = level_per_bar("stop_loss", sl, len(index))  # one level per entry bar, or one number
     tp = level_per_bar("take_profit", tp, len(index))
     returns, equity, positions, _, t_int, t_flt = simulate(
-        *prices,
+        opens,
+        highs,
+        lows,
+        closes,
         pred,
         thr,
         exit_level,

@@ -53,7 +53,7 @@ def volatility_regime(
         row = int(np.argmax(bad))
         raise DataError(f"candles column 'close' must be > 0: row {row} has {float(values[row])!r}")
 
-    vol = np.log(close).diff().rolling(window).std()
+    vol = pd.Series(np.log(values), index=close.index).diff().rolling(window).std()
     threshold = vol.rolling(lookback, min_periods=int(min_periods)).quantile(float(quantile))
     known = vol.notna() & threshold.notna()
     labels = np.where(vol > threshold, "volatile", "calm")
