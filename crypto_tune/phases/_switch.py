@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
+from crypto_tune._json import json_value
 from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.config._schema import StudySettings
@@ -351,12 +352,7 @@ def _segments(settings: Settings, dataset: Dataset, sets: dict[str, ParameterSet
     return Segments(positions, predictions, len(folds))
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return float(value) if math.isfinite(value) else None
-    return value
+_clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
 
 
 def _stats(returns: np.ndarray, n_trades: int, ppy: float) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
+from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_atomic_parquet
@@ -327,12 +328,7 @@ class WindowResult:
         }
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return float(value) if math.isfinite(value) else None
-    return value
+_clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
 
 
 def _short(params: dict[str, Any]) -> str:
