@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= outputs
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-fast lint format demo bench ui dashboard pg clean
+.PHONY: help install lock test test-fast lint format demo bench calibrate ui dashboard pg clean workers
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,15 +28,24 @@ lock:  ## re-resolve the dependencies into uv.lock and requirements.lock (needs 
 pg:  ## start the local PostgreSQL and create the test role and database
 	bash scripts/pg-setup.sh
 
+# N sweep workers on one study, in this shell (Ctrl-C stops them all; complete trials are kept).
+# Heartbeats, stale-trial recovery and outages: README "Many machines" (CRYPTO_TUNE_* variables).
+N ?= 2
+ARGS ?= phase=model storage=postgres
+workers: $(STAMP)  ## N sweep workers on one study: make workers N=3 ARGS="phase=model storage=postgres"
+	@pids=""; for i in $$(seq 1 $(N)); do $(BIN)/crypto-tune -m $(ARGS) & pids="$$pids $$!"; done; \
+	status=0; for pid in $$pids; do wait $$pid || status=$$?; done; exit $$status
+
 test: $(STAMP)  ## run the whole suite (slow tests included, as in CI)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)  ## the suite without slow tests
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(STAMP)  ## ruff check, format check and mypy on the package
 	$(BIN)/ruff check crypto_tune tests bench
 	$(BIN)/ruff format --check crypto_tune tests bench
+	$(BIN)/mypy
 
 format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format crypto_tune tests bench
@@ -47,6 +56,12 @@ demo: $(STAMP)  ## the whole pipeline on the embedded synthetic market (offline,
 
 bench: $(STAMP)  ## benchmarks; results in outputs/bench/results.json and a markdown table
 	$(BIN)/python -m bench --out $(OUT)/bench
+
+# Full size: 40 null and 3 x 14 planted markets (about 35 s each on 2 cores); a rerun resumes.
+# Smaller: make calibrate CALIBRATE_ARGS="--null 20 --planted 8".
+CALIBRATE_ARGS ?= --null 40 --planted 14
+calibrate: $(STAMP)  ## verdict false-positive rate and power on synthetic markets (outputs/calibrate)
+	$(BIN)/python -m calibrate --out $(OUT)/calibrate $(CALIBRATE_ARGS)
 
 ui: $(STAMP)  ## MLflow UI on the local store under outputs/
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \

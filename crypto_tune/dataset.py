@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.config import AssetSettings, Settings
-from crypto_tune.data import CandleReport, load_candles, synthetic_market
+from crypto_tune.data import CandleReport, load_candles, synthetic_market, time_index
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.features import compute_features, forward_return
 from crypto_tune.regimes import volatility_regime
@@ -72,7 +72,7 @@ def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:
             start=candles.index[0],
             end=candles.index[-1],
             n_duplicates_dropped=0,
-            gaps=find_gaps(candles.index, asset.timeframe),
+            gaps=find_gaps(time_index(candles), asset.timeframe),
             price_min=float(candles["low"].min()),
             price_max=float(candles["high"].max()),
         )
@@ -128,18 +128,79 @@ def _key(payload: dict) -> str:
     ]
 
 
-def write_atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` via a temporary file and an atomic rename."""
+_CHECKSUM = b"crypto_tune.sha256"
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A content hash of ``frame`` (values, index, column names) that survives a Parquet trip."""
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    index = frame.index
+    if isinstance(index, pd.DatetimeIndex):
+        labels = index.asi8.tobytes() + str(index.tz).encode()
+    else:
+        labels = pd.util.hash_pandas_object(index.to_series(), index=False).to_numpy().tobytes()
+    digest = hashlib.sha256(rows.tobytes())
+    digest.update(labels)
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    return digest.hexdigest()
+
+
+def write_atomic_parquet(
+    frame: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``frame`` to ``path`` via a temporary file in the same folder, flushed to disk, and
+    an atomic rename; the file records a checksum of its content (and ``metadata``).
+
+    Concurrent writers of the same path each write their own temporary file; the last rename
+    wins and readers only ever see a complete file. On any error (a full disk, a read-only
+    folder) the temporary file is removed and the error raised: nothing half-written remains.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        frame.to_parquet(tmp)
+        table = pa.Table.from_pandas(frame)
+        extra = {k.encode(): str(v).encode() for k, v in (metadata or {}).items()}
+        extra[_CHECKSUM] = frame_digest(frame).encode()
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_checked_parquet(path: Path) -> tuple[pd.DataFrame, dict[str, str]] | None:
+    """(frame, metadata) of a cache file written by :func:`write_atomic_parquet`, or None when
+    it is absent, unreadable, truncated, or its content does not match its checksum (logged as
+    a warning; the caller rebuilds and rewrites it). A file without a checksum (written by an
+    older version) is rebuilt too."""
+    import pyarrow.parquet as pq
+
+    try:
+        with open(path, "rb") as handle:  # one open file: a concurrent rename cannot mix versions
+            table = pq.read_table(handle)
+        frame = table.to_pandas()
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # truncated or corrupt Parquet: any pyarrow error
+        log.warning("cache file %s is unreadable (%s): rebuilding it", path, str(exc)[:120])
+        return None
+    metadata = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    expected = metadata.get(_CHECKSUM.decode())
+    if expected is None:
+        log.info("cache file %s has no checksum (older version): rebuilding it", path)
+        return None
+    if frame_digest(frame) != expected:
+        log.warning("cache file %s is corrupt (checksum mismatch): rebuilding it", path)
+        return None
+    return frame, metadata
 
 
 def _features_cached(
@@ -148,13 +209,9 @@ def _features_cached(
     windows = list(settings.features.windows)
     key = _key({"data": fingerprint, "windows": windows, "version": 1})
     path = Path(settings.paths.cache) / "features" / f"{key}.parquet"
-    if path.exists():
-        try:
-            frame = pd.read_parquet(path)
-            if frame.index.equals(candles.index):
-                return frame, key
-        except (OSError, ValueError):
-            log.warning("feature cache %s unreadable; recomputing", path)
+    cached = read_checked_parquet(path)
+    if cached is not None and cached[0].index.equals(candles.index):
+        return cached[0], key
     frame = compute_features(candles, windows=windows)
     write_atomic_parquet(frame, path)
     return frame, key
@@ -208,10 +265,10 @@ def prepare_dataset(settings: Settings) -> Dataset:
     labels = volatility_regime(
         candles, window=regime.window, lookback=regime.lookback, quantile=regime.quantile
     )
-    folds = make_folds(candles.index, settings)
+    folds = make_folds(time_index(candles), settings)
     split = settings.split
     holdout = holdout_split(
-        candles.index,
+        time_index(candles),
         tune_start=split.tune_start,
         tune_end=split.tune_end,
         holdout_start=split.holdout_start,

@@ -10,6 +10,8 @@ import hashlib
 import json
 import logging
 import time
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.config import ModelSettings
-from crypto_tune.dataset import Dataset, write_atomic_parquet
+from crypto_tune.dataset import Dataset, read_checked_parquet, write_atomic_parquet
 from crypto_tune.model._lightgbm import fit_fold
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,45 @@ def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-_MEMORY: dict[str, OutOfFold] = {}
+class _LRU(OrderedDict[str, OutOfFold]):
+    """The few most recently used out-of-fold results (a Phase 1 sweep trains a new model per
+    trial: keeping them all would grow with the sweep; Phase 2 reuses one)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_recent(self, key: str) -> OutOfFold | None:
+        if key not in self:
+            return None
+        self.move_to_end(key)
+        return self[key]
+
+    def put(self, key: str, value: OutOfFold) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+MEMORY_SIZE = 4
+_MEMORY = _LRU(MEMORY_SIZE)
+
+
+def _read_cache(pred_path: Path, meta_path: Path, key: str) -> OutOfFold | None:
+    """The cached result, or None when a file is missing, damaged, or the two files come from
+    different writes (each write stamps both with one token)."""
+    pred = read_checked_parquet(pred_path)
+    meta = read_checked_parquet(meta_path) if pred is not None else None
+    if pred is None or meta is None:
+        return None
+    (frame, pred_meta), (stored, meta_meta) = pred, meta
+    if pred_meta.get("write") != meta_meta.get("write"):
+        log.warning("prediction cache %s: files from two different writes; rebuilding", key)
+        return None
+    best = tuple(int(v) for v in stored.loc["__best_iteration__"].to_numpy())
+    importance = stored.drop(index="__best_iteration__")
+    return OutOfFold(frame, best, importance, key, True, 0.0)
 
 
 def out_of_fold(
@@ -73,20 +113,15 @@ def out_of_fold(
 ) -> OutOfFold:
     """Train once per fold (or read the cache) and return the out-of-fold predictions."""
     key = oof_key(dataset, model, seed=seed)
-    if key in _MEMORY:
-        return _MEMORY[key]
+    recent = _MEMORY.get_recent(key)
+    if recent is not None:
+        return recent
     base = Path(cache_dir) / "predictions"
     pred_path, meta_path = base / f"{key}.parquet", base / f"{key}.importance.parquet"
-    if pred_path.exists() and meta_path.exists():
-        frame = pd.read_parquet(pred_path)
-        importance = pd.read_parquet(meta_path)
-        best = tuple(int(v) for v in importance.attrs.get("best_iterations", []))
-        if not best:
-            best = tuple(int(v) for v in importance.loc["__best_iteration__"].to_numpy())
-            importance = importance.drop(index="__best_iteration__")
-        result = OutOfFold(frame, best, importance, key, True, 0.0)
-        _MEMORY[key] = result
-        return result
+    cached = _read_cache(pred_path, meta_path, key)
+    if cached is not None:
+        _MEMORY.put(key, cached)
+        return cached
     start = time.perf_counter()
     parts, best_iterations, importances = [], [], {}
     for fold in dataset.folds:
@@ -110,10 +145,11 @@ def out_of_fold(
             ),
         ]
     )
-    write_atomic_parquet(frame, pred_path)
-    write_atomic_parquet(stored, meta_path)
+    token = {"write": uuid.uuid4().hex}  # pairs the two files of one write
+    write_atomic_parquet(frame, pred_path, token)
+    write_atomic_parquet(stored, meta_path, token)
     result = OutOfFold(frame, tuple(best_iterations), importance, key, False, seconds)
-    _MEMORY[key] = result
+    _MEMORY.put(key, result)
     return result
 
 
