@@ -425,6 +425,7 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
             _INTERRUPT.enter_task()
         settings = settings_from_config(cfg)
         if not multirun and HydraConfig.initialized():
+            _scrub_snapshot()
             given = tuple(str(o) for o in HydraConfig.get().overrides.task)
             settings = dataclasses.replace(settings, command_line=given)
         value = run_phase(settings)
@@ -461,6 +462,24 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
     if multirun:
         _GUARD.record(None)
     return value
+
+
+def _scrub_snapshot() -> None:
+    """Mask database passwords in a single run's ``.hydra/`` snapshot (a password given in
+    ``storage.url`` on the command line would otherwise be saved in overrides.yaml)."""
+    from pathlib import Path
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    if not hydra_cfg.output_subdir:
+        return
+    folder = Path(str(hydra_cfg.runtime.output_dir)) / str(hydra_cfg.output_subdir)
+    for path in folder.glob("*.yaml"):
+        text = path.read_text()
+        masked = mask_secrets(text)
+        if masked != text:
+            path.write_text(masked)
 
 
 def _discard_run_dir() -> None:

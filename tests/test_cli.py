@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import FAST, ROOT, run_cli
 
 pytestmark = pytest.mark.slow  # each case starts a Python process (~2 s)
 
@@ -215,3 +215,14 @@ def test_sweeping_a_config_group_is_refused_with_the_way_out(swept: str, outputs
     done = run_cli("-m", "phase=strategy", swept, f"paths.outputs={outputs}")
     _assert_one_line_error(done, f"{swept}: a config group cannot be a parameter of one study")
     assert not (outputs / "optuna.db").exists()
+
+
+def test_a_password_in_the_url_never_reaches_the_run_snapshot(outputs: Path) -> None:
+    url = "postgresql://someone:SECRETPW42@127.0.0.1:9/nodb"
+    done = run_cli("phase=inspect", *FAST, f"paths.outputs={outputs}", f"storage.url={url}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = [p for p in outputs.rglob("*") if p.is_file()]
+    assert any(p.name == "overrides.yaml" for p in written)  # the snapshot is kept...
+    for path in written:  # ...with the password masked
+        assert b"SECRETPW42" not in path.read_bytes(), path
+    assert "SECRETPW42" not in done.stdout + done.stderr

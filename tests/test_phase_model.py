@@ -180,7 +180,7 @@ def test_report_reads_a_postgres_study(pg_url: str, outputs: Path, experiment: s
         f"paths.outputs={outputs}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = outputs / "reports" / f"{experiment}.synthetic.4h.all.html"
+    report = outputs / "reports" / f"{experiment}.SYNTH.4h.all.static.h1.html"
     html = report.read_text()
     assert "Phase 1" in html and "crypto_tune:crypto_tune@" not in html
 

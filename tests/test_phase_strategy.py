@@ -124,13 +124,11 @@ def test_a_space_of_impossible_values_stops_with_one_line(outputs: Path) -> None
         "strategy.stop_loss=interval(1.5, 2.0)",
         "hydra.sweeper.n_trials=20",
     )
+    # refused before the first trial: the range's ends are checked against the schema
     assert done.returncode == 2
-    assert "strategy.stop_loss" in done.stderr and "trials failed" in done.stderr
-    storage = f"sqlite:///{outputs}/optuna.db"
-    study = optuna.load_study(study_name="default.SYNTH.4h.all.static.h1.strategy", storage=storage)
-    states = [t.state for t in study.get_trials()]
-    assert optuna.trial.TrialState.FAIL in states
-    assert optuna.trial.TrialState.RUNNING not in states  # the stopping trial is recorded too
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "strategy.stop_loss" in lines[0], done.stderr
+    assert not (outputs / "optuna.db").exists()
 
 
 @pytest.mark.slow
@@ -147,7 +145,8 @@ def test_real_eth_strategy_smoke(shared_data: Path, outputs: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
-        study_name="default.ETHUSDT.4h.all.static.h1.strategy", storage=f"sqlite:///{outputs}/optuna.db"
+        study_name="default.ETHUSDT.4h.all.static.h1.strategy",
+        storage=f"sqlite:///{outputs}/optuna.db",
     )
     values = [t.value for t in study.get_trials(states=(COMPLETE,))]
     assert len(values) == 15 and all(np.isfinite(values))

@@ -63,7 +63,8 @@ def test_two_csv_symbols_get_two_studies_and_other_data_is_refused(
     done = _sweep(outputs, *csv, f"asset.path={link}", "asset.symbol=ADAUSDT")
     _one_line_refusal(done, "default.ADAUSDT.4h.all.static.h1.model", "data ", "experiment_name")
     study = optuna.load_study(
-        study_name="default.ADAUSDT.4h.all.static.h1.model", storage=f"sqlite:///{outputs}/optuna.db"
+        study_name="default.ADAUSDT.4h.all.static.h1.model",
+        storage=f"sqlite:///{outputs}/optuna.db",
     )
     assert len(study.trials) == 2
 

@@ -1,0 +1,188 @@
+"""The verdict's tests, the trial ledger and their wiring into phase=best (no sweep needed)."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from crypto_tune.phases._best import Choice, _robustness
+from crypto_tune.robustness import (
+    TESTS,
+    VERDICT_RULE,
+    aggregate_bars,
+    judge_test,
+    rule_passes,
+    stability_ratio,
+    summarise_ledger,
+    verdict,
+)
+
+
+def _tests(**passed: bool | None) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"value": None if ok is None else 0.5, "threshold": 0.5, "passed": ok}
+        for name, ok in passed.items()
+    }
+
+
+def test_judge_test_follows_each_direction_and_marks_missing_values() -> None:
+    assert judge_test("dsr", 0.96)["passed"] is True
+    assert judge_test("dsr", 0.94)["passed"] is False
+    assert judge_test("pbo", 0.5)["passed"] is False and judge_test("pbo", 0.49)["passed"]
+    assert judge_test("spa", 0.05)["passed"] is True and not judge_test("spa", 0.051)["passed"]
+    assert judge_test("min_btl", 2.0, threshold=3.0) == {
+        "value": 2.0,
+        "threshold": 3.0,
+        "passed": True,
+    }
+    assert judge_test("dsr", None) == {"value": None, "threshold": 0.95, "passed": None}
+    assert judge_test("dsr", math.nan) == {"value": None, "threshold": 0.95, "passed": False}
+
+
+def test_rule_needs_every_test_but_an_unavailable_optional_one() -> None:
+    assert rule_passes(_tests(dsr=True, pbo=True), ("dsr", "pbo"))
+    assert not rule_passes(_tests(dsr=True, pbo=False), ("dsr", "pbo"))
+    assert rule_passes(_tests(dsr=True, pbo=None), ("dsr", "pbo"))  # PBO undefined: no block
+    assert not rule_passes(_tests(dsr=None, pbo=True), ("dsr", "pbo"))  # DSR missing blocks
+    assert not rule_passes(_tests(pbo=True), ("spa",))
+    assert set(VERDICT_RULE) <= set(TESTS)
+
+
+def test_verdict_says_what_to_do_and_keeps_its_prefixes() -> None:
+    yes = _tests(**dict.fromkeys(TESTS, True))
+    text, significant = verdict(n_trials=200, tests=yes, n_effective=7, oos_sharpe=1.234)
+    assert significant and text.startswith("edge significant after 200 trials (7 effective)")
+    assert "survives 7 effective trials" in text and text.endswith("out-of-sample Sharpe 1.23")
+    no = _tests(**dict.fromkeys(TESTS, False))
+    text, significant = verdict(n_trials=200, tests=no, n_effective=7)
+    assert not significant and text.startswith("edge not significant after 200 trials")
+    assert "no evidence of an edge: do not trade this" in text
+    label = TESTS[VERDICT_RULE[0]].label
+    assert label in text  # the failing test is named
+    text, significant = verdict(n_trials=5, tests=yes, in_sample_trades=0)
+    assert not significant and text.startswith("no edge to judge after 5 trials")
+
+
+def test_aggregate_bars_compounds_groups() -> None:
+    r = np.array([[0.1], [0.1], [-0.5], [0.2], [0.3]])
+    days = aggregate_bars(r, 2)
+    assert days.shape == (3, 1)
+    assert days[:, 0] == pytest.approx([1.1 * 1.1 - 1, 0.5 * 1.2 - 1, 0.3])
+    assert aggregate_bars(r, 1) is not None and aggregate_bars(r, 1).shape == (5, 1)
+
+
+def test_ledger_drops_flat_and_infeasible_trials_and_counts_clusters() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 0.01, size=(400, 3))
+    twins = base[:, [0]] + rng.normal(0, 0.001, size=(400, 4))  # near-duplicates of column 0
+    flat = np.zeros((400, 1))
+    ruined = rng.normal(0, 0.01, size=(400, 1))
+    matrix = np.hstack([base, twins, flat, ruined])
+    feasible = [True] * 8 + [False]
+    ledger = summarise_ledger(matrix, feasible, n_trials=9, bars_per_day=6, reps=200)
+    assert (ledger.n_flat, ledger.n_infeasible, ledger.n_kept) == (1, 1, 7)
+    assert ledger.n_effective == 3  # column 0 and its four twins are one strategy
+    assert ledger.cluster_sharpe_variance > 0 and ledger.trial_sharpe_variance > 0
+    assert ledger.spa["bars_per_row"] == 1 and 0 <= ledger.spa["consistent"] <= 1
+    long = summarise_ledger(
+        np.vstack([matrix] * 3), feasible, n_trials=9, bars_per_day=6, max_spa_rows=500, reps=100
+    )
+    assert long.spa["bars_per_row"] == 6  # 1,200 bars compounded to days
+    data = ledger.as_dict()
+    assert data["n_kept"] == 7 and len(data["sharpes"]) == 7
+
+
+def test_stability_ratio() -> None:
+    assert stability_ratio(0.05, 0.1) == pytest.approx(0.5)
+    assert math.isnan(stability_ratio(0.05, -0.1))
+
+
+# ------------------------------------------------------------------------ wiring
+class _Evaluator:
+    """Stands in for phase=best's Evaluator: returns drawn from the trial's parameter."""
+
+    ppy = 2190.0
+    bar_hours = 4.0
+
+    def __init__(self, edge: float) -> None:
+        self.edge = edge
+
+    def strategy(self, params: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(max_drawdown=0.5)
+
+    def fold_returns(self, params: dict[str, Any]) -> tuple[list[np.ndarray], list[int]]:
+        x = float(params.get("entry", 1.5))
+        rng = np.random.default_rng(int(x * 1000))
+        r = rng.normal(self.edge * (x == 1.5), 0.01, size=900)
+        return [r[:450], r[450:]], [40, 40]
+
+    def score(self, params: dict[str, Any]) -> float:
+        r = np.concatenate(self.fold_returns(params)[0])
+        return float(r.mean() / r.std())
+
+    sharpe_per_period = score
+
+
+def _study() -> optuna.Study:
+    from optuna.distributions import FloatDistribution
+
+    study = optuna.create_study(direction="maximize")
+    for x in np.linspace(1.0, 2.5, 25):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"strategy.entry": float(x)},
+                distributions={"strategy.entry": FloatDistribution(0.5, 3.0)},
+                value=float(x == 1.5),
+            )
+        )
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"strategy.entry": 1.5},
+            distributions={"strategy.entry": FloatDistribution(0.5, 3.0)},
+            value=2.0,
+        )
+    )
+    return study
+
+
+def _choice(study: optuna.Study | None, replay: dict | None = None) -> Choice:
+    return Choice(
+        model=None,  # type: ignore[arg-type]
+        model_source="",
+        strategy=None,  # type: ignore[arg-type]
+        strategy_source="",
+        tuned={"entry": 1.5},
+        overrides={},
+        model_overrides={},
+        replay=replay,
+        study=study,
+    )
+
+
+@pytest.mark.parametrize("edge", [0.0, 0.004])
+def test_robustness_records_every_test_and_replays_without_the_study(edge: float) -> None:
+    settings = SimpleNamespace(seed=0, best=SimpleNamespace(top_k=8))
+    evaluator = _Evaluator(edge)
+    chosen = np.concatenate(evaluator.fold_returns({"entry": 1.5})[0])
+    args = (chosen, {"n_trades": 80}, {"sharpe": 0.3})
+    found = _robustness(settings, _choice(_study()), evaluator, *args)  # type: ignore[arg-type]
+    assert set(found) >= {"n_trials", "psr", "dsr", "pbo", "verdict", "significant", "inputs"}
+    assert set(found["tests"]) == set(TESTS)
+    for test in found["tests"].values():
+        assert set(test) == {"value", "threshold", "passed"}
+    assert found["n_trials"] == 26 and found["inputs"]["ledger"]["n_recomputed"] == 26
+    assert found["n_effective"] < 26  # the chosen trial's duplicate is one strategy with it
+    assert found["tests"]["min_btl"]["threshold"] == pytest.approx(900 / 2190)
+    assert found["significant"] == rule_passes(found["tests"])
+    assert found["significant"] == ("edge significant" in found["verdict"])
+    assert found["significant"] is (edge > 0)
+    assert found["neighbourhood"] is not None
+
+    replay = {"robustness": {"inputs": found["inputs"]}}
+    again = _robustness(settings, _choice(None, replay), evaluator, *args)  # type: ignore[arg-type]
+    assert again["tests"] == found["tests"] and again["verdict"] == found["verdict"]
