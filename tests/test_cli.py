@@ -226,3 +226,15 @@ def test_a_password_in_the_url_never_reaches_the_run_snapshot(outputs: Path) -> 
     for path in written:  # ...with the password masked
         assert b"SECRETPW42" not in path.read_bytes(), path
     assert "SECRETPW42" not in done.stdout + done.stderr
+
+
+def test_failure_guard_stops_a_sweep_that_keeps_failing() -> None:
+    from crypto_tune.cli import _FailureGuard
+    from crypto_tune.exceptions import InvalidTrialError
+
+    guard = _FailureGuard(min_trials=5, max_rate=0.5)
+    for _ in range(2):
+        assert guard.record(None) is None
+    for _ in range(2):
+        assert guard.record(InvalidTrialError("bad")) is None  # 2 of 4: not enough trials yet
+    assert guard.record(InvalidTrialError("worse")) == "3 of 5 trials failed; last: worse"
