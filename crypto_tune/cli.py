@@ -86,8 +86,9 @@ def settings_from_config(cfg: DictConfig | dict) -> Settings:
     except OmegaConfBaseException as exc:
         first = str(exc).strip().splitlines()[0]
         raise ConfigError(f"{getattr(exc, 'full_key', '') or 'config'}: {first}") from None
-    assert isinstance(container, dict)
-    return settings_from_dict(container)
+    if not isinstance(container, dict):
+        raise ConfigError(f"config: expected a mapping, got {type(container).__name__}")
+    return settings_from_dict({str(k): v for k, v in container.items()})
 
 
 def _split_args(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
@@ -155,10 +156,11 @@ def _one_line(exc: BaseException) -> str:
         available = f" (available: {', '.join(options)})" if options else ""
         return f"{group}={choice}: no such {group} config{available}"
     cause = exc.__cause__
-    if cause is not None and getattr(cause, "full_key", None):
+    full_key = getattr(cause, "full_key", None)
+    if cause is not None and full_key:
         reason = str(cause).strip().splitlines()[0]
         reason = reason.replace(" is not in struct", " is not a known key")
-        return f"{cause.full_key}: {reason}"
+        return f"{full_key}: {reason}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if "override_grammar" in text and len(lines) > 1:  # parse errors: the culprit and why
         return f"{lines[0]} ({lines[1]})"
@@ -180,36 +182,38 @@ def preflight(argv: Sequence[str]) -> Settings | None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
         raise ConfigError(_one_line(exc)) from None
+    texts = {id(o): str(o.input_line) for o in parsed}  # the parser always keeps the text
     for o in parsed:
         if o.is_sweep_override() and o.key_or_group.startswith("hydra."):
             key = o.key_or_group.removeprefix("hydra.sweeper.params.")
             raise ConfigError(
                 f"{o.key_or_group}: Hydra's own config cannot be swept; give the search space as "
-                f"{key}='{o.input_line.split('=', 1)[1]}' (with -m)"
+                f"{key}='{texts[id(o)].split('=', 1)[1]}' (with -m)"
             )
     for o in parsed:
         if o.is_sweep_override() and (config_dir() / o.key_or_group).is_dir():
             group = o.key_or_group
-            first = o.input_line.split("=", 1)[1].split(",")[0]
+            first = texts[id(o)].split("=", 1)[1].split(",")[0]
             hint = " (or phase=regimes regime=switch for every regime)" if group == "regime" else ""
             raise ConfigError(
-                f"{o.input_line}: a config group cannot be a parameter of one study (each choice "
+                f"{texts[id(o)]}: a config group cannot be a parameter of one study (each choice "
                 f"measures something else): run one command per choice, e.g. {group}={first}"
                 f"{hint}"
             )
-    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    plain = [texts[id(o)] for o in parsed if not o.is_sweep_override()]
     if not multirun and len(plain) != len(parsed):
-        swept = [o.input_line for o in parsed if o.is_sweep_override()]
+        swept = [texts[id(o)] for o in parsed if o.is_sweep_override()]
         raise ConfigError(f"{swept[0]} is a sweep; add -m (multirun) to sweep over values")
     try:
         with initialize_config_dir(config_dir=str(config_dir())):
             full = compose("config", overrides=plain, return_hydra_config=multirun)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from None
-    cfg = OmegaConf.masked_copy(full, [k for k in full if k != "hydra"]) if multirun else full
+    task_keys = [str(k) for k in full if k != "hydra"]
+    cfg = OmegaConf.masked_copy(full, task_keys) if multirun else full
     settings = dataclasses.replace(settings_from_config(cfg), command_line=tuple(plain))
     if multirun:
-        check_sweep(full, cfg, [o.input_line for o in parsed])
+        check_sweep(full, cfg, [texts[id(o)] for o in parsed])
     _check_input_files(settings)
     from crypto_tune.reliability import unwritable
 
@@ -276,8 +280,8 @@ def _probe_values(distribution: object) -> list[object]:
     if isinstance(distribution, CategoricalDistribution):
         values: list[object] = list(distribution.choices)
     elif isinstance(distribution, IntDistribution):
-        low, high, step = distribution.low, distribution.high, distribution.step
-        values = [low, min(low + step, high), max(high - step, low), high]
+        ilow, ihigh, istep = distribution.low, distribution.high, distribution.step
+        values = [ilow, min(ilow + istep, ihigh), max(ihigh - istep, ilow), ihigh]
     elif isinstance(distribution, FloatDistribution):
         low, high, step = distribution.low, distribution.high, distribution.step
         if step is not None:
@@ -317,7 +321,7 @@ def check_sweep(full: DictConfig, task_cfg: DictConfig, overrides: Sequence[str]
     node = OmegaConf.select(full, "hydra.sweeper.params")
     params = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else {}
     assert isinstance(params, dict)
-    lines = {str(k): f"{k}={v}" for k, v in params.items()}
+    lines = {str(k): f"{k!s}={v}" for k, v in params.items()}
     lines.update({line.split("=", 1)[0]: line for line in overrides})
     space: dict[str, object] = {}
     fixed: set[str] = set()
@@ -337,7 +341,9 @@ def check_sweep(full: DictConfig, task_cfg: DictConfig, overrides: Sequence[str]
         parent = OmegaConf.select(trial, parent_key) if parent_key else trial
         if not isinstance(parent, DictConfig) or leaf not in parent:
             raise ConfigError(f"{lines[key]}: {key} is not a known key")
-        original = OmegaConf.to_container(parent, resolve=False)[leaf]  # type: ignore[index]
+        container = OmegaConf.to_container(parent, resolve=False)
+        assert isinstance(container, dict)  # parent is a DictConfig
+        original = container[leaf]
         try:
             for value in _probe_values(distribution):
                 OmegaConf.update(trial, key, value, merge=False)
@@ -521,6 +527,8 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
 
     try:
         tree = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+        if not isinstance(tree, dict):
+            return
         values = {
             f"{group}.{key}": value
             for group in ("model", "strategy")

@@ -219,23 +219,26 @@ def _features_cached(
 
 def make_folds(index: pd.DatetimeIndex, settings: Settings) -> tuple[Fold, ...]:
     split = settings.split
-    common = dict(
-        tune_start=split.tune_start,
-        tune_end=split.tune_end,
-        purge=split.purge,
-        valid_fraction=split.valid_fraction,
-    )
     if split.name == "walk_forward":
         folds = walk_forward_folds(
             index,
+            tune_start=split.tune_start,
+            tune_end=split.tune_end,
+            purge=split.purge,
+            valid_fraction=split.valid_fraction,
             train_months=split.train_months,
             test_months=split.test_months,
             expanding=split.expanding,
-            **common,
         )
     else:
         folds = static_folds(
-            index, n_folds=split.n_folds, min_train_fraction=split.min_train_fraction, **common
+            index,
+            tune_start=split.tune_start,
+            tune_end=split.tune_end,
+            purge=split.purge,
+            valid_fraction=split.valid_fraction,
+            n_folds=split.n_folds,
+            min_train_fraction=split.min_train_fraction,
         )
     return tuple(folds)
 
