@@ -186,3 +186,21 @@ def test_robustness_records_every_test_and_replays_without_the_study(edge: float
     replay = {"robustness": {"inputs": found["inputs"]}}
     again = _robustness(settings, _choice(None, replay), evaluator, *args)  # type: ignore[arg-type]
     assert again["tests"] == found["tests"] and again["verdict"] == found["verdict"]
+
+
+def test_replay_of_a_file_made_before_the_ledger_still_judges() -> None:
+    settings = SimpleNamespace(seed=0, best=SimpleNamespace(top_k=8))
+    evaluator = _Evaluator(0.004)
+    chosen = np.concatenate(evaluator.fold_returns({"entry": 1.5})[0])
+    old = {"n_trials": 26, "trial_sharpe_variance": 1e-4, "pbo_configs": []}
+    found = _robustness(
+        settings,  # type: ignore[arg-type]
+        _choice(None, {"robustness": {"inputs": old}}),
+        evaluator,  # type: ignore[arg-type]
+        chosen,
+        {"n_trades": 80},
+        {"sharpe": 0.3},
+    )
+    assert found["n_effective"] is None and found["tests"]["dsr"]["value"] is not None
+    assert found["tests"]["haircut_bhy"]["passed"] is None  # no ledger recorded: not available
+    assert found["significant"] is rule_passes(found["tests"])

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
+from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask, write_atomic_parquet
 from crypto_tune.diagnostics import (
     holdout_note,
@@ -154,7 +156,7 @@ class Evaluator:
     def fold_returns(self, params: dict[str, Any]) -> tuple[list[np.ndarray], list[int]]:
         """Per-fold returns (the portfolio's for a basket) and trade counts of ``params``."""
         if isinstance(self.context, PortfolioContext):
-            return portfolio_folds(self.context, self.strategy(params))
+            return portfolio_folds(self.context, self.strategy(params), self.settings.asset)
         return backtest_folds(self.context.folds, self.strategy(params), bar_hours=self.bar_hours)
 
     def score(self, params: dict[str, Any]) -> float:
@@ -261,9 +263,11 @@ def _robust_choice(
     return candidates[index], f"study:{study.study_name}#{top[index].number} (robust)"
 
 
-def _summary(returns: np.ndarray, trades: pd.DataFrame, positions: np.ndarray, ppy: float) -> dict:
+def _summary(
+    returns: np.ndarray, trades: pd.DataFrame, positions: np.ndarray | None, ppy: float
+) -> dict:
     pnl = trades["pnl"].to_numpy() if len(trades) else np.array([])
-    out = metrics.performance_summary(
+    out: dict[str, Any] = metrics.performance_summary(
         returns, periods_per_year=ppy, trade_pnls=pnl, positions=positions
     )
     out["n_trades"] = len(trades)
@@ -277,12 +281,7 @@ def _benchmark(returns: pd.Series, ppy: float) -> dict[str, Any]:
     return {k: _clean(out[k]) for k in BENCHMARK_KEYS}
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return float(value) if math.isfinite(value) else None
-    return value
+_clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
 
 
 def _backtest_segment(
@@ -412,7 +411,7 @@ def _walk_forward_holdout(
     segments = np.full(len(holdout), -1)
     where = {int(p): i for i, p in enumerate(holdout)}
     fitted = None
-    for number, fold in enumerate(holdout_refits(settings, dataset.candles.index)):
+    for number, fold in enumerate(holdout_refits(settings, time_index(dataset.candles))):
         fitted = fit_refit(
             dataset.features, dataset.label, fold, model, seed=settings.seed, num_rounds=rounds
         )
@@ -475,6 +474,10 @@ def run_best(settings: Settings) -> None:
     """
     from crypto_tune.dataset import member_settings
 
+    if settings.regime.name == "switch":  # one account switching the calm/volatile sets
+        from crypto_tune.phases._switch import run_switch_best
+
+        return run_switch_best(settings)
     ppy = periods_per_year(settings.asset.timeframe)
     bar_hours = timeframe_minutes(settings.asset.timeframe) / 60.0
     basket = settings.asset.kind == "basket"
@@ -488,14 +491,31 @@ def run_best(settings: Settings) -> None:
     evaluator.settings = dataclasses.replace(settings, strategy=choice.strategy)
     runs = [_run_member(m, choice.model, choice.strategy) for m in member_settings(settings)]
     is_returns, oos_returns, in_sample, out_of_sample = _combine(runs, ppy)
+    portfolio = None
+    if basket:  # weights, rebalancing, portfolio vol target; correlation and contributions
+        from crypto_tune.phases._basket import rebalance_runs
+
+        is_returns, oos_returns, in_sample, out_of_sample, portfolio = rebalance_runs(
+            runs,
+            settings.asset,
+            choice.strategy,
+            ppy,
+            (is_returns, oos_returns, in_sample, out_of_sample),
+        )
     robustness = _robustness(
         settings, choice, evaluator, is_returns.to_numpy(), in_sample, out_of_sample
     )
     document = _document(settings, runs, choice, in_sample, out_of_sample, robustness, ppy)
+    if portfolio is not None:
+        document["portfolio"] = portfolio
     hold = _buy_and_hold(runs)
     _explain(document, settings, choice, evaluator, runs, hold, ppy)
     paths = _write_outputs(settings, document, is_returns, oos_returns, hold, runs)
     _print_table(document, paths["json"])
+    if portfolio is not None:
+        from crypto_tune.phases._basket import print_portfolio
+
+        print_portfolio(portfolio)
     _log_to_mlflow(settings, document, paths)
 
 
@@ -787,23 +807,22 @@ def _explain(
     }
     strategy = choice.strategy
     entry = strategy.entry if strategy.name == "zscore" else strategy.threshold
-    signal = {
+    in_signal = signal_distribution(
+        np.concatenate([r.is_signal for r in runs if r.is_signal is not None]), entry
+    )
+    out_signal = signal_distribution(np.concatenate([r.oos.signal.to_numpy() for r in runs]), entry)
+    document["signal"] = {
         "kind": "z-score of the predictions" if strategy.name == "zscore" else "raw predictions",
         "entry": entry,
-        "in_sample": signal_distribution(
-            np.concatenate([r.is_signal for r in runs if r.is_signal is not None]), entry
-        ),
-        "out_of_sample": signal_distribution(
-            np.concatenate([r.oos.signal.to_numpy() for r in runs]), entry
-        ),
+        "in_sample": in_signal,
+        "out_of_sample": out_signal,
     }
-    document["signal"] = signal
     warnings = []
     stopped = trade_rate_warning(
         found["in_sample"]["trades_per_year"],
         found["out_of_sample"]["trades_per_year"],
-        in_sample_beyond=signal["in_sample"]["beyond_entry"],
-        out_of_sample_beyond=signal["out_of_sample"]["beyond_entry"],
+        in_sample_beyond=in_signal["beyond_entry"],
+        out_of_sample_beyond=out_signal["beyond_entry"],
     )
     if stopped:
         warnings.append(stopped)
@@ -902,8 +921,10 @@ def _write_outputs(
     frame = pd.concat(
         {"in_sample": is_returns, "out_of_sample": oos_returns}, names=["segment", "time"]
     ).to_frame("returns")
-    hold = pd.concat({"in_sample": is_hold, "out_of_sample": oos_hold}, names=["segment", "time"])
-    frame["benchmark"] = hold.reindex(frame.index).fillna(0.0).to_numpy()
+    benchmark = pd.concat(
+        {"in_sample": is_hold, "out_of_sample": oos_hold}, names=["segment", "time"]
+    )
+    frame["benchmark"] = benchmark.reindex(frame.index).fillna(0.0).to_numpy()
     write_atomic_parquet(frame, curves)
     trades = path.with_name(f"{stem}.trades.parquet")
     records = [
