@@ -43,8 +43,8 @@ test-fast: $(STAMP)  ## the suite without slow tests
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)  ## ruff check, format check and mypy on the package
-	$(BIN)/ruff check crypto_tune tests bench
-	$(BIN)/ruff format --check crypto_tune tests bench
+	$(BIN)/ruff check crypto_tune tests bench calibrate
+	$(BIN)/ruff format --check crypto_tune tests bench calibrate
 	$(BIN)/mypy
 
 format: $(STAMP)  ## ruff format and autofix
