@@ -295,7 +295,7 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
     results["commands"] += results.get("sweep", {}).get("commands", [])
     if "sweep" in results:
         results["commands"].append(
-            "in-process: optuna study.optimize(objective, n_trials) with "
+            "in-process: optuna ask/tell over the sweep's own search space with "
             "the sampler and storage of the composed sweep config"
         )
     if "sweep_profile" in results:

@@ -7,7 +7,8 @@ and each trial count:
   is the wall time minus the time to the first trial, over the remaining trials; the time of the
   first trial's completion is read from the study storage (``datetime_complete``), so process
   start, config composition, preflight, data loading and the first trial are left out;
-* the bare loop, in this process: ``study.optimize(objective, n_trials)`` with the sampler that
+* the bare loop, in this process: ``study.ask``/``study.tell`` over the sweep's own search space
+  (parsed from the composed config by the sweeper's parser) with the sampler that
   the sweep's composed config instantiates (TPE, seed 42) on the same kind of storage, and the
   same objective: the strategy context built once with
   :func:`crypto_tune.phases._strategy.strategy_context` and
@@ -41,12 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_SETUP = ROOT / "scripts" / "pg-setup.sh"
 DEFAULT_PG_URL = "postgresql://crypto_tune:crypto_tune@127.0.0.1:5432/crypto_tune"
 # conf/phase/strategy.yaml's search space, in the order the sweeper suggests it.
-SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
-    "strategy.threshold": (1e-5, 0.02, True),
-    "strategy.stop_loss": (0.005, 0.2, False),
-    "strategy.take_profit": (0.005, 0.4, False),
-    "strategy.leverage": (1.0, 5.0, False),
-}
 TARGET_SWEEP_OVER_BARE = 2.0  # the sweep at no less than half the bare loop's speed
 Progress = Callable[[str], None]
 
@@ -226,35 +221,28 @@ def run_bare_loop(
     n_trials: int,
     progress: Progress = print,
 ) -> tuple[dt.datetime, dt.datetime]:
-    """``study.optimize`` on the real strategy objective; return (start, end) wall times."""
+    """A bare ask-and-tell loop on the real strategy objective, over the sweep's own search
+    space (``hydra.sweeper.params`` parsed by the sweeper's parser); return (start, end) times."""
     import optuna
 
     from crypto_tune.phases._strategy import evaluate_strategy
+    from crypto_tune.phases._walkforward import search_space
 
     strategy, replace = settings.strategy, dataclasses.replace
-
-    def objective(trial: optuna.Trial) -> float:
-        values = {
-            name.removeprefix("strategy."): trial.suggest_float(name, low, high, log=log)
-            for name, (low, high, log) in SEARCH_SPACE.items()
-        }
-        return evaluate_strategy(replace(settings, strategy=replace(strategy, **values)), context)[
-            0
-        ]
-
-    last_report = [time.perf_counter()]
-
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        now = time.perf_counter()
-        if now - last_report[0] >= 15.0:
-            last_report[0] = now
-            progress(f"[bench]     bare loop: {trial.number + 1} trials")
-
+    space = search_space(settings, "strategy").distributions
     study = optuna.create_study(
         study_name=study_name, storage=storage, sampler=sampler, direction="maximize"
     )
+    last_report = time.perf_counter()
     started = dt.datetime.now()
-    study.optimize(objective, n_trials=n_trials, callbacks=[report])
+    for number in range(n_trials):
+        trial = study.ask(fixed_distributions=space)
+        values = {k.removeprefix("strategy."): v for k, v in trial.params.items()}
+        trial_settings = replace(settings, strategy=replace(strategy, **values))
+        study.tell(trial, evaluate_strategy(trial_settings, context)[0])
+        if time.perf_counter() - last_report >= 15.0:
+            last_report = time.perf_counter()
+            progress(f"[bench]     bare loop: {number + 1} trials")
     return started, dt.datetime.now()
 
 
