@@ -12,8 +12,7 @@ and each trial count:
   the sweep's composed config instantiates (TPE, seed 42) on the same kind of storage, and the
   same objective: the strategy context built once with
   :func:`crypto_tune.phases._strategy.strategy_context` and
-  :func:`~crypto_tune.phases._strategy.evaluate_strategy` per trial, parameters from
-  ``trial.suggest_float`` on the four ranges of ``conf/phase/strategy.yaml``. The same
+  :func:`~crypto_tune.phases._strategy.evaluate_strategy` per trial. The same
   per-trial measure (wall time minus the time to the first trial) is used.
 
 ``profile_sweep`` runs one sweep in this process under cProfile and splits a trial's time into
