@@ -156,7 +156,7 @@ def test_walk_forward_holdout_retrains_on_the_past_only(tmp_path: Path) -> None:
 
     from crypto_tune.cli import preflight
     from crypto_tune.dataset import prepare_dataset
-    from crypto_tune.phases._best import holdout_refits
+    from crypto_tune.phases._best_runs import holdout_refits
 
     settings = preflight(["phase=inspect", f"paths.outputs={tmp_path}", "best.retrain_months=3"])
     dataset = prepare_dataset(settings)

@@ -10,7 +10,8 @@ import numpy as np
 import optuna
 import pytest
 
-from crypto_tune.phases._best import Choice, _robustness
+from crypto_tune.phases._best_choice import Choice
+from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.robustness import (
     TESTS,
     VERDICT_RULE,

@@ -25,7 +25,7 @@ from crypto_tune.portfolio import (
 )
 
 if TYPE_CHECKING:
-    from crypto_tune.phases._best import MemberRun
+    from crypto_tune.phases._best_runs import MemberRun
     from crypto_tune.phases._strategy import FoldArrays, PortfolioContext
 
 
@@ -160,7 +160,7 @@ def rebalance_runs(
 ) -> tuple[pd.Series, pd.Series, dict, dict, dict[str, Any]]:
     """The best run's basket: (IS returns, OOS returns, IS summary, OOS summary, the document's
     ``portfolio`` section). A plain basket keeps ``combined`` (:func:`_combine`'s) numbers."""
-    from crypto_tune.phases._best import _summary
+    from crypto_tune.phases._best_runs import _summary
 
     kwargs = _path_kwargs(asset, strategy, ppy)
     is_parts, oos = [], None

@@ -77,7 +77,7 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
 
         check_study_predictions(settings, strategy_context(settings))
     if replay:
-        from crypto_tune.phases._best import load_replay
+        from crypto_tune.phases._best_choice import load_replay
 
         load_replay(settings)
     if phase == "best" and not replay:

@@ -20,7 +20,7 @@ def load_best(settings: Settings) -> tuple[dict[str, Any] | None, Path | None]:
 
     A file made for another study is refused: a report shows one study's results only.
     """
-    from crypto_tune.phases._best import best_folder
+    from crypto_tune.phases._best_output import best_folder
 
     given = settings.best.from_file
     path = Path(given) if given else best_folder(settings) / "workflow.best.json"

@@ -296,7 +296,7 @@ def switched_backtest(
 
 
 def _parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
-    from crypto_tune.phases._best import _chosen_trial
+    from crypto_tune.phases._best_choice import _chosen_trial
     from crypto_tune.phases._strategy import resolve_model
     from crypto_tune.study import group_params, load_study
 
@@ -394,7 +394,8 @@ def run_switch_best(settings: Settings) -> None:
     """The switched account beside the single set, in and out of sample, overall and per regime;
     prints the table and writes ``paths.best/<study.name>/workflow.best.json``."""
     from crypto_tune.fingerprint import data_fingerprint
-    from crypto_tune.phases._best import best_folder, command_line_overrides
+    from crypto_tune.phases._best_choice import command_line_overrides
+    from crypto_tune.phases._best_output import best_folder
 
     started = time.perf_counter()
     timeframe = settings.asset.timeframe

@@ -1,0 +1,190 @@
+"""Which parameters the best run uses, and where they came from: the best Phase 1 model and
+Phase 2 strategy trials of their studies (for a two-objective study, the Pareto-front trial
+``best.pareto`` picks), or a replayed ``workflow.best.json`` given as ``best.from`` (checked
+against this run's data), then the manual ``model.*``/``strategy.*`` overrides of the command
+line; with ``best.selection=robust``, the top trial whose parameter neighbourhood scores best.
+Also the study facts the robustness tests reuse: the search bounds and the PBO configurations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.dataset import prepare_dataset
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._best_evaluator import Evaluator
+from crypto_tune.phases._strategy import resolve_model
+from crypto_tune.robustness import Bound, pareto_choice, select_robust
+
+log = logging.getLogger("crypto_tune.best")
+
+
+def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
+    """Values given as ``group.key=value`` on this run's command line (manual overrides)."""
+    fields = {
+        f.name
+        for f in dataclasses.fields(StrategySettings if group == "strategy" else ModelSettings)
+    }
+    current = getattr(settings, group)
+    found = {}
+    for item in settings.command_line:
+        key = item.split("=", 1)[0].lstrip("+")
+        if key.startswith(f"{group}.") and key.split(".", 1)[1] in fields:
+            name = key.split(".", 1)[1]
+            found[name] = getattr(current, name)
+    return found
+
+
+def load_replay(settings: Settings) -> dict[str, Any]:
+    """The ``best.from`` file, checked: it exists, it is a workflow.best.json, and it was made
+    on the data this run reads (a replay on other candles would silently mix two results)."""
+    file = Path(str(settings.best.from_file))
+    if not file.is_file():
+        raise ConfigError(f"best.from: no such file: {file}")
+    try:
+        data = json.loads(file.read_text())
+        data["model"]["params"], data["strategy"]["params"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"best.from: {file} is not a workflow.best.json ({exc})") from None
+    recorded = data.get("fingerprint")
+    if recorded:
+        from crypto_tune.dataset import member_settings
+        from crypto_tune.fingerprint import DATA_KEYS, data_fingerprint, differences
+
+        datasets = [prepare_dataset(m) for m in member_settings(settings)]
+        current = data_fingerprint(settings, datasets)
+        changed = differences({k: recorded.get(k) for k in DATA_KEYS}, current)
+        if changed:
+            raise ConfigError(
+                f"best.from: {file} was made on other inputs than this run's ({changed[0]}): "
+                f"replay it with the overrides it was made with: {data.get('command', '?')}"
+            )
+    return data
+
+
+@dataclasses.dataclass
+class Choice:
+    """The parameters of the best run and where they came from."""
+
+    model: ModelSettings
+    model_source: str
+    strategy: StrategySettings
+    strategy_source: str
+    tuned: dict[str, Any]
+    overrides: dict[str, Any]
+    model_overrides: dict[str, Any]
+    replay: dict[str, Any] | None
+    study: Any | None  # the Phase 2 study the parameters came from (None on replay)
+
+
+def _bounds_from_study(study: Any) -> dict[str, Bound]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    bounds = {}
+    for name, dist in _chosen_trial(study).distributions.items():
+        if isinstance(dist, FloatDistribution | IntDistribution) and name.startswith("strategy."):
+            bounds[name.removeprefix("strategy.")] = Bound(dist.low, dist.high, dist.log)
+    return bounds
+
+
+def _choose(settings: Settings, evaluator_for: Any) -> Choice:
+    replay = load_replay(settings) if settings.best.from_file else None
+    model_overrides = command_line_overrides(settings, "model")
+    if replay is not None:
+        model = dataclasses.replace(settings.model, **replay["model"]["params"])
+        model_source = f"file:{settings.best.from_file}"
+    else:
+        model, model_source = resolve_model(settings)
+    model = dataclasses.replace(model, **model_overrides)
+    model.validate("model")
+
+    overrides = command_line_overrides(settings, "strategy")
+    study = None
+    if replay is not None:
+        known = {f.name for f in dataclasses.fields(StrategySettings)}
+        tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in known}
+        source = f"file:{settings.best.from_file}"
+        overrides = {**replay["strategy"].get("overrides", {}), **overrides}
+    else:
+        from crypto_tune.study import group_params, load_study
+
+        study = load_study(settings, phase="strategy")
+        trial = _chosen_trial(study, settings.best.pareto)
+        tuned = group_params(trial.params, "strategy")
+        source = f"study:{study.study_name}#{trial.number}"
+        if len(study.directions) > 1:
+            source += (
+                f" (Pareto front of {len(study.best_trials)}, best.pareto={settings.best.pareto})"
+            )
+        if settings.best.selection == "robust":
+            tuned, source = _robust_choice(settings, study, evaluator_for(model), tuned, source)
+    strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
+    strategy.validate("strategy")
+    return Choice(
+        model, model_source, strategy, source, tuned, overrides, model_overrides, replay, study
+    )
+
+
+def _chosen_trial(study: Any, rule: str = "utopia") -> Any:
+    """The best trial; for a two-objective study, the Pareto-front trial ``best.pareto`` picks
+    (:func:`crypto_tune.robustness.pareto_choice`)."""
+    if len(study.directions) == 1:
+        return study.best_trial
+    front = study.best_trials
+    directions = [d.name.lower() for d in study.directions]
+    return front[pareto_choice(np.array([t.values for t in front]), directions, rule)]
+
+
+def _rank_key(study: Any) -> Any:
+    """Sort key, best first: the (first) objective in its direction."""
+    sign = -1.0 if study.directions[0].name.lower() == "maximize" else 1.0
+    return lambda t: sign * (t.values[0] if t.values else math.nan)
+
+
+def _top_trials(study: Any, k: int) -> list[Any]:
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sorted(complete, key=_rank_key(study))[:k]
+
+
+def _pbo_configs(study: Any, complete: list[Any], k: int) -> list[dict[str, Any]]:
+    """``k`` trials spread evenly over the ranking (best included): the search PBO judges.
+
+    CSCV asks whether picking the in-sample best among the configurations tried beats their
+    out-of-sample median; the top trials alone are near-copies of each other, whose ranking is
+    noise, so the set spans the whole study from best to worst.
+    """
+    from crypto_tune.study import group_params
+
+    ranked = sorted(complete, key=_rank_key(study))
+    picks = sorted({round(i) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
+    return [group_params(ranked[i].params, "strategy") for i in picks]
+
+
+def _robust_choice(
+    settings: Settings, study: Any, evaluator: Evaluator, tuned: dict, source: str
+) -> tuple[dict, str]:
+    from crypto_tune.study import group_params
+
+    top = _top_trials(study, settings.best.top_k)
+    candidates = [group_params(t.params, "strategy") for t in top]
+    index, hoods = select_robust(
+        candidates, evaluator.score, _bounds_from_study(study), seed=settings.seed
+    )
+    log.info(
+        "selection=robust: trial %d (neighbourhood mean %.3f) over the peak trial %d (%.3f)",
+        top[index].number,
+        hoods[index].mean,
+        top[0].number,
+        hoods[0].mean,
+    )
+    return candidates[index], f"study:{study.study_name}#{top[index].number} (robust)"
