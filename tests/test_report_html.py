@@ -97,7 +97,7 @@ def _best(significant: bool = False) -> dict:
             },
             "out_of_sample": {
                 "sharpe": 0.31,
-                "sortino": None,  # undefined (no losing bar), as _best._clean writes it
+                "sortino": None,  # undefined (no losing bar), as the best run writes it (json_value)
                 "max_drawdown": 0.2,
                 "win_rate": 0.5,
                 "total_return": -0.0212,
