@@ -11,7 +11,7 @@ step "1/5 data health and folds"
 $ct phase=inspect paths.outputs="$out"
 step "2/5 Phase 1: LightGBM on IC (12 trials)"
 $ct -m phase=model paths.outputs="$out" hydra.sweeper.n_trials=12
-step "3/5 Phase 2: strategy on Sharpe over cached predictions (500 trials)"
+step "3/5 Phase 2: strategy rule on the probabilistic Sharpe ratio over cached predictions (500 trials)"
 $ct -m phase=strategy paths.outputs="$out" hydra.sweeper.n_trials=500
 step "4/5 best run: in-sample vs out-of-sample, overfitting statistics, verdict"
 $ct phase=best paths.outputs="$out"
