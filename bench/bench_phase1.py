@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# A few points of the Phase 1 search space (conf/phase/model.yaml), small to large models.
+# A few points of the Phase 1 search space (conf/search/model/lightgbm.yaml), small to large models.
 PARAM_SETS: tuple[dict[str, Any], ...] = (
     {"learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 200, "num_boost_round": 400},
     {"learning_rate": 0.02, "num_leaves": 31, "min_data_in_leaf": 100, "num_boost_round": 600},
