@@ -1,0 +1,42 @@
+"""Contract: every registered strategy rule with every registered objective gives a finite score."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from crypto_tune.cli import preflight
+from crypto_tune.config._schema import STRATEGY_RULES
+from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
+from crypto_tune.phases._strategy import evaluate_strategy, strategy_context
+
+
+@pytest.mark.parametrize("rule", STRATEGY_RULES)
+@pytest.mark.parametrize("objective", sorted(STRATEGY_OBJECTIVES))
+def test_every_rule_and_objective_scores_a_finite_number(
+    rule: str, objective: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outputs = Path(tmp_path_factory.getbasetemp()) / "contract"  # one cache for all cases
+    settings = preflight(
+        [
+            "phase=strategy",
+            "debug=fast",
+            "phase.model_source=config",
+            f"strategy={rule}",
+            f"strategy.objective={objective}",
+            f"paths.outputs={outputs}",
+            "tracking.enabled=false",
+        ]
+    )
+    assert settings is not None
+    value, returns, trades = evaluate_strategy(settings, strategy_context(settings))
+    assert isinstance(value, float) and math.isfinite(value)
+    assert len(returns) == len(trades) == len(strategy_context(settings).folds)
+
+
+def test_every_model_objective_is_finite_on_a_degenerate_summary() -> None:
+    summary = {"ic": math.nan, "rank_ic": math.inf, "icir": None}
+    for name, objective in MODEL_OBJECTIVES.items():
+        assert objective(summary) == 0.0, name
