@@ -17,4 +17,22 @@ def json_value(value: Any) -> Any:
     return value
 
 
-__all__ = ["json_value"]
+def provenance(settings: Any, datasets: Any) -> dict[str, Any]:
+    """The head of every result document: when, the command, its overrides (a replay applies the
+    data-defining ones again), the experiment, the study and the data fingerprint."""
+    from datetime import UTC, datetime
+
+    from crypto_tune.fingerprint import data_fingerprint
+
+    return {
+        "version": 1,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "crypto-tune " + " ".join(settings.command_line),
+        "overrides": list(settings.command_line),
+        "experiment": settings.experiment_name,
+        "study": settings.study.name,
+        "fingerprint": data_fingerprint(settings, datasets),
+    }
+
+
+__all__ = ["json_value", "provenance"]

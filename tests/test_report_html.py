@@ -97,7 +97,7 @@ def _best(significant: bool = False) -> dict:
             },
             "out_of_sample": {
                 "sharpe": 0.31,
-                "sortino": None,  # undefined (no losing bar), as the best run writes it (json_value)
+                "sortino": None,  # undefined (no losing bar), as json_value writes it
                 "max_drawdown": 0.2,
                 "win_rate": 0.5,
                 "total_return": -0.0212,

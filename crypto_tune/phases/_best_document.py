@@ -8,14 +8,13 @@ a user must not miss and the chosen parameters' Phase 2 objective taken apart.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
-from crypto_tune._json import json_value
+from crypto_tune._json import json_value, provenance
 from crypto_tune.config import Settings
 from crypto_tune.diagnostics import (
     holdout_note,
@@ -46,7 +45,6 @@ def _document(
     robustness: dict,
     ppy: float,
 ) -> dict[str, Any]:
-    from crypto_tune.fingerprint import data_fingerprint
 
     split = settings.split
     single = len(runs) == 1
@@ -56,14 +54,7 @@ def _document(
     # every strategy setting, so a replay restores the rule, its sizing and its costs
     strategy_params = dataclasses.asdict(choice.strategy)
     return {
-        "version": 1,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "crypto-tune " + " ".join(settings.command_line),
-        # the run's own overrides: `best.from=` this file applies the data-defining ones again
-        "overrides": list(settings.command_line),
-        "experiment": settings.experiment_name,
-        "study": settings.study.name,
-        "fingerprint": data_fingerprint(settings, [r.dataset for r in runs]),
+        **provenance(settings, [r.dataset for r in runs]),
         "asset": {
             "name": settings.asset.name,
             "symbol": settings.asset.symbol,

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
-from crypto_tune._json import json_value
+from crypto_tune._json import json_value, provenance
 from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.config._schema import StudySettings
@@ -393,7 +393,6 @@ def _trades(result: BacktestResult) -> int:
 def run_switch_best(settings: Settings) -> None:
     """The switched account beside the single set, in and out of sample, overall and per regime;
     prints the table and writes ``paths.best/<study.name>/workflow.best.json``."""
-    from crypto_tune.fingerprint import data_fingerprint
     from crypto_tune.phases._best_choice import command_line_overrides
     from crypto_tune.phases._best_output import best_folder
 
@@ -460,13 +459,7 @@ def run_switch_best(settings: Settings) -> None:
     }
     split = settings.split
     document: dict[str, Any] = {
-        "version": 1,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "crypto-tune " + " ".join(settings.command_line),
-        "overrides": list(settings.command_line),
-        "experiment": settings.experiment_name,
-        "study": settings.study.name,
-        "fingerprint": data_fingerprint(settings, [dataset]),
+        **provenance(settings, [dataset]),
         "asset": {
             "name": settings.asset.name,
             "symbol": settings.asset.symbol,

@@ -4,8 +4,8 @@ For every window of :func:`crypto_tune.walkforward.walkforward_windows` (``split
 of training, rolling or anchored with ``split.expanding``, then ``split.test_months`` of test):
 
 1. Phase 1 on the window's tuning folds only: the Optuna study ``{study.name}.wf{k}.model``
-   (search space: ``hydra.sweeper.params`` from ``conf/search/model/<model>.yaml``, parsed by the Optuna
-   sweeper's own parser) until it holds ``walkforward.model_trials`` complete trials.
+   (search space: ``hydra.sweeper.params`` from ``conf/search/model/<model>.yaml``, parsed by
+   the Optuna sweeper's own parser) until it holds ``walkforward.model_trials`` complete trials.
 2. Phase 2 on the chosen model's out-of-fold predictions of those folds: the study
    ``{study.name}.wf{k}.strategy`` (``conf/search/strategy/<rule>.yaml``) until it holds
    ``walkforward.strategy_trials`` complete trials.
