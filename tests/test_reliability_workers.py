@@ -24,7 +24,7 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
-from conftest import FAST, ROOT, run_cli
+from conftest import FAST, ROOT, _pg_reachable, run_cli
 
 from crypto_tune.config._resolvers import database_url
 
@@ -295,7 +295,7 @@ def test_workers_ride_out_a_postgres_restart(pg_url: str, outputs: Path, experim
         try:
             subprocess.run(["pg_ctlcluster", *cluster, "restart"], check=True, timeout=120)
         finally:
-            _poll(lambda: _reachable(pg_url), 120, "PostgreSQL to accept connections again")
+            _poll(lambda: _pg_reachable(pg_url), 120, "PostgreSQL to accept connections again")
         codes = [w.wait() for w in started]
     for worker, code in zip(started, codes, strict=True):
         err = worker.stderr()
@@ -342,7 +342,7 @@ def test_a_lasting_outage_stops_with_one_line_and_the_command_resumes(
             codes = [w.wait(300) for w in started]
         finally:
             subprocess.run(["pg_ctlcluster", *cluster, "start"], check=True, timeout=120)
-            _poll(lambda: _reachable(pg_url), 120, "PostgreSQL to accept connections again")
+            _poll(lambda: _pg_reachable(pg_url), 120, "PostgreSQL to accept connections again")
     for worker, code in zip(started, codes, strict=True):
         assert code == 2, worker.output()[-3000:]
         line = _one_error_line(worker.stderr())
@@ -354,19 +354,6 @@ def test_a_lasting_outage_stops_with_one_line_and_the_command_resumes(
     after = {t.number: t.value for t in trials if t.state == State.COMPLETE}
     assert before.items() <= after.items()
     assert len(after) >= len(before) + 2
-
-
-def _reachable(url: str) -> bool:
-    import sqlalchemy
-
-    try:
-        engine = sqlalchemy.create_engine(database_url(url), connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 # --------------------------------------------------------------------------------- disks

@@ -134,8 +134,8 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
         strategy_context,
     )
     from crypto_tune.phases._walkforward import (
-        _complete,
         _study,
+        log_tuned,
         model_settings,
         optimize,
         search_space,
@@ -158,15 +158,17 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
     study = _study(member, "model", space, offset=2 * k)
     check_fingerprint(member, model_fingerprint(member), phase="model", record=True)
     tuned = optimize(study, space, model_value, budgets[0])
-    log.info(
-        "regime %s | model: %d/%d complete (%d tuned here, %.1fs), best %.4f (trial %d)",
-        regime,
-        len(_complete(study)),
-        budgets[0],
-        tuned,
-        time.perf_counter() - clock,
-        study.best_value,
-        study.best_trial.number,
+    log_tuned(
+        log,
+        f"regime {regime}",
+        "model",
+        study,
+        budget=budgets[0],
+        tuned=tuned,
+        started=clock,
+        label="best",
+        value=study.best_value,
+        number=study.best_trial.number,
     )
     clock = time.perf_counter()
     s_space = search_space(member, "strategy")
@@ -180,15 +182,17 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
         return float(value if isinstance(value, float) else value[0])
 
     s_tuned = optimize(s_study, s_space, strategy_value, budgets[1])
-    log.info(
-        "regime %s | strategy: %d/%d complete (%d tuned here, %.1fs), best %.4f (trial %d)",
-        regime,
-        len(_complete(s_study)),
-        budgets[1],
-        s_tuned,
-        time.perf_counter() - clock,
-        s_study.best_value,
-        s_study.best_trial.number,
+    log_tuned(
+        log,
+        f"regime {regime}",
+        "strategy",
+        s_study,
+        budget=budgets[1],
+        tuned=s_tuned,
+        started=clock,
+        label="best",
+        value=s_study.best_value,
+        number=s_study.best_trial.number,
     )
     return regime, member.study.name, float(study.best_value), float(s_study.best_value)
 

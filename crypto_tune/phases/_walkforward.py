@@ -271,6 +271,34 @@ def optimize(
     return done
 
 
+def log_tuned(
+    logger: logging.Logger,
+    head: str,
+    phase: str,
+    study: optuna.Study,
+    *,
+    budget: int,
+    tuned: int,
+    started: float,
+    label: str,
+    value: float,
+    number: int,
+) -> None:
+    """One progress line for a tuned study: complete/budget, trials tuned here, time, best."""
+    logger.info(
+        "%s | %s: %d/%d complete (%d tuned here, %.1fs), %s %.4f (trial %d)",
+        head,
+        phase,
+        len(_complete(study)),
+        budget,
+        tuned,
+        time.perf_counter() - started,
+        label,
+        value,
+        number,
+    )
+
+
 def _value(trial: optuna.trial.FrozenTrial) -> float:
     """A complete single-objective trial's value (a study's ``best_trial`` is one)."""
     if trial.value is None:
@@ -386,16 +414,17 @@ def run_window(
     params |= model_space.fixed
     model = model_settings(settings, params)
     _, oof = model_objective(settings, data, model)  # the disk cache: no training
-    log.info(
-        "%s | model: %d/%d complete (%d tuned here, %.1fs), %s %.4f (trial %d)",
+    log_tuned(
+        log,
         head,
-        len(_complete(study)),
-        wf.model_trials,
-        tuned,
-        time.perf_counter() - clock,
-        settings.phase.objective,
-        model_value,
-        model_trial,
+        "model",
+        study,
+        budget=wf.model_trials,
+        tuned=tuned,
+        started=clock,
+        label=settings.phase.objective,
+        value=model_value,
+        number=model_trial,
     )
 
     # Phase 2
@@ -417,16 +446,17 @@ def run_window(
     best = s_study.best_trial
     strategy_params = best.params | strategy_space.fixed
     strategy = strategy_settings(settings, strategy_params)
-    log.info(
-        "%s | strategy: %d/%d complete (%d tuned here, %.1fs), %s %.4f (trial %d)",
+    log_tuned(
+        log,
         head,
-        len(_complete(s_study)),
-        wf.strategy_trials,
-        s_tuned,
-        time.perf_counter() - clock,
-        strategy.objective,
-        best.value,
-        best.number,
+        "strategy",
+        s_study,
+        budget=wf.strategy_trials,
+        tuned=s_tuned,
+        started=clock,
+        label=str(strategy.objective),
+        value=_value(best),
+        number=best.number,
     )
 
     # in sample: the chosen strategy on the tuning folds' out-of-fold predictions (as phase=best)
