@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from crypto_tune.cli import settings_from_config
 from crypto_tune.config import config_dir, register_resolvers
 from crypto_tune.exceptions import ConfigError
 
 GROUPS = {
-    "asset": ["eth", "btc", "sol", "basket", "synthetic", "csv"],
+    "asset": ["eth", "btc", "sol", "basket", "synthetic", "csv", "binance"],
     "model": ["lightgbm"],
     "strategy": ["threshold", "zscore"],
-    "regime": ["all", "calm", "volatile"],
+    "regime": ["all", "calm", "volatile", "switch"],
     "split": ["static", "walk_forward"],
     "phase": ["inspect", "model", "strategy", "best", "report"],
     "storage": ["sqlite", "postgres"],
@@ -29,7 +32,10 @@ def _compose(*overrides: str):
 
 @pytest.mark.parametrize(("group", "choice"), [(g, c) for g, cs in GROUPS.items() for c in cs])
 def test_every_group_choice_composes_and_validates(group: str, choice: str) -> None:
-    extra = ["asset.path=x.csv", "asset.symbol=X"] if (group, choice) == ("asset", "csv") else []
+    extra = {
+        ("asset", "csv"): ["asset.path=x.csv", "asset.symbol=X"],
+        ("asset", "binance"): ["asset.symbol=X"],
+    }.get((group, choice), [])
     settings = settings_from_config(_compose(f"{group}={choice}", *extra))
     assert getattr(settings, group).name == choice
 
@@ -78,6 +84,62 @@ def test_experiment_preset_and_walk_forward() -> None:
 def test_wrong_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
         settings_from_config(_compose(override))
+    assert "\n" not in str(info.value)
+
+
+def _compose_full(*overrides: str):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(config_dir())):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_binance_asset_reads_any_symbol_of_the_data_folder() -> None:
+    s = settings_from_config(_compose("asset=binance", "asset.symbol=ADAUSDT", "paths.data=/d"))
+    assert s.asset.path == "/d/binance_ADAUSDT_4h.csv"
+    assert s.study.name == "default.ADAUSDT.4h.all.static.h1"
+
+
+@pytest.mark.parametrize("asset", ["eth", "btc", "sol"])
+def test_named_assets_are_the_binance_asset_with_a_symbol(asset: str) -> None:
+    named = settings_from_config(_compose(f"asset={asset}"))
+    base = settings_from_config(_compose("asset=binance", f"asset.symbol={named.asset.symbol}"))
+    assert named.asset == dataclasses.replace(base.asset, name=asset)
+
+
+@pytest.mark.parametrize("regime", ["calm", "volatile", "switch"])
+def test_regimes_inherit_the_detector_of_regime_all(regime: str) -> None:
+    base = settings_from_config(_compose("regime=all")).regime
+    other = settings_from_config(_compose(f"regime={regime}")).regime
+    assert dataclasses.replace(other, name="all") == base
+    text = (config_dir() / "regime" / f"{regime}.yaml").read_text()
+    assert not any(
+        line.startswith(("window:", "lookback:", "quantile:")) for line in text.splitlines()
+    )
+
+
+def test_hparams_search_pareto_is_metric_sampler_and_directions_in_one_file() -> None:
+    full = _compose_full("phase=strategy", "hparams_search=strategy_pareto")
+    assert full.hydra.sweeper.sampler._target_.endswith("create_nsgaii_sampler")
+    assert list(full.hydra.sweeper.direction) == ["maximize", "minimize"]
+    assert "strategy.entry" in full.hydra.sweeper.params  # the rule's own space is kept
+    s = settings_from_config(OmegaConf.masked_copy(full, [str(k) for k in full if k != "hydra"]))
+    assert s.strategy.objectives == ("sharpe", "max_drawdown")
+    assert s.hparams_search.name == "strategy_pareto"
+    # without a preset the sampler is the sweeper's default TPE
+    assert _compose_full("phase=strategy").hydra.sweeper.sampler._target_.endswith("TPESampler")
+
+
+def test_hparams_search_model_icir_changes_metric_sampler_and_space() -> None:
+    full = _compose_full("phase=model", "hparams_search=model_icir")
+    assert full.phase.objective == "icir"
+    assert full.hydra.sweeper.sampler.multivariate is True
+    assert full.hydra.sweeper.params["model.learning_rate"] == "tag(log, interval(0.01, 0.2))"
+    assert full.hydra.sweeper.params["model.num_leaves"] == "range(4, 64)"
+
+
+def test_hparams_search_refuses_another_phase_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"hparams_search=strategy_pareto is for phase=") as info:
+        settings_from_config(_compose("phase=model", "hparams_search=strategy_pareto"))
     assert "\n" not in str(info.value)
 
 

@@ -46,7 +46,7 @@ def test_two_objective_sweep_writes_a_front_that_best_reads(outputs: Path) -> No
         f"paths.outputs={outputs}",
         "phase.model_source=config",
         "tracking.enabled=false",
-        "strategy.objective=[sharpe,max_drawdown]",
+        "hparams_search=strategy_pareto",  # the objectives and NSGA-II in one preset
     ]
     done = run_cli("-m", "phase=strategy", "hydra.sweeper.n_trials=25", *common)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -449,6 +449,24 @@ class WalkForwardSettings:
 
 
 @dataclass(frozen=True)
+class SearchPresetSettings:
+    """Set by a ``conf/hparams_search/<name>.yaml`` preset (metric, sampler and space of one
+    phase in one file): its name and the phases it is meant for; empty without a preset."""
+
+    name: str | None = None
+    phases: tuple[str, ...] = ()
+
+    def check_phase(self, key: str, phase: str) -> None:
+        for name in self.phases:
+            _check_choice(f"{key}.phases", name, PHASES)
+        if self.name is not None and self.phases and phase not in self.phases:
+            raise ConfigError(
+                f"hparams_search={self.name} is for phase={'|'.join(self.phases)}, "
+                f"not phase={phase}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration; the only object phases receive."""
 
@@ -468,6 +486,7 @@ class Settings:
     study: StudySettings
     best: BestSettings = field(default_factory=BestSettings)
     walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
+    hparams_search: SearchPresetSettings = field(default_factory=SearchPresetSettings)
     # The overrides given on the command line for this run (filled by the CLI, not by YAML).
     command_line: tuple[str, ...] = ()
 
@@ -483,6 +502,7 @@ class Settings:
         self.features.validate("features")
         self.best.validate("best")
         self.walkforward.validate("walkforward")
+        self.hparams_search.check_phase("hparams_search", self.phase.name)
 
 
 # --------------------------------------------------------------------------------------------

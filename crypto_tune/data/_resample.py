@@ -7,7 +7,7 @@ import pandas as pd
 
 from crypto_tune.data._validate import (
     RowNames,
-    check_candles,
+    check_parsed_rows,
     format_time,
     infer_timeframe,
     time_index,
@@ -79,7 +79,7 @@ def resample_candles(
             f"bars ending {format_time(index[-1])}"
         )
     labels = pd.to_datetime(starts[first], unit="ns", utc=True).as_unit(index.unit)
-    result, _ = check_candles(
+    result, _ = check_parsed_rows(
         pd.DatetimeIndex(labels, name="timestamp"),
         out,
         source=f"resample_candles(to {timeframe})",

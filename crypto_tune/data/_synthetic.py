@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune._checks import check_int, check_real
-from crypto_tune.data._validate import TIME_UNIT, RowNames, check_candles
+from crypto_tune.data._validate import TIME_UNIT, RowNames, check_parsed_rows
 from crypto_tune.exceptions import ConfigError, DataError
+from crypto_tune.metrics import information_coefficient
 from crypto_tune.timeframes import periods_per_year, timeframe_delta
 
 REGIMES: tuple[str, str] = ("calm", "volatile")
@@ -82,14 +83,13 @@ class SyntheticMarket:
         )
         close = self.candles["close"].to_numpy()
         realised = close[horizon:] / close[:-horizon] - 1.0
-        return _pearson(expected, realised)
+        return _ic_or_zero(expected, realised)
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x = x - x.mean()
-    y = y - y.mean()
-    denominator = math.sqrt(float(x @ x) * float(y @ y))
-    return float(x @ y) / denominator if denominator > 0 else 0.0
+def _ic_or_zero(x: np.ndarray, y: np.ndarray) -> float:
+    """The IC of ``x`` for ``y``; 0 where it is undefined (no planted component: constant ``x``)."""
+    ic = information_coefficient(x, y)
+    return 0.0 if math.isnan(ic) else ic
 
 
 def _expected_sum(state: _SignalState, mu: np.ndarray, horizon: int) -> np.ndarray:
@@ -150,7 +150,7 @@ def _simulate(
 
 def _realised_ic(r: np.ndarray, mu: np.ndarray) -> float:
     """true_ic(1) of a simulated path: corr(mu_t, exp(r_{t+1}) - 1)."""
-    return _pearson(mu[:-1], np.expm1(r[1:]))
+    return _ic_or_zero(mu[:-1], np.expm1(r[1:]))
 
 
 def _population_ic(r: np.ndarray, mu: np.ndarray) -> float:
@@ -357,7 +357,7 @@ def synthetic_market(
     index = index.as_unit(TIME_UNIT)
     values = np.column_stack([open_, high, low, close, volume])
     try:
-        candles, _ = check_candles(index, values, source="synthetic_market", labels=RowNames())
+        candles, _ = check_parsed_rows(index, values, source="synthetic_market", labels=RowNames())
     except DataError as exc:  # a bug here, not bad input; keep the one-line message
         raise DataError(f"synthetic_market produced invalid candles: {exc}") from None
     labels = pd.Series(

@@ -201,7 +201,7 @@ def _finish_index(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(naive.to_numpy(), name="timestamp").tz_localize("UTC")
 
 
-def check_candles(
+def check_parsed_rows(
     index: pd.DatetimeIndex, values: np.ndarray, *, source: str, labels: RowNames
 ) -> tuple[pd.DataFrame, int]:
     """Sanity checks on parsed candles (finite float64 ``values`` in OHLCV order, UTC ``index``).
@@ -317,7 +317,7 @@ def frame_to_candles(
             column = column.iloc[:, 0]
         values[:, i] = parse_numbers(column, column=name, source=source, labels=labels)
     index = parse_timestamps(raw_time, column=time_column, source=source, labels=labels)
-    return check_candles(index, values, source=source, labels=labels)
+    return check_parsed_rows(index, values, source=source, labels=labels)
 
 
 def time_index(candles: pd.DataFrame | pd.Series) -> pd.DatetimeIndex:
