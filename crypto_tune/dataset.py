@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,9 @@ def write_atomic_parquet(
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        table = pa.Table.from_pandas(frame)
+        with warnings.catch_warnings():  # pyarrow 25 reads a tz-aware index via .values
+            warnings.filterwarnings("ignore", message="DatetimeIndex.values returning")
+            table = pa.Table.from_pandas(frame)
         extra = {k.encode(): str(v).encode() for k, v in (metadata or {}).items()}
         extra[_CHECKSUM] = frame_digest(frame).encode()
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crypto_tune.backtest import BacktestResult, run_backtest, simulate_returns
+from crypto_tune.backtest import TRADE_COLUMNS, BacktestResult, run_backtest, simulate_returns
 from crypto_tune.exceptions import ConfigError, DataError
 
 NAN = math.nan
@@ -423,3 +423,18 @@ def test_bad_data_raises_data_error():
         run_backtest(
             candles.iloc[[0, 1, 1, 3]], preds(candles.iloc[[0, 1, 1, 3]], [1] * 4), threshold=0
         )
+
+
+def test_trade_table_is_built_on_first_use_with_categorical_side_and_reason():
+    candles = frame([flat(p) for p in (100, 101, 102, 101, 100, 99, 100, 102)])
+    signal = preds(candles, [0.01, 0.01, -0.01, -0.01, 0.0, 0.01, 0.01, 0.0])
+    result = run_backtest(candles, signal, threshold=0.005, **FREE)
+    assert "trades" not in vars(result)  # nothing built until asked
+    trades = result.trades
+    assert list(trades.columns) == list(TRADE_COLUMNS)
+    assert trades["side"].tolist() == ["long", "short", "long"]
+    assert isinstance(trades["side"].dtype, pd.CategoricalDtype)
+    assert set(trades["reason"].cat.categories) >= {"signal", "end"}
+    assert trades["entry_time"].dtype == candles.index.dtype
+    assert result.trades is trades and len(result.trade_log) == len(trades) == 3
+    assert repr(result).startswith("BacktestResult(bars=8, trades=3,")

@@ -9,7 +9,7 @@ scale-free signal and market volatility into a position size.
 """
 
 from crypto_tune.backtest._engine import REASONS, simulate_returns
-from crypto_tune.backtest._result import TRADE_COLUMNS, BacktestResult, run_backtest
+from crypto_tune.backtest._result import TRADE_COLUMNS, BacktestResult, TradeLog, run_backtest
 from crypto_tune.backtest._signals import (
     SIGNAL_MIN_PERIODS,
     realised_volatility,
@@ -22,6 +22,7 @@ __all__ = [
     "SIGNAL_MIN_PERIODS",
     "TRADE_COLUMNS",
     "BacktestResult",
+    "TradeLog",
     "realised_volatility",
     "run_backtest",
     "simulate_returns",

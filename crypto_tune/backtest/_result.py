@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ from crypto_tune.exceptions import DataError
 from crypto_tune.timeframes import timeframe_minutes
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+SIDES: tuple[str, ...] = ("long", "short")
+# Built once: a dtype made per call re-parses its categories (string arrays under pandas 3).
+_SIDE_DTYPE = pd.CategoricalDtype(list(SIDES))
+_REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
     "exit_time",
@@ -43,21 +48,58 @@ TRADE_COLUMNS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class TradeLog:
+    """The kernel's trade tables (integer and float columns) and the bars they index."""
+
+    index: pd.DatetimeIndex
+    ints: np.ndarray
+    floats: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ints)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per round trip, columns :data:`TRADE_COLUMNS` (side, reason: categoricals)."""
+        ints, floats = self.ints, self.floats
+        side = (ints[:, T_SIDE] != 1).astype(np.int8)
+        return pd.DataFrame(
+            {
+                "entry_time": self.index.array.take(ints[:, T_ENTRY]),
+                "exit_time": self.index.array.take(ints[:, T_EXIT]),
+                "side": pd.Categorical.from_codes(side, dtype=_SIDE_DTYPE),
+                "entry_price": floats[:, T_ENTRY_PRICE],
+                "exit_price": floats[:, T_EXIT_PRICE],
+                "quantity": floats[:, T_QUANTITY],
+                "pnl": floats[:, T_PNL],
+                "fees": floats[:, T_FEES],
+                "reason": pd.Categorical.from_codes(ints[:, T_REASON], dtype=_REASON_DTYPE),
+            },  # in TRADE_COLUMNS order; no `columns=` and no copy: twice as fast
+            copy=False,
+        )
+
+
 @dataclass(frozen=True, repr=False)
 class BacktestResult:
     """Outcome of :func:`run_backtest`, every series on the candles' index.
 
     ``returns``: simple per-bar returns of equity; ``equity``: equity at each bar's close;
     ``positions``: signed quantity held at each close (the last bar shows the position the
-    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding;
+    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding,
+    built on first use from ``trade_log`` (most callers only need the returns);
     ``signal``: what the rule traded on (set by callers that transform predictions).
     """
 
     returns: pd.Series
     equity: pd.Series
     positions: pd.Series
-    trades: pd.DataFrame
+    trade_log: TradeLog
     signal: pd.Series | None = None
+
+    @functools.cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per round trip (:data:`TRADE_COLUMNS`); ``side`` and ``reason`` categorical."""
+        return self.trade_log.frame()
 
     @property
     def final_equity(self) -> float:
@@ -66,7 +108,7 @@ class BacktestResult:
 
     def __repr__(self) -> str:
         return (
-            f"BacktestResult(bars={len(self.returns)}, trades={len(self.trades)}, "
+            f"BacktestResult(bars={len(self.returns)}, trades={len(self.trade_log)}, "
             f"final_equity={self.final_equity:.6g})"
         )
 
@@ -166,7 +208,7 @@ def run_backtest(
     )
     _check_frames(candles, predictions)
     hours = _bar_hours(time_index(candles), timeframe)
-    index = candles.index
+    index = time_index(candles)
     try:
         prices = [
             np.ascontiguousarray(candles[col].to_numpy(dtype=np.float64, na_value=np.nan))
@@ -200,23 +242,9 @@ def run_backtest(
         equity0,
         True,
     )
-    trades = pd.DataFrame(
-        {
-            "entry_time": index[t_int[:, T_ENTRY]],
-            "exit_time": index[t_int[:, T_EXIT]],
-            "side": np.where(t_int[:, T_SIDE] == 1, "long", "short").astype(object),
-            "entry_price": t_flt[:, T_ENTRY_PRICE],
-            "exit_price": t_flt[:, T_EXIT_PRICE],
-            "quantity": t_flt[:, T_QUANTITY],
-            "pnl": t_flt[:, T_PNL],
-            "fees": t_flt[:, T_FEES],
-            "reason": np.asarray(REASONS, dtype=object)[t_int[:, T_REASON]],
-        },
-        columns=list(TRADE_COLUMNS),
-    )
     return BacktestResult(
         returns=pd.Series(returns, index=index, name="returns"),
         equity=pd.Series(equity, index=index, name="equity"),
         positions=pd.Series(positions, index=index, name="position"),
-        trades=trades,
+        trade_log=TradeLog(index, t_int, t_flt),
     )
