@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 from pathlib import Path
 
@@ -9,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crypto_tune.backtest import TRADE_COLUMNS, BacktestResult, run_backtest, simulate_returns
+from crypto_tune.backtest import (
+    TRADE_COLUMNS,
+    BacktestParams,
+    BacktestResult,
+    run_backtest,
+    simulate_returns,
+)
 from crypto_tune.exceptions import ConfigError, DataError
 
 NAN = math.nan
@@ -438,3 +446,21 @@ def test_trade_table_is_built_on_first_use_with_categorical_side_and_reason():
     assert trades["entry_time"].dtype == candles.index.dtype
     assert result.trades is trades and len(result.trade_log) == len(trades) == 3
     assert repr(result).startswith("BacktestResult(bars=8, trades=3,")
+
+
+def test_backtest_params_are_the_engines_keyword_arguments_checked_once():
+    names = [f.name for f in dataclasses.fields(BacktestParams)]
+    api = inspect.signature(run_backtest).parameters
+    lean = inspect.signature(simulate_returns).parameters
+    assert names == [n for n in api if api[n].kind is inspect.Parameter.KEYWORD_ONLY][: len(names)]
+    assert set(names) <= set(lean)
+    with pytest.raises(ConfigError, match=r"^exit must be None or a number in \[0, threshold=1\]"):
+        BacktestParams(threshold=1.0, exit=2.0)
+    with pytest.raises(ConfigError, match=r"^stop_loss must be None or a number in \(0, 1\)"):
+        BacktestParams(threshold=1.0, stop_loss=1.5)
+    candles = frame([flat(p) for p in (100, 101, 102, 101)])
+    signal = preds(candles, [1.0, 1.0, -1.0, 0.0])
+    params = BacktestParams(threshold=0.5, fee=0.0, slippage=0.0)
+    assert run_backtest(candles, signal, **params.kwargs()).returns.tolist() == approx(
+        run_backtest(candles, signal, threshold=0.5, **FREE).returns
+    )

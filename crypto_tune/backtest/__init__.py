@@ -8,7 +8,7 @@ returns and the trade count, for optimisation loops. Both apply the same rules: 
 scale-free signal and market volatility into a position size.
 """
 
-from crypto_tune.backtest._engine import REASONS, simulate_returns
+from crypto_tune.backtest._engine import REASONS, BacktestParams, simulate_returns
 from crypto_tune.backtest._result import TRADE_COLUMNS, BacktestResult, TradeLog, run_backtest
 from crypto_tune.backtest._signals import (
     SIGNAL_MIN_PERIODS,
@@ -21,6 +21,7 @@ __all__ = [
     "REASONS",
     "SIGNAL_MIN_PERIODS",
     "TRADE_COLUMNS",
+    "BacktestParams",
     "BacktestResult",
     "TradeLog",
     "realised_volatility",

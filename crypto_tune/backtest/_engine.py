@@ -25,6 +25,8 @@ liquidation (the margin is gone). Equity is floored at 0; at 0 nothing trades ag
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numba
 import numpy as np
@@ -358,6 +360,34 @@ def check_params(
         "initial_equity", initial_equity, low=0, high=inf, closed="()", text="a number > 0"
     )
     return thr, exit_level, levels[0], levels[1], lev, costs, bool(allow_short), rate, equity
+
+
+@dataclass(frozen=True)
+class BacktestParams:
+    """The trading rule's options as :func:`run_backtest` and :func:`simulate_returns` take them
+    (same names, checked once here by :func:`check_params`, one message format).
+
+    The config builds it (``StrategySettings.backtest_params()``); ``leverage``, ``stop_loss``
+    and ``take_profit`` may also be one value per bar (arrays, checked against the bars by the
+    engine).
+    """
+
+    threshold: float
+    exit: float | None = None
+    stop_loss: float | np.ndarray | None = None
+    take_profit: float | np.ndarray | None = None
+    leverage: float | np.ndarray = 1.0
+    fee: float = 0.0005
+    slippage: float = 0.0002
+    allow_short: bool = True
+    funding_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_params(**self.kwargs())
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments of the engine's entry points."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def leverage_per_bar(leverage: float | np.ndarray, n: int) -> np.ndarray:

@@ -21,6 +21,9 @@ from crypto_tune.exceptions import ConfigError
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
 from crypto_tune.timeframes import timeframe_minutes
 
+if typing.TYPE_CHECKING:
+    from crypto_tune.backtest import BacktestParams
+
 ASSET_KINDS = ("file", "synthetic", "basket")
 REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
@@ -252,22 +255,33 @@ class StrategySettings:
         """The first objective: the one single-number summaries and neighbourhoods use."""
         return self.objectives[0]
 
-    def backtest_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`crypto_tune.backtest.run_backtest` (same names).
+    def backtest_params(self) -> BacktestParams:
+        """The engine's options (:class:`~crypto_tune.backtest.BacktestParams`, same names).
 
         The entry/exit levels are in the units of the rule's signal (``threshold`` for the raw
         rule, ``entry``/``exit`` z-scores for ``zscore``); ``leverage`` is the fixed leverage,
         which ``sizing=vol_target`` replaces by one value per bar
         (:func:`crypto_tune.phases._strategy.rule_inputs` does both).
         """
+        from crypto_tune.backtest import BacktestParams  # numba: only when a backtest runs
+
         if self.name == "zscore":
             # (validate() keeps exit <= entry; a perturbed neighbour may not: clamp, never fail)
             exit_ = None if self.exit is None else min(self.exit, self.entry)
-            levels = {"threshold": self.entry, "exit": exit_}
+            threshold = self.entry
         else:
-            levels = {"threshold": self.threshold, "exit": None}
-        keys = ("stop_loss", "take_profit", "leverage", "allow_short", "fee", "slippage")
-        return levels | {k: getattr(self, k) for k in (*keys, "funding_rate")}
+            threshold, exit_ = self.threshold, None
+        return BacktestParams(
+            threshold=threshold,
+            exit=exit_,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+            leverage=self.leverage,
+            fee=self.fee,
+            slippage=self.slippage,
+            allow_short=self.allow_short,
+            funding_rate=self.funding_rate,
+        )
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def rule_inputs(
     else:
         signal = preds
     signal = np.where(np.asarray(in_regime, dtype=bool), signal, np.nan)
-    kwargs = strategy.backtest_kwargs()
+    kwargs = strategy.backtest_params().kwargs()
     if strategy.sizing == "vol_target":
         if volatility is None:
             raise ConfigError("strategy.sizing=vol_target needs the realised volatility")
