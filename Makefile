@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= outputs
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-fast lint format demo bench calibrate ui dashboard pg clean workers
+.PHONY: help install lock test test-fast lint format demo bench calibrate ui dashboard pg clean workers soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ demo: $(STAMP)  ## the whole pipeline on the embedded synthetic market (offline,
 
 bench: $(STAMP)  ## benchmarks; results in outputs/bench/results.json and a markdown table
 	$(BIN)/python -m bench --out $(OUT)/bench
+
+# Load figures: 3 Phase 2 workers x 1000 trials on one PostgreSQL study, one SIGKILLed midway and
+# restarted, then the count check (bench/soak.py; a few minutes). Smaller: SOAK_ARGS="--trials 300".
+SOAK_ARGS ?=
+soak: $(STAMP)  ## 3 workers on PostgreSQL, one killed midway; figures in outputs/soak/results.json
+	$(BIN)/python -m bench.soak --out $(OUT)/soak $(SOAK_ARGS)
 
 # Full size: 40 null and 3 x 14 planted markets (about 35 s each on 2 cores); a rerun resumes.
 # Smaller: make calibrate CALIBRATE_ARGS="--null 20 --planted 8".

@@ -114,11 +114,11 @@ def log_study_summary(
     """
     import optuna
 
-    from crypto_tune.study import study_name
+    from crypto_tune.study import open_study, study_name
     from crypto_tune.tracking import code_version, sweep_run
 
     name = study_name(settings)
-    study = optuna.load_study(study_name=name, storage=settings.storage.url)
+    study = open_study(settings, settings.phase.name)
     states = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == states.COMPLETE]

@@ -311,8 +311,8 @@ def check_sweep(full: DictConfig, task_cfg: DictConfig, overrides: Sequence[str]
     import copy
 
     target = str(OmegaConf.select(full, "hydra.sweeper._target_", default=""))
-    if "optuna" not in target:  # another sweeper: its own rules
-        return
+    if "optuna" not in target and target != "crypto_tune.sweeper.CryptoTuneSweeper":
+        return  # another sweeper: its own rules
     n_trials = OmegaConf.select(full, "hydra.sweeper.n_trials")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ConfigError(f"hydra.sweeper.n_trials must be an int >= 1, got {n_trials!r}")
@@ -522,8 +522,7 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
     the trial's values may be the very thing that failed validation."""
     import optuna
 
-    from crypto_tune.config._resolvers import database_url
-    from crypto_tune.study import running_trial
+    from crypto_tune.study import open_storage, running_trial
 
     try:
         tree = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
@@ -536,7 +535,7 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
         }
         study = optuna.load_study(
             study_name=f"{tree['study']['name']}.{tree['phase']['name']}",
-            storage=database_url(tree["storage"]["url"]),
+            storage=open_storage(tree["storage"]["url"]),
         )
         trial = running_trial(study, values)
         if trial is not None:

@@ -3,7 +3,10 @@
 The Optuna sweeper drives Optuna by ask-and-tell, and Optuna's own heartbeat only runs inside
 ``study.optimize``: a worker killed with SIGKILL (OOM killer, a machine lost overnight) would
 leave its trial RUNNING forever. :func:`install` (called by ``crypto-tune -m``) makes every study
-storage this process opens from a URL a :class:`WorkerStorage`:
+storage this process opens (:func:`crypto_tune.study.open_storage`, and Optuna given a URL string,
+as the sweeper does) the process's one :class:`WorkerStorage` for that URL, or for a
+``grpc://`` URL its twin through the gRPC storage proxy (:mod:`crypto_tune.proxy`, same rules,
+the proxy recording heartbeats and failing stale trials on the workers' behalf):
 
 * **Heartbeats.** Every trial this process starts (``study.ask``, including a WAITING retry it
   picks up) is registered; a daemon thread records its heartbeat every ``heartbeat`` seconds until
@@ -33,7 +36,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -92,8 +95,9 @@ def worker_options(environ: dict[str, str] | None = None) -> WorkerOptions:
 
 
 def _connection_lost(exc: BaseException, url: str) -> bool:
-    """True when ``exc`` (or its cause) says the database connection went away (PostgreSQL), or
-    the database is busy (SQLite): an error worth retrying."""
+    """True when ``exc`` (or its cause) says the database connection went away (PostgreSQL), the
+    database is busy (SQLite), or a gRPC storage proxy or its database is unreachable: an error
+    worth retrying."""
     import sqlalchemy.exc as sa
 
     seen: set[int] = set()
@@ -106,6 +110,15 @@ def _connection_lost(exc: BaseException, url: str) -> bool:
             if url.startswith("sqlite"):
                 return "locked" in str(current) or "busy" in str(current)
             return True
+        if type(current).__module__.startswith("grpc") and callable(getattr(current, "code", None)):
+            code = getattr(current.code(), "name", "")  # type: ignore[attr-defined]
+            if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                return True
+            # The proxy's own database went away: the servicer raised the driver's error.
+            details = str(getattr(current, "details", lambda: "")() or "")
+            return code == "UNKNOWN" and (
+                "OperationalError" in details or "InterfaceError" in details
+            )
         current = current.__cause__ or current.__context__
     return False
 
@@ -114,26 +127,83 @@ def _reason(exc: BaseException) -> str:
     """The driver's first line for a database error, passwords masked."""
     cause = getattr(exc, "orig", None) or exc.__cause__ or exc
     cause = getattr(cause, "orig", None) or cause
+    if callable(getattr(cause, "details", None)):  # a gRPC error: its details, not its repr
+        cause = cause.details() or cause  # type: ignore[union-attr]
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return mask_secrets(first)[:200]
 
 
-class WorkerStorage(RDBStorage):
-    """An RDBStorage that heartbeats this process's trials, fails other workers' stale ones and
-    rides out database outages (see the module docstring)."""
+def stale_message(number: int, *, grace: int, retries: int) -> str:
+    """The one line logged for a trial failed because its worker stopped heartbeating."""
+    again = " and enqueued again" if retries else ""
+    return (
+        f"trial {number}: its worker sent no heartbeat for {grace} s (killed or cut off): "
+        f"marked FAIL{again}"
+    )
 
-    def __init__(self, url: str, options: WorkerOptions) -> None:
-        engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if url.startswith("postgres"):
-            engine_kwargs["connect_args"] = {"connect_timeout": 10}
-        with warnings.catch_warnings():  # "experimental" since Optuna 2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            callback = (
-                optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=options.retries)
-                if options.retries > 0
-                else None
-            )
+
+def fail_stale(
+    storage: RDBStorage, study_id: int, *, spare: Collection[int] = ()
+) -> list[FrozenTrial]:
+    """Mark FAIL the RUNNING trials of ``study_id`` whose heartbeat in ``storage`` is older than
+    its grace period, except the trials in ``spare`` (the caller's own); run the storage's stale
+    trial callback on each (a retry when configured); return the failed trials.
+
+    The one stale-trial sweep, used by :class:`WorkerStorage` and by the gRPC storage proxy
+    (:mod:`crypto_tune.proxy`) on behalf of its clients."""
+    failed = []
+    for trial_id in RDBStorage._get_stale_trial_ids(storage, study_id):
+        if trial_id in spare:
+            continue
+        try:
+            if RDBStorage.set_trial_state_values(storage, trial_id, state=TrialState.FAIL):
+                failed.append(RDBStorage.get_trial(storage, trial_id))
+        except UpdateFinishedTrialError:
+            pass  # another worker was faster
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if failed and callback is not None:
+        name = RDBStorage.get_study_name_from_id(storage, study_id)
+        study = optuna.Study(study_name=name, storage=storage)
+        for trial in failed:
+            callback(study, trial)
+    return failed
+
+
+def heartbeat_rdb_kwargs(url: str, options: WorkerOptions) -> dict[str, Any]:
+    """The RDBStorage arguments of a database storage that keeps heartbeats: connections checked
+    before use (a connect timeout on PostgreSQL), the heartbeat interval, the grace period and,
+    with retries, Optuna's retry callback (a worker's own storage and the gRPC proxy's)."""
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgres"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        callback = (
+            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=options.retries)
+            if options.retries > 0
+            else None
+        )
+    return {
+        "engine_kwargs": engine_kwargs,
+        "heartbeat_interval": options.heartbeat,
+        "grace_period": options.grace,
+        "heartbeat_stale_trial_callback": callback,
+    }
+
+
+class WorkerMixin:
+    """What a sweep worker adds to a study storage (see the module docstring): it heartbeats the
+    trials this process runs, fails other workers' stale ones and rides out outages.
+
+    Mixed into a storage class (``class WorkerStorage(WorkerMixin, RDBStorage)``); the storage
+    provides :meth:`_record_heartbeats` and :meth:`fail_stale_trials`."""
+
+    options: WorkerOptions
+    _where: str  # the storage URL, masked, for messages
+
+    def _setup_worker(self, options: WorkerOptions, where: str) -> None:
         self.options = options
+        self._where = mask_secrets(where)
         self._own: set[int] = set()
         self._studies: dict[int, str] = {}
         self._swept: set[int] = set()
@@ -144,21 +214,9 @@ class WorkerStorage(RDBStorage):
         self._last_sweep = 0.0
         self._outage_since: float | None = None
         self._gave_up = False
-        with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self._retrying(
-                lambda: RDBStorage.__init__(
-                    self,
-                    url,
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=options.heartbeat,
-                    grace_period=options.grace,
-                    heartbeat_stale_trial_callback=callback,
-                )
-            )
 
     def __repr__(self) -> str:  # the sweeper logs "Storage: ..."
-        return mask_secrets(str(self.url))
+        return self._where
 
     # ----------------------------------------------------------------------- outages
     def _retrying(self, call: Callable[[], T]) -> T:
@@ -171,12 +229,12 @@ class WorkerStorage(RDBStorage):
             try:
                 result = call()
             except Exception as exc:
-                if not _connection_lost(exc, str(self.url)):
+                if not _connection_lost(exc, self._where):
                     raise
                 if threading.current_thread() is not threading.main_thread():
                     raise
                 message = (
-                    f"the study database {mask_secrets(str(self.url))} has been unreachable for "
+                    f"the study database {self._where} has been unreachable for "
                     f"{self.options.db_wait} s ({_reason(exc)}): complete trials are kept; run "
                     "the same command again to resume"
                 )
@@ -207,21 +265,17 @@ class WorkerStorage(RDBStorage):
             return result
 
     # ------------------------------------------------------------------ trial ownership
-    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
-        if study_id not in self._swept:  # at start: recover what dead workers left RUNNING
+    def _first_trial_in(self, study_id: int) -> None:
+        """Before this process's first trial in a study: recover what dead workers left RUNNING."""
+        if study_id not in self._swept:
             self._swept.add(study_id)
-            self._studies[study_id] = self.get_study_name_from_id(study_id)
+            self._studies[study_id] = self.get_study_name_from_id(study_id)  # type: ignore[attr-defined]
             self.fail_stale_trials(study_id)
-        trial = self._retrying(lambda: RDBStorage._create_new_trial(self, study_id, template_trial))
-        if trial.state == TrialState.RUNNING:
-            self._adopt(trial._trial_id)
-        return trial
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        base = super().set_trial_state_values  # type: ignore[misc]
         try:
-            done = self._retrying(
-                lambda: RDBStorage.set_trial_state_values(self, trial_id, state, values)
-            )
+            done = bool(self._retrying(lambda: base(trial_id, state, values)))
         except UpdateFinishedTrialError:
             if trial_id not in self._own:
                 raise
@@ -234,7 +288,8 @@ class WorkerStorage(RDBStorage):
         return done
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        trial = self._retrying(lambda: RDBStorage.get_trial(self, trial_id))
+        base = super().get_trial  # type: ignore[misc]
+        trial: FrozenTrial = self._retrying(lambda: base(trial_id))
         if trial_id in self._own and trial.state == TrialState.FAIL:
             # Another worker judged this live trial stale (this process could not reach the
             # database for longer than the grace period): let the sweeper tell it as usual;
@@ -245,7 +300,7 @@ class WorkerStorage(RDBStorage):
     def _finished_elsewhere(self, trial_id: int, state: TrialState, values: Any) -> bool:
         """A tell of an own trial that is already finished: our own earlier attempt (retried
         after a lost connection) or another worker that failed it as stale."""
-        stored = RDBStorage.get_trial(self, trial_id)
+        stored: FrozenTrial = super().get_trial(trial_id)  # type: ignore[misc]
         if stored.state == state and (values is None or stored.values == list(values)):
             return True
         log.warning(
@@ -265,6 +320,14 @@ class WorkerStorage(RDBStorage):
         self._wake.set()
 
     # -------------------------------------------------------------------- heartbeats
+    def _record_heartbeats(self, trial_ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def fail_stale_trials(self, study_id: int) -> list[int]:
+        """Mark FAIL the RUNNING trials of other workers whose heartbeat is older than the grace
+        period (re-enqueue them when retries are configured); their numbers."""
+        raise NotImplementedError
+
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
@@ -280,8 +343,8 @@ class WorkerStorage(RDBStorage):
             with self._lock:
                 own = sorted(self._own)
             try:
-                for trial_id in own:
-                    self.record_heartbeat(trial_id)
+                if own:
+                    self._record_heartbeats(own)
             except Exception as exc:
                 self._healthy_since = time.monotonic()
                 log.warning("heartbeat failed (%s); retrying", _reason(exc))
@@ -294,37 +357,39 @@ class WorkerStorage(RDBStorage):
                     with contextlib.suppress(Exception):  # next round
                         self.fail_stale_trials(study_id)
 
+
+class WorkerStorage(WorkerMixin, RDBStorage):
+    """An RDBStorage that heartbeats this process's trials, fails other workers' stale ones and
+    rides out database outages (see the module docstring)."""
+
+    def __init__(self, url: str, options: WorkerOptions) -> None:
+        self._setup_worker(options, url)
+        with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retrying(
+                lambda: RDBStorage.__init__(self, url, **heartbeat_rdb_kwargs(url, options))
+            )
+
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
+        self._first_trial_in(study_id)
+        trial = self._retrying(lambda: RDBStorage._create_new_trial(self, study_id, template_trial))
+        if trial.state == TrialState.RUNNING:
+            self._adopt(trial._trial_id)
+        return trial
+
+    def _record_heartbeats(self, trial_ids: list[int]) -> None:
+        for trial_id in trial_ids:
+            self.record_heartbeat(trial_id)
+
     def fail_stale_trials(self, study_id: int) -> list[int]:
-        """Mark FAIL the RUNNING trials of other workers whose heartbeat is older than the grace
-        period (re-enqueue them when retries are configured); their numbers."""
         with self._lock:
             own = set(self._own)
-        failed = []
-        for trial_id in RDBStorage._get_stale_trial_ids(self, study_id):
-            if trial_id in own:
-                continue
-            try:
-                if RDBStorage.set_trial_state_values(self, trial_id, state=TrialState.FAIL):
-                    failed.append(trial_id)
-            except UpdateFinishedTrialError:
-                pass  # another worker was faster
-        if not failed:
-            return []
-        study = optuna.Study(study_name=self._studies[study_id], storage=self)
         numbers = []
-        for trial_id in failed:
-            trial = RDBStorage.get_trial(self, trial_id)
+        for trial in fail_stale(self, study_id, spare=own):
             numbers.append(trial.number)
             log.warning(
-                "trial %d: its worker sent no heartbeat for %d s (killed or cut off): marked "
-                "FAIL%s",
-                trial.number,
-                self.options.grace,
-                " and enqueued again" if self.options.retries else "",
+                stale_message(trial.number, grace=self.options.grace, retries=self.options.retries)
             )
-            callback = self.get_heartbeat_stale_trial_callback()
-            if callback is not None:
-                callback(study, trial)
         return numbers
 
 
@@ -353,55 +418,59 @@ _RETRIED = (
 )
 
 
-def _retried(name: str) -> Callable[..., Any]:
-    method = getattr(RDBStorage, name)
+def retry_outages(cls: type[WorkerMixin], base: type, names: Collection[str] = _RETRIED) -> None:
+    """Route the storage operations ``names`` of ``base`` through :meth:`WorkerMixin._retrying`
+    (``cls`` is ``WorkerMixin`` mixed into ``base``; what ``cls`` overrides is left alone)."""
 
-    def call(self: WorkerStorage, *args: Any, **kwargs: Any) -> Any:
-        return self._retrying(lambda: method(self, *args, **kwargs))
+    def wrap(name: str) -> Callable[..., Any]:
+        method = getattr(base, name)
 
-    call.__name__ = name
-    call.__doc__ = method.__doc__
-    return call
+        def call(self: WorkerMixin, *args: Any, **kwargs: Any) -> Any:
+            return self._retrying(lambda: method(self, *args, **kwargs))
+
+        call.__name__ = name
+        call.__doc__ = method.__doc__
+        return call
+
+    for name in names:
+        if hasattr(base, name) and name not in cls.__dict__ and name not in WorkerMixin.__dict__:
+            setattr(cls, name, wrap(name))
 
 
-for _name in _RETRIED:
-    if hasattr(RDBStorage, _name):
-        setattr(WorkerStorage, _name, _retried(_name))
+retry_outages(WorkerStorage, RDBStorage)
 
-_STORAGES: dict[str, WorkerStorage] = {}
+_OPTIONS: WorkerOptions | None = None
 _ORIGINAL: Callable[..., Any] | None = None
+_STUDY_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "grpc")
 
 
-def worker_storage(url: str, options: WorkerOptions | None = None) -> WorkerStorage:
-    """The process's one :class:`WorkerStorage` for ``url`` (one engine, one heartbeat thread)."""
-    if url not in _STORAGES:
-        _STORAGES[url] = WorkerStorage(url, options or worker_options())
-    return _STORAGES[url]
+def active_options() -> WorkerOptions | None:
+    """The worker options when :func:`install` made this process a sweep worker, else None."""
+    return _OPTIONS
 
 
 def install(options: WorkerOptions | None = None) -> None:
-    """Make every RDB storage this process opens from a URL string (the sweeper's, the phases')
-    a shared :class:`WorkerStorage`. Idempotent; for ``crypto-tune -m`` processes."""
-    global _ORIGINAL
+    """Make every study storage this process opens from a URL string (the sweeper's, the
+    phases') the process's one worker storage for that URL
+    (:func:`crypto_tune.study.open_storage`). Idempotent; for ``crypto-tune -m`` processes."""
+    global _ORIGINAL, _OPTIONS
     import optuna.storages as storages
     from optuna.storages._cached_storage import _CachedStorage
 
     if _ORIGINAL is not None:
         return
-    options = options or worker_options()
+    _OPTIONS = options or worker_options()
     # study.ask warns that heartbeats are meant for study.optimize: here they are kept for asked
     # trials on purpose.
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     _ORIGINAL = original = storages.get_storage
 
     def get_storage(storage: Any) -> Any:
-        if isinstance(storage, str) and storage.split(":", 1)[0].split("+")[0] in (
-            "sqlite",
-            "postgresql",
-            "postgres",
-            "mysql",
-        ):
-            return _CachedStorage(worker_storage(storage, options))
+        if isinstance(storage, str) and storage.split(":", 1)[0].split("+")[0] in _STUDY_SCHEMES:
+            from crypto_tune.study import open_storage
+
+            opened = open_storage(storage)
+            return _CachedStorage(opened) if isinstance(opened, RDBStorage) else opened
         return original(storage)
 
     storages.get_storage = get_storage
@@ -412,7 +481,9 @@ def installed(options: WorkerOptions | None = None) -> Iterator[None]:
     """:func:`install` for the duration of a ``with`` block (tests)."""
     import optuna.storages as storages
 
-    global _ORIGINAL
+    from crypto_tune.study import forget_storages
+
+    global _ORIGINAL, _OPTIONS
     install(options)
     try:
         yield
@@ -420,7 +491,8 @@ def installed(options: WorkerOptions | None = None) -> Iterator[None]:
         if _ORIGINAL is not None:
             storages.get_storage = _ORIGINAL
             _ORIGINAL = None
-        _STORAGES.clear()
+        _OPTIONS = None
+        forget_storages()
 
 
 # ----------------------------------------------------------------------------- disk faults
@@ -486,11 +558,15 @@ def unwritable(settings: Any) -> str | None:
 
 
 __all__ = [
+    "WorkerMixin",
     "WorkerOptions",
     "WorkerStorage",
+    "active_options",
     "disk_fault",
+    "fail_stale",
+    "heartbeat_rdb_kwargs",
     "install",
+    "stale_message",
     "unwritable",
     "worker_options",
-    "worker_storage",
 ]

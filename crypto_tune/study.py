@@ -1,16 +1,25 @@
-"""Optuna study storage: URLs (masked for display), reachability, names and best parameters."""
+"""Optuna studies: names, the one way to open a storage and a study, fingerprints, best parameters.
+
+:func:`open_storage` (one storage per process and URL) and :func:`open_study` are how every
+module reaches a study; the URL is normalised by :func:`crypto_tune.storage_url.database_url`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
+from optuna.storages import BaseStorage
 
+from crypto_tune import reliability
 from crypto_tune.config import Settings
 from crypto_tune.exceptions import ConfigError, StorageError
 from crypto_tune.logs import mask_secrets
+from crypto_tune.reliability import WorkerOptions
+from crypto_tune.storage_url import database_url, is_grpc
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +53,16 @@ def check_storage(url: str, *, timeout_s: int = 5) -> None:
     """Connect to the study database once; raise StorageError (password masked) if it fails.
 
     SQLite: the file's folder is created. PostgreSQL: a login is attempted; nothing is written.
+    ``grpc://host:port``: the proxy must answer within ``timeout_s``.
     """
+    url = database_url(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return
+    if is_grpc(url):
+        from crypto_tune.proxy import check_proxy
+
+        check_proxy(url, timeout_s=timeout_s)
         return
     import sqlalchemy
 
@@ -63,24 +79,91 @@ def check_storage(url: str, *, timeout_s: int = 5) -> None:
         ) from None
 
 
-def rdb_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDBStorage with a connection check (pool_pre_ping) for long sweeps."""
-    check_storage(url)
-    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+# One storage per process and URL (and worker options): one engine, one heartbeat thread.
+_STORAGES: dict[tuple[str, WorkerOptions | None], BaseStorage] = {}
+# Studies opened by open_study without their own sampler, per storage (as above) and study name.
+_STUDIES: dict[tuple[str, WorkerOptions | None, str], optuna.Study] = {}
+
+
+def open_storage(url: str) -> BaseStorage:
+    """The process's one study storage for ``url`` (normalised by :func:`database_url`).
+
+    In a sweep worker (:func:`crypto_tune.reliability.install`) it is the worker storage that
+    heartbeats this process's trials and rides out outages
+    (:class:`~crypto_tune.reliability.WorkerStorage`, or its gRPC twin for ``grpc://``); else
+    an RDBStorage whose database was reached once (:func:`check_storage`) and whose connections
+    are checked before use (``pool_pre_ping``), or a plain gRPC proxy client.
+    """
+    url = database_url(url)
+    options = reliability.active_options()
+    key = (url, options)
+    if key not in _STORAGES:
+        if is_grpc(url):
+            from crypto_tune import proxy
+
+            _STORAGES[key] = (
+                proxy.ProxyWorkerStorage(url, options) if options else proxy.client(url)
+            )
+        elif options is not None:
+            _STORAGES[key] = reliability.WorkerStorage(url, options)
+        else:
+            check_storage(url)
+            _STORAGES[key] = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    return _STORAGES[key]
+
+
+def forget_storages() -> None:
+    """Drop the memoised storages and studies (tests; after :func:`reliability.installed`)."""
+    _STORAGES.clear()
+    _STUDIES.clear()
+
+
+def open_study(
+    settings: Settings,
+    phase: str,
+    *,
+    create: bool = False,
+    directions: Sequence[Literal["minimize", "maximize"]] | None = None,
+    sampler: optuna.samplers.BaseSampler | None = None,
+) -> optuna.Study:
+    """The Optuna study of ``phase`` (:func:`study_name`) on :func:`open_storage`.
+
+    ``create=True`` creates it if absent (``directions``, default one maximised objective) and
+    loads it otherwise; without it a missing study is a ConfigError that names the command
+    creating it. Memoised per URL and study name unless a ``sampler`` is given (a study that
+    samples gets its own object).
+    """
+    name = study_name(settings, phase=phase)
+    url = database_url(settings.storage.url)
+    key = (url, reliability.active_options(), name)
+    if sampler is None and key in _STUDIES:
+        return _STUDIES[key]
+    storage = open_storage(url)
+    if create:
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            directions=list(directions or ["maximize"]),
+            load_if_exists=True,
+        )
+    else:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        except KeyError:
+            raise ConfigError(
+                f"no {phase} study named '{name}' in {mask_secrets(url)}: "
+                f"run `{rerun_hint(settings, phase=phase)}` first"
+                + (" or set phase.model_source=config" if phase == "model" else "")
+            ) from None
+    if sampler is None:
+        _STUDIES[key] = study
+    return study
 
 
 def load_study(settings: Settings, *, phase: str) -> optuna.Study:
     """Load the study of ``phase`` for this experiment/asset/timeframe/regime, or say why not."""
-    name = study_name(settings, phase=phase)
-    storage = rdb_storage(settings.storage.url)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        raise ConfigError(
-            f"no {phase} study named '{name}' in {mask_secrets(settings.storage.url)}: "
-            f"run `{rerun_hint(settings, phase=phase)}` first"
-            + (" or set phase.model_source=config" if phase == "model" else "")
-        ) from None
+    return open_study(settings, phase)
 
 
 def best_params(study: optuna.Study) -> dict[str, Any]:
@@ -99,18 +182,12 @@ def group_params(params: dict[str, Any], group: str) -> dict[str, Any]:
     return {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
 
 
-_STUDIES: dict[tuple[str, str], optuna.Study] = {}
-
-
 def cached_study(settings: Settings, *, phase: str) -> optuna.Study | None:
     """The study of ``phase`` if it exists (memoised per process), else None."""
-    key = (settings.storage.url, study_name(settings, phase=phase))
-    if key not in _STUDIES:
-        try:
-            _STUDIES[key] = optuna.load_study(study_name=key[1], storage=settings.storage.url)
-        except KeyError:
-            return None
-    return _STUDIES[key]
+    try:
+        return open_study(settings, phase)
+    except ConfigError:
+        return None
 
 
 def tuned_parameters(study: optuna.Study) -> set[str]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,9 +189,28 @@ def efficiency(oos_annual_return: float | None, is_annual_returns: Sequence[floa
     return float(oos_annual_return / mean_is)
 
 
+def flat_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A window's ``model_params`` as one flat mapping of numbers and names.
+
+    A basket's are keyed by symbol (``{"ETHUSDT": {"num_leaves": 9, ...}, ...}``): they collapse
+    to one member's when every member has the same (a basket's Phase 1 tunes one set for all),
+    else become ``SYMBOL.name`` keys. A single asset's are returned as they are.
+
+    >>> flat_params({"A": {"x": 1}, "B": {"x": 1}}), flat_params({"A": {"x": 1}, "B": {"x": 2}})
+    ({'x': 1}, {'A.x': 1, 'B.x': 2})
+    """
+    nested = [v for v in params.values() if isinstance(v, Mapping)]
+    if not params or len(nested) != len(params):
+        return dict(params)
+    if all(v == nested[0] for v in nested):
+        return dict(nested[0])
+    return {f"{symbol}.{k}": v for symbol, member in params.items() for k, v in member.items()}
+
+
 __all__ = [
     "Window",
     "efficiency",
+    "flat_params",
     "stitch",
     "tuning_folds",
     "walkforward_windows",

@@ -20,9 +20,11 @@ TOP_KEYS = {
     "commands",
     "total_s",
     "engine",
+    "api",
     "phase1",
     "cache",
     "sweep",
+    "workers",
     "sweep_profile",
 }
 META_KEYS = {"date", "cpu", "cores", "git_commit", "git_dirty", "versions", "python"}
@@ -60,6 +62,8 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert results["quick"] is True and results["errors"] == {}
     assert set(results["meta"]) >= META_KEYS
     assert set(results["engine"]) >= ENGINE_KEYS and results["engine"]["n_bars"] == 2000
+    api = results["api"]
+    assert api["n_bars"] == 2000 and api["speedup"] > 0 and api["speedup_with_trades"] > 0
     assert set(results["phase1"]) >= PHASE1_KEYS and results["phase1"]["n_trials"] == 2
     assert len(results["phase1"]["trials"]) == 2
     assert set(results["cache"]) >= CACHE_KEYS
@@ -76,6 +80,14 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         # The bare loop samples exactly what the sweep sampled (same sampler, same seed).
         assert run["same_first_20_params"] is True
 
+    # Phase 1 workers on PostgreSQL: measured or skipped with the reason.
+    workers = results["workers"]
+    if "skipped" not in workers:
+        assert set(workers["runs"]) == {"workers=1", "workers=2", "joblib n_jobs=2"}
+        assert workers["n_trials"] == 4
+        for run in workers["runs"].values():
+            assert run["trials_per_s"] > 0 and run["mean_trial_s"] > 0
+
     profile = results["sweep_profile"]
     assert profile["n_trials"] == 30 and set(profile["split"]) == SPLIT_KEYS
     assert sum(part["share"] for part in profile["split"].values()) == pytest.approx(1.0)
@@ -84,6 +96,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert table in done.stdout  # printed as well as written
     for heading in (
         "| engine |",
+        "| api |",
         "| phase1 |",
         "| cache |",
         "| sqlite | 30 |",

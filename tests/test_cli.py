@@ -23,7 +23,10 @@ def _assert_one_line_error(done, *needles: str) -> None:
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["asset=nope"], ["asset=nope", "available: basket, btc, csv, eth, sol, synthetic"]),
+        (
+            ["asset=nope"],
+            ["asset=nope", "available: basket, binance, btc, csv, eth, sol, synthetic"],
+        ),
         (["label.horizon=0"], ["label.horizon", "got 0"]),
         (["strategy.leverage=-1"], ["strategy.leverage", "-1"]),
         (["strategy.stop_loss=1.5"], ["strategy.stop_loss", "1.5"]),
@@ -126,7 +129,7 @@ def test_inspect_real_eth(shared_data: Path, outputs: Path) -> None:
 def test_help_lists_groups_and_objectives() -> None:
     done = run_cli("--help")
     assert done.returncode == 0, done.stderr
-    assert "asset: basket, btc, csv, eth, sol, synthetic" in done.stdout
+    assert "asset: basket, binance, btc, csv, eth, sol, synthetic" in done.stdout
     assert "strategy.objective=sharpe|sortino|calmar|sharpe_dd" in done.stdout
 
 

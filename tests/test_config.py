@@ -19,7 +19,7 @@ GROUPS = {
     "regime": ["all", "calm", "volatile", "switch"],
     "split": ["static", "walk_forward"],
     "phase": ["inspect", "model", "strategy", "best", "report"],
-    "storage": ["sqlite", "postgres"],
+    "storage": ["sqlite", "postgres", "grpc"],
     "tracking": ["mlflow"],
 }
 

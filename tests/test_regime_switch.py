@@ -143,4 +143,5 @@ def test_regimes_then_switched_best(tmp_path: Path) -> None:
         assert set(doc["metrics"][segment]["per_regime"]) == {"calm", "volatile"}
     assert doc["regime"] == "switch" and doc["robustness"]["n_trials"] == 32
     curves = pd.read_parquet(path.with_name("workflow.best.curves.parquet"))
-    assert {"returns", "single_set"} <= set(curves.columns)
+    assert {"returns", "single_set", "label"} <= set(curves.columns)
+    assert set(curves["label"]) <= {"calm", "volatile", "unknown"}

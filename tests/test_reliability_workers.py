@@ -27,6 +27,7 @@ import pytest
 from conftest import FAST, ROOT, _pg_reachable, run_cli
 
 from crypto_tune.config._resolvers import database_url
+from crypto_tune.sweeper import fixed_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +106,16 @@ def _trials(pg_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
         return []
 
 
+def _top_k(pg_url: str, name: str) -> list[tuple[optuna.trial.FrozenTrial, str | None]]:
+    """Each trial with the ``best.top_k`` its worker was given (a fixed override: recorded on the
+    study, or on the trial when its worker's fixed overrides differ from the study's)."""
+    try:
+        study = optuna.load_study(study_name=name, storage=database_url(pg_url))
+    except KeyError:  # not created yet
+        return []
+    return [(t, fixed_overrides(study, t).get("best.top_k")) for t in study.get_trials()]
+
+
 def _poll(
     condition: Callable[[], bool], timeout: float, what: str, alive: tuple[Worker, ...] = ()
 ) -> None:
@@ -164,8 +175,8 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
     command completes its share; no complete trial is lost."""
     name = f"{experiment}.SYNTH.4h.all.static.h1.model"
     retry = {"CRYPTO_TUNE_RETRIES": "1"}
-    # The victim's trials carry a fixed value the live worker's do not (the sweeper records
-    # fixed command-line values as user attributes): that tells whose trial is whose.
+    # The victim is given a fixed value the live worker is not (the sweeper records a sweep's
+    # fixed command-line values, see crypto_tune.sweeper): that tells whose trial is whose.
     victim_args = _args(pg_url, outputs, experiment, 3, *SLOW, "best.top_k=17")
     live = Worker(
         _args(pg_url, outputs, experiment, 400, *SLOW, "best.top_k=18"),
@@ -175,11 +186,7 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
     with workers(live):
 
         def running_of(marker: str) -> list[optuna.trial.FrozenTrial]:
-            return [
-                t
-                for t in _trials(pg_url, name)
-                if t.state == State.RUNNING and t.user_attrs.get("best.top_k") == marker
-            ]
+            return [t for t, k in _top_k(pg_url, name) if t.state == State.RUNNING and k == marker]
 
         _poll(lambda: bool(running_of("18")), 300, "the live worker to run a trial", (live,))
         for attempt in range(3):  # a kill between two trials (a few ms of ~2 s) is retried
@@ -188,8 +195,7 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
                 _poll(
                     lambda: (
                         any(
-                            t.state == State.COMPLETE and t.user_attrs.get("best.top_k") == "17"
-                            for t in _trials(pg_url, name)
+                            t.state == State.COMPLETE and k == "17" for t, k in _top_k(pg_url, name)
                         )
                         and bool(running_of("17"))
                     ),
@@ -226,13 +232,10 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
             "the retry of the killed trial to complete",
             (live,),
         )
-        count = sum(t.user_attrs.get("best.top_k") == "18" for t in _trials(pg_url, name))
+        count = sum(k == "18" for _, k in _top_k(pg_url, name))
         _poll(
             lambda: (
-                sum(
-                    t.user_attrs.get("best.top_k") == "18" and t.state == State.COMPLETE
-                    for t in _trials(pg_url, name)
-                )
+                sum(k == "18" and t.state == State.COMPLETE for t, k in _top_k(pg_url, name))
                 > count
             ),
             300,
@@ -245,10 +248,7 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
     assert "its worker sent no heartbeat" in live.output()
 
     def victim_complete() -> int:
-        return sum(
-            t.state == State.COMPLETE and t.user_attrs.get("best.top_k") == "17"
-            for t in _trials(pg_url, name)
-        )
+        return sum(t.state == State.COMPLETE and k == "17" for t, k in _top_k(pg_url, name))
 
     done_before = victim_complete()
     rerun = run_cli(*victim_args, env={**WORKER_ENV, **retry}, timeout=900)

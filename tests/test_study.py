@@ -107,3 +107,59 @@ def test_running_trial_matches_floats_by_value(settings):
     found = st.running_trial(study, {"model.x": x * (1 + 1e-15)})
     assert found is not None and found.number == trial.number
     assert st.running_trial(study, {"model.x": x + 0.5}) is None
+
+
+# ------------------------------------------------------------------ storage URLs and opening
+def test_the_database_url_is_normalised_in_one_place():
+    from crypto_tune.config._resolvers import database_url as resolver
+    from crypto_tune.storage_url import database_url, grpc_address
+
+    assert resolver is database_url  # the ct.db_url resolver and the settings use this one
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert database_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    for kept in ("postgresql+psycopg://u@h/db", "sqlite:///x.db", "grpc://h:13000"):
+        assert database_url(kept) == kept
+    assert grpc_address("grpc://db-proxy:13000/") == ("db-proxy", 13000)
+    with pytest.raises(ConfigError, match="grpc://host:port"):
+        grpc_address("grpc://db-proxy")
+
+
+def test_open_storage_is_one_checked_storage_per_url(tmp_path):
+    url = f"sqlite:///{tmp_path}/a/optuna.db"
+    storage = st.open_storage(url)
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    assert (tmp_path / "a").is_dir()  # the connection check ran (it creates SQLite's folder)
+    assert storage.engine.pool._pre_ping  # type: ignore[attr-defined]
+    assert st.open_storage(url) is storage
+    assert st.open_storage(f"sqlite:///{tmp_path}/b/optuna.db") is not storage
+    with pytest.raises(StorageError, match="unreachable"):
+        st.open_storage("postgres://user:s3cret@127.0.0.1:1/db")
+
+
+def test_a_sweep_worker_opens_one_worker_storage_for_every_caller(tmp_path):
+    from crypto_tune import reliability
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    plain = st.open_storage(url)
+    options = reliability.WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+    with reliability.installed(options):
+        worker = st.open_storage(url)
+        assert isinstance(worker, reliability.WorkerStorage) and worker is not plain
+        # The sweeper and Optuna open studies from the URL string: the same storage.
+        study = optuna.create_study(study_name="s", storage=url)
+        assert study._storage._backend is worker  # type: ignore[attr-defined]
+    assert not isinstance(st.open_storage(url), reliability.WorkerStorage)
+
+
+def test_open_study_creates_loads_and_memoises(settings):
+    with pytest.raises(ConfigError, match=r"no wf0\.model study named 'unit\.wf0\.model'"):
+        st.open_study(settings, "wf0.model")
+    created = st.open_study(settings, "wf0.model", create=True, directions=["minimize"])
+    assert created.direction == optuna.study.StudyDirection.MINIMIZE
+    loaded = st.open_study(settings, "wf0.model")
+    assert (
+        loaded is st.open_study(settings, "wf0.model") is st.load_study(settings, phase="wf0.model")
+    )
+    sampler = optuna.samplers.RandomSampler(seed=1)
+    own = st.open_study(settings, "wf0.model", create=True, sampler=sampler)
+    assert own is not loaded and own.sampler is sampler and own._study_id == loaded._study_id

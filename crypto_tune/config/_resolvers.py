@@ -7,22 +7,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+# The one normalisation of a study storage URL (``ct.db_url``); re-exported for its importers.
+from crypto_tune.storage_url import database_url
+
 
 def _abspath(path: str) -> str:
     return os.path.abspath(os.path.expanduser(str(path)))
-
-
-def database_url(url: str) -> str:
-    """Pin PostgreSQL URLs to the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3).
-
-    >>> database_url("postgresql://u@h/db")
-    'postgresql+psycopg2://u@h/db'
-    """
-    url = str(url)
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url.removeprefix(prefix)
-    return url
 
 
 def join_symbols(symbols: Any) -> str:

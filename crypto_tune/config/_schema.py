@@ -28,7 +28,7 @@ ASSET_KINDS = ("file", "synthetic", "basket")
 REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
 PHASES = ("inspect", "model", "strategy", "best", "report", "walkforward", "regimes")
-STORAGES = ("sqlite", "postgres")
+STORAGES = ("sqlite", "postgres", "grpc")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
 PARETO_RULES = ("utopia", "first")

@@ -52,6 +52,10 @@ def fold_ic_frame(best: dict[str, Any]) -> pd.DataFrame | None:
 
 def run_report(settings: Settings) -> None:
     """Build the HTML report, write it under ``paths.reports`` and log it to MLflow."""
+    if settings.regime.name == "switch":  # the regime-switch page
+        from crypto_tune.phases._report_switch import run_switch_report
+
+        return run_switch_report(settings)
     from crypto_tune.report import build_report, read_best_files, write_report
     from crypto_tune.study import check_storage, rerun_hint
 

@@ -17,6 +17,7 @@ set's signal is mapped by an increasing, sign-preserving piecewise-linear functi
 exit level to 0.5 and its entry level to 1 (:func:`normalised_signal`): the engine's fixed
 levels 1 / 0.5 then reproduce each set's own rule exactly. Bars still "unknown" (warm-up) are
 flat. Beside it, the single set (regime=all's best) on the same bars, overall and per regime.
+``crypto-tune phase=report regime=switch`` draws that run (:mod:`crypto_tune.report._switch`).
 """
 
 from __future__ import annotations
@@ -90,18 +91,25 @@ def _with_hint(settings: Settings, exc: ConfigError) -> ConfigError:
 
 
 def preflight_switch(settings: Settings, *, multirun: bool) -> None:
-    """regime=switch is for phase=regimes and phase=best, on one asset; best needs the studies."""
+    """regime=switch is for phase=regimes, best and report, on one asset; best needs the
+    studies, report the best run."""
     from crypto_tune.study import best_params, check_storage, load_study
 
     phase = settings.phase.name
-    if phase not in ("regimes", "best") or multirun:
+    if phase not in ("regimes", "best", "report") or multirun:
         raise ConfigError(
-            f"regime=switch is for `crypto-tune phase=regimes regime=switch` and `crypto-tune "
-            f"phase=best regime=switch` (no -m); got phase={phase}{' with -m' if multirun else ''}"
-            ": tune one regime with `-m phase=model regime=calm`"
+            f"regime=switch is for `crypto-tune phase=regimes regime=switch`, `crypto-tune "
+            f"phase=best regime=switch` and `crypto-tune phase=report regime=switch` (no -m); got "
+            f"phase={phase}{' with -m' if multirun else ''}: tune one regime with "
+            "`-m phase=model regime=calm`"
         )
     if settings.asset.kind == "basket":
         raise ConfigError("regime=switch: asset=basket is not supported; pick one asset")
+    if phase == "report":
+        from crypto_tune.phases._report_switch import switch_best
+
+        switch_best(settings)
+        return
     if phase == "best" and settings.best.from_file is not None:
         raise ConfigError("regime=switch: best.from replay is not supported")
     check_storage(settings.storage.url)
@@ -433,6 +441,10 @@ def run_switch_best(settings: Settings) -> None:
     n_is = segs.in_sample
     report: dict[str, dict[str, Any]] = {}
     curves = {}
+    labels_by_segment = {
+        "in_sample": np.concatenate(seg_labels[:n_is]),
+        "out_of_sample": np.concatenate(seg_labels[n_is:]),
+    }
     for name, parts in results.items():
         report[name] = {}
         for segment, chunk in (("in_sample", slice(0, n_is)), ("out_of_sample", slice(n_is, None))):
@@ -528,7 +540,9 @@ def run_switch_best(settings: Settings) -> None:
             ),
         },
     }
-    path = _write(settings, best_folder(settings), document, curves, results, n_is)
+    path = _write(
+        settings, best_folder(settings), document, curves, labels_by_segment, results, n_is
+    )
     _print(document, path)
     log.info("regime switch best run in %.1fs", time.perf_counter() - started)
 
@@ -550,10 +564,12 @@ def _write(
     folder: Path,
     document: dict[str, Any],
     curves: dict[tuple[str, str], pd.Series],
+    labels: dict[str, np.ndarray],
     results: dict[str, list[BacktestResult]],
     n_is: int,
 ) -> Path:
-    """workflow.best.json, its curves (switch and single set) and the switch's trades."""
+    """workflow.best.json, its curves (switch, single set and each bar's hysteresis label, what
+    ``phase=report regime=switch`` draws) and the switch's trades."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "workflow.best.json"
     if not settings.best.overwrite and path.exists():
@@ -569,6 +585,7 @@ def _write(
         names=["segment", "time"],
     )
     frame["single_set"] = single.reindex(frame.index).to_numpy()
+    frame["label"] = np.concatenate([labels["in_sample"], labels["out_of_sample"]]).astype(str)
     curve_path = path.with_name(f"{stem}.curves.parquet")
     write_atomic_parquet(frame, curve_path)
     trades = pd.concat(

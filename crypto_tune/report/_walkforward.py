@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from crypto_tune.report._html import write_report
+from crypto_tune.walkforward import flat_params
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -82,9 +83,10 @@ def drift_figure(windows: Sequence[Mapping[str, Any]]) -> go.Figure | None:
     """One small panel per chosen parameter (model and strategy) across windows."""
     series: dict[str, list[Any]] = {}
     for group in ("model_params", "strategy_params"):
-        names = sorted({n for w in windows for n in w.get(group, {})})
+        chosen = [flat_params(w.get(group, {})) for w in windows]
+        names = sorted({n for params in chosen for n in params})
         for name in names:
-            values = [w.get(group, {}).get(name) for w in windows]
+            values = [params.get(name) for params in chosen]
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
                 series[f"{group.split('_')[0]}.{name}"] = values
     if not series:
@@ -146,10 +148,24 @@ def _params(params: Mapping[str, Any]) -> str:
     )
 
 
+def _portfolio_cells(window: Mapping[str, Any]) -> str:
+    """A basket window's mean gross exposure and mean pairwise correlation (out of sample)."""
+    oos = window["portfolio"]["out_of_sample"]
+    corr = oos["correlation"]
+    names = list(corr)
+    pairs = [
+        corr[a][b] for i, a in enumerate(names) for b in names[i + 1 :] if corr[a][b] is not None
+    ]
+    mean = float(np.mean(pairs)) if pairs else None
+    return f"<td>{_num(oos['mean_gross'])}</td><td>{_num(mean)}</td>"
+
+
 def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
+    basket = all("portfolio" in w for w in windows) and bool(windows)
+    extra = "<th>gross</th><th>corr.</th>" if basket else ""
     head = (
         "<tr><th>k</th><th>train</th><th>test</th><th>IS Sharpe</th><th>OOS Sharpe</th>"
-        "<th>OOS return</th><th>trades</th><th>model</th><th>strategy</th></tr>"
+        f"<th>OOS return</th><th>trades</th>{extra}<th>model</th><th>strategy</th></tr>"
     )
     rows = []
     for w in windows:
@@ -160,10 +176,18 @@ def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
             f"<td class=date>{_esc(w['test_start'][:10])}..{_esc(w['test_end'][:10])}</td>"
             f"<td>{_num(ins['sharpe'])}</td><td>{_num(oos['sharpe'])}</td>"
             f"<td>{_num(oos['total_return'], 'pct')}</td><td>{oos['n_trades']}</td>"
-            f"<td class=params>{_esc(_params(w['model_params']))}</td>"
+            f"{_portfolio_cells(w) if basket else ''}"
+            f"<td class=params>{_esc(_params(flat_params(w['model_params'])))}</td>"
             f"<td class=params>{_esc(_params(w['strategy_params']))}</td></tr>"
         )
-    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    note = (
+        '<p class="note">gross: the portfolio\'s mean gross exposure (capital in sleeves over '
+        "equity); corr.: the mean pairwise correlation of the members' strategy returns; both "
+        "out of sample. The model parameters are the members' common set.</p>"
+        if basket
+        else ""
+    )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
 def walkforward_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
@@ -179,6 +203,15 @@ def walkforward_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
         f"({document['budgets']['model_trials']} model and "
         f"{document['budgets']['strategy_trials']} strategy trials)."
     )
+    basket = document.get("portfolio")
+    if basket:
+        target = basket.get("target_vol")
+        intro += (
+            f" Basket {_esc(' + '.join(document['asset'].get('symbols', [])))}: "
+            f"{_esc(basket.get('weights'))} weights, rebalance {_esc(basket.get('rebalance'))}, "
+            f"volatility target {'none' if target is None else _num(target, 'pct')}; "
+            "buy and hold: the members in equal, unrebalanced sleeves."
+        )
     return "\n".join(
         [
             "<!DOCTYPE html>",

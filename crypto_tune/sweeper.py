@@ -1,0 +1,229 @@
+"""The Optuna sweeper with the sweep's fixed overrides recorded once per study.
+
+The stock sweeper (hydra-optuna-sweeper 1.4) writes every fixed command-line override
+(``asset=eth``, ``paths.outputs=...``) as a user attribute of every trial: one storage write per
+override per trial, about a fifth of a Phase 2 trial. :class:`CryptoTuneSweeper`
+(``hydra.sweeper._target_`` in ``conf/config.yaml``) is the stock sweeper with that one change:
+it asks, suggests, launches and tells exactly as the stock one does (same trials, same overrides
+handed to the launcher, same ``optimization_results.yaml``), and records the fixed overrides as
+follows (:func:`fixed_overrides` reads them back for any trial):
+
+* the first process to sweep a study stores them once, as the study user attribute
+  ``crypto_tune.fixed_overrides`` (:data:`FIXED_ATTR`); a later process with the same fixed
+  overrides (a resumed sweep, another worker) writes nothing;
+* a process whose fixed overrides differ from the study's (another outputs folder, another
+  machine's paths, another ``best.*``) stores its own on each of its trials, as one attribute
+  per trial, so every trial's provenance stays exact. Inputs that change what a trial scores
+  cannot differ: the study fingerprint (:func:`crypto_tune.study.check_fingerprint`) refuses such
+  a process before its first trial;
+* passwords in values (``storage.url=postgresql://user:pw@...``) are masked.
+
+It also closes the gap of a worker killed between creating a trial and recording its first
+heartbeat (:mod:`crypto_tune.reliability`): such a trial has no heartbeat, so the stale-trial rule
+never saw it and it stayed RUNNING. A worker records a trial's first heartbeat as soon as it
+creates it; so when the sweeper starts, and then every heartbeat interval, it gives a heartbeat to
+each other worker's RUNNING trial that still has none a heartbeat interval after its start. That
+trial is then treated like any killed trial: failed (and retried when ``CRYPTO_TUNE_RETRIES`` > 0)
+once the grace period has passed. A live worker's trial is not harmed: its owner beats anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
+from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
+from omegaconf import DictConfig
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from crypto_tune.logs import mask_secrets
+from crypto_tune.reliability import WorkerStorage
+
+log = logging.getLogger(__name__)
+
+FIXED_ATTR = "crypto_tune.fixed_overrides"
+
+
+def fixed_overrides(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+    """The fixed command-line overrides ``trial`` ran with (``{"asset": "eth", ...}``).
+
+    A trial's own record wins (a process whose fixed overrides differed from the study's);
+    trials of the stock sweeper carry them as separate user attributes; every other trial ran
+    with the study's.
+    """
+    own = trial.user_attrs
+    if FIXED_ATTR in own:
+        return dict(own[FIXED_ATTR])
+    if own:
+        return dict(own)
+    return dict(study.user_attrs.get(FIXED_ATTR, {}))
+
+
+def _masked(fixed_params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: mask_secrets(v) if isinstance(v, str) else v for k, v in fixed_params.items()}
+
+
+class CryptoTuneSweeperImpl(OptunaSweeperImpl):
+    """The stock implementation; fixed overrides recorded once per study (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._recorded_for: str | None = None  # the study whose fixed overrides are settled
+        self._per_trial: dict[str, Any] | None = None  # set when they differ from the study's
+        self._last_heal = -float("inf")
+
+    def _configure_trials(
+        self,
+        trials: list[Trial],
+        search_space_distributions: dict[str, BaseDistribution],
+        fixed_params: dict[str, Any],
+        fixed_overrides: list[str],
+    ) -> Sequence[Sequence[str]]:
+        if trials:
+            study = trials[0].study
+            if self._recorded_for != study.study_name:
+                self._record_fixed(study, _masked(fixed_params))
+            self._heal_orphans(trials[0])
+        overrides = []
+        for trial in trials:
+            for param_name, distribution in search_space_distributions.items():
+                trial._suggest(param_name, distribution)
+            if self._per_trial is not None:
+                trial.set_user_attr(FIXED_ATTR, self._per_trial)
+            taken = set(fixed_params)
+            if self.custom_search_space_extender:
+                assert self.config is not None  # set by setup(), as in the stock sweeper
+                self.custom_search_space_extender(self.config, trial)
+                taken |= set(trial.user_attrs)
+            # The stock sweeper's check (its fixed values are user attributes there).
+            overlap = trial.params.keys() & taken
+            if overlap:
+                raise ValueError(
+                    "Overlapping fixed parameters and search space parameters found!"
+                    f"Overlapping parameters: {list(overlap)}"
+                )
+            params = dict(trial.params)
+            params.update(fixed_params)
+            overrides.append(
+                tuple(f"{name}={val}" for name, val in params.items()) + tuple(fixed_overrides)
+            )
+        return overrides
+
+    def _record_fixed(self, study: optuna.Study, fixed: dict[str, Any]) -> None:
+        """Store ``fixed`` on the study if it holds none; fall back to one attribute per trial
+        when the study's differ (re-read after writing: another process may have been first)."""
+        recorded = study.user_attrs.get(FIXED_ATTR)
+        if recorded is None:
+            study.set_user_attr(FIXED_ATTR, fixed)
+            recorded = study.user_attrs.get(FIXED_ATTR)
+        self._per_trial = None if recorded == fixed else fixed
+        if self._per_trial is not None:
+            log.info(
+                "fixed overrides differ from those recorded on study %s: recorded on each "
+                "trial of this process",
+                study.study_name,
+            )
+        self._recorded_for = study.study_name
+
+    def _heal_orphans(self, trial: Trial) -> None:
+        """Give a heartbeat to other workers' RUNNING trials that have none (see the module);
+        at the first trial, then at most once per heartbeat interval."""
+        backend = getattr(trial.storage, "_backend", trial.storage)
+        if not isinstance(backend, WorkerStorage):
+            return  # no heartbeats kept in this process (not a `crypto-tune -m` worker)
+        now = time.monotonic()
+        if now - self._last_heal < backend.options.heartbeat:
+            return
+        self._last_heal = now
+        try:
+            orphans = _without_heartbeat(
+                backend, trial.study.study_name, older_than_s=backend.options.heartbeat
+            )
+            for trial_id in orphans:
+                backend.record_heartbeat(trial_id)
+        except Exception as exc:  # best effort: the next interval tries again
+            log.debug("orphan check skipped: %s", mask_secrets(str(exc)))
+            return
+        if orphans:
+            log.warning(
+                "%d running trial(s) without a heartbeat (their worker died before its first "
+                "beat): failed after the grace period unless their worker is alive",
+                len(orphans),
+            )
+
+
+def _without_heartbeat(storage: WorkerStorage, study_name: str, *, older_than_s: int) -> list[int]:
+    """Ids of the study's RUNNING trials started more than ``older_than_s`` seconds ago (by this
+    machine's clock) that have no heartbeat row."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    study_id = storage.get_study_id_from_name(study_name)
+    cutoff = dt.datetime.now() - dt.timedelta(seconds=older_than_s)
+    trials, beats = models.TrialModel.__table__.c, models.TrialHeartbeatModel.__table__.c
+    query = (
+        sa.select(trials.trial_id)
+        .select_from(
+            models.TrialModel.__table__.outerjoin(
+                models.TrialHeartbeatModel.__table__, beats.trial_id == trials.trial_id
+            )
+        )
+        .where(
+            trials.study_id == study_id,
+            trials.state == TrialState.RUNNING,
+            trials.datetime_start < cutoff,
+            beats.trial_heartbeat_id.is_(None),
+        )
+    )
+    with storage.engine.connect() as connection:
+        return [int(i) for i in connection.execute(query).scalars()]
+
+
+class CryptoTuneSweeper(OptunaSweeper):
+    """``hydra.sweeper._target_: crypto_tune.sweeper.CryptoTuneSweeper``: the Optuna sweeper,
+    same configuration, fixed overrides recorded once per study (see the module)."""
+
+    def __init__(
+        self,
+        sampler: Any,
+        direction: Any,
+        storage: Any | None,
+        study_name: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        custom_search_space: str | None,
+        params: DictConfig | None,
+    ) -> None:
+        super().__init__(
+            sampler,
+            direction,
+            storage,
+            study_name,
+            n_trials,
+            n_jobs,
+            max_failure_rate,
+            custom_search_space,
+            params,
+        )
+        stock = self.sweeper  # holds the sampler the stock constructor instantiated
+        self.sweeper = CryptoTuneSweeperImpl(
+            stock.sampler,
+            direction,
+            storage,
+            study_name,
+            n_trials,
+            n_jobs,
+            max_failure_rate,
+            custom_search_space,
+            params,
+        )
+
+
+__all__ = ["FIXED_ATTR", "CryptoTuneSweeper", "fixed_overrides"]
