@@ -19,7 +19,7 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "best": ("crypto_tune.phases._best", "run_best"),
     "report": ("crypto_tune.phases._report", "run_report"),
     "walkforward": ("crypto_tune.phases._walkforward", "run_walkforward"),
-    "regimes": ("crypto_tune.phases._switch", "run_regimes"),
+    "regimes": ("crypto_tune.phases._regimes", "run_regimes"),
 }
 
 
@@ -36,7 +36,7 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
 
     phase = settings.phase.name
     if settings.regime.name == "switch" or phase == "regimes":
-        from crypto_tune.phases._switch import preflight_switch
+        from crypto_tune.phases._regimes import preflight_switch
 
         if settings.regime.name != "switch":
             raise ConfigError(
