@@ -62,7 +62,7 @@ def bench_cache(
     if not isinstance(retrain_trials, int) or retrain_trials < 1:
         raise ValueError(f"retrain_trials must be an int >= 1, got {retrain_trials!r}")
     from crypto_tune.cli import preflight
-    from crypto_tune.model import _oof
+    from crypto_tune.memo import clear_memos
     from crypto_tune.phases import _strategy
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -89,8 +89,7 @@ def bench_cache(
 
     retrain = []
     for i in range(retrain_trials):
-        _strategy._CONTEXTS.clear()
-        _oof._MEMORY.clear()
+        clear_memos("strategy_contexts", "predictions")
         shutil.rmtree(predictions_dir, ignore_errors=True)
         start = time.perf_counter()
         _strategy.run_strategy_trial(with_strategy(strategies[warm_trials + i]))

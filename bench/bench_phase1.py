@@ -110,7 +110,7 @@ def bench_phase1(
 
     from crypto_tune.cli import preflight
     from crypto_tune.dataset import prepare_dataset
-    from crypto_tune.model import _oof
+    from crypto_tune.memo import clear_memos
     from crypto_tune.phases._model import run_model_trial
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -139,7 +139,7 @@ def bench_phase1(
     def one_trial(params: dict[str, Any], timers: _Timers) -> dict[str, Any]:
         model = dataclasses.replace(settings.model, **params)
         model.validate("model")
-        _oof._MEMORY.clear()
+        clear_memos("predictions")
         shutil.rmtree(predictions_dir, ignore_errors=True)
         timers.reset()
         began = time.perf_counter()

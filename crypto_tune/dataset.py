@@ -24,6 +24,7 @@ from crypto_tune.config import AssetSettings, Settings
 from crypto_tune.data import CandleReport, load_candles, synthetic_market, time_index
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.features import compute_features, forward_return
+from crypto_tune.memo import memo
 from crypto_tune.regimes import volatility_regime
 from crypto_tune.splits import Fold, holdout_split, static_folds, walk_forward_folds
 
@@ -246,7 +247,7 @@ def make_folds(index: pd.DatetimeIndex, settings: Settings) -> tuple[Fold, ...]:
     return tuple(folds)
 
 
-_MEMORY: dict[str, Dataset] = {}
+_MEMORY: dict[str, Dataset] = memo("datasets", {})
 
 
 def prepare_dataset(settings: Settings) -> Dataset:

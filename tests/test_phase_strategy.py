@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli
 
 from crypto_tune.cli import preflight
+from crypto_tune.memo import clear_memos
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
@@ -61,16 +62,13 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
 
 
 def test_predictions_are_trained_once_then_cached(outputs: Path) -> None:
-    from crypto_tune.model import _oof
     from crypto_tune.phases import _strategy
 
     settings = _settings(outputs)
-    _strategy._CONTEXTS.clear()
-    _oof._MEMORY.clear()
+    clear_memos("strategy_contexts", "predictions")
     first = _strategy.strategy_context(settings)
     assert not first.oof.from_cache
-    _strategy._CONTEXTS.clear()
-    _oof._MEMORY.clear()
+    clear_memos("strategy_contexts", "predictions")
     second = _strategy.strategy_context(settings)  # a new process would read the disk cache
     assert second.oof.from_cache
     assert second.oof.frame.equals(first.oof.frame)

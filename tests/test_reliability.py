@@ -18,6 +18,7 @@ from crypto_tune import reliability
 from crypto_tune.cli import preflight
 from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.memo import clear_memos
 from crypto_tune.reliability import WorkerOptions, WorkerStorage, disk_fault, worker_options
 
 RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
@@ -152,17 +153,17 @@ def test_prediction_cache_rebuilds_damaged_files_and_memory_is_bounded(
     settings = _dataset_settings(outputs)
     dataset = prepare_dataset(settings)
     model = dataclasses.replace(settings.model, num_boost_round=20, early_stopping_rounds=5)
-    _oof._MEMORY.clear()
+    clear_memos("predictions")
     first = _oof.out_of_fold(dataset, model, seed=1, cache_dir=settings.paths.cache)
     folder = Path(settings.paths.cache) / "predictions"
     pred = folder / f"{first.key}.parquet"
     pred.write_bytes(pred.read_bytes()[:100])  # truncated
-    _oof._MEMORY.clear()
+    clear_memos("predictions")
     with caplog.at_level(logging.WARNING):
         again = _oof.out_of_fold(dataset, model, seed=1, cache_dir=settings.paths.cache)
     assert not again.from_cache and "rebuilding" in caplog.text
     assert again.frame.equals(first.frame)
-    _oof._MEMORY.clear()
+    clear_memos("predictions")
     assert _oof.out_of_fold(dataset, model, seed=1, cache_dir=settings.paths.cache).from_cache
 
     # Two files from different writes (two workers racing on one key) are not trusted together.
@@ -170,11 +171,11 @@ def test_prediction_cache_rebuilds_damaged_files_and_memory_is_bounded(
     stored = read_checked_parquet(meta)
     assert stored is not None
     write_atomic_parquet(stored[0], meta, {"write": "another-writer"})
-    _oof._MEMORY.clear()
+    clear_memos("predictions")
     assert not _oof.out_of_fold(dataset, model, seed=1, cache_dir=settings.paths.cache).from_cache
 
     # A Phase 1 sweep trains a new model per trial: memory keeps only the most recent few.
-    _oof._MEMORY.clear()
+    clear_memos("predictions")
     keys = []
     for leaves in range(4, 4 + _oof.MEMORY_SIZE + 3):
         trial_model = dataclasses.replace(model, num_leaves=leaves)

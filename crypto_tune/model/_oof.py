@@ -20,6 +20,7 @@ import pandas as pd
 
 from crypto_tune.config import ModelSettings
 from crypto_tune.dataset import Dataset, read_checked_parquet, write_atomic_parquet
+from crypto_tune.memo import memo
 from crypto_tune.model._lightgbm import fit_fold
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class _LRU(OrderedDict[str, OutOfFold]):
 
 
 MEMORY_SIZE = 4
-_MEMORY = _LRU(MEMORY_SIZE)
+_MEMORY = memo("predictions", _LRU(MEMORY_SIZE))
 
 
 def _read_cache(pred_path: Path, meta_path: Path, key: str) -> OutOfFold | None:

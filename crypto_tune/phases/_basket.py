@@ -17,6 +17,7 @@ import pandas as pd
 
 from crypto_tune.backtest._engine import check_params, level_per_bar, leverage_per_bar, simulate
 from crypto_tune.config import AssetSettings, StrategySettings
+from crypto_tune.memo import memo
 from crypto_tune.portfolio import (
     alignment,
     contributions,
@@ -86,7 +87,7 @@ def _grid(n_bars: int, positions: tuple[np.ndarray, ...], columns: list[np.ndarr
     return grid
 
 
-_INDEXES: dict[int, tuple[Any, list[pd.DatetimeIndex]]] = {}
+_INDEXES: dict[int, tuple[Any, list[pd.DatetimeIndex]]] = memo("basket_indexes", {})
 
 
 def _fold_indexes(context: PortfolioContext) -> list[pd.DatetimeIndex]:

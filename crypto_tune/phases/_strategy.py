@@ -26,6 +26,7 @@ from crypto_tune.backtest import (
 from crypto_tune.config import AssetSettings, ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.memo import memo
 from crypto_tune.model import OutOfFold, out_of_fold
 from crypto_tune.objectives import strategy_score, strategy_values
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
@@ -259,7 +260,7 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
     return tuple(out)
 
 
-_CONTEXTS: dict[tuple, StrategyContext | PortfolioContext] = {}
+_CONTEXTS: dict[tuple, StrategyContext | PortfolioContext] = memo("strategy_contexts", {})
 
 
 def _single_context(settings: Settings, model: ModelSettings, source: str) -> StrategyContext:
