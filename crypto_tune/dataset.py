@@ -8,6 +8,7 @@ trial), and features are cached on disk under ``paths.cache``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -44,6 +45,12 @@ class Dataset:
     holdout: Fold
     data_fingerprint: str
     feature_key: str
+
+    @functools.cached_property
+    def label_key(self) -> str:
+        """A content hash of the label: its values on every bar, hence its definition and
+        horizon (two horizons on the same folds never share a key)."""
+        return frame_digest(self.label.to_frame())[:16]
 
 
 def asset_path(asset: AssetSettings, symbol: str | None = None) -> str:

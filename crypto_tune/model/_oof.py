@@ -1,7 +1,9 @@
 """Out-of-fold predictions of a model over all folds, cached on disk.
 
-The cache key is (data fingerprint, feature config, folds, model params, seed), so Phase 2 reuses
-exactly the predictions Phase 1 scored and never trains inside a strategy trial.
+The cache key (:func:`oof_key`) names every input the predictions depend on: the candles, the
+feature definition, the label's content (so its horizon), the folds' positions, the model's
+settings and the seed. Phase 2 reuses exactly the predictions Phase 1 scored and never trains
+inside a strategy trial.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from crypto_tune.config import ModelSettings
 from crypto_tune.dataset import Dataset, read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
 from crypto_tune.model._lightgbm import fit_fold
+from crypto_tune.splits import Fold
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +45,32 @@ class OutOfFold:
         return self.frame["prediction"][rows]
 
 
+def folds_digest(folds: tuple[Fold, ...] | list[Fold]) -> str:
+    """A hash of every fold's train, validation and test positions and its purge."""
+    digest = hashlib.sha256()
+    for fold in folds:
+        digest.update(f"{fold.number}:{fold.purge}:".encode())
+        for positions in (fold.train_idx, fold.valid_idx, fold.test_idx):
+            digest.update(len(positions).to_bytes(8, "little"))
+            digest.update(np.ascontiguousarray(positions, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:20]
+
+
 def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
-    folds = [
-        [
-            int(f.train_idx[0]),
-            int(f.train_idx[-1]),
-            len(f.train_idx),
-            int(f.valid_idx[0]),
-            int(f.valid_idx[-1]),
-            int(f.test_idx[0]),
-            int(f.test_idx[-1]),
-            f.purge,
-        ]
-        for f in dataset.folds
-    ]
+    """The cache key of the out-of-fold predictions: every input they depend on.
+
+    The candles (``data``), the feature definition (``features``), the label's content
+    (``label``: its definition, horizon and values), every fold's positions (``folds``), the
+    model's settings and the seed. Changing any one gives another key.
+    """
     payload = {
         "data": dataset.data_fingerprint,
         "features": dataset.feature_key,
-        "label": dataset.label.name,
-        "folds": folds,
-        "model": model.params(),
+        "label": dataset.label_key,
+        "folds": folds_digest(dataset.folds),
+        "model": {"name": model.name, **model.params()},
         "seed": seed,
-        "version": 1,
+        "version": 2,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -163,4 +170,4 @@ def fold_arrays(
     return preds.to_numpy(), labels
 
 
-__all__ = ["OutOfFold", "fold_arrays", "oof_key", "out_of_fold"]
+__all__ = ["OutOfFold", "fold_arrays", "folds_digest", "oof_key", "out_of_fold"]
