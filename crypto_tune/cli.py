@@ -8,6 +8,7 @@ start with one line and exit code 2. The Hydra task then builds typed settings a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -167,8 +168,13 @@ def _one_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def preflight(argv: Sequence[str]) -> Settings | None:
-    """Compose and validate the configuration exactly as Hydra will; raise ConfigError if wrong."""
+def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
+    """Compose and validate the configuration exactly as Hydra will; raise ConfigError if wrong.
+
+    ``command=True`` (the ``crypto-tune`` command itself) also refuses a sweep phase without
+    ``-m``: Hydra would run it as one evaluation of the default parameters, which no one asks
+    for by typing ``phase=model``. Code and tests may preflight such a run to get its settings.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
@@ -212,6 +218,13 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     task_keys = [str(k) for k in full if k != "hydra"]
     cfg = OmegaConf.masked_copy(full, task_keys) if multirun else full
     settings = dataclasses.replace(settings_from_config(cfg), command_line=tuple(plain))
+    from crypto_tune.phases import SWEEP_PHASES, preflight_phase
+
+    if command and not multirun and settings.phase.name in SWEEP_PHASES:
+        raise ConfigError(
+            f"phase={settings.phase.name} is a sweep: add -m (crypto-tune -m "
+            f"{' '.join(plain)}); without it Hydra would evaluate the default parameters once"
+        )
     if multirun:
         check_sweep(full, cfg, [texts[id(o)] for o in parsed])
     _check_input_files(settings)
@@ -220,8 +233,7 @@ def preflight(argv: Sequence[str]) -> Settings | None:
     folder = unwritable(settings)  # before Hydra makes its run folder there
     if folder is not None:
         raise ConfigError(folder)
-    from crypto_tune.phases import preflight_phase
-
+    _check_creatable(("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache))
     preflight_phase(settings, multirun=multirun)
     return settings
 
@@ -263,6 +275,32 @@ def _check_input_files(settings: Settings) -> None:
     given = settings.best.from_file
     if settings.phase.name in ("best", "report") and given and not Path(given).is_file():
         raise ConfigError(f"best.from: no such file: {given}")
+
+
+def _check_creatable(*folders: tuple[str, str]) -> None:
+    """Each ``(key, folder)`` exists or can be made: the missing folders are created and removed
+    again (a folder that looks writable may still refuse, e.g. under /proc), so nothing is left
+    behind and a folder Hydra could not make fails here, in one line naming the key."""
+    from pathlib import Path
+
+    for key, folder in folders:
+        path = Path(folder).absolute()
+        missing = []
+        while not path.exists() and path != path.parent:
+            missing.append(path)
+            path = path.parent
+        try:
+            for made in reversed(missing):
+                made.mkdir()
+        except OSError as exc:
+            raise ConfigError(
+                f"{key}: cannot create {folder} ({exc.strerror or exc}): choose another folder "
+                f"with {key}=DIR"
+            ) from None
+        finally:
+            for made in missing:  # the deepest first; only folders this check made (empty)
+                with contextlib.suppress(OSError):
+                    made.rmdir()
 
 
 def _probe_values(distribution: object) -> list[object]:
@@ -556,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from crypto_tune import reliability
 
     try:
-        preflight(sys.argv[1:])
+        preflight(sys.argv[1:], command=True)
         workers = reliability.worker_options() if _split_args(sys.argv[1:])[1] else None
     except CryptoTuneError as exc:
         fail(str(exc))

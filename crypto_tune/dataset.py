@@ -254,6 +254,38 @@ def make_folds(index: pd.DatetimeIndex, settings: Settings) -> tuple[Fold, ...]:
     return tuple(folds)
 
 
+def _split_data(
+    candles: pd.DataFrame, report: CandleReport, settings: Settings
+) -> tuple[tuple[Fold, ...], Fold]:
+    """The folds and the holdout of ``candles``; when the split cannot be cut, the error names
+    the data source and the period its bars cover (a file too short or starting too late is the
+    file's fault, not the split's)."""
+    index = time_index(candles)
+    split = settings.split
+    try:
+        folds = make_folds(index, settings)
+        holdout = holdout_split(
+            index,
+            tune_start=split.tune_start,
+            tune_end=split.tune_end,
+            holdout_start=split.holdout_start,
+            holdout_end=split.holdout_end,
+            purge=split.purge,
+            valid_fraction=split.valid_fraction,
+        )
+    except ConfigError as exc:
+        late = ""
+        if len(index) and index[0] > pd.Timestamp(split.tune_start, tz=index.tz):
+            late = f", starting after split.tune_start {split.tune_start}"
+        bars = "1 bar" if len(index) == 1 else f"{len(index)} bars"
+        raise ConfigError(
+            f"{report.source}: the data hold {bars} from {report.start:%Y-%m-%d %H:%M} to "
+            f"{report.end:%Y-%m-%d %H:%M}{late}, too little for the split "
+            f"(give more data, or set split.tune_start/tune_end/holdout_* inside them): {exc}"
+        ) from None
+    return folds, holdout
+
+
 _MEMORY: dict[str, Dataset] = memo("datasets", {})
 
 
@@ -272,23 +304,13 @@ def prepare_dataset(settings: Settings) -> Dataset:
     if memo in _MEMORY:
         return _MEMORY[memo]
     candles, report = load_asset(settings.asset)
+    folds, holdout = _split_data(candles, report, settings)  # before any cache is written
     fingerprint = data_fingerprint(candles)
     features, feature_key = _features_cached(candles, fingerprint, settings)
     label = forward_return(candles, horizon=settings.label.horizon)
     regime = settings.regime
     labels = volatility_regime(
         candles, window=regime.window, lookback=regime.lookback, quantile=regime.quantile
-    )
-    folds = make_folds(time_index(candles), settings)
-    split = settings.split
-    holdout = holdout_split(
-        time_index(candles),
-        tune_start=split.tune_start,
-        tune_end=split.tune_end,
-        holdout_start=split.holdout_start,
-        holdout_end=split.holdout_end,
-        purge=split.purge,
-        valid_fraction=split.valid_fraction,
     )
     dataset = Dataset(
         candles=candles,

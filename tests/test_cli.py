@@ -241,3 +241,71 @@ def test_failure_guard_stops_a_sweep_that_keeps_failing() -> None:
     for _ in range(2):
         assert guard.record(InvalidTrialError("bad")) is None  # 2 of 4: not enough trials yet
     assert guard.record(InvalidTrialError("worse")) == "3 of 5 trials failed; last: worse"
+
+
+# Issue 22, item 7: commands that used to succeed (or fail) by accident.
+
+
+@pytest.mark.parametrize("phase", ["model", "strategy"])
+def test_a_sweep_phase_without_m_is_refused(phase: str, outputs: Path) -> None:
+    done = run_cli(f"phase={phase}", *FAST, f"paths.outputs={outputs}")
+    _assert_one_line_error(done, f"phase={phase} is a sweep: add -m", "crypto-tune -m")
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
+
+
+def test_walkforward_without_its_split_is_refused(outputs: Path) -> None:
+    done = run_cli("phase=walkforward", *FAST, f"paths.outputs={outputs}")
+    _assert_one_line_error(done, "add split=walk_forward", "split=static")
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
+
+
+def test_an_outputs_folder_that_cannot_be_made_is_one_line() -> None:
+    done = run_cli("phase=inspect", *FAST, "paths.outputs=/proc/crypto-tune-x")
+    _assert_one_line_error(done, "paths.outputs", "/proc/crypto-tune-x")
+
+
+def test_an_outputs_folder_is_not_left_behind_by_the_check(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "outputs"
+    done = run_cli("phase=walkforward", *FAST, f"paths.outputs={target}")
+    assert done.returncode == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_best_from_an_empty_object_names_the_missing_entry(tmp_path: Path, outputs: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    done = run_cli("phase=best", *FAST, f"best.from={empty}", f"paths.outputs={outputs}")
+    _assert_one_line_error(done, "empty.json is not a workflow.best.json", "no 'model' entry")
+    assert "('model')" not in done.stderr
+
+
+def _csv(path: Path, start: str, periods: int) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    index = pd.date_range(start, periods=periods, freq="4h", tz="UTC")
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, periods)))
+    frame = pd.DataFrame(
+        {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0},
+        index=index.strftime("%Y-%m-%dT%H:%M:%SZ").rename("timestamp"),
+    )
+    frame.to_csv(path)
+    return path
+
+
+def test_a_one_row_csv_is_blamed_on_the_file(tmp_path: Path, outputs: Path) -> None:
+    one = _csv(tmp_path / "one.csv", "2024-01-01", 1)
+    args = ("asset=csv", f"asset.path={one}", "asset.symbol=X", f"paths.outputs={outputs}")
+    done = run_cli("phase=inspect", *args)
+    _assert_one_line_error(done, "one.csv: the data hold 1 bar from 2024-01-01 00:00")
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]
+
+
+def test_a_csv_starting_late_says_where_its_data_start(tmp_path: Path, outputs: Path) -> None:
+    late = _csv(tmp_path / "y2023.csv", "2023-01-01", 6 * 365)
+    args = ("asset=csv", f"asset.path={late}", "asset.symbol=X", f"paths.outputs={outputs}")
+    done = run_cli("phase=inspect", *args)
+    _assert_one_line_error(
+        done, "y2023.csv", "from 2023-01-01 00:00", "starting after split.tune_start 2021-01-01"
+    )
+    assert not any(outputs.iterdir()), "no feature-cache file is left behind"

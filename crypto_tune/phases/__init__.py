@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from crypto_tune.config import Settings
-from crypto_tune.phases._dispatch import preflight_phase, run_phase
+from crypto_tune.phases._dispatch import SWEEP_PHASES, preflight_phase, run_phase
 
-__all__ = ["Settings", "preflight_phase", "run_phase"]
+__all__ = ["SWEEP_PHASES", "Settings", "preflight_phase", "run_phase"]

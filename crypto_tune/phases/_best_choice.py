@@ -52,8 +52,13 @@ def load_replay(settings: Settings) -> dict[str, Any]:
     try:
         data = json.loads(file.read_text())
         data["model"]["params"], data["strategy"]["params"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"best.from: {file} is not a workflow.best.json ({exc})") from None
+    except KeyError as exc:
+        raise ConfigError(
+            f"best.from: {file} is not a workflow.best.json (it has no '{exc.args[0]}' entry)"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"best.from: {file} is not a workflow.best.json ({reason})") from None
     recorded = data.get("fingerprint")
     if recorded:
         from crypto_tune.dataset import member_settings
@@ -83,6 +88,15 @@ class Choice:
     model_overrides: dict[str, Any]
     replay: dict[str, Any] | None
     study: Any | None  # the Phase 2 study the parameters came from (None on replay)
+    trial_number: int | None = None  # the Phase 2 trial chosen (None on replay)
+
+    @property
+    def trial_id(self) -> str | None:
+        """``strategy#<number>`` of the chosen Phase 2 trial, when the strategy is that trial's
+        (None with manual strategy overrides or on replay)."""
+        if self.trial_number is None or self.overrides:
+            return None
+        return f"strategy#{self.trial_number}"
 
 
 def _bounds_from_study(study: Any) -> dict[str, Bound]:
@@ -108,6 +122,7 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
 
     overrides = command_line_overrides(settings, "strategy")
     study = None
+    number = None
     if replay is not None:
         known = {f.name for f in dataclasses.fields(StrategySettings)}
         tuned = {k: v for k, v in replay["strategy"]["params"].items() if k in known}
@@ -119,17 +134,29 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         study = load_study(settings, phase="strategy")
         trial = _chosen_trial(study, settings.best.pareto)
         tuned = group_params(trial.params, "strategy")
+        number = trial.number
         source = f"study:{study.study_name}#{trial.number}"
         if len(study.directions) > 1:
             source += (
                 f" (Pareto front of {len(study.best_trials)}, best.pareto={settings.best.pareto})"
             )
         if settings.best.selection == "robust":
-            tuned, source = _robust_choice(settings, study, evaluator_for(model), tuned, source)
+            tuned, source, number = _robust_choice(
+                settings, study, evaluator_for(model), tuned, source
+            )
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
     return Choice(
-        model, model_source, strategy, source, tuned, overrides, model_overrides, replay, study
+        model,
+        model_source,
+        strategy,
+        source,
+        tuned,
+        overrides,
+        model_overrides,
+        replay,
+        study,
+        number,
     )
 
 
@@ -172,7 +199,7 @@ def _pbo_configs(study: Any, complete: list[Any], k: int) -> list[dict[str, Any]
 
 def _robust_choice(
     settings: Settings, study: Any, evaluator: Evaluator, tuned: dict, source: str
-) -> tuple[dict, str]:
+) -> tuple[dict, str, int]:
     from crypto_tune.study import group_params
 
     top = _top_trials(study, settings.best.top_k)
@@ -187,4 +214,5 @@ def _robust_choice(
         top[0].number,
         hoods[0].mean,
     )
-    return candidates[index], f"study:{study.study_name}#{top[index].number} (robust)"
+    number = top[index].number
+    return candidates[index], f"study:{study.study_name}#{number} (robust)", number

@@ -54,6 +54,12 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
     if phase == "walkforward":
         from crypto_tune.phases._walkforward import preflight_walkforward
 
+        if settings.split.name != "walk_forward":  # the study names would say split=static
+            raise ConfigError(
+                f"phase=walkforward re-tunes walk-forward windows: add split=walk_forward "
+                f"(got split={settings.split.name})"
+            )
+
         preflight_walkforward(settings)
         return
     if multirun or phase in ("strategy", "best", "report"):
