@@ -64,3 +64,29 @@ def test_two_objective_sweep_writes_a_front_that_best_reads(outputs: Path) -> No
     number = int(doc["strategy"]["source"].split("#")[1].split()[0])
     assert number in {t.number for t in front}
     assert doc["strategy"]["objective"]["objectives"] == ["sharpe", "max_drawdown"]
+
+
+@pytest.mark.slow
+def test_best_of_a_pareto_study_scores_the_study_objectives_without_the_preset(
+    outputs: Path,
+) -> None:
+    """Issue 22, item 4: `phase=best experiment_name=pareto` (no hparams_search) used to explain
+    and judge the default objective (psr) and blame "the parameters differ" for the gap."""
+    common = [*FAST, f"paths.outputs={outputs}", "phase.model_source=config"]
+    common += ["tracking.enabled=false", "experiment_name=pareto"]
+    done = run_cli(
+        "-m",
+        "phase=strategy",
+        "hydra.sweeper.n_trials=20",
+        "hparams_search=strategy_pareto",
+        *common,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli("phase=best", *common)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((best_dir(outputs) / "workflow.best.json").read_text())
+    objective = doc["strategy"]["objective"]
+    assert objective["name"] == "sharpe"
+    assert objective["objectives"] == ["sharpe", "max_drawdown"]
+    assert objective["value"] == pytest.approx(objective["study_value"], rel=1e-6)
+    assert "the study recorded" not in objective["note"]

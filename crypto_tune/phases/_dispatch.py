@@ -26,6 +26,10 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
 def run_phase(settings: Settings) -> float | None:
     """Run the phase of ``settings``; sweep phases return the objective for the sweeper."""
     module, function = PHASE_FUNCTIONS[settings.phase.name]
+    if settings.phase.name == "best":  # score with the objective the strategy was tuned on
+        from crypto_tune.phases._best_objective import with_studied_objective
+
+        settings = with_studied_objective(settings)
     phase: Callable[[Settings], float | None] = getattr(importlib.import_module(module), function)
     return phase(settings)
 
@@ -63,7 +67,7 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
         preflight_walkforward(settings)
         return
     if multirun or phase in ("strategy", "best", "report"):
-        check_storage(settings.storage.url)
+        check_storage(settings)
     from crypto_tune.dataset import member_settings, prepare_dataset
 
     for member in member_settings(settings):  # data errors surface now; the sweep reuses it
