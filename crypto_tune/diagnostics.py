@@ -98,8 +98,8 @@ def objective_note(
         how = "infeasible: the drawdown goes beyond strategy.max_drawdown (or ruin)"
     elif shortfall > 0:
         how = (
-            f"{objective} {raw_score:.4g} minus a trade-floor penalty of {shortfall:.3g} (some "
-            "folds close fewer than strategy.min_trades_per_year trades)"
+            f"{objective} {raw_score:.4g} lowered by a trade-floor penalty of {shortfall:.3g} "
+            "(some folds close fewer than strategy.min_trades_per_year trades)"
         )
     else:
         how = f"{objective} of those returns, no penalty"

@@ -28,6 +28,13 @@ Rules for degenerate input
   number of bars, the skew and the (raw) kurtosis. A few big trades make the bar returns
   fat-tailed (high kurtosis) and, for small-win/big-loss rules, negatively skewed, both of which
   lower PSR at equal Sharpe. NaN moments (no variance) count as 0, like every score.
+* ``psr_nines`` (the default): the same ranking as ``psr`` less the trade shortfall, on a scale
+  that does not saturate. PSR is ``Φ(z)``, and once ``z`` passes about 8 every trial scores
+  1.0 in floating point: the sampler can no longer tell the top trials apart. ``psr_nines`` is
+  ``-log10(1 - PSR + shortfall)``, the number of nines of PSR (0.99: 2, 0.9999: 4), computed from
+  ``log Φ(-z)`` so that it never rounds: a strictly increasing function of ``psr - shortfall``
+  (whatever ``psr`` ranks above, ``psr_nines`` ranks above) that keeps growing with ``z``. A
+  strategy that never trades scores ``-log10(2)``, the lowest feasible value.
 * Two objectives (``strategy.objective=[sharpe,max_drawdown]``): each is scored by the rules
   above in its own direction (``OBJECTIVE_DIRECTIONS``). A minimised objective (the max
   drawdown) gets the trade shortfall added instead of subtracted, and an infeasible trial scores
@@ -39,8 +46,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_ndtr, ndtr
 
 from crypto_tune import metrics
 from crypto_tune.exceptions import ConfigError
@@ -84,25 +93,63 @@ def _sharpe_dd(returns: np.ndarray, periods_per_year: float) -> float:
     return sharpe - DRAWDOWN_PENALTY * metrics.max_drawdown(returns)
 
 
-def _psr(returns: np.ndarray, periods_per_year: float) -> float:
+def _psr_z(returns: np.ndarray) -> float:
+    """The PSR's z-statistic against a Sharpe of 0 (PSR = Φ(z)); NaN when undefined."""
     sharpe, n_obs, skew, kurtosis = metrics.sharpe_moments(returns)
     if n_obs < 2 or not all(math.isfinite(v) for v in (sharpe, skew, kurtosis)):
         return math.nan
     try:
-        return metrics.probabilistic_sharpe_ratio(sharpe, n_obs, skew, kurtosis)
+        return metrics.probabilistic_sharpe_z(sharpe, n_obs, skew, kurtosis)
     except ConfigError:  # a degenerate two-point distribution (zero denominator)
         return math.nan
 
 
-StrategyObjective = Callable[[np.ndarray, float], float]
+def _psr(returns: np.ndarray, periods_per_year: float) -> float:
+    z = _psr_z(returns)
+    return math.nan if math.isnan(z) else float(ndtr(z))
+
+
+_LN10 = math.log(10.0)
+
+
+def _psr_nines(returns: np.ndarray, periods_per_year: float) -> float:
+    """``-log10(1 - PSR)`` from ``log Φ(-z)``: no rounding to 1.0 at the top."""
+    z = _psr_z(returns)
+    return math.nan if math.isnan(z) else float(-log_ndtr(-z) / _LN10)
+
+
+def _minus_shortfall(score: float, shortfall: float) -> float:
+    return score - shortfall
+
+
+def _nines_minus_shortfall(nines: float, shortfall: float) -> float:
+    """``-log10(1 - (PSR - shortfall))`` for ``nines = -log10(1 - PSR)``, in log space."""
+    if shortfall <= 0:
+        return nines
+    return float(-np.logaddexp(-nines * _LN10, math.log(shortfall)) / _LN10)
+
+
+@dataclass(frozen=True)
+class StrategyObjective:
+    """A Phase 2 objective: ``score(returns, periods_per_year)`` (NaN when undefined) and how a
+    trade-floor ``shortfall`` in [0, 1] lowers it (``penalise(score, shortfall)``, for a
+    maximised objective; a minimised one gets the shortfall added). Calling it scores."""
+
+    score: Callable[[np.ndarray, float], float]
+    penalise: Callable[[float, float], float] = _minus_shortfall
+
+    def __call__(self, returns: np.ndarray, periods_per_year: float) -> float:
+        return self.score(returns, periods_per_year)
+
 
 STRATEGY_OBJECTIVES: dict[str, StrategyObjective] = {
-    "sharpe": _sharpe,
-    "sortino": _sortino,
-    "calmar": _calmar,
-    "sharpe_dd": _sharpe_dd,
-    "psr": _psr,
-    "max_drawdown": lambda returns, _ppy: metrics.max_drawdown(returns),
+    "sharpe": StrategyObjective(_sharpe),
+    "sortino": StrategyObjective(_sortino),
+    "calmar": StrategyObjective(_calmar),
+    "sharpe_dd": StrategyObjective(_sharpe_dd),
+    "psr": StrategyObjective(_psr),
+    "psr_nines": StrategyObjective(_psr_nines, _nines_minus_shortfall),
+    "max_drawdown": StrategyObjective(lambda returns, _ppy: metrics.max_drawdown(returns)),
 }
 # Every strategy objective is maximised except these (the sweeper's direction follows).
 OBJECTIVE_DIRECTIONS: dict[str, str] = {"max_drawdown": "minimize"}
@@ -159,12 +206,13 @@ def strategy_score(
     minimise = direction(name) == "minimize"
     if excess > 0:
         return 1.0 + excess if minimise else INFEASIBLE_SCORE - excess
-    score = _nan_to_zero(STRATEGY_OBJECTIVES[name](returns, periods_per_year))
+    objective = STRATEGY_OBJECTIVES[name]
+    score = _nan_to_zero(objective(returns, periods_per_year))
     years = [len(r) / periods_per_year for r in parts]
     shortfall = trade_shortfall(n_trades_per_fold, years, min_trades_per_year)
     if minimise:
         return score + shortfall
-    return max(score - shortfall, FEASIBLE_FLOOR)
+    return max(objective.penalise(score, shortfall), FEASIBLE_FLOOR)
 
 
 def strategy_values(
@@ -197,6 +245,7 @@ __all__ = [
     "MODEL_OBJECTIVES",
     "OBJECTIVE_DIRECTIONS",
     "STRATEGY_OBJECTIVES",
+    "StrategyObjective",
     "direction",
     "drawdown_excess",
     "strategy_score",

@@ -16,9 +16,10 @@ def _compose(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
-def test_zscore_is_the_default_rule_with_risk_sizing_and_psr() -> None:
+def test_zscore_is_the_default_rule_with_risk_sizing_and_psr_nines() -> None:
     strategy = settings_from_config(_compose()).strategy
-    assert (strategy.name, strategy.sizing, strategy.objective) == ("zscore", "vol_target", "psr")
+    expected = ("zscore", "vol_target", "psr_nines")  # PSR that does not saturate (issue 22)
+    assert (strategy.name, strategy.sizing, strategy.objective) == expected
     assert 0 <= strategy.exit <= strategy.entry
     legacy = settings_from_config(_compose("strategy=threshold")).strategy
     assert (legacy.name, legacy.sizing, legacy.leverage) == ("threshold", "fixed", 1.0)

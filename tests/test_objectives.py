@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -121,11 +122,12 @@ def test_psr_prefers_400_modest_trades_to_12_lucky_ones() -> None:
     args = {"periods_per_year": PPY, "min_trades_per_year": 20, "max_drawdown": 0.5}
     by = {
         (name, k): strategy_score(name, [r], [t], **args)
-        for name in ("sharpe", "psr")
+        for name in ("sharpe", "psr", "psr_nines")
         for k, r, t in (("m", modest, 400), ("l", lucky, 12))
     }
     assert by["sharpe", "l"] > by["sharpe", "m"]  # ... even after the trade floor on Sharpe
     assert by["psr", "m"] > by["psr", "l"]  # psr in [0, 1]: the floor's shortfall decides
+    assert by["psr_nines", "m"] > by["psr_nines", "l"]  # the same order, in nines
 
 
 def test_psr_penalises_small_wins_and_rare_big_losses() -> None:
@@ -150,3 +152,44 @@ def test_every_objective_is_finite_on_degenerate_input() -> None:
                 name, [returns], [0], periods_per_year=PPY, min_trades_per_year=1.0
             )
             assert math.isfinite(value)
+
+
+# Issue 22, item 3: the default objective keeps discriminating at the top.
+
+
+def _strong(edge: float, seed: int = 3, n: int = 6570) -> np.ndarray:
+    return np.random.default_rng(seed).normal(edge, 0.01, n)
+
+
+def test_psr_saturates_where_psr_nines_keeps_the_order() -> None:
+    args = {"periods_per_year": PPY, "min_trades_per_year": 20, "max_drawdown": 0.5}
+    edges = (0.0015, 0.002, 0.003, 0.004)  # z from about 9 to 26: PSR is 1.0 in floating point
+    psr = [strategy_score("psr", [_strong(e)], [2000], **args) for e in edges]
+    nines = [strategy_score("psr_nines", [_strong(e)], [2000], **args) for e in edges]
+    assert psr == [1.0] * len(edges)  # the sampler sees one flat plateau ...
+    assert all(a < b for a, b in itertools.pairwise(nines))  # ... psr_nines an order
+    assert all(math.isfinite(v) for v in nines)
+
+
+@pytest.mark.parametrize("trades", [0, 5, 30, 400])
+@pytest.mark.parametrize("edge", [-0.0003, 0.0, 0.00005, 0.0002, 0.0005])
+def test_psr_nines_is_minus_log10_of_one_minus_psr_less_the_shortfall(
+    edge: float, trades: int
+) -> None:
+    """An increasing function of ``psr - shortfall`` wherever PSR is not saturated: the trade
+    floor and the ranking of ``psr`` are kept exactly."""
+    args = {"periods_per_year": PPY, "min_trades_per_year": 20, "max_drawdown": 0.9}
+    returns = _strong(edge, n=2190)
+    psr = strategy_score("psr", [returns], [trades], **args)
+    nines = strategy_score("psr_nines", [returns], [trades], **args)
+    assert nines == pytest.approx(-math.log10(1.0 - psr), rel=1e-9, abs=1e-12)
+
+
+def test_psr_nines_of_a_strategy_that_never_trades_is_the_lowest_feasible_value() -> None:
+    year = np.zeros(2190)
+    args = {"periods_per_year": PPY, "min_trades_per_year": 20, "max_drawdown": 0.5}
+    never = strategy_score("psr_nines", [year], [0], **args)
+    assert never == pytest.approx(-math.log10(2.0))
+    losing = _strong(-0.0002, n=2190)  # PSR near 0 and no trade counted: as bad as never
+    worst = strategy_score("psr_nines", [losing], [0], **{**args, "max_drawdown": 1.0})
+    assert never - 1e-12 <= worst < 0 and never > FEASIBLE_FLOOR

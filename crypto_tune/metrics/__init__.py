@@ -32,6 +32,7 @@ from crypto_tune.metrics._overfitting import (
     deflated_sharpe_ratio,
     expected_maximum_sharpe,
     probabilistic_sharpe_ratio,
+    probabilistic_sharpe_z,
     probability_of_backtest_overfitting,
     sharpe_moments,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "minimum_backtest_length",
     "performance_summary",
     "probabilistic_sharpe_ratio",
+    "probabilistic_sharpe_z",
     "probability_of_backtest_overfitting",
     "profit_factor",
     "rank_information_coefficient",

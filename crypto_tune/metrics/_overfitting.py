@@ -50,6 +50,19 @@ def probabilistic_sharpe_ratio(
     >>> round(probabilistic_sharpe_ratio(0.1, 101, 0.0, 3.0), 4)
     0.8407
     """
+    z = probabilistic_sharpe_z(sharpe, n_obs, skew, kurtosis, benchmark)
+    return z if math.isnan(z) else float(norm.cdf(z))
+
+
+def probabilistic_sharpe_z(
+    sharpe: float, n_obs: int, skew: float, kurtosis: float, benchmark: float = 0.0
+) -> float:
+    """The z-statistic inside :func:`probabilistic_sharpe_ratio` (PSR = Φ(z)), same arguments,
+    same NaN and ConfigError rules. Unlike PSR it does not round to 1.0 beyond z ≈ 8.3.
+
+    >>> round(probabilistic_sharpe_z(0.1, 101, 0.0, 3.0), 4)
+    0.9975
+    """
     n = check_int("n_obs", n_obs, low=2)
     sr = check_real("sharpe", sharpe, text="a finite number", allow_nan=True)
     g3 = check_real("skew", skew, text="a finite number", allow_nan=True)
@@ -63,8 +76,7 @@ def probabilistic_sharpe_ratio(
             f"1 - skew*sharpe + (kurtosis-1)/4*sharpe^2 must be > 0, got {denominator:.6g} "
             f"(sharpe={sr}, skew={g3}, kurtosis={g4}; kurtosis must be RAW, 3 for a normal)"
         )
-    z = (sr - sr_star) * math.sqrt(n - 1) / math.sqrt(denominator)
-    return float(norm.cdf(z))
+    return (sr - sr_star) * math.sqrt(n - 1) / math.sqrt(denominator)
 
 
 def expected_maximum_sharpe(n_trials: int, trial_sharpe_variance: float) -> float:
