@@ -63,3 +63,38 @@ def test_every_usage_command_runs_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, f"README command failed: {line}\n{done.stderr[-2500:]}"
         ran += 1
     assert ran >= 5
+
+
+def quick_start_lines() -> list[str]:
+    """The lines of the README's "Quick start" block, comments removed."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "README: no ```bash block under '## Quick start'"
+    lines = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
+    return [line for line in lines if line]
+
+
+def test_the_quick_start_runs_as_written() -> None:
+    """Issue 22, item 5: after the quick start, `crypto-tune` was not on PATH (exit 127). Every
+    make line names a target of the Makefile, and the other lines (activating .venv, then
+    crypto-tune itself) run in one shell as written, with a PATH that holds no crypto-tune."""
+    import os
+    import subprocess
+
+    lines = quick_start_lines()
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    for line in lines:
+        if line.startswith("make "):
+            assert line.split()[1] in targets, line
+    shell = [line for line in lines if not line.startswith("make ")]
+    assert any(line.startswith("crypto-tune ") for line in shell), shell
+    if not (ROOT / ".venv" / "bin" / "activate").is_file():
+        pytest.skip("no .venv here (make install makes it)")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/bin:/bin"
+    done = subprocess.run(
+        ["bash", "-ec", "\n".join(shell)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "crypto-tune" in done.stdout
