@@ -232,3 +232,98 @@ def test_any_market_is_valid_and_hits_its_ic(seed, n_bars, planted_ic, timeframe
     # matched on the sample, unless chance alone exceeds it (documented fallback: then above it)
     ic = market.true_ic(1)
     assert ic == pytest.approx(planted_ic, abs=2e-4) or ic > planted_ic
+
+
+# --- null markets of several kinds (drift, jumps, heavy tails) and the planted signal's causality
+
+
+def test_default_market_is_bit_identical_to_the_one_before_drift_and_jumps():
+    """Values pinned from the generator before annual_drift/jump_intensity existed: studies
+    and caches keyed on a synthetic market stay valid."""
+    flat = synthetic_market(seed=7, n_bars=600)
+    assert flat.candles["close"].iloc[-1] == 593.2744862356263
+    assert flat.candles["close"].sum() == 380371.12356379133
+    planted = synthetic_market(seed=3, n_bars=1500, planted_ic=0.1)
+    assert planted.candles["close"].iloc[-1] == 429.0932451079742
+    assert planted.signal_strength == 0.23470797414702047
+    assert (flat.jumps == 0).all() and flat.jumps.index.equals(flat.candles.index)
+
+
+@pytest.mark.parametrize("drift", [0.6, -0.6])
+def test_drift_adds_its_share_to_every_bar_and_has_its_sign(drift):
+    flat = synthetic_market(seed=4, n_bars=3000)
+    drifting = synthetic_market(seed=4, n_bars=3000, annual_drift=drift)
+    per_bar = drift / periods_per_year("4h")
+    np.testing.assert_allclose(log_returns(drifting) - log_returns(flat), per_bar, atol=1e-12)
+    assert np.sign(log_returns(drifting).mean() - log_returns(flat).mean()) == np.sign(drift)
+    assert (drifting.expected_return == 0.0).all() and drifting.true_ic(1) == 0.0
+    # a strong drift shows in the price path itself over many seeds
+    ends = [
+        math.log(
+            synthetic_market(seed=s, n_bars=3000, annual_drift=5 * drift).candles.close.iloc[-1]
+        )
+        for s in range(8)
+    ]
+    assert np.sign(np.mean(ends) - math.log(1000.0)) == np.sign(drift)
+
+
+def test_jump_counts_follow_the_intensity_and_only_jump_bars_move():
+    years = 8766 / periods_per_year("4h")
+    counts = []
+    for seed in range(5):
+        flat = synthetic_market(seed=seed, n_bars=8766)
+        jumpy = synthetic_market(seed=seed, n_bars=8766, jump_intensity=12.0, jump_scale=0.08)
+        assert jumpy.jumps is not None and jumpy.jumps.index.equals(jumpy.candles.index)
+        counts.append(int(jumpy.jumps.sum()))
+        moved = ~np.isclose(log_returns(jumpy), log_returns(flat), rtol=0.0, atol=1e-9)
+        np.testing.assert_array_equal(moved, jumpy.jumps.to_numpy() > 0)
+        size = np.abs(log_returns(jumpy) - log_returns(flat))[moved]
+        assert 0.03 < np.median(size) < 0.09  # median |N(0, 0.08)| ~ 0.054
+    expected = 12.0 * years * len(counts)  # ~240 jumps in all
+    assert abs(sum(counts) - expected) < 4 * math.sqrt(expected)
+
+
+def test_heavy_tails_show_in_the_kurtosis():
+    def kurtosis(market: SyntheticMarket) -> float:
+        r = pd.Series(log_returns(market))
+        return float(r.kurt())
+
+    heavy = np.mean([kurtosis(synthetic_market(seed=s, tail_df=3.0)) for s in range(3)])
+    normal = np.mean([kurtosis(synthetic_market(seed=s, tail_df=math.inf)) for s in range(3)])
+    assert heavy > normal + 2.0
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"annual_drift": 0.6, "jump_intensity": 12.0, "tail_df": 3.0}]
+)
+def test_no_lookahead_truncating_the_future_leaves_the_past_unchanged(options):
+    """At a fixed planted strength, a market of 1,500 bars is the first 1,500 bars of the same
+    seed's 4,000 (closes, volumes, regimes, jumps and the planted expected return)."""
+    long = synthetic_market(seed=13, n_bars=4000, signal_strength=0.4, **options)
+    short = synthetic_market(seed=13, n_bars=1500, signal_strength=0.4, **options)
+    head = slice(0, 1500)
+    for column in ("open", "close", "volume"):
+        pd.testing.assert_series_equal(short.candles[column], long.candles[column].iloc[head])
+    pd.testing.assert_series_equal(short.expected_return, long.expected_return.iloc[head])
+    pd.testing.assert_series_equal(short.regime, long.regime.iloc[head])
+    assert short.jumps is not None and long.jumps is not None
+    pd.testing.assert_series_equal(short.jumps, long.jumps.iloc[head])
+    assert long.signal_strength == 0.4 and 0.05 < long.true_ic(1) < 0.4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"annual_drift": 6.0}, r"annual_drift must be a number in \[-5\.0, 5\.0\], got 6\.0"),
+        ({"jump_intensity": -1.0}, r"jump_intensity must be a number in \[0\.0, 2190\.0\]"),
+        ({"jump_scale": 0.0}, r"jump_scale must be a number in \(0\.0, 1\.0\], got 0\.0"),
+        ({"signal_strength": 1.0}, r"signal_strength must be a number in \[0\.0, 0\.95\]"),
+        (
+            {"signal_strength": 0.3, "planted_ic": 0.1},
+            r"give planted_ic or signal_strength, not both",
+        ),
+    ],
+)
+def test_bad_market_kind_options_raise_one_line_config_errors(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        synthetic_market(n_bars=200, **kwargs)

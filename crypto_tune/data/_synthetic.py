@@ -6,7 +6,10 @@ Model (per bar t, log return r_t, everything driven by one seeded numpy Generato
   ``mean_calm_bars`` / ``mean_volatile_bars``;
 * g_t: unit-mean GARCH(1,1) variance, g_t = (1 - a - b) + a * g_{t-1} * eps_{t-1}^2 + b * g_{t-1};
 * sigma_t = annual_vol / sqrt(periods_per_year) * sqrt(g_t) * (volatile_multiplier if volatile);
-* r_{t+1} = mu_t + sigma_{t+1} * eps_{t+1}, eps standardised Student-t (``tail_df``);
+* r_{t+1} = mu_t + d + sigma_{t+1} * eps_{t+1} + J_{t+1}, eps standardised Student-t
+  (``tail_df``), d = ``annual_drift`` / periods_per_year a constant drift (0 by default; > 0 a bull
+  market, < 0 a bear market), J the sum of N_{t+1} ~ Poisson(``jump_intensity`` / periods_per_year)
+  normal jumps of standard deviation ``jump_scale`` (none by default);
 * the planted part mu_t = k * v_t * tanh(z_t) is trend continuation computed from past prices only:
   v_t is the EWMA volatility of returns up to t (lambda 0.94) and z_t = (r_{t-L+1} + ... + r_t) /
   (v_t * sqrt(L)) the vol-scaled return of the last L = ``signal_lookback`` bars.
@@ -17,6 +20,12 @@ heavy tails and volatility clustering give the sample IC a spread of ~0.02 at 80
 sample's chance correlation between signal shape and noise alone reaches ``planted_ic``, matching
 it would plant next to nothing, so k matches the population IC (without that chance term) instead
 and ``true_ic(1)`` then exceeds ``planted_ic``; this happens for small planted_ic on short samples.
+``signal_strength`` sets k itself instead (no root-find): then bar t depends on the draws up to t
+only, so a shorter market of the same seed is a prefix of a longer one (open, close, volume,
+regimes, expected returns, jumps; high and low are drawn per bar from one stream and are not).
+
+Drift and jumps draw from streams of their own (children 5 and 6 of the seed's sequence): with
+their defaults a market is bit-identical to one made before they existed.
 """
 
 from __future__ import annotations
@@ -59,6 +68,8 @@ class SyntheticMarket:
     expected_return: pd.Series
     signal_strength: float
     _state: _SignalState = field(repr=False)
+    jumps: pd.Series | None = field(default=None, repr=False)
+    """Number of jumps on each bar (all zero without ``jump_intensity``)."""
 
     def true_ic(self, horizon: int = 1) -> float:
         """Pearson IC of the planted expected ``horizon``-bar return against the realised one.
@@ -265,13 +276,20 @@ def synthetic_market(
     tail_df: float = 6.0,
     signal_lookback: int = 4,
     start_price: float = 1000.0,
+    annual_drift: float = 0.0,
+    jump_intensity: float = 0.0,
+    jump_scale: float = 0.05,
+    signal_strength: float | None = None,
 ) -> SyntheticMarket:
     """A deterministic synthetic market for a seed (see the module docstring for the model).
 
     ``annual_vol`` is the calm regime's long-run annualised volatility; ``tail_df`` the Student-t
     degrees of freedom of the shocks (``math.inf`` for Gaussian); ``planted_ic`` in [0, 0.5) the
     realised IC of the planted trend-continuation signal (0: pure random walk with volatility
-    clustering and regimes).
+    clustering and regimes). ``annual_drift`` is the yearly log-return drift (0.5: a bull market,
+    -0.5: a bear market); ``jump_intensity`` the expected jumps per year, each a normal log return
+    of standard deviation ``jump_scale``; ``signal_strength`` sets the planted k directly (with
+    ``planted_ic`` 0) instead of calibrating it to ``planted_ic``.
 
     >>> market = synthetic_market(seed=7, n_bars=2000, planted_ic=0.05)
     >>> round(market.true_ic(1), 3)
@@ -312,11 +330,29 @@ def synthetic_market(
             f"signal_lookback must be <= n_bars // 10 = {n_bars // 10}, got {signal_lookback}"
         )
     start_price = check_real("start_price", start_price, low=0.0, high=1e12, closed="()")
+    annual_drift = check_real("annual_drift", annual_drift, low=-5.0, high=5.0, closed="[]")
+    jump_intensity = check_real(
+        "jump_intensity",
+        jump_intensity,
+        low=0.0,
+        high=float(periods_per_year(timeframe)),
+        closed="[]",
+    )
+    jump_scale = check_real("jump_scale", jump_scale, low=0.0, high=1.0, closed="(]")
+    if signal_strength is not None:
+        signal_strength = check_real(
+            "signal_strength", signal_strength, low=0.0, high=_MAX_STRENGTH, closed="[]"
+        )
+        if planted_ic > 0.0:
+            raise ConfigError(
+                f"give planted_ic or signal_strength, not both: got planted_ic={planted_ic} and "
+                f"signal_strength={signal_strength}"
+            )
     if origin.value + n_bars * bar.value > pd.Timestamp.max.value:
         raise ConfigError(f"n_bars={n_bars} {timeframe} bars from {start} run past the year 2262")
 
-    regime_rng, shock_rng, bar_rng, volume_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    regime_rng, shock_rng, bar_rng, volume_rng, jump_count_rng, jump_size_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
     )
     regime = _regimes(regime_rng, n_bars, mean_calm_bars, mean_volatile_bars)
     if math.isinf(tail_df):
@@ -329,8 +365,19 @@ def synthetic_market(
         * np.sqrt(_garch_variance(eps, garch_alpha, garch_beta))
         * np.where(regime == 1, volatile_multiplier, 1.0)
     )
-    noise = (sigma * eps).tolist()
-    if planted_ic > 0.0:
+    shocks = sigma * eps
+    if annual_drift != 0.0:
+        shocks = shocks + annual_drift / periods_per_year(timeframe)
+    if jump_intensity > 0.0:
+        jumps = jump_count_rng.poisson(jump_intensity / periods_per_year(timeframe), n_bars)
+        shocks = shocks + jump_scale * np.sqrt(jumps) * jump_size_rng.standard_normal(n_bars)
+    else:
+        jumps = np.zeros(n_bars, dtype=np.int64)
+    noise = shocks.tolist()
+    if signal_strength is not None:
+        strength = signal_strength
+        r, mu, vol = _simulate(noise, strength, signal_lookback, base * base)
+    elif planted_ic > 0.0:
         strength, (r, mu, vol) = _calibrate(noise, planted_ic, signal_lookback, base * base)
     else:
         strength = 0.0
@@ -375,6 +422,7 @@ def synthetic_market(
         expected_return=expected,
         signal_strength=float(strength),
         _state=state,
+        jumps=pd.Series(jumps.astype(np.int64), index=index, name="jumps"),
     )
 
 
