@@ -1,9 +1,14 @@
 """``python -m calibrate.market``: one synthetic market through Phase 1, Phase 2 and best.
 
 The three phases run in this process through :func:`crypto_tune.cli.main` (Hydra cleared
-between them), in a private outputs folder, with ``debug=fast`` sizes and tracking off. The
-calm-regime volatility, which the config does not expose, is set by wrapping the synthetic
-market generator. Writes the market's record (tests, verdict, Sharpes) to ``--record``.
+between them), in a private outputs folder, at an operating point's budgets and overrides
+(``--point``, :mod:`calibrate.plan`) and tracking off. The calm-regime volatility and the null
+market's kind (``--options``: drift, jumps, tails), which the config does not expose, are set by
+wrapping the synthetic market generator. Writes the market's record (the best run's
+``robustness`` as written, without its replay inputs; Sharpes; the commit) to ``--record``,
+atomically: a record exists only for a market run to its end. A market stopped midway starts
+again from scratch (its work folder is removed first): the sweeps would add their budget to a
+half-done study, not complete it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +38,19 @@ def _phase(argv: list[str]) -> None:
             raise RuntimeError(f"crypto-tune {' '.join(argv)} exited with {exc.code}") from None
 
 
+def git_state(root: Path) -> dict[str, object]:
+    """The commit the package runs from, and whether its code or config had local changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "crypto_tune", "conf", "calibrate")
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changed)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the market, write its record, remove its work folder."""
     parser = argparse.ArgumentParser(prog="python -m calibrate.market")
@@ -39,37 +59,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--planted-ic", type=float, required=True)
     parser.add_argument("--annual-vol", type=float, default=0.5)
-    parser.add_argument("--model-trials", type=int, default=3)
-    parser.add_argument("--strategy-trials", type=int, default=200)
+    parser.add_argument("--point", default="fast", help="operating point (calibrate.plan)")
+    parser.add_argument("--kind", default="flat", help="the market's kind, for the record")
+    parser.add_argument("--options", default="{}", help="synthetic_market keyword options, as JSON")
+    parser.add_argument("--model-trials", type=int, default=None, help="default: the point's")
+    parser.add_argument("--strategy-trials", type=int, default=None, help="default: the point's")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
+
+    from calibrate.plan import ROOT, points
+
+    point = points()[args.point]
+    model_trials = args.model_trials or point.model_trials
+    strategy_trials = args.strategy_trials or point.strategy_trials
+    options = json.loads(args.options)
 
     import crypto_tune.dataset as dataset
     from crypto_tune.data import synthetic_market
 
-    dataset.synthetic_market = functools.partial(synthetic_market, annual_vol=args.annual_vol)
+    dataset.synthetic_market = functools.partial(
+        synthetic_market, annual_vol=args.annual_vol, **options
+    )
     shutil.rmtree(args.work, ignore_errors=True)
     common = [
-        "debug=fast",
+        *point.overrides,
         "tracking.enabled=false",
         f"paths.outputs={args.work}",
         f"asset.synthetic.seed={args.seed}",
         f"asset.synthetic.planted_ic={args.planted_ic}",
     ]
     began = time.perf_counter()
-    _phase(["-m", "phase=model", f"hydra.sweeper.n_trials={args.model_trials}", *common])
-    _phase(["-m", "phase=strategy", f"hydra.sweeper.n_trials={args.strategy_trials}", *common])
+    _phase(["-m", "phase=model", f"hydra.sweeper.n_trials={model_trials}", *common])
+    _phase(["-m", "phase=strategy", f"hydra.sweeper.n_trials={strategy_trials}", *common])
     _phase(["phase=best", *common])
     found = sorted((args.work / "best").glob("*/workflow.best.json"))
     doc = json.loads(found[0].read_text())
     rob = doc["robustness"]
-    ledger = {k: v for k, v in (rob["inputs"].get("ledger") or {}).items() if k != "sharpes"}
+    inputs = rob.get("inputs") or {}
+    ledger = {k: v for k, v in (inputs.get("ledger") or {}).items() if k != "sharpes"}
     record = {
         "name": args.record.stem,
+        "point": point.name,
+        "kind": args.kind,
+        "options": options,
         "planted_ic": args.planted_ic,
         "annual_vol": args.annual_vol,
         "seed": args.seed,
-        "budgets": {"model": args.model_trials, "strategy": args.strategy_trials},
+        "budgets": {"model": model_trials, "strategy": strategy_trials},
+        **git_state(ROOT),
         "seconds": time.perf_counter() - began,
         "model_ic": doc["metrics"]["model"]["ic"],
         "holdout_ic": doc["metrics"]["model"]["holdout_ic"],
@@ -82,9 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tests": rob["tests"],
         "verdict": rob["verdict"],
         "significant": rob["significant"],
+        "family": rob.get("family"),
+        "holdout_looks": doc.get("holdout_looks"),
+        "robustness": {k: v for k, v in rob.items() if k != "inputs"},
     }
     args.record.parent.mkdir(parents=True, exist_ok=True)
-    args.record.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    partial = args.record.with_suffix(".json.partial")
+    partial.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    os.replace(partial, args.record)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
     return 0

@@ -5,7 +5,9 @@ Pure functions over per-market records, each ``{"planted_ic": float, "n_trades":
 confidence intervals, the false-positive rate on null markets and the power per planted strength
 of a rule (a set of tests that must all pass, :func:`crypto_tune.robustness.rule_passes`), and
 the choice of the rule with the most power among those whose false-positive rate stays at or
-below a level. The runner (``python -m calibrate``) runs the pipeline and calls these.
+below a level; the same rule chosen on one half of the markets and scored on the other
+(:func:`held_out_rates`); what a planted signal is worth to a rule that knows it
+(:func:`sign_rule_sharpe`). The runner (``python -m calibrate``) runs the pipeline and calls these.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from scipy.stats import binomtest
 
 from crypto_tune.exceptions import ConfigError
@@ -73,6 +76,41 @@ def rates(records: Sequence[Mapping[str, Any]], rule: Sequence[str]) -> list[dic
             }
         )
     return rows
+
+
+def sign_rule_sharpe(
+    expected: np.ndarray, close: np.ndarray, *, cost_per_side: float, periods_per_year: float
+) -> float:
+    """Annualised Sharpe of holding ``sign(expected[t])`` over bar t+1, paying ``cost_per_side``
+    on every unit of position traded (a flip from long to short trades 2 units).
+
+    ``expected[t]`` is the planted expected return known at the close of bar t, ``close`` the
+    closes (same length). The rule is the most a model can make of the planted signal at one
+    bar's horizon, without sizing: an upper bound on what the pipeline can find.
+
+    >>> close = np.array([100.0, 102.0, 101.0, 103.0, 102.0, 103.0])
+    >>> expected = np.array([1.0, -1.0, 1.0, 1.0, 1.0, 0.0])
+    >>> round(sign_rule_sharpe(expected, close, cost_per_side=0.0, periods_per_year=1.0), 2)
+    0.82
+    >>> round(sign_rule_sharpe(expected, close, cost_per_side=0.001, periods_per_year=1.0), 2)
+    0.78
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    close = np.asarray(close, dtype=np.float64)
+    if expected.shape != close.shape or expected.ndim != 1 or len(close) < 3:
+        raise ConfigError(
+            f"expected and close must be 1-d of one length >= 3, got {expected.shape} and "
+            f"{close.shape}"
+        )
+    if not math.isfinite(cost_per_side) or cost_per_side < 0:
+        raise ConfigError(f"cost_per_side must be a real >= 0, got {cost_per_side}")
+    position = np.sign(expected[:-1])
+    traded = np.abs(np.diff(np.r_[0.0, position]))
+    returns = position * (close[1:] / close[:-1] - 1.0) - cost_per_side * traded
+    spread = float(returns.std(ddof=1))
+    if spread == 0.0:
+        return 0.0
+    return float(returns.mean() / spread * math.sqrt(periods_per_year))
 
 
 def candidate_rules(tests: Sequence[str] = RULE_TESTS, max_size: int = 4) -> list[tuple[str, ...]]:
@@ -157,6 +195,65 @@ def cross_check(
     return found
 
 
+def held_out_rates(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    max_fpr: float = MAX_FPR,
+    power_strengths: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Every market judged by a rule chosen on the *other* half of the markets (seeds of the
+    other parity). Returns ``{"rows": rates rows, "rules": {"even": the rule chosen on the even
+    seeds, "odd": ...}, "judged": one {name, kind, seed, planted_ic, significant} per market
+    scored, "errors"}``. The rule is chosen among the null markets and the planted ones of
+    ``power_strengths`` (default: every strength); a half on which no rule is admissible leaves
+    the other half unscored (said in ``errors``)."""
+    keep = None if power_strengths is None else {float(s) for s in power_strengths}
+    halves: dict[str, list[Mapping[str, Any]]] = {"even": [], "odd": []}
+    for r in records:
+        halves["even" if int(r.get("seed", 0)) % 2 == 0 else "odd"].append(r)
+    rules: dict[str, list[str]] = {}
+    errors: list[str] = []
+    judged: list[dict[str, Any]] = []
+    for fit, check in (("even", "odd"), ("odd", "even")):
+        choosing = [
+            r
+            for r in halves[fit]
+            if keep is None or float(r["planted_ic"]) == 0 or float(r["planted_ic"]) in keep
+        ]
+        try:
+            chosen, _ = choose_rule(choosing, max_fpr=max_fpr)
+        except ConfigError as exc:
+            errors.append(f"chosen on the {fit} seeds: {exc}; the {check} seeds are not scored")
+            continue
+        rules[fit] = list(chosen["rule"])
+        for r in halves[check]:
+            judged.append(
+                {
+                    "name": r.get("name"),
+                    "kind": r.get("kind"),
+                    "seed": r.get("seed"),
+                    "planted_ic": float(r["planted_ic"]),
+                    "significant": judged_significant(r, chosen["rule"]),
+                }
+            )
+    rows = []
+    for strength in sorted({r["planted_ic"] for r in judged}):
+        group = [r for r in judged if r["planted_ic"] == strength]
+        k = sum(bool(r["significant"]) for r in group)
+        rows.append(
+            {
+                "planted_ic": strength,
+                "kind": "null (false positives)" if strength == 0 else "planted (power)",
+                "significant": k,
+                "n": len(group),
+                "rate": k / len(group),
+                "wilson": binomial_interval(k, len(group)),
+                "clopper_pearson": binomial_interval(k, len(group), method="exact"),
+            }
+        )
+    return {"rows": rows, "rules": rules, "judged": judged, "errors": errors}
+
+
 def _pct(rate: float) -> str:
     return "—" if not math.isfinite(rate) else f"{100 * rate:.0f}%"
 
@@ -200,9 +297,11 @@ __all__ = [
     "candidate_rules",
     "choose_rule",
     "cross_check",
+    "held_out_rates",
     "judged_significant",
     "pass_table",
     "rate_table",
     "rates",
     "score_rule",
+    "sign_rule_sharpe",
 ]
