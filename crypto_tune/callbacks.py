@@ -182,6 +182,7 @@ def log_study_summary(
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp, "optimization_history.html")
-                plot_optimization_history(study).write_html(path, include_plotlyjs=True)
+                figure = plot_optimization_history(study)  # plotly.js from the CDN: ~4 MB less
+                figure.write_html(path, include_plotlyjs="cdn")
                 run.file(path)
         return run.run_id

@@ -167,6 +167,19 @@ class Run:
         self._mlflow.log_text(mask_secrets(text), name)
 
     def file(self, path: str | Path, folder: str | None = None) -> None:
+        """Log ``path``; an HTML page goes as a copy that loads plotly.js from the CDN (its
+        folder's shared copy does not travel with it: crypto_tune.report._plotlyjs)."""
+        if Path(path).suffix == ".html":
+            from crypto_tune.report._plotlyjs import portable
+
+            text = Path(path).read_text(encoding="utf-8")
+            page = portable(text)
+            if page != text:
+                with tempfile.TemporaryDirectory() as tmp:
+                    copy = Path(tmp, Path(path).name)
+                    copy.write_text(page, encoding="utf-8")
+                    self._mlflow.log_artifact(str(copy), artifact_path=folder)
+                return
         self._mlflow.log_artifact(str(path), artifact_path=folder)
 
     def frame(self, frame: Any, name: str) -> None:

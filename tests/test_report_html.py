@@ -21,6 +21,7 @@ from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.metrics import max_drawdown
 from crypto_tune.report import build_report, equity_curves, format_value, write_report
 from crypto_tune.report._figures import MAX_CURVE_POINTS, equity_panel, study_panels
+from crypto_tune.report._plotlyjs import PLOTLY_JS, library_name, portable
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (
@@ -79,7 +80,9 @@ def studies() -> tuple[optuna.Study, optuna.Study]:
 
 
 def _best(significant: bool = False) -> dict:
+    bridge = {"gross_return": 0.5, "fee_paid": 0.03, "slippage_paid": 0.01, "net_return": 0.45}
     return {
+        "costs": {"market": "spot", "fee": 0.001, "in_sample": bridge, "out_of_sample": bridge},
         "model": {"params": {"learning_rate": 0.05, "num_leaves": 20}},
         "strategy": {
             "params": {"leverage": 2.0, "threshold": 0.003, "stop_loss": None, "take_profit": 0.05},
@@ -235,9 +238,11 @@ def test_sections_figures_and_self_contained(report_html: str) -> None:
     assert names == ALL_FIGURES
     assert "window.__reportFigures = 12;" in report_html
     assert 'data-expected="12"' in report_html
-    # Self-contained: no external script at all, plotly.js inlined exactly once.
+    # Light: plotly.js is not inlined; one placeholder that write_report links to the folder's
+    # copy, and no other external script.
     assert "<script src" not in report_html.lower()
-    assert report_html.count("* plotly.js v") == 1
+    assert "* plotly.js v" not in report_html
+    assert report_html.count(PLOTLY_JS) == 1
     assert report_html.count("Plotly.newPlot(") == 12
     assert "not available" not in _body(report_html)
     # The title is escaped, never markup.
@@ -492,6 +497,22 @@ def test_format_value_cases() -> None:
     assert format_value(0.00012345, "num") == "0.0001234"
     assert format_value(125.0, "num") == "125"
     assert format_value(-0.0, "pct") == "0.00%"
+
+
+def test_pages_of_one_folder_share_one_plotly_js(report_html: str, tmp_path: Path) -> None:
+    """Issue 22, item 8: every page used to inline plotly.js (~4 MB each, ~6 MB a page)."""
+    first = write_report(report_html, tmp_path / "a.html")
+    second = write_report(report_html, tmp_path / "b.html")
+    library = tmp_path / library_name()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.html", "b.html", library.name])
+    assert "* plotly.js v" in library.read_text(encoding="utf-8")
+    for page in (first, second):
+        text = page.read_text(encoding="utf-8")
+        assert f'<script src="{library.name}" data-plotlyjs="local"></script>' in text
+        assert "* plotly.js v" not in text and page.stat().st_size < 1_000_000
+    cdn = portable(first.read_text(encoding="utf-8"))  # a copy that leaves the folder (MLflow)
+    assert f'<script src="https://cdn.plot.ly/{library.name}" charset="utf-8"></script>' in cdn
+    assert 'data-plotlyjs="local"' not in cdn
 
 
 def test_write_report_is_atomic_and_readable(tmp_path: Path) -> None:

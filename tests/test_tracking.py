@@ -353,3 +353,25 @@ def test_a_plain_postgresql_url_reads_the_projects_study(
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert names[0] in listed.stdout
     optuna.delete_study(study_name=names[0], storage=pg_url)
+
+
+def test_a_page_goes_to_mlflow_loading_plotly_from_the_cdn(tmp_path: Path) -> None:
+    """Issue 22, item 8: a page's folder keeps the one plotly.js; its MLflow copy cannot reach
+    it, so the copy loads plotly.js from the CDN instead of carrying ~4 MB of it."""
+    from crypto_tune.config import TrackingSettings
+    from crypto_tune.report import write_report
+    from crypto_tune.report._plotlyjs import PLOTLY_JS
+    from crypto_tune.tracking import start_run
+
+    page = write_report(f"<html><head>{PLOTLY_JS}</head><body>x</body></html>", tmp_path / "p.html")
+    tracking = TrackingSettings(
+        uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "artifacts")
+    )
+    with start_run(tracking, f"pages-{uuid.uuid4().hex[:8]}", run_name="page") as run:
+        assert run is not None
+        run.file(page)
+    logged = list((tmp_path / "artifacts").rglob("p.html"))
+    assert len(logged) == 1
+    text = logged[0].read_text(encoding="utf-8")
+    assert '<script src="https://cdn.plot.ly/plotly-' in text and "data-plotlyjs" not in text
+    assert logged[0].stat().st_size < 10_000

@@ -1,4 +1,4 @@
-"""The self-contained HTML report: one document, plotly.js inlined once, works offline.
+"""The HTML report: one document per page, plotly.js once per folder (offline, see _plotlyjs).
 
 The page counts its own rendered figures and script errors on load and writes them into
 ``<div id="report-status" data-expected=N data-rendered=N data-errors=M data-done=1>``, so a
@@ -28,6 +28,7 @@ from crypto_tune.report._figures import (
     study_panels,
 )
 from crypto_tune.report._landscape import chosen_params, heatmap_panel, pareto_panel
+from crypto_tune.report._plotlyjs import PLOTLY_JS, link_plotly
 from crypto_tune.report._trades import SORT_JS, trades_html
 
 if TYPE_CHECKING:
@@ -321,8 +322,6 @@ def build_report(
     ``hit_rate``); ``trades`` is the best run's trade file. A None or empty input turns its
     section (or caption) into a "not available" note.
     """
-    from plotly.offline import get_plotlyjs
-
     if not isinstance(title, str) or not title.strip():
         raise ConfigError(f"title must be a non-empty string, got {title!r}")
     if best is not None and not isinstance(best, Mapping):
@@ -370,7 +369,7 @@ def build_report(
             f"<title>{_esc(title)}</title>",
             f"<style>{_CSS}</style>",
             f'<script type="text/javascript">{_ERRORS_JS % expected}</script>',
-            f'<script type="text/javascript">{get_plotlyjs()}</script>',
+            PLOTLY_JS,  # plotly.js once per folder (write_report)
             "</head>",
             "<body>",
             *sections,
@@ -385,11 +384,15 @@ def build_report(
 
 
 def write_report(html: str, path: Path) -> Path:
-    """Write ``html`` to ``path`` atomically (temporary file + ``os.replace``); returns ``path``."""
+    """Write ``html`` to ``path`` atomically (temporary file + ``os.replace``); returns ``path``.
+
+    The page's plotly.js placeholder points at the folder's one copy of the library
+    (:func:`crypto_tune.report._plotlyjs.link_plotly`), written beside it the first time."""
     if not isinstance(html, str) or not html:
         raise ConfigError(f"html must be a non-empty string, got {type(html).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    html = link_plotly(html, path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -5,7 +5,7 @@ Pure plotly and HTML from a ``regime=switch`` ``workflow.best.json``'s content a
 hysteresis regime label of each bar: ``calm``, ``volatile`` or ``unknown``). Sections: the
 performance table, equity and drawdown in and out of sample over the regime bands, Sharpe per
 regime, the parameter sets side by side, the switch counts and the verdict's note. One
-self-contained file (plotly.js inline, offline) with the status line of the main report.
+page (plotly.js once per folder, offline) with the status line of the main report.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 from crypto_tune.exceptions import DataError
 from crypto_tune.report._figures import equity_curves
 from crypto_tune.report._html import _CSS, _ERRORS_JS, _STATUS_JS, format_value, write_report
+from crypto_tune.report._plotlyjs import PLOTLY_JS
 
 SEGMENTS = (("in_sample", "in sample"), ("out_of_sample", "out of sample"))
 ACCOUNTS = (("switch", "switch", "#1f77b4"), ("single_set", "single set", "#ff7f0e"))
@@ -345,8 +346,6 @@ def _switches(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
 # ------------------------------------------------------------------------------ the page
 def switch_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
     """The whole page as a string (``curves`` as :func:`read_curves` returns them)."""
-    from plotly.offline import get_plotlyjs
-
     title = f"crypto-tune regime switch: {document.get('study', '')}"
     asset = document.get("asset", {})
     periods = document.get("periods", {})
@@ -398,7 +397,7 @@ def switch_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_esc(title)}</title><style>{_CSS}{_PAGE_CSS}</style>",
             f'<script type="text/javascript">{_ERRORS_JS % 1}</script>',
-            f'<script type="text/javascript">{get_plotlyjs()}</script>',
+            PLOTLY_JS,  # plotly.js once per folder (write_report)
             "</head><body>",
             *sections,
             status,

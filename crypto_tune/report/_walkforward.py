@@ -1,7 +1,7 @@
 """The walk-forward page: stitched equity against buy-and-hold, parameter drift, window table.
 
 Pure plotly and HTML from ``walkforward.json``'s content and the stitched curves (columns
-``returns``, ``benchmark``, ``window``); one self-contained file (plotly.js inline, offline).
+``returns``, ``benchmark``, ``window``); one page (plotly.js once per folder, offline).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from crypto_tune.report._html import write_report
+from crypto_tune.report._plotlyjs import PLOTLY_JS
 from crypto_tune.walkforward import flat_params
 
 _CSS = """
@@ -108,12 +109,12 @@ def drift_figure(windows: Sequence[Mapping[str, Any]]) -> go.Figure | None:
     return fig
 
 
-def _figure(fig: go.Figure | None, name: str, first: bool) -> str:
+def _figure(fig: go.Figure | None, name: str) -> str:
     if fig is None:
         return f'<p class="note">{_esc(name)}: no numeric parameter to draw</p>'
     return fig.to_html(
         full_html=False,
-        include_plotlyjs=first,
+        include_plotlyjs=False,
         div_id=f"plot-{name}",
         config={"responsive": True, "displaylogo": False},
     )
@@ -216,13 +217,15 @@ def walkforward_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
+            f"<title>{_esc(title)}</title><style>{_CSS}</style>",
+            PLOTLY_JS,  # plotly.js once per folder (write_report)
+            "</head><body>",
             f"<h1>{_esc(title)}</h1><p>{intro}</p>",
             _summary_table(document),
-            _figure(equity_figure(curves, windows), "equity", True),
+            _figure(equity_figure(curves, windows), "equity"),
             "<h2>Windows</h2>",
             _window_table(windows),
-            _figure(drift_figure(windows), "drift", False),
+            _figure(drift_figure(windows), "drift"),
             "</body></html>",
             "",
         ]
