@@ -78,3 +78,35 @@ def test_installed_sweeper_runs_from_any_directory(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Best value" in done.stdout
     assert list(outputs.glob("multiruns/*/*/optimization_results.yaml"))
+
+
+def test_the_package_list_names_every_conf_folder() -> None:
+    """Issue 22, item 8: setuptools warned once per conf/ folder missing from `packages`."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    folders = {p for p in (ROOT / "conf").rglob("*") if p.is_dir() and p.name != "__pycache__"}
+    wanted = {"crypto_tune.conf." + ".".join(p.relative_to(ROOT / "conf").parts) for p in folders}
+    assert wanted <= listed, sorted(wanted - listed)
+    assert isinstance(project["project"]["license"], str)  # an SPDX expression, not a table
+
+
+def test_building_the_wheel_prints_no_setuptools_warning(tmp_path: Path) -> None:
+    """`make install` printed ~20 setuptools warnings (license table, packages configuration).
+    Built from a copy: an in-tree build would leave build/ in the project."""
+    import shutil
+
+    source = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("conf", "crypto_tune"):
+        shutil.copytree(ROOT / name, source / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = _run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(source),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert "BuildBackendWarning" not in output, output[output.find("BuildBackendWarning") - 500 :]
