@@ -214,6 +214,9 @@ def verdict(
     oos_sharpe: float | None = None,
     in_sample_trades: int | None = None,
     rule: Sequence[str] = VERDICT_RULE,
+    model_trials: int = 0,
+    holdout_looks: int = 1,
+    is_sharpe: float | None = None,
 ) -> tuple[str, bool]:
     """One line saying whether the edge survives its own search and what to do, and the boolean.
 
@@ -221,11 +224,21 @@ def verdict(
     see :data:`TESTS`) for ``rule``. A strategy without in-sample trades has nothing to judge.
     The line starts ``edge significant`` / ``edge not significant`` / ``no edge to judge``,
     names the rule's numbers, then the decision; the out-of-sample Sharpe is appended when known.
+    ``model_trials`` (the Phase 1 trials behind the chosen model) are named beside the strategy
+    trials. ``holdout_looks`` > 1 (the holdout was evaluated with that many distinct settings
+    of this study line) calls the holdout's Sharpe a holdout, no longer out of sample. When
+    the edge is significant but the holdout disagrees (a holdout Sharpe at or below zero, or
+    below half of ``is_sharpe``), the line says so and advises against trading.
     """
     effective = f" ({n_effective:,} effective)" if n_effective is not None else ""
+    searched = (
+        f"{model_trials:,} model + {n_trials:,} strategy trials"
+        if model_trials > 0
+        else f"{n_trials:,} trials"
+    )
     if in_sample_trades == 0:
         return (
-            f"no edge to judge after {n_trials:,} trials{effective}: the strategy made no trades "
+            f"no edge to judge after {searched}{effective}: the strategy made no trades "
             "in sample (threshold above every prediction?): do not trade this",
             False,
         )
@@ -235,7 +248,7 @@ def verdict(
     survives = n_effective if n_effective is not None else n_trials
     if significant:
         text = (
-            f"edge significant after {n_trials:,} trials{effective}: {numbers}: the edge survives "
+            f"edge significant after {searched}{effective}: {numbers}: the edge survives "
             f"{survives:,} effective trials: trade it small, and stop if the holdout disagrees"
         )
     else:
@@ -246,10 +259,26 @@ def verdict(
             and not ((tests.get(name) or {}).get("passed") is None and TESTS[name].optional)
         ]
         text = (
-            f"edge not significant after {n_trials:,} trials{effective}: {numbers} "
+            f"edge not significant after {searched}{effective}: {numbers} "
             f"({'; '.join(reasons)}): no evidence of an edge: do not trade this"
         )
-    if oos_sharpe is not None and math.isfinite(oos_sharpe):
+    known = oos_sharpe is not None and math.isfinite(oos_sharpe)
+    if known and significant:
+        assert oos_sharpe is not None
+        half = is_sharpe is not None and math.isfinite(is_sharpe) and oos_sharpe < 0.5 * is_sharpe
+        if oos_sharpe <= 0 or half:
+            shown_is = f" against {is_sharpe:.2f} in sample" if is_sharpe is not None else ""
+            text += (
+                f"; BUT the holdout disagrees (Sharpe {oos_sharpe:.2f}{shown_is}): do not trade it"
+            )
+    if holdout_looks > 1:
+        text += (
+            f"; holdout looked at {holdout_looks} times with different settings: "
+            "no longer out of sample"
+        )
+        if known:
+            text += f"; holdout Sharpe {oos_sharpe:.2f}"
+    elif known:
         text += f"; out-of-sample Sharpe {oos_sharpe:.2f}"
     return text, significant
 
@@ -287,6 +316,11 @@ class Ledger:
     """Per-period Sharpe of each kept trial."""
     spa: dict[str, float]
     """SPA / Reality Check p-values on the kept trials, and the bars per row they used."""
+    ids: tuple[str, ...] = ()
+    """Which trial each kept Sharpe is (``strategy#12``, ``model#3``): the chosen trial is
+    found by its id, never by its value."""
+    clusters: tuple[int, ...] = ()
+    """Correlation cluster of each kept trial (near-copies share one)."""
 
     @property
     def n_kept(self) -> int:
@@ -303,6 +337,8 @@ class Ledger:
             "cluster_sharpe_variance": self.cluster_sharpe_variance,
             "trial_sharpe_variance": self.trial_sharpe_variance,
             "sharpes": [round(s, 8) for s in self.sharpes],
+            "ids": list(self.ids),
+            "clusters": list(self.clusters),
             "spa": self.spa,
         }
 
@@ -317,8 +353,10 @@ def summarise_ledger(
     max_spa_rows: int = 1000,
     reps: int = 1000,
     seed: int = 0,
+    ids: Sequence[str] | None = None,
 ) -> Ledger:
-    """The ledger of ``returns`` ``(T, K)`` (one column per recomputed trial).
+    """The ledger of ``returns`` ``(T, K)`` (one column per recomputed trial, named by ``ids``;
+    default ``"0" .. "K-1"``).
 
     Trials that never trade (a constant column) and infeasible ones (``feasible`` False) are
     dropped: the first have no Sharpe and the second can never be chosen, so neither belongs
@@ -335,6 +373,9 @@ def summarise_ledger(
     ok = np.asarray(feasible, dtype=bool)
     if matrix.ndim != 2 or matrix.shape[1] != ok.size:
         raise ConfigError(f"ledger: returns {matrix.shape} and {ok.size} feasibility flags")
+    names = [str(i) for i in range(ok.size)] if ids is None else [str(i) for i in ids]
+    if len(names) != ok.size:
+        raise ConfigError(f"ledger: {len(names)} ids for {ok.size} trials")
     flat = np.zeros(ok.size, dtype=bool)
     if matrix.size:
         flat = np.asarray(np.ptp(matrix, axis=0) == 0)
@@ -346,7 +387,9 @@ def summarise_ledger(
     ]
     all_sharpes = [s for s in all_sharpes if math.isfinite(s)]
     raw_variance = float(np.var(all_sharpes, ddof=1)) if len(all_sharpes) > 1 else 0.0
-    kept = matrix[:, ok & ~flat & finite]
+    keep = ok & ~flat & finite
+    kept = matrix[:, keep]
+    kept_ids = tuple(name for name, k in zip(names, keep, strict=True) if k)
     nan_spa = {"lower": math.nan, "consistent": math.nan, "upper": math.nan, "bars_per_row": 1}
     if kept.shape[1] == 0 or kept.shape[0] < 3:
         return Ledger(
@@ -386,6 +429,8 @@ def summarise_ledger(
         trial_sharpe_variance=raw_variance,
         sharpes=tuple(float(s) for s in sharpes),
         spa=spa,
+        ids=kept_ids,
+        clusters=tuple(int(c) for c in clusters.labels),
     )
 
 

@@ -69,6 +69,8 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
     rob = doc["robustness"]
     assert set(rob) >= {"n_trials", "psr", "dsr", "pbo", "verdict", "significant"}
     assert rob["n_trials"] == 150 and isinstance(rob["significant"], bool)
+    assert rob["family"]["model_trials"] == 3 and rob["family"]["strategy_trials"] == 150
+    assert rob["family"]["holdout_looks"] >= 1 and rob["family"]["tests"] >= 1
     assert ("edge significant" in rob["verdict"]) == rob["significant"]
     assert rob["significant"], rob["verdict"]  # a planted IC of 0.2 is a real edge
 
@@ -179,3 +181,44 @@ def test_best_with_walk_forward_holdout(tuned: Path) -> None:
     doc = json.loads(newest.read_text())
     assert doc["strategy"]["holdout_retrain_months"] == 3
     assert doc["metrics"]["out_of_sample"]["n_trades"] > 0
+
+
+def test_every_look_at_the_holdout_is_counted_on_the_study_line(tuned: Path) -> None:
+    """Three best runs with different settings on one study line: the holdout has been looked
+    at three times or more (the other tests of this module looked too); rerunning the same
+    settings is not a new look. The family counts both phases' trials."""
+    for leverage in ("1.1", "1.2", "1.3"):
+        _best(tuned, f"strategy.leverage={leverage}", "best.overwrite=false")
+    newest = max(best_dir(tuned).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    doc = json.loads(newest.read_text())
+    family = doc["robustness"]["family"]
+    assert family["model_trials"] == 3 and family["strategy_trials"] == 150
+    assert all(isinstance(family[k], int) for k in ("model_trials", "strategy_trials"))
+    looks = family["holdout_looks"]
+    assert isinstance(looks, int) and looks >= 3
+    assert f"holdout looked at {looks} times" in doc["robustness"]["verdict"]
+    assert "out-of-sample Sharpe" not in doc["robustness"]["verdict"]
+    _best(tuned, "strategy.leverage=1.3", "best.overwrite=false")  # the same look again
+    again = max(best_dir(tuned).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime)
+    assert json.loads(again.read_text())["robustness"]["family"]["holdout_looks"] == looks
+
+
+def test_a_retrained_holdout_says_so_and_keeps_the_refit_result(tuned: Path) -> None:
+    """Issue 22.1: `best.retrain_months=3` after a plain best run said nowhere that its holdout
+    was retrained, and overwrote the single-refit result."""
+    _best(tuned)
+    plain = json.loads((best_dir(tuned) / "workflow.best.json").read_text())
+    assert plain["how"]["holdout_model"] == "refit"
+    done = _best(tuned, "best.retrain_months=3")
+    assert "how: holdout" in done.stdout and "retrained every 3 month(s)" in done.stdout
+    doc = json.loads((best_dir(tuned) / "workflow.best.json").read_text())
+    assert doc["how"]["holdout_model"] == "retrained" and doc["how"]["retrain_months"] == 3
+    page = (best_dir(tuned) / "workflow.best.html").read_text()
+    assert "How this was made" in page and "retrained every 3 month(s)" in page
+    kept = [
+        json.loads(p.read_text())
+        for p in best_dir(tuned).glob("workflow.best.2*.json")
+        if (json.loads(p.read_text()).get("how") or {}).get("settings_key")
+        == plain["how"]["settings_key"]
+    ]
+    assert kept and kept[-1]["metrics"] == plain["metrics"]  # the refit result is still there

@@ -205,3 +205,72 @@ def test_replay_of_a_file_made_before_the_ledger_still_judges() -> None:
     assert found["n_effective"] is None and found["tests"]["dsr"]["value"] is not None
     assert found["tests"]["haircut_bhy"]["passed"] is None  # no ledger recorded: not available
     assert found["significant"] is rule_passes(found["tests"])
+
+
+# ------------------------------------------------------------------- the haircut's family
+def test_chosen_trial_is_found_by_its_number_not_by_a_rounded_sharpe() -> None:
+    """Regression: the ledger rounds Sharpes to 8 decimals and the chosen trial used to be
+    looked up by value (rel_tol 1e-9): a per-bar Sharpe like 0.0712345678912 never matched, so
+    the chosen trial stayed in its own family and halved the BHY p-value."""
+    from crypto_tune.phases._best_family import others_in_family
+
+    chosen = 0.0712345678912
+    ledger = {
+        "sharpes": [round(s, 8) for s in (0.01, -0.02, chosen, 0.003)],
+        "ids": ["strategy#0", "strategy#1", "strategy#7", "model#2"],
+        "near_copy": [False, False, True, False],
+    }
+    others = others_in_family(ledger, "strategy#7", periods_per_year=1.0)
+    assert others == [0.01, -0.02, 0.003]
+    # a manual override is not any trial: every kept trial but its near-copies counts
+    ledger["near_copy"] = [False, False, False, False]
+    assert len(others_in_family(ledger, None, periods_per_year=1.0)) == 4
+    assert len(others_in_family(ledger, "strategy#7", periods_per_year=1.0)) == 3
+
+
+def test_robustness_counts_the_chosen_trial_and_its_copies_once() -> None:
+    settings = SimpleNamespace(seed=0, best=SimpleNamespace(top_k=8))
+    evaluator = _Evaluator(0.004)
+    chosen = np.concatenate(evaluator.fold_returns({"entry": 1.5})[0])
+    choice = _choice(_study())
+    choice.trial_number = 25  # entry 1.5; trial 8 has entry 1.5 too: the same returns
+    found = _robustness(  # type: ignore[arg-type]
+        settings, choice, evaluator, chosen, {"n_trades": 80}, {"sharpe": 0.3}
+    )
+    ledger = found["inputs"]["ledger"]
+    assert found["inputs"]["chosen"] == "strategy#25"
+    assert sum(ledger["near_copy"]) == 2  # trials 8 and 25
+    assert found["family"]["tests"] == ledger["n_kept"] - 2 + 1
+    assert found["family"]["strategy_trials"] == 26 and found["family"]["holdout_looks"] == 1
+
+
+def test_one_sided_family_is_not_made_lenient_by_losing_trials() -> None:
+    """Two-sided p-values count strongly losing trials as discoveries, which makes BHY generous
+    (the issue's case: Sharpe 2.3 over 2.1 years, BHY p 1.0 among 99 zero-edge others, 0.014
+    among 99 losers). One-sided, losers can only make the adjustment stricter."""
+    from crypto_tune.metrics import haircut_sharpe_ratio
+
+    rng = np.random.default_rng(3)
+    n, ppy = 4600, 2190.0
+    zero = rng.normal(0.0, 0.7, size=99)
+    losers = rng.normal(-2.5, 0.1, size=99)
+
+    def bhy(others: np.ndarray, alternative: str) -> float:
+        found = haircut_sharpe_ratio(
+            2.3, n, periods_per_year=ppy, other_sharpes=others, alternative=alternative
+        )
+        return found.bhy.p_value
+
+    assert bhy(losers, "two-sided") < bhy(zero, "two-sided")  # the flaw
+    assert bhy(losers, "greater") >= bhy(zero, "greater")
+    assert bhy(losers, "greater") > 0.05
+    with pytest.raises(Exception, match="alternative"):
+        haircut_sharpe_ratio(2.3, n, periods_per_year=ppy, n_tests=5, alternative="less")
+
+
+def test_pbo_judges_only_trials_that_could_have_been_chosen() -> None:
+    from crypto_tune.phases._best_robustness import _tradable
+
+    study = _study()
+    assert [t.number for t in _tradable(study, {3, 5, 25})] == [3, 5, 25]
+    assert len(_tradable(study, set())) == 26  # nothing kept: the whole study

@@ -267,9 +267,10 @@ def _hlz_parameters(correlation: float) -> tuple[float, float]:
 
 
 def _simulated_other_pvalues(
-    n_tests: int, correlation: float, n_simulations: int, seed: int
+    n_tests: int, correlation: float, n_simulations: int, seed: int, *, one_sided: bool = False
 ) -> np.ndarray:
-    """``(n_simulations, n_tests)`` two-sided p-values of tests drawn from the HLZ model.
+    """``(n_simulations, n_tests)`` p-values (two-sided, or one-sided ``P(T > t)``) of tests
+    drawn from the HLZ model.
 
     Each test is zero-mean with probability ``p0``, else its monthly mean is exponential with
     mean ``λ``; 240 months of returns with 15% annual volatility whose noise is equicorrelated
@@ -282,8 +283,10 @@ def _simulated_other_pvalues(
     noise = math.sqrt(correlation) * common + math.sqrt(1.0 - correlation) * own
     true = rng.uniform(size=(n_simulations, n_tests)) > p0
     means = np.where(true, rng.exponential(lam, size=(n_simulations, n_tests)), 0.0)
-    t_ratio = np.abs(means * math.sqrt(_HLZ_MONTHS) / _HLZ_MONTHLY_VOL + noise)
-    return 2.0 * norm.sf(t_ratio)
+    t_ratio = means * math.sqrt(_HLZ_MONTHS) / _HLZ_MONTHLY_VOL + noise
+    if one_sided:
+        return np.asarray(norm.sf(t_ratio))
+    return np.asarray(2.0 * norm.sf(np.abs(t_ratio)))
 
 
 def _holm_of_last(family: np.ndarray) -> np.ndarray:
@@ -306,6 +309,7 @@ def haircut_sharpe_ratio(
     correlation: float = 0.2,
     n_simulations: int = 2000,
     seed: int = 0,
+    alternative: str = "two-sided",
 ) -> HaircutSharpe:
     """Harvey & Liu (2015) haircut of an ANNUALISED Sharpe ratio for the tests behind it.
 
@@ -319,6 +323,11 @@ def haircut_sharpe_ratio(
       the M other trials over the same ``n_obs``) the family is known and the answer exact;
       otherwise the other tests are drawn ``n_simulations`` times (``seed``) from the Harvey,
       Liu & Zhu model at average ``correlation`` in [0, 0.8] and the median is kept.
+
+    ``alternative="greater"`` makes every p-value of the family one-sided (``P(T > t)``, the
+    question "is there a positive edge"): a trial that loses money is then no discovery that
+    would make the false-discovery adjustment generous, as it is with the authors' two-sided
+    p-values (the default, which reproduces their figures).
 
     Each adjusted p-value maps back to the Sharpe ratio with that single-test p-value
     (``haircut = 1 - adjusted / original``). The authors' example (SR 1, 120 monthly
@@ -346,18 +355,25 @@ def haircut_sharpe_ratio(
         m = check_int("n_tests", n_tests, low=1)
     sims = check_int("n_simulations", n_simulations, low=1)
     check_int("seed", seed, low=0)
+    if alternative not in ("two-sided", "greater"):
+        raise ConfigError(f"alternative must be 'two-sided' or 'greater', got {alternative!r}")
+    sides = 2.0 if alternative == "two-sided" else 1.0
 
     years = n / ppy
     df = n - 1
     t_stat = sr * math.sqrt(years)
-    p_value = float(2.0 * student_t.sf(t_stat, df))
+    p_value = float(sides * student_t.sf(t_stat, df))
 
     if others is not None:
-        other_p = 2.0 * student_t.sf(np.abs(others) * math.sqrt(years), df)
+        other_t = (np.abs(others) if sides == 2.0 else others) * math.sqrt(years)
+        other_p = sides * student_t.sf(other_t, df)
         family = np.append(other_p, p_value)[None, :]
     else:
         family = np.hstack(
-            [_simulated_other_pvalues(m, correlation, sims, seed), np.full((sims, 1), p_value)]
+            [
+                _simulated_other_pvalues(m, correlation, sims, seed, one_sided=sides == 1.0),
+                np.full((sims, 1), p_value),
+            ]
         )
     p_adjusted = {
         "bonferroni": min(1.0, m * p_value),
@@ -367,7 +383,7 @@ def haircut_sharpe_ratio(
     p_adjusted["average"] = sum(p_adjusted.values()) / 3.0
 
     def cut(p_adj: float) -> Haircut:
-        adjusted_sr = float(student_t.isf(p_adj / 2.0, df) / math.sqrt(years))
+        adjusted_sr = float(student_t.isf(p_adj / sides, df) / math.sqrt(years))
         adjusted_sr = max(0.0, min(sr, adjusted_sr))
         return Haircut(p_value=p_adj, sharpe=adjusted_sr, haircut=(sr - adjusted_sr) / sr)
 

@@ -20,6 +20,8 @@ from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.phases._best_choice import _choose
 from crypto_tune.phases._best_document import _buy_and_hold, _document, _explain
 from crypto_tune.phases._best_evaluator import Evaluator
+from crypto_tune.phases._best_how import describe_how
+from crypto_tune.phases._best_looks import record_look
 from crypto_tune.phases._best_output import _log_to_mlflow, _print_table, _write_outputs
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.phases._best_runs import _combine, _run_member
@@ -63,10 +65,18 @@ def run_best(settings: Settings) -> None:
             ppy,
             (is_returns, oos_returns, in_sample, out_of_sample),
         )
+    looks = record_look(settings, choice)
     robustness = _robustness(
-        settings, choice, evaluator, is_returns.to_numpy(), in_sample, out_of_sample
+        settings,
+        choice,
+        evaluator,
+        is_returns.to_numpy(),
+        in_sample,
+        out_of_sample,
+        holdout_looks=looks["looks"],
     )
     document = _document(settings, runs, choice, in_sample, out_of_sample, robustness, ppy)
+    document["how"] = describe_how(settings, choice, looks)
     if portfolio is not None:
         document["portfolio"] = portfolio
     hold = _buy_and_hold(runs)

@@ -89,6 +89,7 @@ class Choice:
     replay: dict[str, Any] | None
     study: Any | None  # the Phase 2 study the parameters came from (None on replay)
     trial_number: int | None = None  # the Phase 2 trial chosen (None on replay)
+    model_study: Any | None = None  # the Phase 1 study the model came from (None: config, replay)
 
     @property
     def trial_id(self) -> str | None:
@@ -117,6 +118,11 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         model_source = f"file:{settings.best.from_file}"
     else:
         model, model_source = resolve_model(settings)
+    model_study = None
+    if model_source.startswith("study:"):
+        from crypto_tune.study import cached_study
+
+        model_study = cached_study(settings, phase="model")
     model = dataclasses.replace(model, **model_overrides)
     model.validate("model")
 
@@ -157,6 +163,7 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         replay,
         study,
         number,
+        model_study,
     )
 
 

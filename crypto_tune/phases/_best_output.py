@@ -7,6 +7,7 @@ the run's own HTML report.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -21,20 +22,46 @@ from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._strategy import RULE_KEYS
 
+log = logging.getLogger("crypto_tune.best")
+
 
 def best_folder(settings: Settings) -> Path:
     """``paths.best/<study.name>``: each study's best run has a folder of its own."""
     return Path(settings.paths.best) / settings.study.name
 
 
-def _target_path(settings: Settings) -> Path:
-    """Where this run's workflow.best.json goes; never the file being replayed."""
+def _target_path(settings: Settings, settings_key: str | None = None) -> Path:
+    """Where this run's workflow.best.json goes; never the file being replayed, and never over
+    a result made with other settings (``how.settings_key``): with ``best.overwrite`` only a
+    file of the same settings is replaced; another one is kept under a timestamped name."""
     folder = best_folder(settings)
     path = folder / "workflow.best.json"
     replayed = settings.best.from_file
     is_replayed = replayed is not None and Path(replayed).resolve() == path.resolve()
-    if (settings.best.overwrite and not is_replayed) or not path.exists():
+    if not path.exists():
         return path
+    if settings.best.overwrite and not is_replayed:
+        if settings_key is None or _settings_key(path) in (None, settings_key):
+            return path
+        kept = _timestamped(folder)
+        stem = kept.name.removesuffix(".json")
+        for sibling in folder.glob("workflow.best.*"):  # its curves, trades, models and page
+            rest = sibling.name.removeprefix("workflow.best.")
+            if not rest[:1].isdigit():
+                sibling.rename(folder / f"{stem}.{rest}")
+        log.info("kept the best run made with other settings as %s", kept)
+        return path
+    return _timestamped(folder)
+
+
+def _settings_key(path: Path) -> str | None:
+    try:
+        return (json.loads(path.read_text()).get("how") or {}).get("settings_key")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _timestamped(folder: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     candidate, n = folder / f"workflow.best.{stamp}.json", 2
     while candidate.exists():
@@ -55,7 +82,7 @@ def _write_outputs(
     from crypto_tune.report import trade_records
 
     is_hold, oos_hold = hold
-    path = _target_path(settings)
+    path = _target_path(settings, (document.get("how") or {}).get("settings_key"))
     path.parent.mkdir(parents=True, exist_ok=True)
     stem = path.name.removesuffix(".json")
     curves = path.with_name(f"{stem}.curves.parquet")
@@ -144,6 +171,9 @@ def _print_table(document: dict, path: Path) -> None:
         f"tune {document['periods']['tune'][0]}..{document['periods']['tune'][1]}, "
         f"holdout {document['periods']['holdout'][0]}..{document['periods']['holdout'][1]}"
     )
+    how = document.get("how") or {}
+    if how.get("text"):
+        print(f"how: {how['text']}")
     print("\n".join(lines))
     print(
         f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
@@ -193,6 +223,7 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
         "code_version": code_version(),
         "data_fingerprint": document["asset"]["data_fingerprint"],
         "verdict": document["robustness"]["verdict"],
+        "how": (document.get("how") or {}).get("text", ""),
     }
     with start_run(
         settings.tracking, study_name(settings, phase="best"), run_name="best", tags=tags

@@ -18,6 +18,7 @@ from crypto_tune._json import json_value
 from crypto_tune.config import Settings
 from crypto_tune.phases._best_choice import Choice, _bounds_from_study, _pbo_configs
 from crypto_tune.phases._best_evaluator import Evaluator
+from crypto_tune.phases._best_family import family_columns, others_in_family
 from crypto_tune.robustness import Bound, neighbourhood, verdict
 
 log = logging.getLogger("crypto_tune.best")
@@ -31,6 +32,7 @@ def _robustness(
     is_returns: np.ndarray,
     in_sample: dict,
     out_of_sample: dict,
+    holdout_looks: int = 1,
 ) -> dict[str, Any]:
     """Every robustness test of the chosen strategy, and the verdict the calibrated rule gives.
 
@@ -44,9 +46,6 @@ def _robustness(
     in-sample years; stability (median neighbour Sharpe over the chosen). A replay reads the
     ledger's summary, the PBO configurations and the search bounds from the file's ``inputs``.
     """
-    import optuna
-
-    from crypto_tune.objectives import drawdown_excess
     from crypto_tune.robustness import (
         TESTS,
         VERDICT_RULE,
@@ -54,36 +53,40 @@ def _robustness(
         stability_ratio,
         summarise_ledger,
     )
-    from crypto_tune.study import group_params, load_study
+    from crypto_tune.study import load_study
 
     sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
     inputs = (choice.replay or {}).get("robustness", {}).get("inputs")
     if inputs is None:
         # a replayed file without recorded inputs falls back to the study it names
         study = choice.study or load_study(settings, phase="strategy")
-        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        step = max(1, len(complete) // 2000)  # recompute at most ~2,000 trials
-        columns, feasible = [], []
-        for trial in complete[::step]:
-            params = group_params(trial.params, "strategy")
-            chained = np.concatenate(evaluator.fold_returns(params)[0])
-            columns.append(chained)
-            limit = evaluator.strategy(params).max_drawdown
-            feasible.append(bool(drawdown_excess(chained, limit) <= 0))
-        matrix = np.column_stack(columns) if columns else np.empty((len(is_returns), 0))
+        members = family_columns(settings, choice, evaluator, study)
+        matrix = (
+            np.column_stack(members.columns) if members.columns else np.empty((len(is_returns), 0))
+        )
         ledger = summarise_ledger(
             matrix,
-            feasible,
-            n_trials=len(complete),
+            members.feasible,
+            n_trials=members.strategy_trials,
             bars_per_day=max(1, round(24.0 / evaluator.bar_hours)),
             seed=settings.seed,
+            ids=members.ids,
         )
+        recorded = ledger.as_dict()
+        recorded["near_copy"] = _near_copies(matrix, members.ids, ledger.ids, is_returns)
+        kept = {int(i.split("#")[1]) for i in ledger.ids if i.startswith("strategy#")}
         inputs = {
-            "n_trials": len(complete),
+            "n_trials": members.strategy_trials,
             "trial_sharpe_variance": ledger.trial_sharpe_variance,
-            "pbo_configs": _pbo_configs(study, complete, settings.best.top_k),
-            "ledger": ledger.as_dict(),
+            "pbo_configs": _pbo_configs(study, _tradable(study, kept), settings.best.top_k),
+            "ledger": recorded,
             "bounds": {k: dataclasses.asdict(b) for k, b in _bounds_from_study(study).items()},
+            "chosen": choice.trial_id,
+            "family": {
+                "model_trials": members.model_trials,
+                "model_trials_traded": members.model_trials_traded,
+                "strategy_trials": members.strategy_trials,
+            },
         }
     n_trials = int(inputs["n_trials"])
     ledger_data = inputs.get("ledger") or {}
@@ -122,14 +125,10 @@ def _robustness(
     haircut = None
     haircut_p: float | None = None
     haircut_bhy: float | None = None
-    sharpes = [s * math.sqrt(ppy) for s in ledger_data.get("sharpes", [])]
+    others = others_in_family(ledger_data, inputs.get("chosen"), periods_per_year=ppy)
     if ledger_data:
         haircut_p = haircut_bhy = 1.0
         if annual > 0 and n_obs > 2:
-            others = list(sharpes)
-            same = [i for i, s in enumerate(others) if math.isclose(s, annual, rel_tol=1e-9)]
-            if same:
-                others.pop(same[0])  # the chosen trial is not one of the "other" tests
             rho = float(np.corrcoef(is_returns[:-1], is_returns[1:])[0, 1])
             found = metrics.haircut_sharpe_ratio(
                 annual,
@@ -139,6 +138,7 @@ def _robustness(
                 n_tests=None if others else 1,
                 autocorrelation=min(max(rho, -0.99), 0.99) if math.isfinite(rho) else 0.0,
                 seed=settings.seed,
+                alternative="greater",
             )
             haircut = found.as_dict()
             haircut_p, haircut_bhy = found.holm.p_value, found.bhy.p_value
@@ -164,12 +164,22 @@ def _robustness(
         "stability": judge_test("stability", stability),
     }
     assert set(tests) == set(TESTS)
+    family = {
+        **(inputs.get("family") or {"model_trials": 0, "model_trials_traded": 0}),
+        "strategy_trials": n_trials,
+        "holdout_looks": int(holdout_looks),
+        "tests": len(others) + 1 if ledger_data else None,
+        "method": FAMILY_METHOD,
+    }
     text, significant = verdict(
         n_trials=n_trials,
         tests=tests,
         n_effective=n_effective if ledger_data else None,
         oos_sharpe=out_of_sample.get("sharpe"),
         in_sample_trades=in_sample["n_trades"],
+        model_trials=family["model_trials"],
+        holdout_looks=family["holdout_looks"],
+        is_sharpe=in_sample.get("sharpe"),
     )
     log.info("verdict: %s", text)
     return {
@@ -189,5 +199,44 @@ def _robustness(
         "n_obs": int(n_obs),
         "in_sample_years": years,
         "neighbourhood": hood,
+        "family": family,
         "inputs": inputs,
     }
+
+
+# How the haircut's family is formed (recorded with every verdict).
+FAMILY_METHOD = (
+    "one-sided Harvey-Liu BHY; tests: every kept Phase 2 trial and the chosen rule on every "
+    "cached Phase 1 model, less the chosen trial (by trial number) and its near-copies "
+    f"(in-sample return correlation >= {0.9:g} with the chosen)"
+)
+NEAR_COPY = 0.9
+
+
+def _near_copies(
+    matrix: np.ndarray, ids: list[str], kept_ids: tuple[str, ...], chosen: np.ndarray
+) -> list[bool]:
+    """For each kept trial: are its in-sample returns a near-copy of the chosen strategy's
+    (correlation >= NEAR_COPY)? All False when the lengths differ (nothing to compare)."""
+    flags = []
+    position = {name: k for k, name in enumerate(ids)}
+    same_length = matrix.shape[0] == len(chosen) and np.ptp(chosen) > 0
+    for name in kept_ids:
+        if not same_length:
+            flags.append(False)
+            continue
+        column = matrix[:, position[name]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = float(np.corrcoef(column, chosen)[0, 1])
+        flags.append(bool(math.isfinite(rho) and rho >= NEAR_COPY))
+    return flags
+
+
+def _tradable(study: Any, kept: set[int]) -> list[Any]:
+    """The complete trials that could have been chosen: they trade and are feasible (kept by
+    the ledger); the whole study when the ledger kept none."""
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    usable = [t for t in complete if t.number in kept]
+    return usable or complete

@@ -1,0 +1,64 @@
+"""How a best run's result was made, in one place: which holdout, predicted by what (one refit
+or retrained), which parameters from where, which overrides and objective, which look at the
+holdout. The JSON (``how``), the terminal, the report and MLflow all read this description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crypto_tune.config import Settings
+from crypto_tune.phases._best_choice import Choice
+
+
+def holdout_model_text(retrain_months: int) -> str:
+    if retrain_months > 0:
+        return (
+            f"retrained every {retrain_months} month(s) on everything before "
+            "(expanding window, same purge)"
+        )
+    return "one refit on the whole tuning period"
+
+
+def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> dict[str, Any]:
+    """The ``how`` section of ``workflow.best.json`` (with a one-line ``text``)."""
+    split = settings.split
+    retrain = int(settings.best.retrain_months)
+    overrides = {
+        **{f"model.{k}": v for k, v in choice.model_overrides.items()},
+        **{f"strategy.{k}": v for k, v in choice.overrides.items()},
+    }
+    holdout = [str(split.holdout_start), str(split.holdout_end)]
+    n_looks, this = int(looks.get("looks", 1)), int(looks.get("this_look", 1))
+    look_text = (
+        "first look at this holdout"
+        if n_looks <= 1
+        else f"holdout look {this} of {n_looks} with different settings: not out of sample"
+    )
+    parts = [
+        f"holdout {holdout[0]}..{holdout[1]} predicted by {holdout_model_text(retrain)}",
+        f"model {choice.model_source}",
+        f"strategy {choice.strategy_source} (selection {settings.best.selection}, "
+        f"objective {settings.strategy.objective})",
+        "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+        if overrides
+        else "no overrides",
+        look_text,
+    ]
+    return {
+        "holdout": holdout,
+        "holdout_model": "retrained" if retrain > 0 else "refit",
+        "retrain_months": retrain,
+        "model_source": choice.model_source,
+        "strategy_source": choice.strategy_source,
+        "selection": settings.best.selection,
+        "objective": settings.strategy.objective,
+        "overrides": overrides,
+        "holdout_look": this,
+        "holdout_looks": n_looks,
+        "settings_key": looks.get("key"),
+        "text": "; ".join(parts),
+    }
+
+
+__all__ = ["describe_how", "holdout_model_text"]
