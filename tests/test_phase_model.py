@@ -230,3 +230,20 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(_study(url, name).get_trials(states=(COMPLETE,))) == complete + 2
+
+
+def test_a_trial_whose_folds_all_score_alike_logs_no_icir_nan(outputs: Path) -> None:
+    """Issue 22, item 8: a model that finds no split predicts a constant (IC 0 in every fold),
+    and the progress line printed `ICIR nan`."""
+    done = run_cli(
+        "-m",
+        "phase=model",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "tracking.enabled=false",
+        "hydra.sweeper.n_trials=1",
+        "model.min_data_in_leaf=1000000",  # no leaf that small: no split, constant predictions
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if "trial 0 |" in x)
+    assert "ICIR n/a (fold ICs equal)" in line and "nan" not in line.lower(), line

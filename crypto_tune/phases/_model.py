@@ -49,6 +49,16 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
     }
 
 
+def icir_text(icir: float) -> str:
+    """ICIR for a progress line: ``n/a (fold ICs equal)`` where it is undefined (every fold the
+    same IC, e.g. constant predictions everywhere: IC 0 in each fold), never ``nan``.
+
+    >>> icir_text(1.234), icir_text(float("nan"))
+    ('1.23', 'n/a (fold ICs equal)')
+    """
+    return f"{icir:.2f}" if np.isfinite(icir) else "n/a (fold ICs equal)"
+
+
 def _short(params: dict) -> str:
     return " ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
@@ -157,13 +167,13 @@ def run_model_trial(settings: Settings) -> float:
         else " (" + ", ".join(f"{symbol} {s['ic']:.4f}" for symbol, s in summaries.items()) + ")"
     )
     log.info(
-        "trial %s | %s | IC %.4f%s rank IC %.4f ICIR %.2f hit %.3f | %s %.4f | best %.4f | %.1fs%s",
+        "trial %s | %s | IC %.4f%s rank IC %.4f ICIR %s hit %.3f | %s %.4f | best %.4f | %.1fs%s",
         "-" if number is None else number,
         _short(settings.model.params()),
         summary["ic"],
         members,
         summary["rank_ic"],
-        summary["icir"],
+        icir_text(summary["icir"]),
         summary["hit_rate"],
         settings.phase.objective,
         value,
