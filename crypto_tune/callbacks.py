@@ -161,12 +161,11 @@ def log_study_summary(
         else:
             best = study.best_trial
             log.info(
-                "study %s: %d trials complete, best %.5f (trial %d) with %s",
+                "study %s: %d trials complete, best %.5f (trial %d, parameters above)",
                 study.study_name,
                 len(complete),
                 study.best_value,
                 best.number,
-                best.params,
             )
             if run is None:
                 return None

@@ -247,3 +247,20 @@ def test_a_trial_whose_folds_all_score_alike_logs_no_icir_nan(outputs: Path) -> 
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(x for x in done.stdout.splitlines() if "trial 0 |" in x)
     assert "ICIR n/a (fold ICs equal)" in line and "nan" not in line.lower(), line
+
+
+def test_the_best_parameters_print_once(outputs: Path) -> None:
+    """Issue 22, item 8: the sweeper's "Best parameters" line and the study summary both
+    printed the whole parameter set."""
+    done = run_cli(
+        "-m",
+        "phase=model",
+        "debug=fast",
+        f"paths.outputs={outputs}",
+        "tracking.enabled=false",
+        "hydra.sweeper.n_trials=2",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout + done.stderr
+    assert out.count("'model.learning_rate': ") == 1, out[-3000:]
+    assert "2 trials complete, best" in out
