@@ -64,8 +64,9 @@ def study_fingerprint(
     """Everything that changes what a trial of ``phase`` scores, one short value per input.
 
     Phase 1: the data inputs, ``phase.objective`` and every ``model.*`` setting. Phase 2: the
-    data inputs, every ``strategy.*`` setting (objective, costs, trade floor included) and the
-    key of the predictions the strategies trade.
+    data inputs, every ``strategy.*`` setting (objective, trade floor included), the market's
+    costs as resolved (``costs.*``: market, fee, shorting, borrow, funding, maintenance margin)
+    and the key of the predictions the strategies trade.
     """
     out = data_fingerprint(settings, datasets)
     if phase == "model":
@@ -73,7 +74,9 @@ def study_fingerprint(
         out.update({f"model.{k}": v for k, v in settings.model.params().items()})
     elif phase == "strategy":
         strategy = settings.strategy
-        out.update({f"strategy.{k}": v for k, v in vars(strategy).items()})
+        out.update({f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"})
+        # what the exchange charges: market, fee, shorting, borrow, funding, maintenance margin
+        out.update({f"costs.{k}": v for k, v in strategy.costs.describe().items()})
         if settings.asset.kind == "basket":  # how the sleeves are weighted changes the score
             asset = settings.asset
             for key in ("weights", "rebalance", "target_vol", "max_gross"):

@@ -3,7 +3,10 @@
 It keeps an account instead of marking equity bar by bar: ``balance`` is the equity before the
 open position's unrealised P&L (equity at entry, less entry costs and funding paid since), so the
 equity at any price ``P`` is ``balance + side * quantity * (P - entry)`` and the position is
-liquidated where that reaches zero. Import it as ``from reference_backtest import
+liquidated where that reaches the maintenance margin ``maintenance_margin * quantity * P``.
+Funding (a number per 8 h spread over the bars, or the rate due at each bar's close) and borrow
+interest (per year, on what a short borrows or a long above 1x owes) are paid from the balance
+at every close the position is held over. Import it as ``from reference_backtest import
 reference_backtest``.
 """
 
@@ -59,14 +62,18 @@ def reference_backtest(
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
-    funding_rate: float = 0.0,
+    funding_rate: float | Sequence[float] = 0.0,
+    borrow_rate: float = 0.0,
+    maintenance_margin: float = 0.0,
     bar_hours: float = 4.0,
     initial_equity: float = 1.0,
+    costs: list[dict] | None = None,
 ) -> tuple[list[float], list[dict]]:
     """Per-bar simple returns and the trade list (dicts with bar indices, not times).
 
     ``exit`` (None: ``threshold``) is the level a held side is kept beyond; ``leverage`` is a
-    number or one value per bar (NaN: no entry on that bar).
+    number or one value per bar (NaN: no entry on that bar). ``costs``, when a list, receives
+    one dict per bar with the money paid on it: ``trading``, ``funding``, ``borrow``.
     """
     opens, highs, lows, closes = ([float(x) for x in col] for col in (open_, high, low, close))
     preds = [float(x) for x in predictions]
@@ -76,7 +83,12 @@ def reference_backtest(
     else:
         levs = [float(x) for x in leverage]
     cost_rate = fee + slippage
-    funding_per_bar = funding_rate * bar_hours / 8.0
+    if isinstance(funding_rate, int | float):
+        funding = [funding_rate * bar_hours / 8.0] * len(closes)
+    else:
+        funding = [float(x) for x in funding_rate]
+    interest_per_bar = borrow_rate * bar_hours / (24.0 * 365.0)
+    paid = [{"trading": 0.0, "funding": 0.0, "borrow": 0.0} for _ in closes]
 
     balance = initial_equity
     pos: _Position | None = None
@@ -94,6 +106,7 @@ def reference_backtest(
             raise RuntimeError("no open position to close")
         gross = pos.side * pos.quantity * (price - pos.entry_price)
         exit_fee = 0.0 if reason == "liquidation" else cost_rate * pos.quantity * price
+        paid[i]["trading"] += exit_fee
         pnl = gross - pos.entry_fee - exit_fee - pos.funding
         new_balance = balance + gross - exit_fee
         if reason == "liquidation" or new_balance <= 0.0:
@@ -119,6 +132,7 @@ def reference_backtest(
         nonlocal balance, pos
         quantity = levs[i] * balance / price
         entry_fee = cost_rate * quantity * price
+        paid[i]["trading"] += entry_fee
         pos = _Position(
             side=side,
             quantity=quantity,
@@ -155,7 +169,9 @@ def reference_backtest(
             best = h if pos.side == 1 else lo
             # Where equity would reach zero; comparing prices with it (rather than the sign of
             # a nearly-zero equity) keeps exact ties decided the same way as in the engine.
-            liquidation = pos.entry_price - pos.side * balance / pos.quantity
+            liquidation = (pos.entry_price - pos.side * balance / pos.quantity) / (
+                1.0 - pos.side * maintenance_margin
+            )
             stop_first = pos.stop is not None and pos.side * (pos.stop - liquidation) > 0.0
             level = pos.stop if stop_first else liquidation
             if pos.side * (worst - level) <= 0.0:
@@ -166,12 +182,18 @@ def reference_backtest(
                 opened_beyond = pos.side * (o - pos.target) >= 0.0
                 close_position(i, o if opened_beyond else pos.target, "take_profit")
 
-        # 3. At the close: funding, then liquidation by funding, then the final exit.
+        # 3. At the close: funding, borrow interest, then liquidation by them, then the final exit.
         if pos is not None:
-            payment = pos.side * funding_per_bar * pos.quantity * c
+            payment = pos.side * funding[i] * pos.quantity * c
             balance -= payment
-            pos.funding += payment
-            if equity_at(c) <= 0.0:
+            notional = pos.quantity * c
+            borrowed = notional if pos.side == -1 else max(notional - equity_at(c), 0.0)
+            interest = interest_per_bar * borrowed
+            balance -= interest
+            pos.funding += payment + interest
+            paid[i]["funding"] += payment
+            paid[i]["borrow"] += interest
+            if equity_at(c) <= maintenance_margin * pos.quantity * c:
                 close_position(i, c, "liquidation")
             elif i == len(closes) - 1:
                 close_position(i, c, "end")
@@ -179,4 +201,6 @@ def reference_backtest(
         equity = equity_at(c)
         returns.append(equity / previous_equity - 1.0)
         previous_equity = equity
+    if costs is not None:
+        costs.extend(paid)
     return returns, trades

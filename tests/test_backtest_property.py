@@ -53,6 +53,8 @@ options = st.fixed_dictionaries(
         "fee": st.floats(0.0, 0.001),
         "slippage": st.floats(0.0, 0.001),
         "funding_rate": st.floats(-0.002, 0.002),
+        "borrow_rate": st.just(0.0) | st.floats(0.0, 2.0),
+        "maintenance_margin": st.sampled_from([0.0, 0.005]) | st.floats(0.0, 0.2),
     }
 )
 
@@ -157,5 +159,31 @@ def test_exit_level_and_per_bar_leverage_match_reference(market, opts, exit_shar
         assert (got.side, got.reason) == (want["side"], want["reason"])
         assert got.quantity == pytest.approx(want["quantity"], rel=1e-9, abs=1e-9)
     fast, n_trades = simulate_returns(*arrays(candles), signal.to_numpy(), **opts)
+    np.testing.assert_array_equal(fast, result.returns.to_numpy())
+    assert n_trades == len(result.trades)
+
+
+@PROPERTY
+@given(market=markets, opts=options, every=st.sampled_from([1, 2, 3]), seed=st.integers(0, 99))
+def test_funding_at_timestamps_borrow_and_costs_match_reference(market, opts, every, seed):
+    """Funding due on some closes only (as at 8-hour timestamps), borrow interest and the
+    maintenance margin: returns, trades and the money paid per bar equal the reference's."""
+    candles, predictions = market
+    rng = np.random.default_rng(seed)
+    funding = np.where(np.arange(len(candles)) % every == 0, rng.normal(0, 0.002, len(candles)), 0)
+    opts = {**opts, "funding_rate": funding}
+    result = run_backtest(candles, predictions, **opts)
+    paid: list[dict] = []
+    ref_returns, ref_trades = reference_backtest(
+        *arrays(candles), predictions.to_numpy(), **opts, bar_hours=4.0, costs=paid
+    )
+    np.testing.assert_allclose(result.returns.to_numpy(), ref_returns, rtol=0, atol=1e-9)
+    assert [(t.reason, t.side) for t in result.trades.itertuples()] == [
+        (t["reason"], t["side"]) for t in ref_trades
+    ]
+    assert result.costs is not None
+    want = pd.DataFrame(paid, index=candles.index)[list(result.costs.columns)]
+    np.testing.assert_allclose(result.costs.to_numpy(), want.to_numpy(), rtol=0, atol=1e-9)
+    fast, n_trades = simulate_returns(*arrays(candles), predictions.to_numpy(), **opts)
     np.testing.assert_array_equal(fast, result.returns.to_numpy())
     assert n_trades == len(result.trades)

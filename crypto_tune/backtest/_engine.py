@@ -14,19 +14,28 @@ Bar ``i`` is processed in this order (``o, h, l, c`` its prices, equity marked t
    (short) before the target, so a bar touching both counts as the stop. The exit price is the
    level, or ``o`` when the bar opens beyond it (gap); an exit at or beyond the liquidation price
    is a liquidation and leaves equity at exactly 0. After such an exit the rest of the bar is flat.
-3. Close: mark to ``c``; funding ``side * rate * quantity * c`` is paid and taken from the margin
-   (so the liquidation price moves); if that leaves equity <= 0 the position is liquidated at
-   ``c``. On the last bar an open position is closed at ``c`` (reason "end"), after its funding.
+3. Close: mark to ``c``; funding ``side * funding[i] * quantity * c`` is paid (``funding[i]``:
+   the rate due at this close, e.g. at the 8-hour funding timestamps only), then borrow interest
+   ``borrow * borrowed`` (``borrowed``: ``quantity * c`` for a short, the quote loan
+   ``quantity * c - equity`` for a long above 1x, else 0); both are taken from the margin (so the
+   liquidation price moves); if that leaves equity <= ``maintenance * quantity * c`` the position
+   is liquidated at ``c``. On the last bar an open position is closed at ``c`` (reason "end"),
+   after its funding and interest.
 
+The liquidation price is where equity reaches the maintenance margin
+``maintenance * quantity * price`` (0: where equity reaches 0): ``(entry - side * margin /
+quantity) / (1 - side * maintenance)``. A liquidation loses the whole isolated margin (the
+exchange keeps what is left of the maintenance margin): equity becomes 0.
 Costs ``(fee + slippage) * quantity * price`` are paid on entry and on every exit except a
-liquidation (the margin is gone). Equity is floored at 0; at 0 nothing trades again.
+liquidation (the margin is gone). Equity is floored at 0; at 0 nothing trades again. With
+``record`` the money paid per bar is kept: trading costs, funding (negative: received), borrow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -42,6 +51,10 @@ _SIGNAL, _STOP, _TARGET, _LIQUIDATION, _END = 0, 1, 2, 3, 4
 # Columns of the kernel's trade tables.
 T_ENTRY, T_EXIT, T_SIDE, T_REASON = 0, 1, 2, 3  # int table
 T_ENTRY_PRICE, T_EXIT_PRICE, T_QUANTITY, T_PNL, T_FEES = 0, 1, 2, 3, 4  # float table
+HOURS_PER_YEAR = 24.0 * 365.0  # borrow rates are per year of a 24/7 market
+# Columns of the kernel's per-bar cost table (money paid on each bar).
+C_TRADING, C_FUNDING, C_BORROW = 0, 1, 2
+COST_COLUMNS: tuple[str, ...] = ("trading", "funding", "borrow")
 
 
 @numba.njit(cache=True)
@@ -111,7 +124,9 @@ def simulate(  # pragma: no cover - compiled
     leverage,
     cost_rate,
     allow_short,
-    funding_per_bar,
+    funding,
+    borrow_per_bar,
+    maintenance,
     initial_equity,
     record,
 ):
@@ -121,8 +136,10 @@ def simulate(  # pragma: no cover - compiled
     ``predictions``; ``leverage`` is one value per bar (used at an entry on that bar's open).
     ``stop_loss`` / ``take_profit`` <= 0 mean none; each is a number or one value per bar (the
     level of a trade entered on that bar's open); ``cost_rate = fee + slippage``;
-    ``funding_per_bar = funding_rate * bar_hours / 8``. Returns ``(returns, equity, positions,
-    n_trades, trade_ints, trade_floats)``; all but ``returns`` are empty unless ``record``.
+    ``funding``: the funding rate due at each bar's close (a number: every bar);
+    ``borrow_per_bar``: interest per bar on the borrowed value; ``maintenance``: the maintenance
+    margin rate. Returns ``(returns, equity, positions, n_trades, trade_ints, trade_floats,
+    bar_costs)``; all but ``returns`` are empty unless ``record``.
     """
     n = close.shape[0]
     returns = np.empty(n)
@@ -131,6 +148,7 @@ def simulate(  # pragma: no cover - compiled
     positions = np.empty(cap)
     t_int = np.empty((cap, 4), dtype=np.int64)
     t_flt = np.empty((cap, 5))
+    bar_costs = np.zeros((cap, 3))
     has_stop = False
     has_target = False
 
@@ -171,6 +189,7 @@ def simulate(  # pragma: no cover - compiled
                 if equity < 0.0:
                     equity = 0.0
                 if record:
+                    bar_costs[i, C_TRADING] += exit_cost
                     t_int[n_trades, 0] = entry_i
                     t_int[n_trades, 1] = i
                     t_int[n_trades, 2] = side
@@ -189,11 +208,13 @@ def simulate(  # pragma: no cover - compiled
                 qty = leverage[i] * equity / o
                 entry_cost = cost_rate * qty * o
                 equity -= entry_cost
+                if record:
+                    bar_costs[i, C_TRADING] += entry_cost
                 margin = equity
                 entry_px = o
                 mark = o
                 entry_i = i
-                liq = o - sgn * margin / qty
+                liq = (o - sgn * margin / qty) / (1.0 - sgn * maintenance)
                 trade_stop = _at(stop_loss, i)
                 trade_target = _at(take_profit, i)
                 has_stop = trade_stop > 0.0
@@ -234,6 +255,7 @@ def simulate(  # pragma: no cover - compiled
                     if equity < 0.0:
                         equity = 0.0
                 if record:
+                    bar_costs[i, C_TRADING] += exit_cost
                     t_int[n_trades, 0] = entry_i
                     t_int[n_trades, 1] = i
                     t_int[n_trades, 2] = side
@@ -250,14 +272,21 @@ def simulate(  # pragma: no cover - compiled
             c = close[i]
             equity += sgn * qty * (c - mark)
             mark = c
-            if funding_per_bar != 0.0:
-                funding = sgn * funding_per_bar * qty * c
-                equity -= funding
-                margin -= funding
-                liq = entry_px - sgn * margin / qty
+            rate = _at(funding, i)
+            if rate != 0.0 or borrow_per_bar != 0.0:
+                paid = sgn * rate * qty * c
+                equity -= paid
+                borrowed = qty * c if side == -1 else max(qty * c - equity, 0.0)
+                interest = borrow_per_bar * borrowed
+                equity -= interest
+                margin -= paid + interest
+                liq = (entry_px - sgn * margin / qty) / (1.0 - sgn * maintenance)
+                if record:
+                    bar_costs[i, C_FUNDING] += paid
+                    bar_costs[i, C_BORROW] += interest
             reason = -1
             exit_cost = 0.0
-            if equity <= 0.0:
+            if equity <= maintenance * qty * c:
                 equity = 0.0
                 reason = _LIQUIDATION
             else:
@@ -268,6 +297,8 @@ def simulate(  # pragma: no cover - compiled
                     if equity < 0.0:
                         equity = 0.0
                     reason = _END
+                    if record:
+                        bar_costs[i, C_TRADING] += exit_cost
             if reason >= 0:
                 if record:
                     t_int[n_trades, 0] = entry_i
@@ -287,7 +318,15 @@ def simulate(  # pragma: no cover - compiled
             equity_out[i] = equity
             positions[i] = held
 
-    return returns, equity_out, positions, n_trades, t_int[:n_trades], t_flt[:n_trades]
+    return (
+        returns,
+        equity_out,
+        positions,
+        n_trades,
+        t_int[:n_trades],
+        t_flt[:n_trades],
+        bar_costs,
+    )
 
 
 def _number(
@@ -306,26 +345,18 @@ def check_params(
     fee: float,
     slippage: float,
     allow_short: bool,
-    funding_rate: float,
+    funding_rate: float | np.ndarray,
     initial_equity: float = 1.0,
     exit: float | None = None,
-) -> tuple[
-    float,
-    float,
-    float | np.ndarray,
-    float | np.ndarray,
-    float | np.ndarray,
-    float,
-    bool,
-    float,
-    float,
-]:
+    borrow_rate: float = 0.0,
+    maintenance_margin: float = 0.0,
+) -> KernelOptions:
     """Validate the strategy options; return them as kernel arguments.
 
-    Returns ``(threshold, exit_level, stop_loss, take_profit, leverage, cost_rate, allow_short,
-    funding_rate, initial_equity)`` with ``None`` levels as 0.0, ``exit=None`` as the threshold
-    and ``cost_rate = fee + slippage``; an array ``leverage``, ``stop_loss`` or ``take_profit`` is
-    returned as given (see :func:`leverage_per_bar` and :func:`level_per_bar`).
+    Returns :class:`KernelOptions` with ``None`` levels as 0.0, ``exit=None`` as the threshold
+    and ``cost_rate = fee + slippage``; an array ``leverage``, ``stop_loss``, ``take_profit`` or
+    ``funding_rate`` is returned as given (see :func:`leverage_per_bar`, :func:`level_per_bar`
+    and :func:`funding_per_bar`).
     """
     inf = math.inf
     thr = _number("threshold", threshold, low=0, high=inf, closed="[)", text="a number >= 0")
@@ -355,11 +386,55 @@ def check_params(
     if not isinstance(allow_short, bool | np.bool_):
         shown = allow_short.item() if isinstance(allow_short, np.generic) else allow_short
         raise ConfigError(f"allow_short must be a bool, got {shown!r}")
-    rate = _number("funding_rate", funding_rate, low=-inf, high=inf, closed="()", text="finite")
+    if isinstance(funding_rate, np.ndarray):
+        rate: float | np.ndarray = funding_rate
+    else:
+        rate = _number("funding_rate", funding_rate, low=-inf, high=inf, closed="()", text="finite")
     equity = _number(
         "initial_equity", initial_equity, low=0, high=inf, closed="()", text="a number > 0"
     )
-    return thr, exit_level, levels[0], levels[1], lev, costs, bool(allow_short), rate, equity
+    borrow = _number("borrow_rate", borrow_rate, low=0, high=10, closed="[]", text="in [0, 10]")
+    maintenance = _number(
+        "maintenance_margin", maintenance_margin, low=0, high=1, closed="[)", text="in [0, 1)"
+    )
+    return KernelOptions(
+        thr,
+        exit_level,
+        levels[0],
+        levels[1],
+        lev,
+        costs,
+        bool(allow_short),
+        rate,
+        equity,
+        borrow,
+        maintenance,
+    )
+
+
+class KernelOptions(NamedTuple):
+    """The checked options in the kernel's terms (:func:`check_params`)."""
+
+    threshold: float
+    exit_level: float
+    stop_loss: float | np.ndarray
+    take_profit: float | np.ndarray
+    leverage: float | np.ndarray
+    cost_rate: float
+    allow_short: bool
+    funding_rate: float | np.ndarray  # per 8 h (a number) or due at each bar's close (an array)
+    initial_equity: float
+    borrow_rate: float  # per year (365 days)
+    maintenance_margin: float
+
+    def funding_and_borrow(self, n: int, bar_hours: float) -> tuple[float | np.ndarray, float]:
+        """(funding as the kernel takes it, borrow interest per bar) for ``n`` bars of
+        ``bar_hours``: a number is prorated (per 8 h, per year), an array is checked."""
+        if isinstance(self.funding_rate, np.ndarray):
+            funding: float | np.ndarray = funding_per_bar(self.funding_rate, n)
+        else:
+            funding = self.funding_rate * bar_hours / 8.0
+        return funding, self.borrow_rate * bar_hours / HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -380,7 +455,9 @@ class BacktestParams:
     fee: float = 0.0005
     slippage: float = 0.0002
     allow_short: bool = True
-    funding_rate: float = 0.0
+    funding_rate: float | np.ndarray = 0.0
+    borrow_rate: float = 0.0
+    maintenance_margin: float = 0.0
 
     def __post_init__(self) -> None:
         check_params(**self.kwargs())
@@ -425,6 +502,20 @@ def level_per_bar(name: str, level: float | np.ndarray, n: int) -> float | np.nd
     bad = (arr < 0) | (arr >= 1) | ~np.isfinite(arr)
     if bad.any():
         raise ConfigError(f"{name} must be in (0, 1), 0 or NaN on every bar, got {arr[bad][0]!r}")
+    return arr
+
+
+def funding_per_bar(funding: np.ndarray, n: int) -> np.ndarray:
+    """Funding rates due at each bar's close (length ``n``, finite; 0 where none is due)."""
+    try:
+        arr = np.ascontiguousarray(funding, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"funding_rate must be a number or an array of floats: {exc}") from exc
+    if arr.shape != (n,):
+        raise DataError(f"funding_rate has shape {arr.shape}, expected ({n},): one value per bar")
+    if not np.isfinite(arr).all():
+        row = int(np.argmax(~np.isfinite(arr)))
+        raise DataError(f"funding_rate is {arr[row]!r} on bar {row}, must be finite")
     return arr
 
 
@@ -475,7 +566,9 @@ def simulate_returns(
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
-    funding_rate: float = 0.0,
+    funding_rate: float | np.ndarray = 0.0,
+    borrow_rate: float = 0.0,
+    maintenance_margin: float = 0.0,
     bar_hours: float = 4.0,
 ) -> tuple[np.ndarray, int]:
     """Per-bar simple returns of equity and the number of trades (those closed by the end too).
@@ -484,11 +577,13 @@ def simulate_returns(
     the rules are those of :func:`run_backtest` (``predictions`` is the signal the entry
     ``threshold`` and the ``exit`` level apply to; ``leverage``, ``stop_loss`` and
     ``take_profit`` a number or one value per bar, read at an entry on that bar's open).
-    ``funding_rate`` is per 8 hours, prorated by ``bar_hours``.
+    ``funding_rate`` is a number per 8 hours, prorated by ``bar_hours``, or the rate due at each
+    bar's close (an array, e.g. :func:`crypto_tune.markets.funding_schedule`); ``borrow_rate`` is
+    per year on the borrowed value; ``maintenance_margin`` the liquidation level.
 
     >>> r, n = simulate_returns(o, h, l, c, pred, threshold=0.001, leverage=2.0)  # doctest: +SKIP
     """
-    thr, exit_level, sl, tp, lev, costs, short, rate, _ = check_params(
+    options = check_params(
         threshold=threshold,
         exit=exit,
         stop_loss=stop_loss,
@@ -498,6 +593,8 @@ def simulate_returns(
         slippage=slippage,
         allow_short=allow_short,
         funding_rate=funding_rate,
+        borrow_rate=borrow_rate,
+        maintenance_margin=maintenance_margin,
     )
     hours = _number("bar_hours", bar_hours, low=0, high=math.inf, closed="()", text="a number > 0")
     arrays: list[np.ndarray] = []
@@ -522,23 +619,24 @@ def simulate_returns(
     row, problem = check_rows(o, h, lo, c, pred)
     if row >= 0:
         raise DataError(f"bar {row}: {problem}")
-    levs = leverage_per_bar(lev, o.shape[0])
-    sl = level_per_bar("stop_loss", sl, o.shape[0])
-    tp = level_per_bar("take_profit", tp, o.shape[0])
-    returns, _, _, n_trades, _, _ = simulate(
+    n = o.shape[0]
+    funding, borrow = options.funding_and_borrow(n, hours)
+    returns, _, _, n_trades, _, _, _ = simulate(
         o,
         h,
         lo,
         c,
         pred,
-        thr,
-        exit_level,
-        sl,
-        tp,
-        levs,
-        costs,
-        short,
-        rate * hours / 8.0,
+        options.threshold,
+        options.exit_level,
+        level_per_bar("stop_loss", options.stop_loss, n),
+        level_per_bar("take_profit", options.take_profit, n),
+        leverage_per_bar(options.leverage, n),
+        options.cost_rate,
+        options.allow_short,
+        funding,
+        borrow,
+        options.maintenance_margin,
         1.0,
         False,
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.backtest._engine import (
+    COST_COLUMNS,
     REASONS,
     T_ENTRY,
     T_ENTRY_PRICE,
@@ -87,7 +88,9 @@ class BacktestResult:
     ``positions``: signed quantity held at each close (the last bar shows the position the
     "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding,
     built on first use from ``trade_log`` (most callers only need the returns);
-    ``signal``: what the rule traded on (set by callers that transform predictions).
+    ``signal``: what the rule traded on (set by callers that transform predictions);
+    ``costs``: money paid on each bar, columns :data:`COST_COLUMNS` (trading = fee + slippage,
+    funding (negative: received), borrow).
     """
 
     returns: pd.Series
@@ -95,6 +98,7 @@ class BacktestResult:
     positions: pd.Series
     trade_log: TradeLog
     signal: pd.Series | None = None
+    costs: pd.DataFrame | None = None
 
     @functools.cached_property
     def trades(self) -> pd.DataFrame:
@@ -168,7 +172,9 @@ def run_backtest(
     fee: float = 0.0005,
     slippage: float = 0.0002,
     allow_short: bool = True,
-    funding_rate: float = 0.0,
+    funding_rate: float | np.ndarray | pd.Series = 0.0,
+    borrow_rate: float = 0.0,
+    maintenance_margin: float = 0.0,
     initial_equity: float = 1.0,
     timeframe: str | None = None,
 ) -> BacktestResult:
@@ -183,9 +189,15 @@ def run_backtest(
     or one value per bar (a Series on the candles' index or an array; NaN: no entry that bar).
     ``stop_loss`` and ``take_profit`` are fractions of the entry price checked on each bar's
     high/low; an isolated margin equal to the equity at entry is liquidated when equity would
-    reach 0. ``fee`` and ``slippage`` are charged per side on traded notional; ``funding_rate``
-    is per 8 hours on the notional at each close (longs pay a positive rate). ``timeframe``
-    (e.g. "4h") only prorates funding; None infers it from the index's most common spacing.
+    reach the maintenance margin (``maintenance_margin`` of the notional; 0: equity 0).
+    ``fee`` and ``slippage`` are charged per side on traded notional; ``funding_rate`` is paid on
+    the notional at each close (longs pay a positive rate): a number per 8 hours prorated over
+    the bars, or one rate per bar due at that bar's close (a Series on the candles' index or an
+    array: :func:`crypto_tune.markets.funding_schedule` puts the rates at their 8-hour
+    timestamps). ``borrow_rate`` (per year) is paid at each close on what a short borrows
+    (``quantity * close``) or a long above 1x borrows (``quantity * close - equity``).
+    ``timeframe`` (e.g. "4h") only prorates funding and borrow; None infers it from the index's
+    most common spacing.
 
     >>> result = run_backtest(candles, preds, threshold=0.002, stop_loss=0.05)  # doctest: +SKIP
     >>> result.trades[["entry_time", "side", "pnl", "reason"]]  # doctest: +SKIP
@@ -194,7 +206,9 @@ def run_backtest(
         leverage = leverage.to_numpy(dtype=np.float64, na_value=np.nan)
     elif not isinstance(leverage, int | float) and np.ndim(leverage) == 1:
         leverage = np.asarray(leverage, dtype=np.float64)
-    thr, exit_level, sl, tp, lev, costs, short, rate, equity0 = check_params(
+    if isinstance(funding_rate, pd.Series):
+        funding_rate = funding_rate.to_numpy(dtype=np.float64, na_value=np.nan)
+    options = check_params(
         threshold=threshold,
         exit=exit,
         stop_loss=stop_loss,
@@ -205,6 +219,8 @@ def run_backtest(
         allow_short=allow_short,
         funding_rate=funding_rate,
         initial_equity=initial_equity,
+        borrow_rate=borrow_rate,
+        maintenance_margin=maintenance_margin,
     )
     _check_frames(candles, predictions)
     hours = _bar_hours(time_index(candles), timeframe)
@@ -222,24 +238,25 @@ def run_backtest(
     if row >= 0:
         raise DataError(f"candles row {row} ({index[row]}): {problem}")
 
-    levs = leverage_per_bar(lev, len(index))
-    sl = level_per_bar("stop_loss", sl, len(index))  # one level per entry bar, or one number
-    tp = level_per_bar("take_profit", tp, len(index))
-    returns, equity, positions, _, t_int, t_flt = simulate(
+    n = len(index)
+    funding, borrow = options.funding_and_borrow(n, hours)
+    returns, equity, positions, _, t_int, t_flt, bar_costs = simulate(
         opens,
         highs,
         lows,
         closes,
         pred,
-        thr,
-        exit_level,
-        sl,
-        tp,
-        levs,
-        costs,
-        short,
-        rate * hours / 8.0,
-        equity0,
+        options.threshold,
+        options.exit_level,
+        level_per_bar("stop_loss", options.stop_loss, n),  # one level per entry bar, or a number
+        level_per_bar("take_profit", options.take_profit, n),
+        leverage_per_bar(options.leverage, n),
+        options.cost_rate,
+        options.allow_short,
+        funding,
+        borrow,
+        options.maintenance_margin,
+        options.initial_equity,
         True,
     )
     return BacktestResult(
@@ -247,4 +264,5 @@ def run_backtest(
         equity=pd.Series(equity, index=index, name="equity"),
         positions=pd.Series(positions, index=index, name="position"),
         trade_log=TradeLog(index, t_int, t_flt),
+        costs=pd.DataFrame(bar_costs, index=index, columns=list(COST_COLUMNS), copy=False),
     )

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.markets import MARKETS, ORDERS, MarketCosts, market_costs
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
 from crypto_tune.timeframes import timeframe_minutes
 
@@ -116,9 +117,23 @@ class AssetSettings:
     rebalance: str = "never"
     target_vol: float | None = None
     max_gross: float = 3.0
+    # what the exchange charges (crypto_tune/markets.py holds each market's defaults; null: the
+    # market's): spot | perp, funding per 8 h or a file of rates (perp), borrow rate per year
+    # (spot: shorting and leverage above 1x), maintenance margin (the liquidation level)
+    market: str = "spot"
+    funding: float | str | None = None
+    borrow_rate: float | None = None
+    maintenance_margin: float | None = None
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.kind", self.kind, ASSET_KINDS)
+        _check_choice(f"{key}.market", self.market, MARKETS)
+        if self.kind == "basket" and isinstance(self.funding, str):
+            _fail(
+                f"{key}.funding",
+                "null or a number for a basket (one rate file per member is not supported)",
+                self.funding,
+            )
         try:
             timeframe_minutes(self.timeframe)
         except ConfigError:
@@ -209,18 +224,22 @@ class StrategySettings:
     target_vol: float = 0.2
     max_leverage: float = 2.0
     vol_window: int = 180
-    allow_short: bool = True
-    fee: float = 0.0005
+    # null: what asset.market allows / charges (crypto_tune/markets.py)
+    allow_short: bool | None = None
+    fee: float | None = None
+    orders: str = "taker"  # taker | maker: which of the market's fees (fills are not modelled)
     slippage: float = 0.0002
-    funding_rate: float = 0.0
     # one name, or two for a multi-objective sweep (e.g. [sharpe, max_drawdown]); the sweeper's
     # directions follow (conf/phase/strategy.yaml: ${ct.directions:...})
     objective: str | tuple[str, ...] = "sharpe"
     min_trades_per_year: float = 10.0
     max_drawdown: float = 0.5
+    # the costs resolved from asset.market (settings_from_dict sets it; not a YAML key)
+    market: MarketCosts | None = None
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.name", self.name, STRATEGY_RULES)
+        _check_choice(f"{key}.orders", self.orders, ORDERS)
         _check_range(f"{key}.threshold", self.threshold, low=0)
         _check_range(f"{key}.entry", self.entry, low=0, low_open=True)
         if self.exit is not None and not 0 <= self.exit <= self.entry:
@@ -235,9 +254,9 @@ class StrategySettings:
         _check_range(f"{key}.target_vol", self.target_vol, low=0, high=10, low_open=True)
         _check_range(f"{key}.max_leverage", self.max_leverage, low=0, high=125, low_open=True)
         _check_range(f"{key}.vol_window", self.vol_window, low=2)
-        _check_range(f"{key}.fee", self.fee, low=0, high=0.1, high_open=True)
+        if self.fee is not None:
+            _check_range(f"{key}.fee", self.fee, low=0, high=0.1, high_open=True)
         _check_range(f"{key}.slippage", self.slippage, low=0, high=0.1, high_open=True)
-        _check_range(f"{key}.funding_rate", self.funding_rate, low=-0.1, high=0.1)
         if not 1 <= len(self.objectives) <= 2:
             _fail(f"{key}.objective", "one objective name or a list of two", self.objective)
         for name in self.objectives:
@@ -255,6 +274,21 @@ class StrategySettings:
         """The first objective: the one single-number summaries and neighbourhoods use."""
         return self.objectives[0]
 
+    @property
+    def costs(self) -> MarketCosts:
+        """The resolved market costs; without a market (settings built in code, not from the
+        config) the engine's own defaults: fee 0.05%, shorting, no funding, borrow or margin."""
+        if self.market is not None:
+            return self.market
+        fee = 0.0005 if self.fee is None else self.fee
+        short = True if self.allow_short is None else self.allow_short
+        return MarketCosts(market="none", fee=fee, allow_short=short)
+
+    @property
+    def leverage_cap(self) -> float:
+        """``max_leverage`` within what the market lends (1 on spot without borrowing)."""
+        return min(self.max_leverage, self.costs.max_leverage)
+
     def backtest_params(self) -> BacktestParams:
         """The engine's options (:class:`~crypto_tune.backtest.BacktestParams`, same names).
 
@@ -271,16 +305,19 @@ class StrategySettings:
             threshold = self.entry
         else:
             threshold, exit_ = self.threshold, None
+        costs = self.costs
         return BacktestParams(
             threshold=threshold,
             exit=exit_,
             stop_loss=self.stop_loss,
             take_profit=self.take_profit,
-            leverage=self.leverage,
-            fee=self.fee,
+            leverage=min(self.leverage, costs.max_leverage),
+            fee=costs.fee,
             slippage=self.slippage,
-            allow_short=self.allow_short,
-            funding_rate=self.funding_rate,
+            allow_short=costs.allow_short,
+            funding_rate=costs.funding_rate,
+            borrow_rate=costs.borrow_rate,
+            maintenance_margin=costs.maintenance_margin,
         )
 
 
@@ -608,4 +645,20 @@ def settings_from_dict(config: Mapping[str, Any]) -> Settings:
         config["storage"] = {**storage, "url": database_url(storage["url"])}
     settings = _build(Settings, config, "")
     settings.validate()
-    return settings
+    return with_market_costs(settings)
+
+
+def with_market_costs(settings: Settings) -> Settings:
+    """``settings`` with ``strategy.market`` resolved from ``asset.market`` and the overrides
+    (:func:`crypto_tune.markets.market_costs`; a forbidden combination is a ConfigError)."""
+    asset, strategy = settings.asset, settings.strategy
+    costs = market_costs(
+        asset.market,
+        fee=strategy.fee,
+        orders=strategy.orders,
+        allow_short=strategy.allow_short,
+        borrow_rate=asset.borrow_rate,
+        funding=asset.funding,
+        maintenance_margin=asset.maintenance_margin,
+    )
+    return dataclasses.replace(settings, strategy=dataclasses.replace(strategy, market=costs))

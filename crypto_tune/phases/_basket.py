@@ -4,7 +4,7 @@
 
 ``weights=equal rebalance=never`` without a target is today's basket (equal sleeves left alone,
 :func:`crypto_tune.portfolio.combine_sleeves`); anything else moves capital between sleeves at the
-scheduled closes and pays ``strategy.fee + strategy.slippage`` on the notional that moves (the
+scheduled closes and pays the market's fee + ``strategy.slippage`` on the notional that moves (the
 capital moved times the sleeve's gross exposure at that close).
 """
 
@@ -38,7 +38,7 @@ def is_plain(asset: AssetSettings) -> bool:
 def _path_kwargs(asset: AssetSettings, strategy: StrategySettings, ppy: float) -> dict[str, Any]:
     return {
         "weighting": asset.weights,
-        "cost_rate": strategy.fee + strategy.slippage,
+        "cost_rate": strategy.costs.fee + strategy.slippage,
         "target_vol": asset.target_vol,
         "max_gross": asset.max_gross,
         "window": strategy.vol_window,
@@ -55,22 +55,25 @@ def fold_paths(
     out = []
     for fold in folds:
         signal, kwargs = fold.signal(strategy, periods_per_year=ppy)
-        thr, exit_level, sl, tp, lev, costs, short, rate, _ = check_params(**kwargs)
+        options = check_params(**kwargs)
         n = fold.close.shape[0]
-        returns, equity, positions, n_trades, _, _ = simulate(
+        funding, borrow = options.funding_and_borrow(n, bar_hours)
+        returns, equity, positions, n_trades, _, _, _ = simulate(
             fold.open,
             fold.high,
             fold.low,
             fold.close,
             signal,
-            thr,
-            exit_level,
-            level_per_bar("stop_loss", sl, n),
-            level_per_bar("take_profit", tp, n),
-            leverage_per_bar(lev, n),
-            costs,
-            short,
-            rate * bar_hours / 8.0,
+            options.threshold,
+            options.exit_level,
+            level_per_bar("stop_loss", options.stop_loss, n),
+            level_per_bar("take_profit", options.take_profit, n),
+            leverage_per_bar(options.leverage, n),
+            options.cost_rate,
+            options.allow_short,
+            funding,
+            borrow,
+            options.maintenance_margin,
             1.0,
             True,
         )

@@ -15,7 +15,8 @@ import pandas as pd
 
 from crypto_tune import metrics
 from crypto_tune._json import json_value, provenance
-from crypto_tune.config import Settings
+from crypto_tune.config import Settings, StrategySettings
+from crypto_tune.costs import costs_document
 from crypto_tune.diagnostics import (
     holdout_note,
     objective_note,
@@ -53,6 +54,7 @@ def _document(
     iterations = {r.symbol: r.fitted.best_iteration for r in runs}
     # every strategy setting, so a replay restores the rule, its sizing and its costs
     strategy_params = dataclasses.asdict(choice.strategy)
+    strategy_params.pop("market", None)  # resolved from asset.market: the `costs` section
     return {
         **provenance(settings, [r.dataset for r in runs]),
         "asset": {
@@ -93,6 +95,7 @@ def _document(
             "out_of_sample": out_of_sample,
         },
         "robustness": robustness,
+        "costs": _costs(choice.strategy, runs),
         "members": None
         if single
         else {
@@ -109,6 +112,22 @@ def _document(
             for r in runs
         },
     }
+
+
+def _costs(strategy: StrategySettings, runs: list[MemberRun]) -> dict[str, Any]:
+    """The market's costs and the gross-to-net bridge in and out of sample (a basket: per
+    member, each sleeve's own; :mod:`crypto_tune.costs`)."""
+
+    def bridge(run: MemberRun) -> dict[str, Any]:
+        periods = {
+            "in_sample": (run.is_returns, run.is_costs or [None] * len(run.is_returns)),
+            "out_of_sample": ([run.oos.returns], [run.oos.costs]),
+        }
+        return costs_document(strategy.costs, slippage=strategy.slippage, periods=periods)
+
+    if len(runs) == 1:
+        return _clean(bridge(runs[0]))
+    return _clean({**strategy.costs.describe(), "members": {r.symbol: bridge(r) for r in runs}})
 
 
 def _buy_and_hold(runs: list[MemberRun]) -> tuple[pd.Series, pd.Series]:

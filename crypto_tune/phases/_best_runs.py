@@ -91,6 +91,7 @@ class MemberRun:
     holdout_ic: float
     fitted: Any
     is_signal: np.ndarray | None = None
+    is_costs: list[pd.DataFrame | None] = dataclasses.field(default_factory=list)  # per fold
 
 
 def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySettings) -> MemberRun:
@@ -101,7 +102,7 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
     mask = regime_mask(dataset, settings.regime.name)
     timeframe = settings.asset.timeframe
     oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    parts, trades, positions, signals = [], [], [], []
+    parts, trades, positions, signals, costs = [], [], [], [], []
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         pos = dataset.candles.index.get_indexer(preds.index)
@@ -110,6 +111,7 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         trades.append(result.trades)
         positions.append(result.positions.to_numpy())
         signals.append(result.signal.to_numpy())
+        costs.append(result.costs)
     holdout = dataset.holdout
     if len(holdout.test_idx) == 0:
         raise ConfigError(
@@ -142,6 +144,7 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         holdout_ic=holdout_ic,
         fitted=fitted,
         is_signal=np.concatenate(signals),
+        is_costs=costs,
     )
 
 

@@ -24,6 +24,7 @@ from crypto_tune.backtest import (
     zscore_signal,
 )
 from crypto_tune.config import AssetSettings, ModelSettings, Settings, StrategySettings
+from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.memo import memo
@@ -68,6 +69,8 @@ class FoldArrays:
     in_regime: np.ndarray | None = None
     positions: np.ndarray | None = None
     all_close: np.ndarray | None = None
+    times: pd.DatetimeIndex | None = None  # the bars' open times (funding at its timestamps)
+    bar_minutes: float = 240.0
     cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def signal(self, strategy: StrategySettings, *, periods_per_year: float) -> tuple:
@@ -94,7 +97,13 @@ class FoldArrays:
                     )[self.positions]
                 self.cache[key] = np.ascontiguousarray(full)
             vol = self.cache[key]
-        return rule_inputs(strategy, raw, in_regime, vol, signal=z)
+        signal, kwargs = rule_inputs(strategy, raw, in_regime, vol, signal=z)
+        if self.times is not None:
+            key = ("funding", strategy.costs)
+            if key not in self.cache:
+                self.cache[key] = strategy.costs.funding(self.times, self.bar_minutes)
+            kwargs["funding_rate"] = self.cache[key]
+        return signal, kwargs
 
 
 def tuned_params(strategy: StrategySettings) -> dict[str, object]:
@@ -132,7 +141,7 @@ def rule_inputs(
         if volatility is None:
             raise ConfigError("strategy.sizing=vol_target needs the realised volatility")
         kwargs["leverage"] = vol_target_leverage(
-            volatility, target_vol=strategy.target_vol, max_leverage=strategy.max_leverage
+            volatility, target_vol=strategy.target_vol, max_leverage=strategy.leverage_cap
         )
     return np.ascontiguousarray(signal), kwargs
 
@@ -159,6 +168,7 @@ def backtest_segment(
         vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
     signal, kwargs = rule_inputs(strategy, predictions, in_regime, vol, segments=segments)
     part = candles.iloc[positions]
+    kwargs["funding_rate"] = strategy.costs.funding(time_index(part), timeframe_minutes(timeframe))
     traded = pd.Series(signal, index=part.index)
     result = run_backtest(part, traded, timeframe=timeframe, **kwargs)
     return dataclasses.replace(result, signal=traded)
@@ -229,9 +239,12 @@ def resolve_model(settings: Settings) -> tuple[ModelSettings, str]:
 
 
 def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[FoldArrays, ...]:
-    """Per-fold OHLC and predictions (NaN = flat outside the regime)."""
+    """Per-fold OHLC and predictions (NaN = flat outside the regime), with the bars' times."""
     mask = regime_mask(dataset, regime)
     candles = dataset.candles
+    times = time_index(candles)
+    steps = np.diff(times.as_unit("ns").asi8)
+    bar_minutes = float(np.median(steps)) / 60e9 if len(steps) else 240.0
     all_close = np.ascontiguousarray(candles["close"].to_numpy(dtype=np.float64))
     out = []
     for fold in dataset.folds:
@@ -255,6 +268,8 @@ def fold_arrays_for(dataset: Dataset, oof: OutOfFold, regime: str) -> tuple[Fold
                 in_regime=np.ascontiguousarray(mask[positions]),
                 positions=positions,
                 all_close=all_close,
+                times=times[positions],
+                bar_minutes=bar_minutes,
             )
         )
     return tuple(out)

@@ -34,12 +34,13 @@ from crypto_tune import metrics
 from crypto_tune._json import json_value, provenance
 from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, write_atomic_parquet
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._regimes import SETS, TUNED, regime_settings, with_regime_hint
 from crypto_tune.phases._strategy import backtest_segment, rule_inputs
 from crypto_tune.regimes import switch_count, switch_labels
-from crypto_tune.timeframes import periods_per_year
+from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.switch")
 
@@ -108,12 +109,17 @@ def switched_backtest(
         stop[entry] = np.nan_to_num(_per_bar(kwargs["stop_loss"], n)[entry])
         target[entry] = np.nan_to_num(_per_bar(kwargs["take_profit"], n)[entry])
         leverage[entry] = _per_bar(kwargs["leverage"], n)[entry]
-        shared = {k: kwargs[k] for k in ("fee", "slippage", "allow_short", "funding_rate")}
+        costs_keys = ("fee", "slippage", "allow_short", "funding_rate", "borrow_rate")
+        shared = {k: kwargs[k] for k in (*costs_keys, "maintenance_margin")}
         if costs is not None and costs != shared:
             raise ConfigError(f"regime=switch: the sets differ in costs or shorting: {shared}")
         costs = shared
     assert costs is not None
     part = candles.iloc[positions]
+    # funding at its timestamps, as every backtest_segment pays it (the sets share the market)
+    market = next(iter(sets.values())).costs
+    funding = market.funding(time_index(part), timeframe_minutes(timeframe))
+    costs = {**costs, "funding_rate": funding}
     traded = pd.Series(signal, index=part.index)
     result = run_backtest(
         part,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.report._costs import costs_section
 from crypto_tune.report._figures import (
     Panel,
     equity_panel,
@@ -357,6 +358,7 @@ def build_report(
     ]
     status = (
         f'<div id="report-status" data-expected="{expected}" data-rendered="" '
+        costs_section(best),
         'data-errors="" data-done="0"></div>'
     )
     return "\n".join(
