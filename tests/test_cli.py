@@ -130,7 +130,7 @@ def test_help_lists_groups_and_objectives() -> None:
     done = run_cli("--help")
     assert done.returncode == 0, done.stderr
     assert "asset: basket, binance, btc, csv, eth, sol, synthetic" in done.stdout
-    assert "strategy.objective=sharpe|sortino|calmar|sharpe_dd" in done.stdout
+    assert "Phase 2 objective: sharpe|sortino|calmar|sharpe_dd" in done.stdout
 
 
 def test_walk_forward_inspect_shows_rolling_folds(outputs: Path) -> None:
@@ -309,3 +309,16 @@ def test_a_csv_starting_late_says_where_its_data_start(tmp_path: Path, outputs: 
         done, "y2023.csv", "from 2023-01-01 00:00", "starting after split.tune_start 2021-01-01"
     )
     assert not any(outputs.iterdir()), "no feature-cache file is left behind"
+
+
+def test_help_starts_with_the_ten_knobs() -> None:
+    """Issue 22, item 8: 144 lines of help never mentioned hydra.sweeper.n_trials."""
+    done = run_cli("--help")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "ten knobs" in line)
+    assert start <= 3, lines[:5]
+    knobs = [line.split()[0] for line in lines[start + 1 : start + 11]]
+    assert len(knobs) == 10 and all("=" in k for k in knobs), knobs
+    assert "hydra.sweeper.n_trials=N" in knobs
+    assert not lines[start + 11].strip()  # ten, then the commands
