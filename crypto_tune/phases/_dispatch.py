@@ -20,6 +20,7 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "report": ("crypto_tune.phases._report", "run_report"),
     "walkforward": ("crypto_tune.phases._walkforward", "run_walkforward"),
     "regimes": ("crypto_tune.phases._regimes", "run_regimes"),
+    "final": ("crypto_tune.phases._final", "run_final"),
 }
 
 
