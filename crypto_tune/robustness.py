@@ -246,7 +246,20 @@ def verdict(
     shown = list(dict.fromkeys([*rule, "dsr", "pbo"]))
     numbers = ", ".join(_test_text(name, tests.get(name)) for name in shown)
     survives = n_effective if n_effective is not None else n_trials
-    if significant:
+    known = oos_sharpe is not None and math.isfinite(oos_sharpe)
+    disagreement = ""
+    if known:
+        assert oos_sharpe is not None
+        finite_is = is_sharpe is not None and math.isfinite(is_sharpe)
+        if oos_sharpe <= 0 or (finite_is and oos_sharpe < 0.5 * float(is_sharpe or 0.0)):
+            shown_is = f" against {is_sharpe:.2f} in sample" if finite_is else ""
+            disagreement = f"the holdout disagrees (Sharpe {oos_sharpe:.2f}{shown_is})"
+    if significant and disagreement:
+        text = (
+            f"edge significant after {searched}{effective}: {numbers}: the edge survives "
+            f"{survives:,} effective trials, but {disagreement}: do not trade it"
+        )
+    elif significant:
         text = (
             f"edge significant after {searched}{effective}: {numbers}: the edge survives "
             f"{survives:,} effective trials: trade it small, and stop if the holdout disagrees"
@@ -262,15 +275,6 @@ def verdict(
             f"edge not significant after {searched}{effective}: {numbers} "
             f"({'; '.join(reasons)}): no evidence of an edge: do not trade this"
         )
-    known = oos_sharpe is not None and math.isfinite(oos_sharpe)
-    if known and significant:
-        assert oos_sharpe is not None
-        half = is_sharpe is not None and math.isfinite(is_sharpe) and oos_sharpe < 0.5 * is_sharpe
-        if oos_sharpe <= 0 or half:
-            shown_is = f" against {is_sharpe:.2f} in sample" if is_sharpe is not None else ""
-            text += (
-                f"; BUT the holdout disagrees (Sharpe {oos_sharpe:.2f}{shown_is}): do not trade it"
-            )
     if holdout_looks > 1:
         text += (
             f"; holdout looked at {holdout_looks} times with different settings: "

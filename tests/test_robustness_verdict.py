@@ -274,3 +274,22 @@ def test_pbo_judges_only_trials_that_could_have_been_chosen() -> None:
     study = _study()
     assert [t.number for t in _tradable(study, {3, 5, 25})] == [3, 5, 25]
     assert len(_tradable(study, set())) == 26  # nothing kept: the whole study
+
+
+def test_verdict_warns_when_the_holdout_disagrees_and_counts_the_looks() -> None:
+    """Issue 22.2: the demo said "edge significant ... trade it small" beside a holdout Sharpe of
+    0.28 against 2.72 in sample. The warning is symmetrical to the one for a holdout that looks
+    better than the evidence; repeated looks make the holdout no longer out of sample."""
+    yes = _tests(**dict.fromkeys(TESTS, True))
+    text, significant = verdict(
+        n_trials=500, tests=yes, n_effective=9, oos_sharpe=0.28, is_sharpe=2.72, model_trials=12
+    )
+    assert significant and text.startswith("edge significant after 12 model + 500 strategy")
+    assert "but the holdout disagrees (Sharpe 0.28 against 2.72 in sample): do not trade it" in text
+    assert "trade it small" not in text
+    agrees, _ = verdict(n_trials=500, tests=yes, oos_sharpe=1.9, is_sharpe=2.72)
+    assert "but the holdout disagrees" not in agrees and "trade it small" in agrees
+    losing, _ = verdict(n_trials=500, tests=yes, oos_sharpe=-0.1)
+    assert "holdout disagrees (Sharpe -0.10)" in losing
+    looked, _ = verdict(n_trials=500, tests=yes, oos_sharpe=1.9, is_sharpe=2.0, holdout_looks=4)
+    assert "holdout looked at 4 times" in looked and "out-of-sample Sharpe" not in looked
