@@ -172,3 +172,44 @@ def test_a_funding_file_must_span_the_bars(tmp_path: Path) -> None:
     later = pd.date_range("2024-01-02", periods=6, freq="4h", tz="UTC")
     with pytest.raises(ConfigError, match=r"^asset\.funding: .*rates\.csv covers 2024-01-01 08:00"):
         costs.funding(later, 240)
+
+
+def test_every_best_run_records_its_costs_in_and_out_of_sample() -> None:
+    """``workflow.best.json``'s ``costs`` from the best run's backtests: a long held over the
+    08:00 and 16:00 funding timestamps of each fold pays 0.1% of its notional at each."""
+    from crypto_tune.backtest import run_backtest
+    from crypto_tune.config import StrategySettings
+    from crypto_tune.costs import bridge_lines
+    from crypto_tune.phases._best_document import _costs
+    from crypto_tune.phases._best_runs import MemberRun
+
+    index = pd.date_range("2024-01-01", periods=6, freq="4h", tz="UTC")
+    candles = pd.DataFrame({c: 100.0 for c in ("open", "high", "low", "close")}, index=index)
+    preds = pd.Series([1.0, 1.0, 1.0, np.nan, np.nan, np.nan], index=index)
+    costs = market_costs("perp", funding=0.001, fee=0.0)
+    strategy = dataclasses.replace(StrategySettings(slippage=0.0), market=costs)
+    funding = costs.funding(index, 240)
+    kwargs = strategy.backtest_params().kwargs() | {"threshold": 0.5, "funding_rate": funding}
+    folds = [run_backtest(candles, preds, **kwargs) for _ in range(2)]
+    holdout = run_backtest(candles, -preds, **kwargs)  # a short receives it
+    run = MemberRun(
+        symbol="X",
+        dataset=None,  # type: ignore[arg-type]
+        fold_scores={},
+        is_returns=[r.returns for r in folds],
+        is_trades=pd.DataFrame(),
+        is_positions=np.zeros(12),
+        oos=holdout,
+        holdout_ic=0.0,
+        fitted=None,
+        is_costs=[r.costs for r in folds],
+    )
+    document = _costs(strategy, [run])
+    assert document["market"] == "perp" and document["fee"] == 0.0
+    assert document["in_sample"]["funding_paid"] == pytest.approx(4 * 0.001, rel=1e-3)
+    assert document["in_sample"]["net_return"] == pytest.approx(0.998**2 - 1)
+    assert document["out_of_sample"]["funding_paid"] == pytest.approx(-2 * 0.001, rel=1e-3)
+    assert document["out_of_sample"]["borrow_paid"] == 0.0
+    lines = bridge_lines(document)
+    assert len(lines) == 2 and lines[0].startswith("costs (perp, fee 0.00%) in sample: gross")
+    assert "funding 0.4%" in lines[0] and lines[1].endswith("= net +0.2%")

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from crypto_tune.config import Settings
+from crypto_tune.costs import bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
@@ -179,6 +180,8 @@ def _print_table(document: dict, path: Path) -> None:
         f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
         f"{_fmt(model['holdout_ic'], 'ic')}"
     )
+    for line in bridge_lines(document.get("costs")):  # the gross-to-net bridge
+        print(line)
     print(
         f"robustness: PSR {_fmt(rob['psr'], 'psr')}, DSR {_fmt(rob['dsr'], 'dsr')}, "
         f"PBO {_fmt(rob['pbo'], 'pbo')} over {rob['n_trials']:,} trials"
