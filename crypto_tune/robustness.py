@@ -248,12 +248,10 @@ def verdict(
     survives = n_effective if n_effective is not None else n_trials
     known = oos_sharpe is not None and math.isfinite(oos_sharpe)
     disagreement = ""
-    if known:
-        assert oos_sharpe is not None
+    if known and holdout_disagrees(oos_sharpe, is_sharpe):
         finite_is = is_sharpe is not None and math.isfinite(is_sharpe)
-        if oos_sharpe <= 0 or (finite_is and oos_sharpe < 0.5 * float(is_sharpe or 0.0)):
-            shown_is = f" against {is_sharpe:.2f} in sample" if finite_is else ""
-            disagreement = f"the holdout disagrees (Sharpe {oos_sharpe:.2f}{shown_is})"
+        shown_is = f" against {is_sharpe:.2f} in sample" if finite_is else ""
+        disagreement = f"the holdout disagrees (Sharpe {oos_sharpe:.2f}{shown_is})"
     if significant and disagreement:
         text = (
             f"edge significant after {searched}{effective}: {numbers}: the edge survives "
@@ -285,6 +283,17 @@ def verdict(
     elif known:
         text += f"; out-of-sample Sharpe {oos_sharpe:.2f}"
     return text, significant
+
+
+def holdout_disagrees(oos_sharpe: float | None, is_sharpe: float | None) -> bool:
+    """The holdout contradicts the in-sample evidence: its Sharpe is at or below zero, or below
+    half the in-sample Sharpe (the mirror of the warning for a holdout better than the
+    evidence). False when the holdout Sharpe is unknown."""
+    if oos_sharpe is None or not math.isfinite(oos_sharpe):
+        return False
+    if oos_sharpe <= 0:
+        return True
+    return is_sharpe is not None and math.isfinite(is_sharpe) and oos_sharpe < 0.5 * is_sharpe
 
 
 # ---------------------------------------------------------------------- the trial ledger
@@ -482,6 +491,7 @@ __all__ = [
     "Ledger",
     "Neighbourhood",
     "aggregate_bars",
+    "holdout_disagrees",
     "judge_test",
     "neighbourhood",
     "pareto_choice",

@@ -273,9 +273,10 @@ def test_robustness_tables_hand_formatted(report_html: str) -> None:
     assert robust["PBO"] == ["—"]
     assert robust["mean IC over folds"] == ["0.0213"]
     assert robust["ICIR"] == ["0.84"]
+    assert robust["looks at the holdout"] == ["—"]  # a document without the family
     names = ("performance-table", "strategy-table", "robustness-table")
     cells = [c for name in names for row in dom.tables[name] for c in row]
-    assert len(cells) == 5 * 9 + 2 * 4 + 2 * 7
+    assert len(cells) == 5 * 9 + 2 * 4 + 2 * 12
     for cell in cells:
         assert not re.search(r"\b(nan|inf|none|null)\b", cell, flags=re.IGNORECASE), cell
 
@@ -294,6 +295,19 @@ def test_verdict_box_colour_follows_significance(studies) -> None:
         assert box["class"] == f"verdict {css}"
         assert box["data-significant"] == ("true" if significant else "false")
         assert "edge not significant after 30 trials: DSR 0.40" in html
+
+
+def test_a_significant_edge_the_holdout_contradicts_is_a_caution_with_how_it_was_made() -> None:
+    best = _best(True)
+    best["robustness"]["holdout_disagrees"] = True
+    best["how"] = {"text": "holdout 2024-01-01..2024-12-31 predicted by one refit"}
+    html = build_report(
+        title="t", model_study=None, strategy_study=None, best=best, equity=None, fold_ic=None
+    )
+    box = _parse(html).by_id["verdict"]
+    assert box["class"] == "verdict caution" and box["data-significant"] == "true"
+    assert _parse(html).by_id["how"] is not None
+    assert "How this was made:</strong> holdout 2024-01-01..2024-12-31 predicted by" in html
 
 
 def test_missing_inputs_become_notes() -> None:

@@ -19,7 +19,7 @@ from crypto_tune.config import Settings
 from crypto_tune.phases._best_choice import Choice, _bounds_from_study, _pbo_configs
 from crypto_tune.phases._best_evaluator import Evaluator
 from crypto_tune.phases._best_family import family_columns, others_in_family
-from crypto_tune.robustness import Bound, neighbourhood, verdict
+from crypto_tune.robustness import Bound, holdout_disagrees, neighbourhood, verdict
 
 log = logging.getLogger("crypto_tune.best")
 _clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
@@ -190,6 +190,9 @@ def _robustness(
         "pbo": _clean(pbo),
         "verdict": text,
         "significant": significant,
+        "holdout_disagrees": holdout_disagrees(
+            out_of_sample.get("sharpe"), in_sample.get("sharpe")
+        ),
         "rule": list(VERDICT_RULE),
         "tests": tests,
         "haircut": haircut,

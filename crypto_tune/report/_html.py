@@ -56,12 +56,17 @@ MODEL_ROWS: tuple[tuple[str, str, str], ...] = (
     ("ic", "mean IC over folds", "ic"),
     ("rank_ic", "mean rank IC over folds", "ic"),
     ("icir", "ICIR", "ratio"),
+    ("holdout_ic", "holdout IC", "ic"),
 )
 ROBUSTNESS_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("family.model_trials", "trials (Phase 1)", "int"),
     ("n_trials", "trials (Phase 2)", "int"),
+    ("family.tests", "tests in the verdict's family", "int"),
+    ("tests.haircut_bhy.value", "haircut p (BHY, one-sided)", "prob"),
     ("psr", "PSR", "prob"),
     ("dsr", "DSR", "prob"),
     ("pbo", "PBO", "prob"),
+    ("family.holdout_looks", "looks at the holdout", "int"),
 )
 
 _CSS = """
@@ -73,6 +78,7 @@ h1{margin:.2rem 0}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-to
 .verdict.significant{background:#e6f4ea;border-color:#1e8e3e;color:#0d652d}
 .verdict.not-significant{background:#fce8e6;border-color:#d93025;color:#a50e0e}
 .verdict.unknown{background:#f1f3f4;border-color:#9aa0a6;color:#3c4043}
+.verdict.caution{background:#fef7e0;border-color:#f29900;color:#8a4b00}
 .tables{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{padding:.3rem .8rem;border-bottom:1px solid #eee;text-align:right}
@@ -188,7 +194,9 @@ def _esc(text: Any) -> str:
 def _rows(rows: tuple[tuple[str, str, str], ...], *columns: Mapping | None) -> str:
     lines = []
     for key, label, kind in rows:
-        cells = "".join(f"<td>{_esc(format_value(_lookup(c, key), kind))}</td>" for c in columns)
+        cells = "".join(
+            f"<td>{_esc(format_value(_lookup(c, *key.split('.')), kind))}</td>" for c in columns
+        )
         lines.append(f'<tr data-key="{_esc(key)}"><th scope="row">{_esc(label)}</th>{cells}</tr>')
     return "\n".join(lines)
 
@@ -206,18 +214,28 @@ def _header(title: str, best: Mapping | None, generated: datetime) -> str:
         box = "unknown", "verdict not available: no best run was given"
     elif not isinstance(verdict, str) or not verdict.strip():
         box = "unknown", "verdict not available: best.robustness.verdict is missing"
+    elif significant is True and _lookup(best, "robustness", "holdout_disagrees") is True:
+        box = "caution", verdict
     elif significant is True:
         box = "significant", verdict
     elif significant is False:
         box = "not-significant", verdict
     else:
         box = "unknown", f"{verdict} (significance unknown)"
-    flag = {"significant": "true", "not-significant": "false", "unknown": ""}[box[0]]
+    flag = {"significant": "true", "caution": "true", "not-significant": "false", "unknown": ""}[
+        box[0]
+    ]
+    how = _lookup(best, "how", "text")
+    how_html = (
+        f'<p class="how" id="how"><strong>How this was made:</strong> {_esc(how)}</p>\n'
+        if isinstance(how, str) and how
+        else ""
+    )
     return (
         f'<header id="header" class="section">\n<h1>{_esc(title)}</h1>\n'
         f'<p class="generated">generated {_esc(stamp)}</p>\n'
         f'<div class="verdict {box[0]}" id="verdict" data-significant="{flag}">'
-        f"{_esc(box[1])}</div>\n</header>"
+        f"{_esc(box[1])}</div>\n{how_html}</header>"
     )
 
 
@@ -345,6 +363,7 @@ def build_report(
     sections = [
         _header(title, best, datetime.now(UTC)),
         _robustness_section(best),
+        costs_section(best),
         _panel_section("model-study", "Phase 1: model search (IC)", model_panels, model_note),
         _panel_section(
             "strategy-study", "Phase 2: strategy search", strategy_panels, strategy_note
@@ -358,7 +377,6 @@ def build_report(
     ]
     status = (
         f'<div id="report-status" data-expected="{expected}" data-rendered="" '
-        costs_section(best),
         'data-errors="" data-done="0"></div>'
     )
     return "\n".join(
