@@ -245,6 +245,8 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
         for segment in ("in_sample", "out_of_sample"):
             for key, value in document["metrics"][segment].items():
                 numbers[f"{segment}.{key}"] = value
+            for key, value in ((document.get("costs") or {}).get(segment) or {}).items():
+                numbers[f"costs.{segment}.{key}"] = value  # the gross-to-net bridge
         for key in ("ic", "rank_ic", "icir", "holdout_ic"):
             numbers[f"model.{key}"] = document["metrics"]["model"][key]
         for key in ("psr", "dsr", "pbo", "n_trials"):
