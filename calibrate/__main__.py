@@ -104,11 +104,11 @@ def subprocess_runner(
                 target.with_suffix(".error.txt").unlink(missing_ok=True)
                 return record
             error = (done.stderr or done.stdout)[-3000:]
+            target.with_suffix(".error.txt").write_text(error)
             if attempt < retries:
                 last = error.strip().splitlines()[-1:] or ["?"]
                 _log(f"{market['name']}: failed ({last[0][:120]}); again in {retry_wait:.0f}s")
                 time.sleep(retry_wait)
-        target.with_suffix(".error.txt").write_text(error)
         return {**market, "error": error}
 
     return run

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -47,8 +48,15 @@ def git_state(root: Path) -> dict[str, object]:
         )
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    changed = git("status", "--porcelain", "--", "crypto_tune", "conf", "calibrate")
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changed)}
+    changed = git("diff", "HEAD", "--", "crypto_tune", "conf")
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", "crypto_tune", "conf")
+    local = changed + untracked
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "dirty": bool(local),
+        # which local state (another developer's work in progress) the market ran on
+        "local_changes": hashlib.sha256(local.encode()).hexdigest()[:12] if local else None,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": time.perf_counter() - began,
         "model_ic": doc["metrics"]["model"]["ic"],
         "holdout_ic": doc["metrics"]["model"]["holdout_ic"],
+        "periods": doc.get("periods"),
         "in_sample_sharpe": doc["metrics"]["in_sample"]["sharpe"],
         "out_of_sample_sharpe": doc["metrics"]["out_of_sample"]["sharpe"],
         "n_trades": doc["metrics"]["in_sample"]["n_trades"],
