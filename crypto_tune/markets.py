@@ -156,6 +156,8 @@ def market_costs(
     funding_file = None
     rate = spec.funding_rate
     if isinstance(funding, str):
+        if not os.path.isfile(funding):
+            raise ConfigError(f"asset.funding: no such file: {funding} (a number or a rate file)")
         funding_file = funding
         rate = 0.0
     elif funding is not None:

@@ -133,6 +133,8 @@ def test_funding_files_in_csv_with_epoch_or_iso_times(tmp_path: Path) -> None:
         read_funding(str(bad))
     with pytest.raises(ConfigError, match=r"^asset\.funding: cannot read"):
         read_funding(str(tmp_path / "missing.csv"))
+    with pytest.raises(ConfigError, match=r"^asset\.funding: no such file: .*missing\.csv"):
+        market_costs("perp", funding=str(tmp_path / "missing.csv"))
 
 
 def test_the_bridge_adds_up_by_hand() -> None:
@@ -213,3 +215,27 @@ def test_every_best_run_records_its_costs_in_and_out_of_sample() -> None:
     lines = bridge_lines(document)
     assert len(lines) == 2 and lines[0].startswith("costs (perp, fee 0.00%) in sample: gross")
     assert "funding 0.4%" in lines[0] and lines[1].endswith("= net +0.2%")
+
+
+def test_phase2_folds_and_basket_sleeves_pay_the_same_costs() -> None:
+    """A Phase 2 fold (and a basket's sleeve on the same fold) pays funding at its 8-hour
+    timestamps, not spread over the bars; on spot the same short signal never trades."""
+    from crypto_tune.config import StrategySettings
+    from crypto_tune.phases._basket import fold_paths
+    from crypto_tune.phases._strategy import FoldArrays, backtest_folds
+
+    index = pd.date_range("2024-01-01", periods=6, freq="4h", tz="UTC")
+    prices = np.full(6, 100.0)
+    preds = np.array([1.0, 1.0, 1.0, np.nan, np.nan, np.nan])
+    fold = FoldArrays(prices, prices, prices, prices, preds, times=index, bar_minutes=240.0)
+    rule = StrategySettings(name="threshold", threshold=0.5, slippage=0.0)
+    perp = dataclasses.replace(rule, market=market_costs("perp", funding=0.001, fee=0.0))
+    returns, trades = backtest_folds((fold,), perp, bar_hours=4.0)
+    assert trades == [1] and np.prod(1 + returns[0]) == pytest.approx(0.998)
+    assert np.flatnonzero(returns[0]).tolist() == [1, 3]  # the 08:00 and 16:00 closes
+    sleeve, _, n_trades = fold_paths((fold,), perp, bar_hours=4.0)[0]
+    np.testing.assert_array_equal(sleeve, returns[0])
+    assert n_trades == 1
+    spot = dataclasses.replace(rule, market=market_costs("spot"))
+    short = FoldArrays(prices, prices, prices, prices, -preds, times=index, bar_minutes=240.0)
+    assert backtest_folds((short,), spot, bar_hours=4.0)[1] == [0]
