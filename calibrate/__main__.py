@@ -124,7 +124,13 @@ def _describe(market: Mapping[str, Any], record: Mapping[str, Any]) -> str:
         last = str(record["error"]).strip().splitlines()[-1:] or ["?"]
         return f"FAILED ({last[0][:100]})"
     word = "SIGNIFICANT" if record.get("significant") else "not significant"
-    return f"{word}: {str(record.get('verdict', ''))[:80]}"
+    bhy = (record.get("tests") or {}).get("haircut_bhy") or {}
+    n_trials = record.get("family") or {}
+    return (
+        f"{word} (haircut p (BHY) {bhy.get('value', float('nan')):.3f}; family "
+        f"{n_trials.get('model_trials', '?')} + {n_trials.get('strategy_trials', '?')} trials; "
+        f"in-sample Sharpe {record.get('in_sample_sharpe', float('nan')):.2f})"
+    )
 
 
 def run_all(

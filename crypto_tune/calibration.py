@@ -221,6 +221,8 @@ def held_out_rates(
             if keep is None or float(r["planted_ic"]) == 0 or float(r["planted_ic"]) in keep
         ]
         try:
+            if not any(float(r["planted_ic"]) > 0 for r in choosing):
+                raise ConfigError("no planted market to choose a rule on")
             chosen, _ = choose_rule(choosing, max_fpr=max_fpr)
         except ConfigError as exc:
             errors.append(f"chosen on the {fit} seeds: {exc}; the {check} seeds are not scored")
