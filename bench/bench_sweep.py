@@ -56,12 +56,11 @@ def mask(text: str) -> str:
 
 def postgres_problem(url: str, *, setup: bool = True) -> str | None:
     """None when PostgreSQL at ``url`` accepts a login, else why not (after pg-setup.sh once)."""
-    from crypto_tune.config._resolvers import database_url
     from crypto_tune.exceptions import CryptoTuneError
-    from crypto_tune.study import check_storage
+    from crypto_tune.storage import check_storage
 
     try:
-        check_storage(database_url(url))
+        check_storage(url)
         return None
     except CryptoTuneError as exc:
         reason = str(exc)
@@ -71,7 +70,7 @@ def postgres_problem(url: str, *, setup: bool = True) -> str | None:
     if done.returncode != 0:
         return f"scripts/pg-setup.sh failed: {done.stderr.strip()[-300:]}"
     try:
-        check_storage(database_url(url))
+        check_storage(url)
         return None
     except CryptoTuneError as exc:
         return str(exc)

@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from crypto_tune.config import Settings, config_dir, register_resolvers
-from crypto_tune.exceptions import ConfigError, CryptoTuneError, InvalidTrialError
+from crypto_tune.exceptions import ConfigError, CryptoTuneError, InvalidTrialError, SweepAborted
 from crypto_tune.launcher import accepts_plain_config
 from crypto_tune.logs import mask_secrets
 
@@ -560,7 +560,8 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
     the trial's values may be the very thing that failed validation."""
     import optuna
 
-    from crypto_tune.study import open_storage, running_trial
+    from crypto_tune.storage import open_storage, study_name
+    from crypto_tune.study import running_trial
 
     try:
         tree = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
@@ -572,7 +573,7 @@ def _fail_running_trial(cfg: DictConfig | dict) -> None:
             for key, value in (tree.get(group) or {}).items()
         }
         study = optuna.load_study(
-            study_name=f"{tree['study']['name']}.{tree['phase']['name']}",
+            study_name=study_name(tree["study"]["name"], tree["phase"]["name"]),
             storage=open_storage(tree["storage"]["url"]),
         )
         trial = running_trial(study, values)
@@ -591,11 +592,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if replayed:
         print(f"crypto-tune: best.from: replaying on {' '.join(replayed)}")
         sys.argv = [sys.argv[0], *replayed, *sys.argv[1:]]
-    from crypto_tune import reliability
+    from crypto_tune import reliability, storage
 
     try:
         preflight(sys.argv[1:], command=True)
-        workers = reliability.worker_options() if _split_args(sys.argv[1:])[1] else None
+        workers = storage.worker_options() if _split_args(sys.argv[1:])[1] else None
     except CryptoTuneError as exc:
         fail(str(exc))
     except OSError as exc:  # preflight writes the feature cache: a full disk is one line too
@@ -610,11 +611,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if _split_args(sys.argv[1:])[1]:  # a sweep: Ctrl-C lands inside a trial (see above)
         _INTERRUPT.install()
     if workers is not None:  # heartbeats, stale-trial recovery, database outages
-        reliability.install(workers)
+        storage.enable_workers(workers)
     try:
         run(_task)()
         if _INTERRUPT.requested:  # Ctrl-C after the last trial started: the sweep is complete
             raise KeyboardInterrupt
+    except SweepAborted as stop:  # the sweeper's own error (the study database gone): one line
+        fail(str(stop.error))
     except KeyboardInterrupt:
         print(
             "crypto-tune: interrupted; complete trials are kept in the study: run the same "

@@ -23,4 +23,24 @@ class InvalidTrialError(CryptoTuneError):
     """A trial's parameters cannot be evaluated (reported to Optuna as a failed trial)."""
 
 
-__all__ = ["ConfigError", "CryptoTuneError", "DataError", "InvalidTrialError", "StorageError"]
+class SweepAborted(BaseException):  # a signal like KeyboardInterrupt, not an error
+    """Carries a CryptoTuneError raised by the sweeper outside any trial (the study storage
+    unreachable for longer than ``CRYPTO_TUNE_DB_WAIT``) through Hydra, which reports every
+    ``Exception`` as a traceback and exit code 1, to the CLI's one line and exit code 2.
+
+    A BaseException on purpose, like KeyboardInterrupt: no ``except Exception`` on the way
+    swallows it (pytest's ``Exit`` does the same)."""
+
+    def __init__(self, error: CryptoTuneError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+__all__ = [
+    "ConfigError",
+    "CryptoTuneError",
+    "DataError",
+    "InvalidTrialError",
+    "StorageError",
+    "SweepAborted",
+]

@@ -1,37 +1,29 @@
-"""Optuna studies: names, the one way to open a storage and a study, fingerprints, best parameters.
+"""Optuna studies of a run's settings: names, opening, fingerprints, best parameters.
 
-:func:`open_storage` (one storage per process and URL) and :func:`open_study` are how every
-module reaches a study; the URL is normalised by :func:`crypto_tune.storage_url.database_url`.
+The settings' face of :mod:`crypto_tune.storage` (which takes values, not settings): a phase
+reaches its study by :func:`open_study` (or :func:`load_study`), named by :func:`study_name`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from optuna.storages import BaseStorage
 
-from crypto_tune import reliability
+from crypto_tune import storage
 from crypto_tune.config import Settings
-from crypto_tune.exceptions import ConfigError, StorageError
-from crypto_tune.logs import mask_secrets
-from crypto_tune.reliability import WorkerOptions
-from crypto_tune.storage_url import database_url, is_grpc
+from crypto_tune.exceptions import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 def study_name(settings: Settings, *, phase: str | None = None) -> str:
-    """The Optuna study of ``phase`` (default: this run's phase): ``{study.name}.{phase}``.
-
-    ``study.name`` (``{experiment}.{symbol}.{timeframe}.{regime}.{split}.h{horizon}`` unless the
-    user names it) is the one home of a study's identity; every phase finds another phase's
-    study through it, so an override of ``study.name`` is honoured everywhere.
-    """
-    return f"{settings.study.name}.{phase or settings.phase.name}"
+    """The Optuna study of ``phase`` (default: this run's phase), by the one formula
+    :func:`crypto_tune.storage.study_name` (``{study.name}.{phase}``); every phase finds another
+    phase's study through it, so an override of ``study.name`` is honoured everywhere."""
+    return storage.study_name(settings.study.name, phase or settings.phase.name)
 
 
 # Overrides that select another phase or its options: left out of the "run this first" hint.
@@ -49,73 +41,10 @@ def rerun_hint(settings: Settings, *, phase: str) -> str:
     return " ".join(["crypto-tune", f"{flag}phase={phase}", *given])
 
 
-def check_storage(url: str, *, timeout_s: int = 5) -> None:
-    """Connect to the study database once; raise StorageError (password masked) if it fails.
-
-    SQLite: the file's folder is created. PostgreSQL: a login is attempted; nothing is written.
-    ``grpc://host:port``: the proxy must answer within ``timeout_s``.
-    """
-    url = database_url(url)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return
-    if is_grpc(url):
-        from crypto_tune.proxy import check_proxy
-
-        check_proxy(url, timeout_s=timeout_s)
-        return
-    import sqlalchemy
-
-    connect_args = {"connect_timeout": timeout_s} if url.startswith("postgres") else {}
-    try:
-        engine = sqlalchemy.create_engine(url, connect_args=connect_args)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # any driver error: report one masked line
-        reason = " ".join(str(getattr(exc, "orig", exc) or exc).split())
-        raise StorageError(
-            f"storage.url {mask_secrets(url)} is unreachable: {mask_secrets(reason)[:300]}"
-        ) from None
-
-
-# One storage per process and URL (and worker options): one engine, one heartbeat thread.
-_STORAGES: dict[tuple[str, WorkerOptions | None], BaseStorage] = {}
-# Studies opened by open_study without their own sampler, per storage (as above) and study name.
-_STUDIES: dict[tuple[str, WorkerOptions | None, str], optuna.Study] = {}
-
-
-def open_storage(url: str) -> BaseStorage:
-    """The process's one study storage for ``url`` (normalised by :func:`database_url`).
-
-    In a sweep worker (:func:`crypto_tune.reliability.install`) it is the worker storage that
-    heartbeats this process's trials and rides out outages
-    (:class:`~crypto_tune.reliability.WorkerStorage`, or its gRPC twin for ``grpc://``); else
-    an RDBStorage whose database was reached once (:func:`check_storage`) and whose connections
-    are checked before use (``pool_pre_ping``), or a plain gRPC proxy client.
-    """
-    url = database_url(url)
-    options = reliability.active_options()
-    key = (url, options)
-    if key not in _STORAGES:
-        if is_grpc(url):
-            from crypto_tune import proxy
-
-            _STORAGES[key] = (
-                proxy.ProxyWorkerStorage(url, options) if options else proxy.client(url)
-            )
-        elif options is not None:
-            _STORAGES[key] = reliability.WorkerStorage(url, options)
-        else:
-            check_storage(url)
-            _STORAGES[key] = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    return _STORAGES[key]
-
-
-def forget_storages() -> None:
-    """Drop the memoised storages and studies (tests; after :func:`reliability.installed`)."""
-    _STORAGES.clear()
-    _STUDIES.clear()
+def check_storage(settings: Settings, *, timeout_s: float = 5) -> None:
+    """Reach ``storage.url`` once before any work (:func:`crypto_tune.storage.check_storage`): a
+    SQLite file's folder must exist unless it lies under ``paths.outputs``."""
+    storage.check_storage(settings.storage.url, outputs=settings.paths.root, timeout_s=timeout_s)
 
 
 def open_study(
@@ -126,39 +55,28 @@ def open_study(
     directions: Sequence[Literal["minimize", "maximize"]] | None = None,
     sampler: optuna.samplers.BaseSampler | None = None,
 ) -> optuna.Study:
-    """The Optuna study of ``phase`` (:func:`study_name`) on :func:`open_storage`.
+    """The Optuna study of ``phase`` (:func:`study_name`) on ``storage.url``
+    (:func:`crypto_tune.storage.open_study`, one storage per process and URL).
 
     ``create=True`` creates it if absent (``directions``, default one maximised objective) and
     loads it otherwise; without it a missing study is a ConfigError that names the command
-    creating it. Memoised per URL and study name unless a ``sampler`` is given (a study that
-    samples gets its own object).
+    creating it. Memoised per URL and study name unless a ``sampler`` is given.
     """
     name = study_name(settings, phase=phase)
-    url = database_url(settings.storage.url)
-    key = (url, reliability.active_options(), name)
-    if sampler is None and key in _STUDIES:
-        return _STUDIES[key]
-    storage = open_storage(url)
-    if create:
-        study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            sampler=sampler,
-            directions=list(directions or ["maximize"]),
-            load_if_exists=True,
-        )
-    else:
-        try:
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-        except KeyError:
-            raise ConfigError(
-                f"no {phase} study named '{name}' in {mask_secrets(url)}: "
-                f"run `{rerun_hint(settings, phase=phase)}` first"
-                + (" or set phase.model_source=config" if phase == "model" else "")
-            ) from None
-    if sampler is None:
-        _STUDIES[key] = study
-    return study
+    missing = (
+        f"no {phase} study named '{name}' in {storage.StorageURL.parse(settings.storage.url)}: "
+        f"run `{rerun_hint(settings, phase=phase)}` first"
+        + (" or set phase.model_source=config" if phase == "model" else "")
+    )
+    return storage.open_study(
+        settings.storage.url,
+        name,
+        create=create,
+        directions=directions,
+        sampler=sampler,
+        missing=missing,
+        outputs=settings.paths.root,
+    )
 
 
 def load_study(settings: Settings, *, phase: str) -> optuna.Study:

@@ -1,4 +1,12 @@
-"""The Optuna sweeper with the sweep's fixed overrides recorded once per study.
+"""The Optuna sweeper, handed the opened study storage, with the sweep's fixed overrides recorded
+once per study.
+
+The stock sweeper gives Optuna the ``storage`` URL string. :class:`CryptoTuneSweeper` opens it
+first, the one way every module opens a storage (:func:`crypto_tune.storage.open_storage`: in a
+``crypto-tune -m`` worker the storage that keeps heartbeats, recovers stale trials and rides out
+database outages), and hands Optuna that object: nothing in Optuna is patched. A project error
+raised outside any trial (the database gone for longer than ``CRYPTO_TUNE_DB_WAIT``) leaves the
+sweep as :class:`~crypto_tune.exceptions.SweepAborted`, which the CLI prints as one line.
 
 The stock sweeper (hydra-optuna-sweeper 1.4) writes every fixed command-line override
 (``asset=eth``, ``paths.outputs=...``) as a user attribute of every trial: one storage write per
@@ -19,7 +27,7 @@ follows (:func:`fixed_overrides` reads them back for any trial):
 * passwords in values (``storage.url=postgresql://user:pw@...``) are masked.
 
 It also closes the gap of a worker killed between creating a trial and recording its first
-heartbeat (:mod:`crypto_tune.reliability`): such a trial has no heartbeat, so the stale-trial rule
+heartbeat (:mod:`crypto_tune.storage`): such a trial has no heartbeat, so the stale-trial rule
 never saw it and it stayed RUNNING. A worker records a trial's first heartbeat as soon as it
 creates it; so when the sweeper starts, and then every heartbeat interval, it gives a heartbeat to
 each other worker's RUNNING trial that still has none a heartbeat interval after its start. That
@@ -38,12 +46,13 @@ from typing import Any
 import optuna
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, Trial, TrialState
 
+from crypto_tune.exceptions import CryptoTuneError, SweepAborted
 from crypto_tune.logs import mask_secrets
-from crypto_tune.reliability import WorkerStorage
+from crypto_tune.storage import WorkerStorage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +79,23 @@ def _masked(fixed_params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class CryptoTuneSweeperImpl(OptunaSweeperImpl):
-    """The stock implementation; fixed overrides recorded once per study (see the module)."""
+    """The stock implementation, handed the opened storage; fixed overrides recorded once per
+    study (see the module)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._recorded_for: str | None = None  # the study whose fixed overrides are settled
         self._per_trial: dict[str, Any] | None = None  # set when they differ from the study's
         self._last_heal = -float("inf")
+
+    def sweep(self, arguments: list[str]) -> None:
+        try:
+            if isinstance(self.storage, str):  # the URL of conf/: Optuna gets the opened storage
+                root = None if self.config is None else OmegaConf.select(self.config, "paths.root")
+                self.storage = open_storage(self.storage, outputs=root)
+            super().sweep(arguments)
+        except CryptoTuneError as exc:
+            raise SweepAborted(exc) from exc
 
     def _configure_trials(
         self,

@@ -1,5 +1,5 @@
 """Crash safety in one process: options, disk faults, cache integrity, the bounded prediction
-cache, and stale-trial recovery by :class:`crypto_tune.reliability.WorkerStorage` (SQLite)."""
+cache, and stale-trial recovery by :class:`crypto_tune.storage.WorkerStorage` (SQLite)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,18 @@ import optuna
 import pandas as pd
 import pytest
 
-from crypto_tune import reliability
 from crypto_tune.cli import preflight
 from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.memo import clear_memos
-from crypto_tune.reliability import WorkerOptions, WorkerStorage, disk_fault, worker_options
+from crypto_tune.reliability import disk_fault
+from crypto_tune.storage import (
+    WorkerOptions,
+    WorkerStorage,
+    open_storage,
+    worker_options,
+    workers_enabled,
+)
 
 RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
 
@@ -250,12 +256,16 @@ def test_a_live_trial_failed_by_another_worker_is_dropped_not_crashing(
     assert optuna.load_study(study_name="s", storage=url).trials[0].state == FAIL
 
 
-def test_install_routes_url_storages_through_worker_storage(tmp_path: Path) -> None:
+def test_a_sweep_worker_opens_worker_storages_and_leaves_optuna_alone(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/optuna.db"
-    with reliability.installed(WorkerOptions(heartbeat=1, grace=2, retries=0, db_wait=5)):
-        study = optuna.create_study(study_name="s", storage=url)
-        assert isinstance(study._storage._backend, WorkerStorage)  # type: ignore[attr-defined]
-        again = optuna.load_study(study_name="s", storage=url)
-        assert again._storage._backend is study._storage._backend  # type: ignore[attr-defined]
-    plain = optuna.load_study(study_name="s", storage=url)
-    assert not isinstance(plain._storage._backend, WorkerStorage)  # type: ignore[attr-defined]
+    original = optuna.storages.get_storage
+    with workers_enabled(WorkerOptions(heartbeat=1, grace=2, retries=0, db_wait=5)):
+        worker = open_storage(url)
+        assert isinstance(worker, WorkerStorage) and open_storage(url) is worker
+        study = optuna.create_study(study_name="s", storage=worker)
+        assert study._storage._backend is worker  # type: ignore[attr-defined]
+        # A URL string given to Optuna is Optuna's own business: no worker storage behind it.
+        plain = optuna.load_study(study_name="s", storage=url)
+        assert not isinstance(plain._storage._backend, WorkerStorage)  # type: ignore[attr-defined]
+        assert optuna.storages.get_storage is original
+    assert not isinstance(open_storage(url), WorkerStorage)

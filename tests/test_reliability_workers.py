@@ -26,7 +26,7 @@ import optuna
 import pytest
 from conftest import FAST, ROOT, _pg_reachable, run_cli
 
-from crypto_tune.config._resolvers import database_url
+from crypto_tune.storage import database_url
 from crypto_tune.sweeper import fixed_overrides
 
 pytestmark = pytest.mark.slow

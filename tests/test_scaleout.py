@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy
 from conftest import FAST, ROOT, run_cli
 
-from crypto_tune.storage_url import database_url
+from crypto_tune.storage import database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

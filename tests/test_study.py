@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from crypto_tune import study as st
 from crypto_tune.cli import settings_from_config
 from crypto_tune.config import Settings, config_dir, register_resolvers
-from crypto_tune.exceptions import ConfigError, StorageError
+from crypto_tune.exceptions import ConfigError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -54,16 +54,17 @@ def test_rerun_hint_keeps_the_overrides_but_not_the_phase(tmp_path):
     assert st.rerun_hint(s, phase="inspect").startswith("crypto-tune phase=inspect ")
 
 
-def test_check_storage_creates_the_sqlite_folder(tmp_path):
-    st.check_storage(f"sqlite:///{tmp_path}/new/optuna.db")
-    assert (tmp_path / "new").is_dir()
-
-
-def test_check_storage_masks_the_password_of_an_unreachable_database():
-    url = "postgresql://user:s3cret@127.0.0.1:1/db"
-    with pytest.raises(StorageError, match="unreachable") as info:
-        st.check_storage(url, timeout_s=1)
-    assert "s3cret" not in str(info.value)
+def test_check_storage_creates_the_default_sqlite_folder_under_paths_outputs(tmp_path):
+    s = _settings(tmp_path / "out")
+    assert s.storage.url == f"sqlite:///{tmp_path}/out/optuna.db"
+    st.check_storage(s)
+    assert (tmp_path / "out").is_dir()
+    elsewhere = dataclasses.replace(
+        s, storage=dataclasses.replace(s.storage, url=f"sqlite:///{tmp_path}/no/x.db")
+    )
+    with pytest.raises(ConfigError, match=r"^storage\.url: the folder .*/no does not exist"):
+        st.check_storage(elsewhere)
+    assert not (tmp_path / "no").exists()
 
 
 def test_load_study_says_which_command_creates_a_missing_study(settings):
@@ -109,48 +110,7 @@ def test_running_trial_matches_floats_by_value(settings):
     assert st.running_trial(study, {"model.x": x + 0.5}) is None
 
 
-# ------------------------------------------------------------------ storage URLs and opening
-def test_the_database_url_is_normalised_in_one_place():
-    from crypto_tune.config._resolvers import database_url as resolver
-    from crypto_tune.storage_url import database_url, grpc_address
-
-    assert resolver is database_url  # the ct.db_url resolver and the settings use this one
-    assert database_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
-    assert database_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
-    for kept in ("postgresql+psycopg://u@h/db", "sqlite:///x.db", "grpc://h:13000"):
-        assert database_url(kept) == kept
-    assert grpc_address("grpc://db-proxy:13000/") == ("db-proxy", 13000)
-    with pytest.raises(ConfigError, match="grpc://host:port"):
-        grpc_address("grpc://db-proxy")
-
-
-def test_open_storage_is_one_checked_storage_per_url(tmp_path):
-    url = f"sqlite:///{tmp_path}/a/optuna.db"
-    storage = st.open_storage(url)
-    assert isinstance(storage, optuna.storages.RDBStorage)
-    assert (tmp_path / "a").is_dir()  # the connection check ran (it creates SQLite's folder)
-    assert storage.engine.pool._pre_ping  # type: ignore[attr-defined]
-    assert st.open_storage(url) is storage
-    assert st.open_storage(f"sqlite:///{tmp_path}/b/optuna.db") is not storage
-    with pytest.raises(StorageError, match="unreachable"):
-        st.open_storage("postgres://user:s3cret@127.0.0.1:1/db")
-
-
-def test_a_sweep_worker_opens_one_worker_storage_for_every_caller(tmp_path):
-    from crypto_tune import reliability
-
-    url = f"sqlite:///{tmp_path}/optuna.db"
-    plain = st.open_storage(url)
-    options = reliability.WorkerOptions(heartbeat=1, grace=2, db_wait=5)
-    with reliability.installed(options):
-        worker = st.open_storage(url)
-        assert isinstance(worker, reliability.WorkerStorage) and worker is not plain
-        # The sweeper and Optuna open studies from the URL string: the same storage.
-        study = optuna.create_study(study_name="s", storage=url)
-        assert study._storage._backend is worker  # type: ignore[attr-defined]
-    assert not isinstance(st.open_storage(url), reliability.WorkerStorage)
-
-
+# ---------------------------------------------------------------------------- opening
 def test_open_study_creates_loads_and_memoises(settings):
     with pytest.raises(ConfigError, match=r"no wf0\.model study named 'unit\.wf0\.model'"):
         st.open_study(settings, "wf0.model")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import FAST, run_cli
 
-from crypto_tune.config._resolvers import database_url
+from crypto_tune.storage import database_url
 from crypto_tune.sweeper import FIXED_ATTR, fixed_overrides
 
 pytestmark = pytest.mark.slow

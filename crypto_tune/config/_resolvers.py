@@ -7,8 +7,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-# The one normalisation of a study storage URL (``ct.db_url``); re-exported for its importers.
-from crypto_tune.storage_url import database_url
+# The study storage URL's one normalisation (``ct.db_url``) and the study-name formula
+# (``ct.study_name``), both from the storage door.
+from crypto_tune.storage import database_url, study_name
 
 
 def _abspath(path: str) -> str:
@@ -47,6 +48,8 @@ def register_resolvers() -> None:
         OmegaConf.register_resolver("ct.abspath", _abspath)
     if not OmegaConf.has_resolver("ct.db_url"):
         OmegaConf.register_resolver("ct.db_url", database_url)
+    if not OmegaConf.has_resolver("ct.study_name"):
+        OmegaConf.register_resolver("ct.study_name", study_name)
     if not OmegaConf.has_resolver("ct.join"):
         OmegaConf.register_resolver("ct.join", join_symbols)
     if not OmegaConf.has_resolver("ct.directions"):

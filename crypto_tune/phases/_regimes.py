@@ -85,7 +85,7 @@ def preflight_switch(settings: Settings, *, multirun: bool) -> None:
         return
     if phase == "best" and settings.best.from_file is not None:
         raise ConfigError("regime=switch: best.from replay is not supported")
-    check_storage(settings.storage.url)
+    check_storage(settings)
     prepare_dataset(settings)
     if phase == "regimes":
         from crypto_tune.phases._walkforward import search_space

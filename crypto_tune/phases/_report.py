@@ -59,7 +59,7 @@ def run_report(settings: Settings) -> None:
     from crypto_tune.report import build_report, read_best_files, write_report
     from crypto_tune.study import check_storage, rerun_hint
 
-    check_storage(settings.storage.url)
+    check_storage(settings)
     studies = {phase: _study_or_none(settings, phase) for phase in ("model", "strategy")}
     best, best_path = load_best(settings)
     if best is None and not any(studies.values()):

@@ -333,7 +333,7 @@ def preflight_walkforward(settings: Settings) -> None:
     """Before any work: the storage reachable, windows that fit (every member's), both spaces."""
     from crypto_tune.study import check_storage
 
-    check_storage(settings.storage.url)
+    check_storage(settings)
     window_members(settings)
     for phase in ("model", "strategy"):
         if not search_space(settings, phase).distributions:

@@ -1,0 +1,236 @@
+"""crypto_tune.storage: the URL value, checking and opening a storage, the study-name formula,
+and the sweeper handed the opened storage with Optuna left unpatched."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import FAST, ROOT, run_cli
+
+from crypto_tune import storage
+from crypto_tune.exceptions import ConfigError, StorageError
+from crypto_tune.storage import StorageURL, WorkerOptions, WorkerStorage
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# --------------------------------------------------------------------------- the URL value
+@pytest.mark.parametrize(
+    ("raw", "url", "scheme", "driver"),
+    [
+        ("sqlite:///outputs/optuna.db", "sqlite:///outputs/optuna.db", "sqlite", None),
+        ("postgres://u@h/db", "postgresql+psycopg2://u@h/db", "postgresql", "psycopg2"),
+        ("postgresql://u@h:5432/db", "postgresql+psycopg2://u@h:5432/db", "postgresql", "psycopg2"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db", "postgresql", "psycopg"),
+        ("POSTGRES+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db", "postgresql", "psycopg2"),
+        ("mysql+pymysql://u@h/db", "mysql+pymysql://u@h/db", "mysql", "pymysql"),
+        ("grpc://db-proxy:13000", "grpc://db-proxy:13000", "grpc", None),
+    ],
+)
+def test_a_url_is_parsed_once_into_scheme_driver_and_normalised_form(raw, url, scheme, driver):
+    value = StorageURL.parse(raw)
+    assert (value.url, value.scheme, value.driver) == (url, scheme, driver)
+    assert StorageURL.parse(value) is value  # parsing a parsed URL is free
+    assert StorageURL.parse(value.url) == value  # and normalising is idempotent
+    assert storage.database_url(raw) == url  # the ct.db_url resolver's string
+
+
+def test_a_url_prints_masked_everywhere():
+    value = StorageURL.parse("postgresql://bob:S3cret!@db:5432/crypto_tune?password=Other9")
+    assert value.url.startswith("postgresql+psycopg2://bob:S3cret!@")  # for the driver only
+    for shown in (str(value), repr(value), f"{value}", value.masked, f"{[value]}"):
+        assert "S3cret" not in shown and "Other9" not in shown, shown
+    assert str(value) == "postgresql+psycopg2://bob:***@db:5432/crypto_tune?password=***"
+
+
+def test_kinds_and_their_parts():
+    sqlite = StorageURL.parse("sqlite:////abs/dir/optuna.db")
+    assert (
+        sqlite.is_sqlite and not sqlite.is_grpc and sqlite.sqlite_path == Path("/abs/dir/optuna.db")
+    )
+    assert StorageURL.parse("sqlite:///:memory:").sqlite_path is None
+    assert StorageURL.parse("postgresql://u@h/db").sqlite_path is None
+    grpc = StorageURL.parse("grpc://db-proxy:13000/")
+    assert grpc.is_grpc and grpc.address == ("db-proxy", 13000)
+    with pytest.raises(ConfigError, match="grpc://host:port"):
+        _ = StorageURL.parse("postgresql://u@h/db").address
+
+
+@pytest.mark.parametrize(
+    "bad", ["optuna.db", "", "://x", "grpc://host", "grpc://host:port", "grpc://:1", "grpc://h:0"]
+)
+def test_a_bad_url_is_a_config_error_naming_storage_url(bad):
+    with pytest.raises(ConfigError, match=r"^storage\.url"):
+        StorageURL.parse(bad)
+    assert storage.database_url(bad) == bad  # the resolver leaves it to the settings' check
+
+
+def test_a_password_in_a_bad_url_is_masked_in_the_error():
+    with pytest.raises(ConfigError) as info:
+        StorageURL.parse("grpc://me:Pw12345@host")
+    assert "Pw12345" not in str(info.value)
+
+
+def test_the_study_name_formula_has_one_home():
+    from crypto_tune.config._resolvers import database_url, study_name
+
+    assert database_url is storage.database_url and study_name is storage.study_name
+    assert storage.study_name("default.ETHUSDT.4h.all.static.h1", "wf2.model") == (
+        "default.ETHUSDT.4h.all.static.h1.wf2.model"
+    )
+    config = (ROOT / "conf" / "config.yaml").read_text()
+    assert "study_name: ${ct.study_name:${study.name},${phase.name}}" in config
+    assert "${study.name}.${phase.name}" not in config
+
+
+# ------------------------------------------------------------------------ checking, opening
+def test_a_sqlite_folder_that_does_not_exist_is_refused_except_under_outputs(tmp_path):
+    outputs = tmp_path / "outputs"
+    storage.check_storage(f"sqlite:///{outputs}/deep/optuna.db", outputs=outputs)
+    assert (outputs / "deep").is_dir()  # the project's own folder is made
+    with pytest.raises(ConfigError, match=r"^storage\.url: the folder /nonexistent/dir does not"):
+        storage.check_storage("sqlite:////nonexistent/dir/x.db", outputs=outputs)
+    with pytest.raises(ConfigError, match="does not exist"):
+        storage.open_storage(f"sqlite:///{tmp_path}/elsewhere/x.db")
+    assert not (tmp_path / "elsewhere").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        storage.check_storage(f"sqlite:///{tmp_path}/file/x.db")
+
+
+def test_an_unreachable_database_is_one_masked_storage_error():
+    with pytest.raises(StorageError, match=r"^storage\.url .* is unreachable") as info:
+        storage.check_storage("postgresql://user:s3cret@127.0.0.1:1/db", timeout_s=1)
+    assert "s3cret" not in str(info.value)
+
+
+def test_open_storage_is_one_checked_storage_per_url(tmp_path):
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    opened = storage.open_storage(url)
+    assert isinstance(opened, optuna.storages.RDBStorage)
+    assert not isinstance(opened, WorkerStorage)
+    assert opened.engine.pool._pre_ping  # type: ignore[attr-defined]
+    assert storage.open_storage(StorageURL.parse(url)) is opened
+    (tmp_path / "b").mkdir()
+    assert storage.open_storage(f"sqlite:///{tmp_path}/b/optuna.db") is not opened
+    with pytest.raises(StorageError, match="unreachable"):
+        storage.open_storage("postgres://user:s3cret@127.0.0.1:1/db")
+
+
+def test_a_sweep_worker_opens_one_worker_storage_for_every_caller(tmp_path):
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    plain = storage.open_storage(url)
+    options = WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+    with storage.workers_enabled(options):
+        assert storage.active_options() == options
+        worker = storage.open_storage(url)
+        assert isinstance(worker, WorkerStorage) and worker is not plain
+        assert repr(worker) == url  # what the sweeper logs as "Storage: ..."
+        study = storage.open_study(url, "s", create=True)
+        assert study._storage._backend is worker  # type: ignore[attr-defined]
+        assert storage.open_study(url, "s") is study
+    assert storage.active_options() is None
+    assert not isinstance(storage.open_storage(url), WorkerStorage)
+    with pytest.raises(ConfigError, match="no study named 'missing'"):
+        storage.open_study(url, "missing")
+    with pytest.raises(ConfigError, match=r"^run this first$"):
+        storage.open_study(url, "missing", missing="run this first")
+
+
+def test_a_lasting_outage_raises_and_never_exits(tmp_path):
+    """A library error, not an exit: the CLI alone prints the line (SweepAborted in a sweep)."""
+    worker = WorkerStorage(
+        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=1, grace=2, db_wait=1)
+    )
+    import sqlalchemy.exc
+
+    def gone() -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    with pytest.raises(StorageError, match=r"has been unreachable for 1 s .*run the same command"):
+        worker._retrying(gone)
+    with pytest.raises(StorageError):  # already given up: no second wait
+        worker._retrying(gone)
+
+
+def test_the_storage_package_imports_nothing_above_it():
+    """The door sits below the CLI, the phases and the settings: it takes values, not settings."""
+    above = ("crypto_tune.cli", "crypto_tune.phases", "crypto_tune.config", "crypto_tune.study")
+    for module in Path(storage.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not [n for n in names if n.startswith(above)], f"{module.name}: {names}"
+
+
+# ------------------------------------------------------------------------------- the sweep
+_SWEEP = """
+import json, sys
+import optuna
+original = optuna.storages.get_storage
+from crypto_tune import cli, storage
+try:
+    cli.main(sys.argv[1:])
+except SystemExit as stop:
+    assert not stop.code, stop.code
+url = storage.StorageURL.parse(sys.argv[-1].split("=", 1)[1])
+opened = storage.open_storage(url)  # this process's worker storage: the one the sweeper used
+print(json.dumps({
+    "unpatched": optuna.storages.get_storage is original,
+    "worker": isinstance(opened, storage.WorkerStorage),
+    "swept": len(opened._swept),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_is_handed_the_opened_storage_and_optuna_stays_unpatched(outputs: Path):
+    url = f"sqlite:///{outputs}/optuna.db"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_SWEEP),
+            "-m",
+            "phase=model",
+            *FAST,
+            "tracking.enabled=false",
+            f"paths.outputs={outputs}",
+            "hydra.sweeper.n_trials=2",
+            f"storage.url={url}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"unpatched": True, "worker": True, "swept": 1}
+    study = optuna.load_study(study_name=optuna.get_all_study_names(url)[0], storage=url)
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 2
+
+
+def test_the_cli_refuses_a_sqlite_file_in_a_missing_folder_in_one_line(outputs: Path):
+    done = run_cli(
+        "-m",
+        "phase=model",
+        *FAST,
+        f"paths.outputs={outputs}",
+        "storage.url=sqlite:////nonexistent/dir/x.db",
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crypto-tune: error: storage.url: "), lines
+    assert not Path("/nonexistent").exists()
