@@ -393,3 +393,26 @@ def test_report_of_a_best_run_end_to_end(outputs: Path, experiment: str) -> None
     assert 'id="trades-in_sample"' in body
     assert f"{n_is:,} trades" in body
     assert "not available: no trade list was given" not in body
+
+
+# --- layout -----------------------------------------------------------------------------------
+def test_slice_plot_wraps_into_rows_that_fit_the_page() -> None:
+    """Issue 22.6: Optuna's slice plot is 300 px per parameter (2,700 px for Phase 1's nine
+    parameters) inside a 1,200 px page; the report lays it out three to a row, page-wide."""
+    from crypto_tune.report._figures import study_panels
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(
+        lambda t: sum(t.suggest_float(f"model.p{i}", 0, 1) for i in range(9)), n_trials=12
+    )
+    panels, _ = study_panels(study, prefix="model", label="Phase 1")
+    figure = next(p.figure for p in panels if p.name == "model-slice")
+    assert figure is not None and figure.layout.width is None
+    tops = set()
+    for i in range(9):
+        suffix = "" if i == 0 else str(i + 1)
+        x0, x1 = figure.layout[f"xaxis{suffix}"].domain
+        y0, y1 = figure.layout[f"yaxis{suffix}"].domain
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+        tops.add(round(y1, 6))
+    assert len(tops) == 3  # three rows of three
