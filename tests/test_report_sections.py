@@ -416,3 +416,47 @@ def test_slice_plot_wraps_into_rows_that_fit_the_page() -> None:
         assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
         tops.add(round(y1, 6))
     assert len(tops) == 3  # three rows of three
+
+
+def test_basket_page_shows_members_correlation_and_contributions() -> None:
+    """Issue 22.6: the basket's page had no member table, correlations or contributions (the
+    terminal printed them)."""
+    from crypto_tune.report import build_report
+
+    member = {
+        "ic": 0.021,
+        "holdout_ic": 0.004,
+        "in_sample": {"sharpe": 1.2, "n_trades": 40},
+        "out_of_sample": {"sharpe": -0.3, "n_trades": 12},
+    }
+    segment = {
+        "rebalances": 52,
+        "mean_gross": 0.93,
+        "correlation": {"ETH": {"ETH": 1.0, "BTC": 0.71}, "BTC": {"ETH": 0.71, "BTC": 1.0}},
+        "contributions": {
+            "ETH": {"return": 0.12, "risk": 0.6},
+            "BTC": {"return": 0.05, "risk": 0.4},
+            "costs": {"return": -0.01, "risk": None},
+        },
+    }
+    best = {
+        "members": {"ETH": member, "BTC": member},
+        "portfolio": {
+            "weights": "inverse_vol",
+            "rebalance": "weekly",
+            "target_vol": 0.2,
+            "in_sample": segment,
+            "out_of_sample": segment,
+        },
+    }
+    page = build_report(
+        title="basket", model_study=None, strategy_study=None, best=best, equity=None, fold_ic=None
+    )
+    assert 'id="basket"' in page and 'id="members-table"' in page
+    assert page.count('<tr data-key="ETH">') == 1 and "+12.0% ret, 60% risk" in page
+    assert 'id="correlation-in-sample"' in page and "<td>0.71</td>" in page
+    assert "target volatility 20%" in page and "52 rebalances" in page
+    single = build_report(
+        title="one", model_study=None, strategy_study=None, best={}, equity=None, fold_ic=None
+    )
+    assert 'id="basket"' not in single

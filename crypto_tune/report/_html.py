@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.report._basket import basket_section
 from crypto_tune.report._costs import costs_section
 from crypto_tune.report._figures import (
     Panel,
@@ -364,6 +365,7 @@ def build_report(
         _header(title, best, datetime.now(UTC)),
         _robustness_section(best),
         costs_section(best),
+        basket_section(best),
         _panel_section("model-study", "Phase 1: model search (IC)", model_panels, model_note),
         _panel_section(
             "strategy-study", "Phase 2: strategy search", strategy_panels, strategy_note
