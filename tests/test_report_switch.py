@@ -52,6 +52,7 @@ def test_the_page_has_its_sections_and_no_missing_numbers(switch_run: Path) -> N
     assert not re.search(r"\bnan\b|\bNone\b|\binf\b|undefined", visible, re.IGNORECASE)
     for text in ("switch, in sample", "single set, out of sample", "calm bars", "volatile bars"):
         assert text in visible
+    assert "buy and hold, out of sample" in page  # issue 22.6: the page had no benchmark
     best = json.loads((switch_run / "best" / STUDY / "workflow.best.json").read_text())
     entry = best["regime_switch"]["calm"]["strategy_params"]["entry"]
     assert f"{entry:.4g}" in visible  # the calm set's entry, side by side with the others

@@ -414,6 +414,9 @@ def _write(
     )
     frame["single_set"] = single.reindex(frame.index).to_numpy()
     frame["label"] = np.concatenate([labels["in_sample"], labels["out_of_sample"]]).astype(str)
+    close = prepare_dataset(settings).candles["close"].astype(float)
+    hold = close.pct_change().reindex(frame.index.get_level_values("time")).fillna(0.0)
+    frame["benchmark"] = hold.to_numpy()  # buy and hold of the asset over the same bars
     curve_path = path.with_name(f"{stem}.curves.parquet")
     write_atomic_parquet(frame, curve_path)
     trades = pd.concat(

@@ -28,7 +28,8 @@ from crypto_tune.report._plotlyjs import PLOTLY_JS
 
 SEGMENTS = (("in_sample", "in sample"), ("out_of_sample", "out of sample"))
 ACCOUNTS = (("switch", "switch", "#1f77b4"), ("single_set", "single set", "#ff7f0e"))
-COLUMN = {"switch": "returns", "single_set": "single_set"}  # each account's curve column
+COLUMN = {"switch": "returns", "single_set": "single_set", "benchmark": "benchmark"}
+HOLD = ("benchmark", "buy and hold", "#7f7f7f")  # drawn when the curves carry it
 SETS = ("calm", "volatile")
 BANDS = {"calm": "rgba(46, 160, 67, 0.13)", "volatile": "rgba(214, 39, 40, 0.11)"}
 CURVE_COLUMNS = ("returns", "single_set", "label")
@@ -101,7 +102,8 @@ def read_curves(path: Path) -> pd.DataFrame:
             "`crypto-tune phase=best regime=switch ...` again"
         )
     out = frame.reset_index()
-    out = out.set_index("time")[["segment", *CURVE_COLUMNS]]
+    extra = ["benchmark"] if "benchmark" in out.columns else []
+    out = out.set_index("time")[["segment", *CURVE_COLUMNS, *extra]]
     for column in ("returns", "single_set"):
         values = out[column].to_numpy(dtype=float)
         if not np.isfinite(values).all():
@@ -128,8 +130,9 @@ def _bands(labels: pd.Series, regime: str) -> go.Scatter:
 
 
 def equity_figure(curves: pd.DataFrame) -> go.Figure:
-    """Equity (log) of the switch and the single set over the regime bands, in sample then out
-    of sample (continuing from the in-sample end), and their drawdowns."""
+    """Equity (log) of the switch, the single set and buy and hold (when the curves carry it)
+    over the regime bands, in sample then out of sample (continuing from the in-sample end),
+    and their drawdowns."""
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -140,7 +143,8 @@ def equity_figure(curves: pd.DataFrame) -> go.Figure:
     )
     for regime in SETS:
         figure.add_trace(_bands(curves["label"], regime), row=1, col=1, secondary_y=True)
-    for account, label, colour in ACCOUNTS:
+    accounts = [*ACCOUNTS, HOLD] if "benchmark" in curves.columns else list(ACCOUNTS)
+    for account, label, colour in accounts:
         column, start = COLUMN[account], 1.0
         for segment, seg_label in SEGMENTS:
             part = curves.loc[curves["segment"] == segment, column].astype(float)
