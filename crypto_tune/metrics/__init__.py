@@ -7,6 +7,7 @@ and kurtosis is RAW (3 for a normal); performance ratios are annualised with the
 ``periods_per_year`` (24/7 market, see :func:`crypto_tune.timeframes.periods_per_year`).
 """
 
+from crypto_tune.metrics._cross_section import cross_sectional_summary, ic_by_bar
 from crypto_tune.metrics._ic import (
     hit_rate,
     ic_summary,
@@ -59,12 +60,14 @@ __all__ = [
     "cagr",
     "calmar_ratio",
     "correlation_distance",
+    "cross_sectional_summary",
     "default_block_size",
     "deflated_sharpe_ratio",
     "expected_maximum_sharpe",
     "exposure",
     "haircut_sharpe_ratio",
     "hit_rate",
+    "ic_by_bar",
     "ic_summary",
     "information_coefficient",
     "information_ratio",
