@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.config import AssetSettings, Settings
-from crypto_tune.data import CandleReport, load_candles, synthetic_market, time_index
+from crypto_tune.data import (
+    CandleReport,
+    freqtrade_candles,
+    load_candles,
+    synthetic_market,
+    time_index,
+)
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.features import compute_features, forward_return
 from crypto_tune.memo import memo
@@ -96,6 +102,8 @@ def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:
             f"asset.path: file {path} not found (for asset={asset.name} set paths.data, "
             "CRYPTO_TUNE_DATA_DIR or asset.path)"
         )
+    if path.is_dir():  # a Freqtrade exchange folder: user_data/data/<exchange>/
+        path = freqtrade_candles(path, asset.symbol, asset.timeframe, market=asset.market)
     return load_candles(path, timeframe=asset.timeframe)
 
 

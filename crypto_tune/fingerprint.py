@@ -20,8 +20,9 @@ from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset
 
 ATTR = "crypto_tune.fingerprint"
-# Inputs of the data a study was run on (what `best.from` replays compare too).
-DATA_KEYS = ("data", "features", "label.horizon", "folds", "regime")
+# Inputs of the data a study was run on (what `best.from` replays compare too); data.source is
+# the provenance of downloaded files (phase=download), absent for files without one.
+DATA_KEYS = ("data", "data.source", "features", "label.horizon", "folds", "regime")
 
 
 def _short_hash(payload: Any) -> str:
@@ -45,13 +46,20 @@ def folds_key(dataset: Dataset) -> str:
 def data_fingerprint(settings: Settings, datasets: Sequence[Dataset]) -> dict[str, Any]:
     """The data-side inputs: candles, features, label, folds and regime of every member."""
     regime = settings.regime
-    return {
+    out: dict[str, Any] = {
         "data": ",".join(d.data_fingerprint for d in datasets),
         "features": ",".join(str(w) for w in settings.features.windows),
         "label.horizon": settings.label.horizon,
         "folds": ",".join(folds_key(d) for d in datasets),
         "regime": f"{regime.name}:{regime.window}:{regime.lookback}:{regime.quantile}",
     }
+    # where downloaded candles came from (exchange, market, symbol, fetched at); null otherwise
+    sources = [d.report.provenance for d in datasets]
+    if any(p is not None for p in sources):
+        out["data.source"] = ",".join("file" if p is None else p.key() for p in sources)
+    else:
+        out["data.source"] = None
+    return out
 
 
 def study_fingerprint(
@@ -96,11 +104,14 @@ def _plain(value: Any) -> Any:
 def differences(
     recorded: Mapping[str, Any], current: Mapping[str, Any], *, tuned: Iterable[str] = ()
 ) -> list[str]:
-    """``["data abc -> def", ...]``: the inputs whose values differ, tuned parameters excepted."""
+    """``["data abc -> def", ...]``: the inputs whose values differ, tuned parameters excepted.
+
+    A key absent on one side and null on the other is no difference (an input added later, like
+    ``data.source``, is absent from older fingerprints and null where it does not apply)."""
     skip = set(tuned)
     out = []
     for key in sorted(set(recorded) | set(current)):
-        if key in skip:
+        if key in skip or (recorded.get(key) is None and current.get(key) is None):
             continue
         before, now = recorded.get(key, "(absent)"), current.get(key, "(absent)")
         if _plain(before) != _plain(now):

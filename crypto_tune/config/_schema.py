@@ -28,7 +28,16 @@ if typing.TYPE_CHECKING:
 ASSET_KINDS = ("file", "synthetic", "basket")
 REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
-PHASES = ("inspect", "model", "strategy", "best", "report", "walkforward", "regimes")
+PHASES = (
+    "inspect",
+    "model",
+    "strategy",
+    "best",
+    "report",
+    "walkforward",
+    "regimes",
+    "download",
+)
 STORAGES = ("sqlite", "postgres", "grpc")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
@@ -500,6 +509,34 @@ class WalkForwardSettings:
 
 
 @dataclass(frozen=True)
+class DownloadSettings:
+    """``phase=download`` options (conf/phase/download.yaml): the ccxt exchange, the period
+    (``until`` null: up to the last closed bar), the folder the files go to, bars per request,
+    retries of a failed request, and ccxt constructor options merged over ours (``ccxt``)."""
+
+    exchange: str = "binance"
+    since: str = "2017-01-01"
+    until: str | None = None
+    folder: str = ""
+    limit: int = 1000
+    retries: int = 5
+    ccxt: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, key: str) -> None:
+        if not self.exchange:
+            _fail(f"{key}.exchange", "a ccxt exchange id like binance", self.exchange)
+        since = _check_date(f"{key}.since", self.since)
+        if self.until is not None and _check_date(f"{key}.until", self.until) <= since:
+            raise ConfigError(
+                f"{key}.until ({self.until}) must be after {key}.since ({self.since})"
+            )
+        _check_range(f"{key}.limit", self.limit, low=1, high=5000)
+        _check_range(f"{key}.retries", self.retries, low=0, high=50)
+        if not isinstance(self.ccxt, Mapping):
+            _fail(f"{key}.ccxt", "a mapping of ccxt constructor options", self.ccxt)
+
+
+@dataclass(frozen=True)
 class SearchPresetSettings:
     """Set by a ``conf/hparams_search/<name>.yaml`` preset (metric, sampler and space of one
     phase in one file): its name and the phases it is meant for; empty without a preset."""
@@ -538,6 +575,7 @@ class Settings:
     best: BestSettings = field(default_factory=BestSettings)
     walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
     hparams_search: SearchPresetSettings = field(default_factory=SearchPresetSettings)
+    download: DownloadSettings = field(default_factory=DownloadSettings)
     # The overrides given on the command line for this run (filled by the CLI, not by YAML).
     command_line: tuple[str, ...] = ()
 
@@ -553,6 +591,7 @@ class Settings:
         self.features.validate("features")
         self.best.validate("best")
         self.walkforward.validate("walkforward")
+        self.download.validate("download")
         self.hparams_search.check_phase("hparams_search", self.phase.name)
 
 

@@ -1,4 +1,5 @@
-"""Candle data: load (CSV, Binance klines, Parquet), validate, find gaps, resample, synthesise.
+"""Candle data: load (CSV, Binance klines, Parquet, Feather, Freqtrade JSON and data folders),
+validate, find gaps, resample, synthesise; the provenance of downloaded files.
 
 One frame shape everywhere ("candles"): a UTC DatetimeIndex named ``timestamp`` (bar open time)
 and float64 columns open, high, low, close, volume, strictly increasing. Gaps are reported, never
@@ -9,7 +10,9 @@ filled.
 >>> candles, report = load_candles(path, timeframe="4h")  # doctest: +SKIP
 """
 
+from crypto_tune.data._freqtrade import freqtrade_candles
 from crypto_tune.data._loader import CandleReport, load_candles
+from crypto_tune.data._provenance import PROVENANCE_KEY, Provenance, read_provenance
 from crypto_tune.data._resample import resample_candles
 from crypto_tune.data._synthetic import REGIMES, SyntheticMarket, synthetic_market
 from crypto_tune.data._validate import (
@@ -23,13 +26,17 @@ from crypto_tune.data._validate import (
 
 __all__ = [
     "OHLCV",
+    "PROVENANCE_KEY",
     "REGIMES",
     "CandleReport",
     "Gap",
+    "Provenance",
     "SyntheticMarket",
     "find_gaps",
+    "freqtrade_candles",
     "infer_timeframe",
     "load_candles",
+    "read_provenance",
     "resample_candles",
     "synthetic_market",
     "time_index",

@@ -1,4 +1,5 @@
-"""Load candles from CSV (headed, or raw Binance klines) or Parquet, with a data health report."""
+"""Load candles from CSV (headed, or raw Binance klines), Parquet, Feather or Freqtrade JSON, with a
+data health report (and the file's provenance when a download recorded one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crypto_tune.data._provenance import Provenance, read_provenance
 from crypto_tune.data._resample import resample_candles
 from crypto_tune.data._validate import (
     OHLCV,
@@ -25,6 +27,8 @@ from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
 
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+FEATHER_SUFFIXES: tuple[str, ...] = (".feather", ".arrow")
+JSON_SUFFIXES: tuple[str, ...] = (".json", ".json.gz")
 # Column names of Binance's kline files (data.binance.vision) and of its REST API documentation.
 BINANCE_COLUMNS: tuple[str, ...] = (
     "open_time",
@@ -70,6 +74,8 @@ class CandleReport:
     gaps: tuple[Gap, ...]
     price_min: float
     price_max: float
+    # where a downloaded file came from (phase=download records it); None for other files
+    provenance: Provenance | None = None
 
     @property
     def missing_bars(self) -> int:
@@ -95,6 +101,8 @@ class CandleReport:
         if len(self.gaps) > max_gaps:
             out.append(f"  ... and {len(self.gaps) - max_gaps:,} more gap(s)")
         out.append(f"prices:     low {self.price_min:,.6g}, high {self.price_max:,.6g}")
+        if self.provenance is not None:
+            out.append(f"provenance: {self.provenance.describe()}")
         return out
 
 
@@ -103,6 +111,54 @@ def _is_parquet(path: Path) -> bool:
         return True
     with path.open("rb") as handle:
         return handle.read(4) == b"PAR1"
+
+
+def _is_feather(path: Path) -> bool:
+    if path.suffix.lower() in FEATHER_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        return handle.read(6) == b"ARROW1"
+
+
+def _is_json(path: Path) -> bool:
+    return path.name.lower().endswith(JSON_SUFFIXES)
+
+
+def _read_feather(path: Path, source: str) -> pd.DataFrame:
+    """A Feather (Arrow IPC) file, e.g. Freqtrade's (date, open, high, low, close, volume)."""
+    try:
+        frame = pd.read_feather(path)
+    except Exception as exc:  # pyarrow raises many types for a corrupt file; name it, keep one line
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{source}: not a readable Feather file: {detail}") from None
+    if frame.empty:
+        raise DataError(f"{source}: no data rows")
+    return frame if isinstance(frame.index, pd.DatetimeIndex) else frame.reset_index(drop=True)
+
+
+def _read_json(path: Path, source: str) -> pd.DataFrame:
+    """Freqtrade's JSON candles (``.json``, ``.json.gz``): ``[[epoch ms, o, h, l, c, v], ...]``."""
+    import gzip
+    import json
+
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                rows = json.load(handle)
+        else:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, EOFError) as exc:
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{source}: not a readable JSON file: {detail}") from None
+    if not isinstance(rows, list) or not rows:
+        raise DataError(f"{source}: expected a JSON list of [time, open, high, low, close, volume]")
+    bad = next((i for i, row in enumerate(rows) if not isinstance(row, list) or len(row) < 6), None)
+    if bad is not None:
+        raise DataError(
+            f"{source}: row {bad + 1}: expected [time, open, high, low, close, volume], "
+            f"got {str(rows[bad])[:80]}"
+        )
+    return pd.DataFrame([row[:6] for row in rows], columns=["timestamp", *OHLCV])
 
 
 def _read_csv(path: Path, source: str) -> tuple[pd.DataFrame, RowNames]:
@@ -183,7 +239,9 @@ def load_candles(
 
     Formats, chosen by extension or content: CSV with a header naming timestamp (or date/time/
     open_time) and open/high/low/close/volume in any case (extra columns ignored); headerless raw
-    Binance klines (12 columns); Parquet (``.parquet``/``.pq``, columns or a DatetimeIndex).
+    Binance klines (12 columns); Parquet (``.parquet``/``.pq``, columns or a DatetimeIndex; a
+    downloaded file's provenance goes to ``report.provenance``); Feather (``.feather``, e.g.
+    Freqtrade's) and Freqtrade's JSON (``.json``/``.json.gz``: ``[[ms, o, h, l, c, v], ...]``).
     Timestamps: ISO-8601 (naive = UTC) or epoch s/ms/us (by magnitude). ``timeframe=None`` infers
     the data's own; a coarser multiple resamples (1h file, ``timeframe="4h"`` -> 4h bars); finer
     than the data -> :class:`DataError`. Gaps are reported, never filled.
@@ -206,8 +264,13 @@ def load_candles(
     if file.stat().st_size == 0:
         raise DataError(f"{source}: empty file")
 
+    provenance = None
     if _is_parquet(file):
         frame = _read_parquet(file, source)
+        candles, n_dropped = frame_to_candles(frame, source=source, labels=RowNames())
+        provenance = read_provenance(file)
+    elif _is_feather(file) or _is_json(file):
+        frame = _read_feather(file, source) if _is_feather(file) else _read_json(file, source)
         candles, n_dropped = frame_to_candles(frame, source=source, labels=RowNames())
     else:
         raw, rows = _read_csv(file, source)
@@ -241,6 +304,7 @@ def load_candles(
         gaps=find_gaps(time_index(candles), final),
         price_min=float(candles["low"].min()),
         price_max=float(candles["high"].max()),
+        provenance=provenance,
     )
     return candles, report
 

@@ -20,6 +20,7 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "report": ("crypto_tune.phases._report", "run_report"),
     "walkforward": ("crypto_tune.phases._walkforward", "run_walkforward"),
     "regimes": ("crypto_tune.phases._regimes", "run_regimes"),
+    "download": ("crypto_tune.phases._download", "run_download"),
     "final": ("crypto_tune.phases._final", "run_final"),
 }
 
@@ -55,6 +56,11 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
             f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
         )
     if phase == "inspect":
+        return
+    if phase == "download":  # no dataset yet: the exchange, the asset, a writable folder
+        from crypto_tune.phases._download import preflight_download
+
+        preflight_download(settings)
         return
     if phase == "walkforward":
         from crypto_tune.phases._walkforward import preflight_walkforward

@@ -24,7 +24,6 @@ from crypto_tune._json import json_value
 from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, write_atomic_parquet
 from crypto_tune.phases._walkforward_window import WindowResult, performance
-from crypto_tune.study import study_name
 from crypto_tune.timeframes import periods_per_year
 from crypto_tune.walkforward import efficiency, flat_params, stitch, window_labels
 
@@ -74,7 +73,7 @@ def summarise(
         "command": "crypto-tune " + " ".join(settings.command_line),
         "study": settings.study.name,
         "studies": [
-            study_name(settings, phase=f"wf{r.number}.{p}")
+            f"{settings.study.name}.wf{r.number}.{p}"
             for r in results
             for p in ("model", "strategy")
         ],
@@ -221,10 +220,6 @@ def print_table(document: dict, path: Path) -> None:
             f"{_fmt(oos['sharpe']):>10}  {_pct(oos['total_return']):>10}  "
             f"{oos['n_trades']:>6}  {'—' if ic is None else f'{ic:.4f}':>7}"
         )
-    if any(w["out_of_sample"].get("ic") is None for w in document["windows"]):
-        from crypto_tune.report._walkforward import NO_IC_NOTE
-
-        print(NO_IC_NOTE)
     print("chosen parameters:")
     for w in document["windows"]:
         print(f"{w['number']:>2}  model: {_short(flat_params(w['model_params']))}")
@@ -252,6 +247,7 @@ def print_table(document: dict, path: Path) -> None:
 
 def log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -> None:
     """One run in ``<study.name>.walkforward``: settings, stitched and per-window metrics, files."""
+    from crypto_tune.study import study_name
     from crypto_tune.tracking import code_version, flatten, log_datasets, start_run
 
     tags = {
