@@ -334,3 +334,28 @@ def test_the_pinned_model_is_the_one_every_worker_reads() -> None:
     study.tell(trial, 0.9)  # another worker's late trial does not move the pin
     assert _pinned_model(study, 3) == (params, 1, 0.3)
     assert _pinned_model(study, 4)[1] == 3  # a new budget chooses again
+
+
+def test_window_table_explains_a_window_without_ic() -> None:
+    """Issue 22.6: a window whose model predicted a constant showed an unexplained dash."""
+    import html
+
+    from crypto_tune.report._walkforward import NO_IC_NOTE, _window_table
+
+    def window(number: int, ic: float | None) -> dict:
+        return {
+            "number": number,
+            "train_start": "2022-01-01T00:00:00",
+            "train_end": "2022-12-31T20:00:00",
+            "test_start": "2023-01-01T00:00:00",
+            "test_end": "2023-03-31T20:00:00",
+            "in_sample": {"sharpe": 1.0},
+            "out_of_sample": {"sharpe": 0.5, "total_return": 0.01, "n_trades": 3, "ic": ic},
+            "model_params": {"num_leaves": 7},
+            "strategy_params": {"entry": 1.5},
+        }
+
+    table = _window_table([window(0, 0.021), window(1, None)])
+    assert "<th>OOS IC</th>" in table and "<td>0.021</td>" in table
+    assert html.escape(NO_IC_NOTE) in table
+    assert 'id="no-ic-note"' not in _window_table([window(0, 0.021)])

@@ -24,6 +24,7 @@ from crypto_tune._json import json_value
 from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, write_atomic_parquet
 from crypto_tune.phases._walkforward_window import WindowResult, performance
+from crypto_tune.study import study_name
 from crypto_tune.timeframes import periods_per_year
 from crypto_tune.walkforward import efficiency, flat_params, stitch, window_labels
 
@@ -73,7 +74,7 @@ def summarise(
         "command": "crypto-tune " + " ".join(settings.command_line),
         "study": settings.study.name,
         "studies": [
-            f"{settings.study.name}.wf{r.number}.{p}"
+            study_name(settings, phase=f"wf{r.number}.{p}")
             for r in results
             for p in ("model", "strategy")
         ],
@@ -247,7 +248,6 @@ def print_table(document: dict, path: Path) -> None:
 
 def log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -> None:
     """One run in ``<study.name>.walkforward``: settings, stitched and per-window metrics, files."""
-    from crypto_tune.study import study_name
     from crypto_tune.tracking import code_version, flatten, log_datasets, start_run
 
     tags = {

@@ -161,12 +161,20 @@ def _portfolio_cells(window: Mapping[str, Any]) -> str:
     return f"<td>{_num(oos['mean_gross'])}</td><td>{_num(mean)}</td>"
 
 
+NO_IC_NOTE = (
+    "— in OOS IC: the window's model predicted the same value for every test bar (no tree "
+    "split passed its constraints, e.g. min_data_in_leaf above the window's rows), so it has no "
+    "IC and its signal cannot rank the bars"
+)
+
+
 def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
     basket = all("portfolio" in w for w in windows) and bool(windows)
     extra = "<th>gross</th><th>corr.</th>" if basket else ""
     head = (
         "<tr><th>k</th><th>train</th><th>test</th><th>IS Sharpe</th><th>OOS Sharpe</th>"
-        f"<th>OOS return</th><th>trades</th>{extra}<th>model</th><th>strategy</th></tr>"
+        f"<th>OOS return</th><th>trades</th><th>OOS IC</th>{extra}<th>model</th>"
+        "<th>strategy</th></tr>"
     )
     rows = []
     for w in windows:
@@ -177,6 +185,7 @@ def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
             f"<td class=date>{_esc(w['test_start'][:10])}..{_esc(w['test_end'][:10])}</td>"
             f"<td>{_num(ins['sharpe'])}</td><td>{_num(oos['sharpe'])}</td>"
             f"<td>{_num(oos['total_return'], 'pct')}</td><td>{oos['n_trades']}</td>"
+            f"<td>{_num(oos.get('ic'))}</td>"
             f"{_portfolio_cells(w) if basket else ''}"
             f"<td class=params>{_esc(_params(flat_params(w['model_params'])))}</td>"
             f"<td class=params>{_esc(_params(w['strategy_params']))}</td></tr>"
@@ -188,6 +197,8 @@ def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
         if basket
         else ""
     )
+    if any(w["out_of_sample"].get("ic") is None for w in windows):
+        note += f'<p class="note" id="no-ic-note">{_esc(NO_IC_NOTE)}.</p>'
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
