@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -427,3 +428,57 @@ def test_phase_download_on_the_command_line(server: BinanceServer, tmp_path: Pat
         done = run_cli(*args, *bad, timeout=300)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1 and needle in lines[0], done.stderr
+
+
+class _CtrlC(ExchangeClient):
+    """A client whose download is interrupted (Ctrl-C) after ``pages`` pages."""
+
+    pages = 3
+
+    def candle_pages(self, *args: Any, **kwargs: Any) -> Iterator[pd.DataFrame]:
+        for n, page in enumerate(super().candle_pages(*args, **kwargs)):
+            if n == self.pages:
+                raise KeyboardInterrupt
+            yield page
+
+
+def test_ctrl_c_keeps_the_complete_pages_and_a_rerun_finishes(
+    server: BinanceServer, tmp_path: Path
+) -> None:
+    whole = _download(server, tmp_path / "whole")
+    client = _CtrlC("binance", market="spot", options=server.options(), limit=200)
+    info = client.find("ETHUSDT")
+    path = candles_path(tmp_path / "part", "binance", info.id, "4h", "spot")
+    with pytest.raises(KeyboardInterrupt):  # flush_seconds default: saved on the way out
+        download_candles(client, info, timeframe="4h", path=path, since=START, until=END, now=NOW)
+    assert len(load_candles(path)[0]) == 600
+    resumed = _download(server, tmp_path / "part")
+    assert resumed.added == whole.rows - 600
+    assert resumed.path.read_bytes() == whole.path.read_bytes()
+
+
+def test_progress_is_a_tqdm_bar_on_a_terminal_and_lines_otherwise() -> None:
+    import io
+
+    from crypto_tune.phases._download import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Terminal()
+    bar = Progress("binance ETHUSDT 4h", 100, stream=tty)
+    bar.update(40, "2020-01-01T00:00:00Z")
+    bar.update(100, "2020-02-01T00:00:00Z")
+    bar.close()
+    assert "100/100" in tty.getvalue() and "binance ETHUSDT 4h" in tty.getvalue()
+
+    plain = io.StringIO()
+    lines = Progress("binance ETHUSDT 4h", 100, stream=plain, every=3600.0)
+    lines.update(40, "2020-01-01T00:00:00Z")  # the first update is shown, then one a while
+    lines.update(70, "2020-01-15T00:00:00Z")
+    lines.close()  # and the last
+    assert plain.getvalue().splitlines() == [
+        "binance ETHUSDT 4h: 40 of 100 bars (40%), to 2020-01-01T00:00:00Z",
+        "binance ETHUSDT 4h: 70 of 100 bars (70%), to 2020-01-15T00:00:00Z",
+    ]
