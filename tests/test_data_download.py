@@ -46,12 +46,11 @@ def _text(value: float) -> str:
     return f"{value:.8f}"
 
 
-@pytest.fixture(scope="module")
-def klines() -> list[list]:
-    """Binance klines rows (12 fields, numbers as strings) from the shipped candles."""
-    path = ROOT / SOURCE
+def _klines(source: Path) -> list[list]:
+    """Binance klines rows (12 fields, numbers as strings) from a shipped candle file."""
+    path = ROOT / source
     if not path.is_file():
-        pytest.skip(f"{SOURCE} is absent (the shipped data beside the project)")
+        pytest.skip(f"{source} is absent (the shipped data beside the project)")
     raw = pd.read_csv(path, dtype=str)
     stamps = pd.to_datetime(raw["timestamp"], utc=True)
     raw = raw[(stamps >= pd.Timestamp(START, tz="UTC")) & (stamps < pd.Timestamp(END, tz="UTC"))]
@@ -63,6 +62,11 @@ def klines() -> list[list]:
         quote = _text(float(v) * float(c))
         rows.append([t, o, h, low, c, v, t + STEP_MS - 1, quote, 1000, "0", "0", "0"])
     return rows
+
+
+@pytest.fixture(scope="module")
+def klines() -> list[list]:
+    return _klines(SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +152,7 @@ class BinanceServer:
     """The REST endpoints ccxt's binance calls to load markets and page through history."""
 
     def __init__(self, klines: list[list], funding: list[dict]) -> None:
-        self.klines, self.funding = klines, funding
+        self.klines, self.funding = {"ETHUSDT": klines}, funding  # symbol -> rows
         self.requests: list[str] = []
         self.fail_after: int | None = None  # history requests answered before 503s start
         self.throttle = 0  # the next history requests answered 429 (Binance's rate limit)
@@ -180,20 +184,25 @@ class BinanceServer:
         url = urlparse(path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path.endswith("/exchangeInfo"):
-            return 200, PERP_INFO if url.path.startswith("/fapi/") else SPOT_INFO
+            if url.path.startswith("/fapi/"):
+                return 200, PERP_INFO
+            (eth,) = SPOT_INFO["symbols"]  # type: ignore[misc]
+            listed = [{**eth, "symbol": s, "baseAsset": s[:-4]} for s in self.klines]
+            return 200, {**SPOT_INFO, "symbols": listed}
         if self.fail_after is not None and self.history_requests() > self.fail_after:
             return 503, "Service Unavailable"
         if self.throttle:
             self.throttle -= 1
             return 429, {"code": -1003, "msg": "Too many requests; current limit is 6000."}
-        if query.get("symbol") != "ETHUSDT":
+        symbol = query.get("symbol", "")
+        if symbol not in self.klines or (symbol != "ETHUSDT" and url.path.startswith("/fapi/")):
             return 400, {"code": -1121, "msg": "Invalid symbol."}
         start = int(query.get("startTime", 0))
         end = int(query.get("endTime", 2**62))
         if url.path.endswith("/klines"):
             cap = 1500 if url.path.startswith("/fapi/") else 1000
             limit = min(int(query.get("limit", 500)), cap)
-            rows = [r for r in self.klines if start <= r[0] <= end]
+            rows = [r for r in self.klines[symbol] if start <= r[0] <= end]
             return 200, rows[:limit]
         if url.path == "/fapi/v1/fundingRate":
             limit = min(int(query.get("limit", 100)), 1000)
@@ -397,6 +406,7 @@ def test_bad_input_is_one_line_and_writes_nothing(server: BinanceServer, tmp_pat
     assert foreign.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [foreign.name]
 
 
+@pytest.mark.slow  # five subprocesses
 def test_phase_download_on_the_command_line(server: BinanceServer, tmp_path: Path) -> None:
     from conftest import run_cli
 
@@ -482,3 +492,33 @@ def test_progress_is_a_tqdm_bar_on_a_terminal_and_lines_otherwise() -> None:
         "binance ETHUSDT 4h: 40 of 100 bars (40%), to 2020-01-01T00:00:00Z",
         "binance ETHUSDT 4h: 70 of 100 bars (70%), to 2020-01-15T00:00:00Z",
     ]
+
+
+def test_a_basket_downloads_every_symbol(
+    server: BinanceServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crypto_tune.cli import preflight
+    from crypto_tune.phases._download import run_download
+
+    server.klines["BTCUSDT"] = _klines(Path("../shared/data/binance_BTCUSDT_4h.csv"))
+    settings = preflight(
+        [
+            "phase=download",
+            "asset=basket",
+            "asset.symbols=[ETHUSDT,BTCUSDT]",
+            f"download.folder={tmp_path}",
+            f"paths.outputs={tmp_path / 'out'}",
+            f"download.since={START}",
+            f"download.until={END}",
+            f"+download.ccxt.urls.api.public={server.url}/api/v3",
+        ]
+    )
+    assert settings is not None
+    run_download(settings)
+    out = capsys.readouterr().out
+    template = tmp_path / "binance_{symbol}_4h.parquet"
+    assert f"use them: crypto-tune phase=inspect asset=basket 'asset.path={template}'" in out
+    for symbol in ("ETHUSDT", "BTCUSDT"):
+        candles, report = load_candles(str(template).replace("{symbol}", symbol))
+        assert len(candles) == 1091 and report.provenance is not None
+        assert report.provenance.symbol == symbol

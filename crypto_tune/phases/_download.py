@@ -271,7 +271,7 @@ def download_candles(
     provenance = _provenance(client, info, "candles", timeframe, fetch_time)
     stored = _existing(path, provenance)
     start_ms = _ms(_utc(since))
-    if stored is not None and len(stored):
+    if stored is not None and len(stored):  # resume after the last stored bar (never backwards)
         start_ms = max(start_ms, _ms(stored.index[-1]) + step_ms)
     label = f"{info.exchange} {info.id} {timeframe}"
 
