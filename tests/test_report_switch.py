@@ -53,6 +53,9 @@ def test_the_page_has_its_sections_and_no_missing_numbers(switch_run: Path) -> N
     for text in ("switch, in sample", "single set, out of sample", "calm bars", "volatile bars"):
         assert text in visible
     assert "buy and hold, out of sample" in page  # issue 22.6: the page had no benchmark
+    assert 'id="how"' in page and "predicted per regime set by one refit" in page
+    best = json.loads((switch_run / "best" / STUDY / "workflow.best.json").read_text())
+    assert best["robustness"]["family"]["holdout_looks"] == 1
     best = json.loads((switch_run / "best" / STUDY / "workflow.best.json").read_text())
     entry = best["regime_switch"]["calm"]["strategy_params"]["entry"]
     assert f"{entry:.4g}" in visible  # the calm set's entry, side by side with the others

@@ -40,29 +40,41 @@ def look_settings(settings: Settings, choice: Choice) -> dict[str, Any]:
 
 
 def look_key(settings: Settings, choice: Choice) -> str:
-    text = json.dumps(look_settings(settings, choice), sort_keys=True, default=str)
+    return _digest(look_settings(settings, choice))
+
+
+def _digest(what: dict[str, Any]) -> str:
+    text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def record_look(settings: Settings, choice: Choice) -> dict[str, Any]:
-    """Record this run's look at the holdout (once per distinct settings) and return
+    """Record this best run's look at the holdout (once per distinct settings)."""
+    entry = {
+        "model_source": choice.model_source,
+        "strategy_source": choice.strategy_source,
+        "overrides": {**choice.model_overrides, **choice.overrides},
+        "retrain_months": settings.best.retrain_months,
+    }
+    return record_holdout_look(settings, look_settings(settings, choice), entry)
+
+
+def record_holdout_look(
+    settings: Settings, what: dict[str, Any], entry: dict[str, Any]
+) -> dict[str, Any]:
+    """Record a look at the study line's holdout made with the settings ``what`` (once per
+    distinct ``what``; ``entry`` says how, for the record) and return
     ``{"looks": n, "this_look": k, "new": bool, "key": str}``: ``n`` distinct looks so far,
     ``k`` the number of this one (1 = the first look), ``key`` what identifies its settings."""
     from crypto_tune.study import open_study
 
     study = open_study(settings, "holdout", create=True)
-    key = look_key(settings, choice)
+    key = _digest(what)
     attrs = study.user_attrs
     new = f"{PREFIX}{key}" not in attrs
     if new:
-        entry = {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model_source": choice.model_source,
-            "strategy_source": choice.strategy_source,
-            "overrides": {**choice.model_overrides, **choice.overrides},
-            "retrain_months": settings.best.retrain_months,
-        }
-        study.set_user_attr(f"{PREFIX}{key}", json.loads(json.dumps(entry, default=str)))
+        stamped = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        study.set_user_attr(f"{PREFIX}{key}", json.loads(json.dumps(stamped, default=str)))
         attrs = study.user_attrs  # re-read: other processes may have looked meanwhile
     looks = sorted(
         (v.get("at", ""), k)
@@ -82,4 +94,4 @@ def record_look(settings: Settings, choice: Choice) -> dict[str, Any]:
     return {"looks": len(order), "this_look": this, "new": new, "key": key}
 
 
-__all__ = ["look_key", "look_settings", "record_look"]
+__all__ = ["look_key", "look_settings", "record_holdout_look", "record_look"]

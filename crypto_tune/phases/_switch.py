@@ -368,11 +368,48 @@ def run_switch_best(settings: Settings) -> None:
             ),
         },
     }
+    _record_look(settings, document)
     path = _write(
         settings, best_folder(settings), document, curves, labels_by_segment, results, n_is
     )
     _print(document, path)
     log.info("regime switch best run in %.1fs", time.perf_counter() - started)
+
+
+def _record_look(settings: Settings, document: dict[str, Any]) -> None:
+    """Count this look at the holdout (:mod:`crypto_tune.phases._best_looks`) and say how the
+    result was made (``how``), as the single-set best run does."""
+    from crypto_tune.phases._best_how import holdout_model_text
+    from crypto_tune.phases._best_looks import record_holdout_look
+
+    split = settings.split
+    what = {
+        "model": document["model"]["params"],
+        "strategy": document["strategy"]["params"],
+        "confirm": settings.regime.confirm,
+        "holdout": [str(split.holdout_start), str(split.holdout_end)],
+        "kind": "regime switch",
+    }
+    looks = record_holdout_look(
+        settings, what, {"kind": "regime switch", "overrides": document["strategy"]["overrides"]}
+    )
+    n, this = looks["looks"], looks["this_look"]
+    text = (
+        f"holdout {split.holdout_start}..{split.holdout_end} predicted per regime set by "
+        f"{holdout_model_text(0)}; sets from the studies of regime=calm and regime=volatile, "
+        f"switched after {settings.regime.confirm} confirming bars; "
+        + (
+            "first look at this holdout"
+            if n <= 1
+            else f"holdout look {this} of {n} with different settings: not out of sample"
+        )
+    )
+    document["how"] = {"holdout_looks": n, "holdout_look": this, "text": text}
+    document["robustness"]["family"] = {"holdout_looks": n}
+    if n > 1:
+        document["robustness"]["verdict"] += (
+            f"; holdout looked at {n} times with different settings: no longer out of sample"
+        )
 
 
 def _strategy_trials(settings: Settings) -> int:
@@ -458,6 +495,8 @@ def _print(document: dict[str, Any], path: Path) -> None:
         f"OOS {document['regime_switch']['switches']['out_of_sample']} "
         f"(raw {document['regime_switch']['switches']['raw_out_of_sample']})"
     )
+    if (document.get("how") or {}).get("text"):
+        print(f"how: {document['how']['text']}")
     head = f"{'':<12}{'':<5}{'sharpe':>8}{'return':>10}{'max dd':>9}{'trades':>8}"
     head += f"{'calm sharpe':>13}{'vol. sharpe':>13}"
     print(head)

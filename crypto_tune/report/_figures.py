@@ -149,8 +149,12 @@ def study_panels(study: optuna.Study | None, *, prefix: str, label: str) -> tupl
         if not params:
             panels.append(Panel(name, title, note=no_params))
         elif suffix == "slice":
-            make = functools.partial(plot, study, **target)
-            panels.append(_plot(name, title, lambda make=make: wrap_subplots(make())))
+            draw = functools.partial(plot, study, **target)
+
+            def wrapped(draw: Callable[[], go.Figure] = draw) -> go.Figure:
+                return wrap_subplots(draw())
+
+            panels.append(_plot(name, title, wrapped))
         else:
             panels.append(_plot(name, title, functools.partial(plot, study, **target)))
     if target:

@@ -375,7 +375,14 @@ def switch_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
         f'<header id="header" class="section"><h1>{_esc(title)}</h1>'
         f'<p class="generated">generated {_esc(stamp)} from <code>'
         f"{_esc(document.get('command', ''))}</code></p><p>{_esc(intro)}</p>"
-        f'<div class="verdict unknown" id="verdict">{_esc(verdict)}</div></header>',
+        f'<div class="verdict unknown" id="verdict">{_esc(verdict)}</div>'
+        + (
+            f'<p class="how" id="how"><strong>How this was made:</strong> '
+            f"{_esc(_get(document, 'how', 'text'))}</p>"
+            if _get(document, "how", "text")
+            else ""
+        )
+        + "</header>",
         '<section id="performance" class="section"><h2>In and out of sample</h2>'
         + _performance_table(document)
         + "</section>",
