@@ -91,7 +91,7 @@ def settings_params(settings: Settings) -> dict[str, Any]:
     import dataclasses
 
     data = dataclasses.asdict(settings)
-    for private in ("paths", "tracking", "study"):
+    for private in ("paths", "tracking", "study", "download"):  # download: phase=download only
         data.pop(private, None)
     data["storage"] = {"name": settings.storage.name, "url": mask_secrets(settings.storage.url)}
     return flatten(data)
