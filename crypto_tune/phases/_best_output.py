@@ -21,14 +21,10 @@ from crypto_tune.costs import bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
+from crypto_tune.phases._results import best_folder, fold_ic_frame
 from crypto_tune.phases._strategy import RULE_KEYS
 
 log = logging.getLogger("crypto_tune.best")
-
-
-def best_folder(settings: Settings) -> Path:
-    """``paths.best/<study.name>``: each study's best run has a folder of its own."""
-    return Path(settings.paths.best) / settings.study.name
 
 
 def _target_path(settings: Settings, settings_key: str | None = None) -> Path:
@@ -259,7 +255,6 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
 
 def best_report(document: dict, paths: dict[str, Path]) -> Path:
     """The best run's own HTML page (table, verdict, equity and drawdown in and out of sample)."""
-    from crypto_tune.phases._report import fold_ic_frame
     from crypto_tune.report import build_report, read_best_files, write_report
 
     files = read_best_files(document, paths["json"])

@@ -30,7 +30,7 @@ ATTR = "final"
 
 
 def _best_document(settings: Settings) -> tuple[Path, dict[str, Any]]:
-    from crypto_tune.phases._best_output import best_folder
+    from crypto_tune.phases._results import best_folder
 
     file = Path(str(settings.best.from_file or best_folder(settings) / "workflow.best.json"))
     if not file.is_file():

@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from crypto_tune.config import Settings
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._results import fold_ic_frame, load_best, log_report
 
 log = logging.getLogger("crypto_tune.report")
-
-
-def load_best(settings: Settings) -> tuple[dict[str, Any] | None, Path | None]:
-    """This study's workflow.best.json (``best.from``, or ``paths.best/<study.name>/``), if any.
-
-    A file made for another study is refused: a report shows one study's results only.
-    """
-    from crypto_tune.phases._best_output import best_folder
-
-    given = settings.best.from_file
-    path = Path(given) if given else best_folder(settings) / "workflow.best.json"
-    if not path.is_file():
-        if given:
-            raise ConfigError(f"best.from: no such file: {path}")
-        return None, None
-    try:
-        best = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    if best.get("study") not in (None, settings.study.name):
-        raise ConfigError(
-            f"best.from: {path} belongs to study '{best['study']}', not to this report's "
-            f"'{settings.study.name}': give the same overrides as its best run"
-        )
-    return best, path
-
-
-def fold_ic_frame(best: dict[str, Any]) -> pd.DataFrame | None:
-    """IC per fold from a workflow.best.json (one row per fold)."""
-    folds = best.get("metrics", {}).get("model", {}).get("folds")
-    if not folds:
-        return None
-    frame = pd.DataFrame(folds)
-    frame.insert(0, "fold", range(len(frame)))
-    return frame
 
 
 def run_report(settings: Settings) -> None:
@@ -81,7 +44,7 @@ def run_report(settings: Settings) -> None:
     )
     path = write_report(html, Path(settings.paths.reports) / f"{base}.html")
     print(f"wrote {path}")
-    _log(settings, path)
+    log_report(settings, path)
 
 
 def _study_or_none(settings: Settings, phase: str) -> Any:
@@ -91,15 +54,3 @@ def _study_or_none(settings: Settings, phase: str) -> Any:
     if study is None:
         log.info("no %s study yet: its section is left out", phase)
     return study
-
-
-def _log(settings: Settings, path: Path) -> None:
-    from crypto_tune.study import study_name
-    from crypto_tune.tracking import code_version, start_run
-
-    tags = {"phase": "report", "asset": settings.asset.name, "code_version": code_version()}
-    with start_run(
-        settings.tracking, study_name(settings, phase="report"), run_name="report", tags=tags
-    ) as run:
-        if run is not None:
-            run.file(path)

@@ -14,7 +14,7 @@ from crypto_tune.exceptions import ConfigError
 def switch_best(settings: Settings) -> tuple[dict[str, Any], Path]:
     """The regime-switch best run of this study (``best.from`` or its folder), or say which
     command makes it."""
-    from crypto_tune.phases._report import load_best
+    from crypto_tune.phases._results import load_best
     from crypto_tune.study import rerun_hint
 
     best, path = load_best(settings)
@@ -33,14 +33,14 @@ def switch_best(settings: Settings) -> tuple[dict[str, Any], Path]:
 
 def run_switch_report(settings: Settings) -> None:
     """Write the regime-switch page and log it to MLflow."""
-    from crypto_tune.phases._report import _log
+    from crypto_tune.phases._results import log_report
     from crypto_tune.report._switch import read_curves, switch_page
 
     best, path = switch_best(settings)
     curves = read_curves(path.with_name(best["files"]["curves"]))
     out = switch_page(best, curves, Path(settings.paths.reports) / f"{settings.study.name}.html")
     print(f"wrote {out}")
-    _log(settings, out)
+    log_report(settings, out)
 
 
 __all__ = ["run_switch_report", "switch_best"]

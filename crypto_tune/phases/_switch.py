@@ -234,7 +234,7 @@ def run_switch_best(settings: Settings) -> None:
     """The switched account beside the single set, in and out of sample, overall and per regime;
     prints the table and writes ``paths.best/<study.name>/workflow.best.json``."""
     from crypto_tune.phases._best_choice import command_line_overrides
-    from crypto_tune.phases._best_output import best_folder
+    from crypto_tune.phases._results import best_folder
 
     started = time.perf_counter()
     timeframe = settings.asset.timeframe
