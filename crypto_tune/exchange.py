@@ -137,6 +137,15 @@ class ExchangeClient:
                 raise DataError(f"{self.name}: {what}: {_first_line(exc)}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def check_timeframe(self, timeframe: str) -> None:
+        """ConfigError unless the exchange serves ``timeframe`` candles (no request needed)."""
+        frames = dict(getattr(self.api, "timeframes", None) or {})
+        if frames and timeframe not in frames:
+            raise ConfigError(
+                f"asset.timeframe: {self.name} has no {timeframe} candles "
+                f"(it has {', '.join(frames)})"
+            )
+
     def find(self, symbol: str) -> MarketInfo:
         """The market of ``symbol`` (an exchange id like ETHUSDT or a unified ETH/USDT)."""
         if not self._loaded:

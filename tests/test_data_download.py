@@ -395,6 +395,9 @@ def test_bad_input_is_one_line_and_writes_nothing(server: BinanceServer, tmp_pat
     with pytest.raises(ConfigError, match=r"download\.exchange: ccxt knows no exchange 'binanse'"):
         ExchangeClient("binanse", market="spot")
     client = _client(server)
+    with pytest.raises(ConfigError, match=r"asset\.timeframe: binance has no 10m candles \(it"):
+        client.check_timeframe("10m")
+    client.check_timeframe("4h")
     with pytest.raises(ConfigError, match=r"asset.symbol: binance has no spot market 'ETHUSDX'"):
         client.find("ETHUSDX")
     info = client.find("ETH/USDT")

@@ -443,7 +443,8 @@ def preflight_download(settings: Settings) -> None:
             "phase=download fetches an exchange's candles: choose a real asset, e.g. asset=eth "
             "or asset=binance asset.symbol=ADAUSDT (asset=synthetic has none)"
         )
-    _client(settings)  # ConfigError for an unknown exchange, before anything is written
+    # an unknown exchange or a timeframe it does not serve: refused before anything is written
+    _client(settings).check_timeframe(settings.asset.timeframe)
     folder = _folder(settings).absolute()
     probe = folder
     while not probe.exists() and probe != probe.parent:
