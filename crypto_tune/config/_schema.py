@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from crypto_tune.config._universe import UNIVERSE_RULE, UniverseSettings, check_universe_asset
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.markets import MARKETS, ORDERS, MarketCosts, market_costs
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
@@ -25,7 +26,7 @@ from crypto_tune.timeframes import timeframe_minutes
 if typing.TYPE_CHECKING:
     from crypto_tune.backtest import BacktestParams
 
-ASSET_KINDS = ("file", "synthetic", "basket")
+ASSET_KINDS = ("file", "synthetic", "basket", "universe")
 REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
 PHASES = (
@@ -42,7 +43,7 @@ STORAGES = ("sqlite", "postgres", "grpc")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
 PARETO_RULES = ("utopia", "first")
-STRATEGY_RULES = ("threshold", "zscore")
+STRATEGY_RULES = ("threshold", "zscore", UNIVERSE_RULE)
 SIZINGS = ("fixed", "vol_target")
 
 
@@ -153,6 +154,8 @@ class AssetSettings:
             if self.synthetic is None:
                 _fail(f"{key}.synthetic", "a mapping of synthetic-market settings", None)
             self.synthetic.validate(f"{key}.synthetic")
+        if self.kind == "universe":
+            check_universe_asset(key, self.symbols, self.path)
         if self.kind == "basket":
             if len(self.symbols) < 2:
                 _fail(f"{key}.symbols", "a list of at least two symbols", list(self.symbols))
@@ -575,6 +578,7 @@ class Settings:
     best: BestSettings = field(default_factory=BestSettings)
     walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
     hparams_search: SearchPresetSettings = field(default_factory=SearchPresetSettings)
+    universe: UniverseSettings = field(default_factory=UniverseSettings)
     download: DownloadSettings = field(default_factory=DownloadSettings)
     # The overrides given on the command line for this run (filled by the CLI, not by YAML).
     command_line: tuple[str, ...] = ()
@@ -591,6 +595,7 @@ class Settings:
         self.features.validate("features")
         self.best.validate("best")
         self.walkforward.validate("walkforward")
+        self.universe.validate("universe")
         self.download.validate("download")
         self.hparams_search.check_phase("hparams_search", self.phase.name)
 

@@ -27,6 +27,10 @@ PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
 
 def run_phase(settings: Settings) -> float | None:
     """Run the phase of ``settings``; sweep phases return the objective for the sweeper."""
+    if settings.asset.kind == "universe":  # a universe's phases: crypto_tune/phases/_universe.py
+        from crypto_tune.phases._universe import run_universe_phase
+
+        return run_universe_phase(settings)  # type: ignore[return-value]
     module, function = PHASE_FUNCTIONS[settings.phase.name]
     if settings.phase.name == "best":  # score with the objective the strategy was tuned on
         from crypto_tune.phases._best_objective import with_studied_objective
@@ -41,6 +45,10 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
     from crypto_tune.study import check_storage
 
     phase = settings.phase.name
+    if settings.asset.kind == "universe":  # a universe's checks: crypto_tune/phases/_universe.py
+        from crypto_tune.phases._universe import preflight_universe
+
+        return preflight_universe(settings, multirun=multirun)
     if settings.regime.name == "switch" or phase == "regimes":
         from crypto_tune.phases._regimes import preflight_switch
 

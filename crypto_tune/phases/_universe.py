@@ -1,0 +1,98 @@
+"""The phases of a universe (``asset=universe``): dispatch and the checks made before any work.
+
+:mod:`crypto_tune.phases._dispatch` hands every universe run here (one line each in
+``run_phase`` and ``preflight_phase``); the phases themselves live in ``_universe_model``,
+``_universe_strategy``, ``_universe_best`` and ``_universe_report``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from crypto_tune.config import Settings
+from crypto_tune.config._universe import UNIVERSE_RULE
+from crypto_tune.exceptions import ConfigError
+
+UNIVERSE_PHASES: dict[str, tuple[str, str]] = {
+    "model": ("crypto_tune.phases._universe_model", "run_universe_model_trial"),
+    "strategy": ("crypto_tune.phases._universe_strategy", "run_universe_strategy_trial"),
+    "best": ("crypto_tune.phases._universe_best", "run_universe_best"),
+    "report": ("crypto_tune.phases._universe_report", "run_universe_report"),
+}
+_TRADING = ("strategy", "best", "report")
+
+
+def run_universe_phase(settings: Settings) -> float | list[float] | None:
+    """Run the universe phase of ``settings``; sweep phases return the objective."""
+    module, function = UNIVERSE_PHASES[settings.phase.name]
+    phase: Callable[[Settings], float | list[float] | None] = getattr(
+        importlib.import_module(module), function
+    )
+    return phase(settings)
+
+
+def check_universe(settings: Settings) -> None:
+    """The options a universe run needs, each refused in one line naming the key."""
+    phase = settings.phase.name
+    if phase not in UNIVERSE_PHASES:
+        raise ConfigError(
+            f"phase={phase} does not run on asset=universe yet (it runs "
+            f"phase={'|'.join(UNIVERSE_PHASES)})"
+        )
+    if settings.regime.name != "all":
+        raise ConfigError(
+            f"asset=universe trades every bar: use regime=all, got {settings.regime.name}"
+        )
+    if phase in _TRADING and settings.strategy.name != UNIVERSE_RULE:
+        raise ConfigError(
+            f"asset=universe trades a portfolio: add strategy={UNIVERSE_RULE} "
+            f"(got strategy={settings.strategy.name})"
+        )
+    if not settings.universe.long_only and not settings.strategy.costs.allow_short:
+        raise ConfigError(
+            f"universe.long_only must be true on asset.market={settings.asset.market} without "
+            "shorting (or set asset.market=perp, or asset.borrow_rate on spot), got false"
+        )
+
+
+def preflight_universe(settings: Settings, *, multirun: bool) -> None:
+    """Fail fast: options, storage, the data (the panel is built now), the Phase 1 study."""
+    from crypto_tune.study import check_storage
+    from crypto_tune.universe._dataset import prepare_universe
+
+    check_universe(settings)
+    phase = settings.phase.name
+    if multirun and phase not in ("model", "strategy"):
+        raise ConfigError(
+            f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
+        )
+    check_storage(settings)
+    prepare_universe(settings)
+    if phase in _TRADING and settings.phase.model_source == "study":
+        from crypto_tune.study import best_params, load_study
+
+        best_params(load_study(settings, phase="model"))
+    if phase == "model" and multirun:
+        from crypto_tune.phases._universe_model import universe_model_fingerprint
+        from crypto_tune.study import check_fingerprint
+
+        check_fingerprint(
+            settings, universe_model_fingerprint(settings), phase="model", record=False
+        )
+    if phase == "strategy":  # a study scored on other inputs is refused before the first trial
+        from crypto_tune.phases._universe_strategy import (
+            universe_context,
+            universe_strategy_fingerprint,
+        )
+        from crypto_tune.study import check_fingerprint
+
+        fingerprint = universe_strategy_fingerprint(settings, universe_context(settings))
+        check_fingerprint(settings, fingerprint, phase="strategy", record=False)
+    if phase in ("best", "report"):
+        from crypto_tune.study import best_params, load_study
+
+        best_params(load_study(settings, phase="strategy"))
+
+
+__all__ = ["UNIVERSE_PHASES", "check_universe", "preflight_universe", "run_universe_phase"]

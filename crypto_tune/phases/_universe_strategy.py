@@ -1,0 +1,236 @@
+"""``phase=strategy asset=universe strategy=topk``: one Phase 2 trial — the portfolio rule on
+the cached out-of-fold predictions of the best Phase 1 model, one kernel call per fold.
+
+Each fold's test block is traded from flat and closed at its end; the folds' net returns are
+chained and scored by the objectives and ruin rules of every rule (:mod:`crypto_tune.objectives`):
+a trade there is a name entering a book (the trade floor counts entries per year and fold).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crypto_tune.config import Settings
+from crypto_tune.objectives import strategy_values
+from crypto_tune.timeframes import periods_per_year, timeframe_minutes
+from crypto_tune.universe import PortfolioParams, PortfolioResult, simulate_portfolio
+from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
+from crypto_tune.universe._oof import UniverseOOF, universe_oof
+
+log = logging.getLogger("crypto_tune.strategy")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One block of bars traded from flat: the inputs of :func:`simulate_portfolio`."""
+
+    bars: np.ndarray
+    scores: np.ndarray
+    returns: np.ndarray
+    tradable: np.ndarray
+    funding: np.ndarray
+    borrow: np.ndarray
+
+
+@dataclass
+class UniverseContext:
+    """The data, the predictions and the per-fold segments Phase 2 trades (one per process)."""
+
+    data: UniverseDataset
+    oof: UniverseOOF
+    model_source: str
+    periods_per_year: float
+    segments: tuple[Segment, ...]
+    _vol: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def vol(self, window: int) -> np.ndarray:
+        """The panel's trailing volatility over ``window`` bars (computed once per window)."""
+        if window not in self._vol:
+            self._vol[window] = self.data.panel.trailing_vol(window)
+        return self._vol[window]
+
+
+def score_matrix(data: UniverseDataset, prediction: np.ndarray) -> np.ndarray:
+    """``(T, N)`` of the per-row ``prediction`` (NaN where a symbol has no row)."""
+    panel = data.panel
+    out = np.full(panel.close.shape, np.nan)
+    out[panel.bar, panel.sym] = prediction
+    return out
+
+
+def make_segment(
+    settings: Settings, data: UniverseDataset, scores: np.ndarray, bars: np.ndarray
+) -> Segment:
+    """The segment of ``bars`` (sorted calendar positions) with the market's carry per bar."""
+    panel = data.panel
+    costs = settings.strategy.costs
+    ppy = periods_per_year(settings.asset.timeframe)
+    bars = np.asarray(bars, dtype=np.int64)
+    funding = costs.funding(panel.index[bars], float(timeframe_minutes(settings.asset.timeframe)))
+    borrow = np.full(bars.size, costs.borrow_rate / ppy)
+    return Segment(
+        bars=bars,
+        scores=scores[bars],
+        returns=panel.bar_returns()[bars],
+        tradable=np.isfinite(panel.close[bars]),
+        funding=np.asarray(funding, dtype=np.float64),
+        borrow=borrow,
+    )
+
+
+def portfolio_params(settings: Settings) -> PortfolioParams:
+    """The kernel's options from ``universe.*`` and the market's costs (fee plus slippage)."""
+    universe, strategy = settings.universe, settings.strategy
+    costs = strategy.costs
+    return PortfolioParams(
+        top_k=universe.top_k,
+        long_only=universe.long_only,
+        rebalance=universe.rebalance,
+        n_drop=universe.top_k if universe.n_drop is None else universe.n_drop,
+        inverse_vol=universe.weights == "inverse_vol",
+        target_vol=universe.target_vol or 0.0,
+        max_gross=min(universe.max_gross, costs.max_leverage),
+        fee=costs.fee + strategy.slippage,
+        vol_window=universe.vol_window,
+        periods_per_year=periods_per_year(settings.asset.timeframe),
+    )
+
+
+def run_segment(settings: Settings, context: UniverseContext, segment: Segment) -> PortfolioResult:
+    vol = context.vol(settings.universe.vol_window)[segment.bars]
+    return simulate_portfolio(
+        segment.scores,
+        segment.returns,
+        segment.tradable,
+        vol,
+        portfolio_params(settings),
+        funding=segment.funding,
+        borrow=segment.borrow,
+    )
+
+
+_CONTEXTS: dict[str, UniverseContext] = {}
+
+
+def universe_context(settings: Settings) -> UniverseContext:
+    """The Phase 2 context of ``settings`` (memoised per predictions key)."""
+    from crypto_tune.phases._strategy import resolve_model
+
+    data = prepare_universe(settings)
+    model, source = resolve_model(settings)
+    oof = universe_oof(data, model, seed=settings.seed, cache_dir=settings.paths.cache)
+    key = f"{oof.key}:{settings.asset.market}:{settings.strategy.costs}"
+    if key not in _CONTEXTS:
+        scores = score_matrix(data, oof.prediction)
+        segments = tuple(make_segment(settings, data, scores, f.test_idx) for f in data.folds)
+        _CONTEXTS.clear()
+        _CONTEXTS[key] = UniverseContext(
+            data, oof, source, periods_per_year(settings.asset.timeframe), segments
+        )
+    return _CONTEXTS[key]
+
+
+def evaluate_universe(
+    settings: Settings, context: UniverseContext
+) -> tuple[tuple[float, ...], list[np.ndarray], list[int]]:
+    """(objective values, net returns per fold, names entered per fold) of ``settings``."""
+    results = [run_segment(settings, context, s) for s in context.segments]
+    returns = [r.net for r in results]
+    entries = [r.n_entries for r in results]
+    strategy = settings.strategy
+    values = strategy_values(
+        strategy.objectives,
+        returns,
+        entries,
+        periods_per_year=context.periods_per_year,
+        min_trades_per_year=strategy.min_trades_per_year,
+        max_drawdown=strategy.max_drawdown,
+    )
+    return values, returns, entries
+
+
+def universe_strategy_fingerprint(
+    settings: Settings, context: UniverseContext
+) -> dict[str, object]:
+    """What this process's portfolio trials score: the data, every ``strategy.*`` and
+    ``universe.*`` setting, the market's costs and the predictions' key."""
+    from crypto_tune.phases._universe_model import universe_model_fingerprint
+
+    base = universe_model_fingerprint(settings)
+    out = {k: v for k, v in base.items() if not k.startswith("model.") and k != "objective"}
+    strategy = settings.strategy
+    out.update({f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"})
+    out.update({f"costs.{k}": v for k, v in strategy.costs.describe().items()})
+    out.update({f"universe.{k}": v for k, v in dataclasses.asdict(settings.universe).items()})
+    out["predictions"] = context.oof.key
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+_TAGGED: set[str] = set()
+_PROGRESS = {"count": 0, "best": -np.inf, "last": 0.0, "start": 0.0}
+
+
+def _progress(value: float, settings: Settings) -> None:
+    now = time.perf_counter()
+    if _PROGRESS["count"] == 0:
+        _PROGRESS["start"] = now
+    _PROGRESS["count"] += 1
+    _PROGRESS["best"] = max(_PROGRESS["best"], value)
+    if _PROGRESS["count"] == 1 or now - _PROGRESS["last"] >= 10.0:
+        _PROGRESS["last"] = now
+        elapsed = now - _PROGRESS["start"]
+        rate = (_PROGRESS["count"] - 1) / elapsed if elapsed > 0 else 0.0
+        u = settings.universe
+        log.info(
+            "portfolio trials: %d in this process (%.1f/s), best %.4f; last top_k=%d n_drop=%s "
+            "rebalance=%d weights=%s -> %.4f",
+            _PROGRESS["count"],
+            rate,
+            _PROGRESS["best"],
+            u.top_k,
+            u.n_drop,
+            u.rebalance,
+            u.weights,
+            value,
+        )
+
+
+def run_universe_strategy_trial(settings: Settings) -> float | list[float]:
+    """Trade every fold with the trial's portfolio settings; return the objective(s)."""
+    from crypto_tune.study import check_fingerprint, study_name
+
+    context = universe_context(settings)
+    name = study_name(settings)
+    if name not in _TAGGED:
+        log.info(
+            "strategy: model from %s; portfolio over %d symbols, %d folds (%s predictions)",
+            context.model_source,
+            len(context.data.panel.symbols),
+            len(context.segments),
+            "cached" if context.oof.from_cache else "trained",
+        )
+        fingerprint = universe_strategy_fingerprint(settings, context)
+        check_fingerprint(settings, fingerprint, phase="strategy", record=True)
+        _TAGGED.add(name)
+    values, _, _ = evaluate_universe(settings, context)
+    _progress(values[0], settings)
+    return values[0] if len(values) == 1 else list(values)
+
+
+__all__ = [
+    "Segment",
+    "UniverseContext",
+    "evaluate_universe",
+    "make_segment",
+    "portfolio_params",
+    "run_segment",
+    "run_universe_strategy_trial",
+    "score_matrix",
+    "universe_context",
+    "universe_strategy_fingerprint",
+]

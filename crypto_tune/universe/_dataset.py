@@ -1,0 +1,189 @@
+"""The door to a universe's data: its files, their candles, the panel, the folds on its calendar.
+
+``prepare_universe(settings)`` reads every symbol (``asset.path`` with ``{symbol}`` for each of
+``asset.symbols``, or every candle file of a folder), builds the :class:`~crypto_tune.universe.
+Panel` and cuts the folds and the holdout on the panel's calendar (purge and embargo in bars of
+time, hence across every symbol at once). Memoised per process; the fingerprints name the
+candles, the features, the label and the folds so that studies and caches can check them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune.config import AssetSettings, Settings
+from crypto_tune.data import CandleReport, load_candles
+from crypto_tune.dataset import asset_path, data_fingerprint, make_folds
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.memo import memo
+from crypto_tune.splits import Fold, holdout_split
+from crypto_tune.universe._panel import Panel, build_panel
+
+_SUFFIXES = (".csv", ".parquet", ".pq", ".feather", ".json", ".gz")
+
+
+@dataclass(frozen=True)
+class UniverseDataset:
+    """A universe's panel, its folds and holdout (positions on ``panel.index``), fingerprints."""
+
+    panel: Panel
+    reports: dict[str, CandleReport]
+    files: dict[str, str]
+    folds: tuple[Fold, ...]
+    holdout: Fold
+    data_fingerprint: str
+    feature_key: str
+    label_key: str
+
+    def rows(self, bars: np.ndarray) -> np.ndarray:
+        """Positions of the panel's rows whose bar is in ``bars``."""
+        wanted = np.zeros(len(self.panel.index), dtype=bool)
+        wanted[np.asarray(bars, dtype=np.int64)] = True
+        return np.nonzero(wanted[self.panel.bar])[0]
+
+
+def _symbol_of(name: str, timeframe: str) -> str:
+    """``binance_BTCUSDT_4h.csv`` -> ``BTCUSDT``; ``BTCUSDT.csv`` -> ``BTCUSDT``."""
+    stem = name.split(".")[0]
+    parts = [p for p in re.split(r"[_\-]", stem) if p]
+    if len(parts) >= 2 and parts[-1].lower() == timeframe.lower():
+        return parts[-2]
+    return parts[-1] if parts else stem
+
+
+def universe_files(asset: AssetSettings) -> dict[str, str]:
+    """``{symbol: file}`` of a universe: the path template per symbol, or a folder's files (of
+    ``asset.symbols`` when given, else all of them; a name ending in another timeframe is
+    skipped)."""
+    path = str(asset.path)
+    if "{symbol}" in path:
+        return {symbol: asset_path(asset, symbol) for symbol in asset.symbols}
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigError(f"asset.path: {path} is neither a {{symbol}} template nor a folder")
+    found: dict[str, str] = {}
+    other_timeframe = re.compile(r"[_\-](\d+[mhdw])$", re.IGNORECASE)
+    for file in sorted(folder.iterdir()):
+        if not file.is_file() or not file.name.lower().endswith(_SUFFIXES):
+            continue
+        stem = file.name.split(".")[0]
+        tail = other_timeframe.search(stem)
+        if tail and tail.group(1).lower() != asset.timeframe.lower():
+            continue
+        found.setdefault(_symbol_of(file.name, asset.timeframe), str(file))
+    if asset.symbols:
+        missing = [s for s in asset.symbols if s not in found]
+        if missing:
+            raise ConfigError(f"asset.path: no file for {', '.join(missing)} in {path}")
+        found = {s: found[s] for s in asset.symbols}
+    if len(found) < 2:
+        raise ConfigError(
+            f"asset.path: a universe needs at least two symbols, {path} has {len(found)}"
+        )
+    return found
+
+
+def _key(payload: object) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _before_final(candles: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The candles a phase may see: before ``split.final_start`` unless ``phase=final``."""
+    start = getattr(settings.split, "final_start", None)
+    if start is None or settings.phase.name == "final":
+        return candles
+    stamp = pd.Timestamp(start)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return candles[candles.index < stamp]
+
+
+_MEMORY: dict[str, UniverseDataset] = memo("universe_datasets", {})
+
+
+def prepare_universe(settings: Settings) -> UniverseDataset:
+    """Load, panel and fold the universe of ``settings`` (memoised per process)."""
+    asset, universe = settings.asset, settings.universe
+    files = universe_files(asset)
+    memo_key = _key(
+        {
+            "files": files,
+            "timeframe": asset.timeframe,
+            "windows": settings.features.windows,
+            "universe": [universe.features, universe.label, universe.warmup, universe.min_symbols],
+            "horizon": settings.label.horizon,
+            "split": settings.split,
+            "final_unlocked": settings.phase.name == "final",
+        }
+    )
+    if memo_key in _MEMORY:
+        return _MEMORY[memo_key]
+    candles: dict[str, pd.DataFrame] = {}
+    reports: dict[str, CandleReport] = {}
+    for symbol, file in files.items():
+        frame, report = load_candles(file, timeframe=asset.timeframe)
+        candles[symbol] = _before_final(frame, settings)
+        reports[symbol] = report
+    panel = build_panel(
+        candles,
+        timeframe=asset.timeframe,
+        windows=settings.features.windows,
+        horizon=settings.label.horizon,
+        cs_features=universe.features,
+        label=universe.label,
+        warmup=universe.warmup,
+        min_symbols=universe.min_symbols,
+    )
+    split = settings.split
+    try:
+        folds = make_folds(panel.index, settings)
+        holdout = holdout_split(
+            panel.index,
+            tune_start=split.tune_start,
+            tune_end=split.tune_end,
+            holdout_start=split.holdout_start,
+            holdout_end=split.holdout_end,
+            purge=split.purge,
+            valid_fraction=split.valid_fraction,
+        )
+    except ConfigError as exc:
+        raise ConfigError(
+            f"universe: its calendar runs from {panel.index[0]:%Y-%m-%d} to "
+            f"{panel.index[-1]:%Y-%m-%d}, too little for the split: {exc}"
+        ) from None
+    data = _key({s: data_fingerprint(c) for s, c in candles.items()})
+    features = _key(
+        {
+            "data": data,
+            "windows": list(settings.features.windows),
+            "cs": universe.features,
+            "warmup": universe.warmup,
+            "min_symbols": universe.min_symbols,
+            "version": 1,
+        }
+    )
+    digest = hashlib.sha256(np.ascontiguousarray(panel.label).tobytes())
+    digest.update(np.ascontiguousarray(panel.bar).tobytes())
+    digest.update(np.ascontiguousarray(panel.sym).tobytes())
+    dataset = UniverseDataset(
+        panel=panel,
+        reports=reports,
+        files=files,
+        folds=tuple(folds),
+        holdout=holdout,
+        data_fingerprint=data,
+        feature_key=features,
+        label_key=digest.hexdigest()[:16],
+    )
+    _MEMORY[memo_key] = dataset
+    return dataset
+
+
+__all__ = ["UniverseDataset", "prepare_universe", "universe_files"]

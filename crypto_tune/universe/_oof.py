@@ -1,0 +1,136 @@
+"""Out-of-fold predictions of one LightGBM over a universe's pooled panel, cached on disk.
+
+Each fold trains on the panel rows of its train bars (every symbol pooled), early-stops on its
+validation bars and predicts its test bars; the folds are cut in time on the universe's calendar,
+so a purge or embargo removes a bar for every symbol at once. The cache key
+(:func:`universe_oof_key`) names every input the predictions depend on: the candles of every
+symbol, the panel's feature definition, the label's content (values and rows), every fold's
+positions, the model's settings and the seed. Phase 2 trades exactly the predictions Phase 1
+scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune.config import ModelSettings
+from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
+from crypto_tune.memo import memo
+from crypto_tune.model import fit_booster
+from crypto_tune.model._oof import folds_digest
+from crypto_tune.universe._dataset import UniverseDataset
+
+
+@dataclass(frozen=True)
+class UniverseOOF:
+    """Per panel row: the out-of-fold ``prediction`` (NaN outside every test block) and its
+    ``fold`` (-1 outside); per fold its best iteration; the features' gain importance."""
+
+    prediction: np.ndarray
+    fold: np.ndarray
+    best_iterations: tuple[int, ...]
+    importance: pd.DataFrame
+    key: str
+    from_cache: bool
+    train_seconds: float
+
+
+def universe_oof_key(data: UniverseDataset, model: ModelSettings, *, seed: int) -> str:
+    """The cache key: candles, features, label, folds, model settings and seed."""
+    payload = {
+        "kind": "universe",
+        "data": data.data_fingerprint,
+        "features": data.feature_key,
+        "label": data.label_key,
+        "folds": folds_digest(data.folds),
+        "model": {"name": model.name, **model.params()},
+        "seed": seed,
+        "version": 1,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+_MEMORY: OrderedDict[str, UniverseOOF] = memo("universe_predictions", OrderedDict())
+_MEMORY_SIZE = 3
+
+
+def _remember(key: str, value: UniverseOOF) -> UniverseOOF:
+    _MEMORY[key] = value
+    _MEMORY.move_to_end(key)
+    while len(_MEMORY) > _MEMORY_SIZE:
+        _MEMORY.popitem(last=False)
+    return value
+
+
+def _read(pred_path: Path, meta_path: Path, key: str) -> UniverseOOF | None:
+    pred = read_checked_parquet(pred_path)
+    meta = read_checked_parquet(meta_path) if pred is not None else None
+    if pred is None or meta is None or pred[1].get("write") != meta[1].get("write"):
+        return None
+    frame, stored = pred[0], meta[0]
+    best = tuple(int(v) for v in stored.loc["__best_iteration__"].to_numpy())
+    importance = stored.drop(index="__best_iteration__")
+    return UniverseOOF(
+        frame["prediction"].to_numpy(), frame["fold"].to_numpy(), best, importance, key, True, 0.0
+    )
+
+
+def universe_oof(
+    data: UniverseDataset, model: ModelSettings, *, seed: int, cache_dir: str | Path
+) -> UniverseOOF:
+    """Train once per fold on the pooled panel (or read the cache); predict every test row."""
+    key = universe_oof_key(data, model, seed=seed)
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        return _MEMORY[key]
+    base = Path(cache_dir) / "predictions"
+    pred_path, meta_path = base / f"universe-{key}.parquet", base / f"universe-{key}.meta.parquet"
+    cached = _read(pred_path, meta_path, key)
+    if cached is not None and cached.prediction.size == data.panel.n_rows:
+        return _remember(key, cached)
+    panel = data.panel
+    start = time.perf_counter()
+    prediction = np.full(panel.n_rows, np.nan)
+    fold_of = np.full(panel.n_rows, -1, dtype=np.int64)
+    best_iterations: list[int] = []
+    importances: dict[str, np.ndarray] = {}
+    for fold in data.folds:
+        train, valid, test = (
+            data.rows(idx) for idx in (fold.train_idx, fold.valid_idx, fold.test_idx)
+        )
+        booster, best = fit_booster(panel.features, panel.label, train, valid, model, seed=seed)
+        prediction[test] = booster.predict(panel.features[test], num_iteration=best)
+        fold_of[test] = fold.number
+        best_iterations.append(best)
+        importances[f"fold_{fold.number}"] = booster.feature_importance("gain")
+    seconds = time.perf_counter() - start
+    importance = pd.DataFrame(importances, index=list(panel.feature_names))
+    stored = pd.concat(
+        [
+            importance,
+            pd.DataFrame(
+                [best_iterations], columns=importance.columns, index=["__best_iteration__"]
+            ),
+        ]
+    )
+    token = {"write": uuid.uuid4().hex}
+    write_atomic_parquet(
+        pd.DataFrame({"prediction": prediction, "fold": fold_of}), pred_path, token
+    )
+    write_atomic_parquet(stored, meta_path, token)
+    result = UniverseOOF(
+        prediction, fold_of, tuple(best_iterations), importance, key, False, seconds
+    )
+    return _remember(key, result)
+
+
+__all__ = ["UniverseOOF", "universe_oof", "universe_oof_key"]
