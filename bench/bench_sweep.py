@@ -226,7 +226,7 @@ def run_bare_loop(
     import optuna
 
     from crypto_tune.phases._strategy import evaluate_strategy
-    from crypto_tune.phases._walkforward import search_space
+    from crypto_tune.phases._tuning import search_space
 
     strategy, replace = settings.strategy, dataclasses.replace
     space = search_space(settings, "strategy").distributions

@@ -144,7 +144,7 @@ def _settings(outputs: Path, *overrides: str) -> Settings:
 
 
 def test_search_spaces_are_the_sweeps(tmp_path: Path) -> None:
-    from crypto_tune.phases._walkforward import search_space
+    from crypto_tune.phases._tuning import search_space
 
     settings = _settings(tmp_path)
     model = search_space(settings, "model")
@@ -209,9 +209,8 @@ def test_tuning_inputs_unchanged_by_truncation_at_test_start(tmp_path: Path) -> 
     same when the data ends at the window's test start: tuning never saw the test period."""
     from crypto_tune.config import StrategySettings
     from crypto_tune.phases._strategy import fold_arrays_for
+    from crypto_tune.phases._tuning import model_objective, strategy_objective
     from crypto_tune.phases._walkforward import (
-        model_objective,
-        strategy_objective,
         walkforward_dataset,
         window_dataset,
         windows_for,
@@ -273,7 +272,7 @@ def test_tuning_inputs_unchanged_by_truncation_at_test_start(tmp_path: Path) -> 
 def _space():
     from optuna.distributions import FloatDistribution
 
-    from crypto_tune.phases._walkforward import SearchSpace
+    from crypto_tune.phases._tuning import SearchSpace
 
     return SearchSpace(
         distributions={"model.x": FloatDistribution(0.0, 1.0)},
@@ -286,7 +285,7 @@ def _space():
 def test_optimize_counts_complete_trials_and_resumes() -> None:
     import optuna
 
-    from crypto_tune.phases._walkforward import optimize
+    from crypto_tune.phases._tuning import optimize
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
     seen: list[dict] = []
@@ -308,7 +307,7 @@ def test_optimize_counts_complete_trials_and_resumes() -> None:
 def test_optimize_stops_when_trials_keep_failing() -> None:
     import optuna
 
-    from crypto_tune.phases._walkforward import optimize
+    from crypto_tune.phases._tuning import optimize
 
     study = optuna.create_study(direction="maximize")
 
@@ -322,18 +321,18 @@ def test_optimize_stops_when_trials_keep_failing() -> None:
 def test_the_pinned_model_is_the_one_every_worker_reads() -> None:
     import optuna
 
-    from crypto_tune.phases._walkforward import _pinned_model
+    from crypto_tune.phases._tuning import pinned_model
 
     study = optuna.create_study(direction="maximize")
     for value in (0.1, 0.3, 0.2):
         trial = study.ask({"model.x": optuna.distributions.FloatDistribution(0, 1)})
         study.tell(trial, value)
-    params, number, value = _pinned_model(study, 3)
+    params, number, value = pinned_model(study, 3)
     assert (number, value) == (1, 0.3)
     trial = study.ask({"model.x": optuna.distributions.FloatDistribution(0, 1)})
     study.tell(trial, 0.9)  # another worker's late trial does not move the pin
-    assert _pinned_model(study, 3) == (params, 1, 0.3)
-    assert _pinned_model(study, 4)[1] == 3  # a new budget chooses again
+    assert pinned_model(study, 3) == (params, 1, 0.3)
+    assert pinned_model(study, 4)[1] == 3  # a new budget chooses again
 
 
 def test_window_table_explains_a_window_without_ic() -> None:

@@ -88,7 +88,7 @@ def preflight_switch(settings: Settings, *, multirun: bool) -> None:
     check_storage(settings)
     prepare_dataset(settings)
     if phase == "regimes":
-        from crypto_tune.phases._walkforward import search_space
+        from crypto_tune.phases._tuning import search_space
 
         for name in ("model", "strategy"):
             if not search_space(regime_settings(settings, "calm"), name).distributions:
@@ -114,13 +114,13 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
         evaluate_strategy,
         strategy_context,
     )
-    from crypto_tune.phases._walkforward import (
-        _study,
+    from crypto_tune.phases._tuning import (
         log_tuned,
         model_settings,
         optimize,
         search_space,
         strategy_settings,
+        tuning_study,
     )
     from crypto_tune.study import check_fingerprint
 
@@ -136,7 +136,7 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
 
     clock = time.perf_counter()
     space = search_space(member, "model")
-    study = _study(member, "model", space, offset=2 * k)
+    study = tuning_study(member, "model", space, offset=2 * k)
     check_fingerprint(member, model_fingerprint(member), phase="model", record=True)
     tuned = optimize(study, space, model_value, budgets[0])
     log_tuned(
@@ -153,7 +153,7 @@ def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, flo
     )
     clock = time.perf_counter()
     s_space = search_space(member, "strategy")
-    s_study = _study(member, "strategy", s_space, offset=2 * k + 1)
+    s_study = tuning_study(member, "strategy", s_space, offset=2 * k + 1)
     context = strategy_context(member)
     check_study_predictions(member, context, record=True)
 

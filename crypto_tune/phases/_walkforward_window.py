@@ -42,18 +42,18 @@ from crypto_tune.phases._strategy import (
     portfolio_folds,
     score_strategy,
 )
-from crypto_tune.phases._walkforward import (
+from crypto_tune.phases._tuning import (
     SearchSpace,
-    _complete,
-    _pinned_model,
-    _study,
-    _value,
+    complete_trials,
     log_tuned,
     model_objective,
     model_settings,
     optimize,
+    pinned_model,
     strategy_objective,
     strategy_settings,
+    trial_value,
+    tuning_study,
 )
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 from crypto_tune.walkforward import Window
@@ -250,7 +250,7 @@ def run_window(
 
     # Phase 1
     clock = time.perf_counter()
-    study = _study(settings, f"wf{k}.model", model_space, offset=2 * k)
+    study = tuning_study(settings, f"wf{k}.model", model_space, offset=2 * k)
     check_fingerprint(
         settings,
         study_fingerprint(settings, datas, phase="model"),
@@ -263,7 +263,7 @@ def run_window(
         lambda p: window_model_value(settings, members, model_settings(settings, p))[0],
         wf.model_trials,
     )
-    params, model_trial, model_value = _pinned_model(study, wf.model_trials)
+    params, model_trial, model_value = pinned_model(study, wf.model_trials)
     params |= model_space.fixed
     model = model_settings(settings, params)
     _, oofs = window_model_value(settings, members, model)  # the disk cache: no training
@@ -283,7 +283,7 @@ def run_window(
     # Phase 2
     clock = time.perf_counter()
     score = strategy_scorer(settings, members, oofs)
-    s_study = _study(settings, f"wf{k}.strategy", strategy_space, offset=2 * k + 1)
+    s_study = tuning_study(settings, f"wf{k}.strategy", strategy_space, offset=2 * k + 1)
     check_fingerprint(
         settings,
         study_fingerprint(
@@ -310,7 +310,7 @@ def run_window(
         tuned=s_tuned,
         started=clock,
         label=str(strategy.objective),
-        value=_value(best),
+        value=trial_value(best),
         number=best.number,
     )
 
@@ -346,11 +346,11 @@ def run_window(
         model_value=model_value,
         strategy_params={n.removeprefix("strategy."): v for n, v in strategy_params.items()},
         strategy_trial=best.number,
-        strategy_value=_value(best),
+        strategy_value=trial_value(best),
         trials={
-            "model_complete": len(_complete(study)),
+            "model_complete": len(complete_trials(study)),
             "model_tuned_here": tuned,
-            "strategy_complete": len(_complete(s_study)),
+            "strategy_complete": len(complete_trials(s_study)),
             "strategy_tuned_here": s_tuned,
         },
         in_sample=ins,
