@@ -175,6 +175,25 @@ def test_the_storage_package_imports_nothing_above_it():
 
 
 # ------------------------------------------------------------------------------- the sweep
+def test_the_sweepers_own_storage_error_leaves_hydra_as_sweep_aborted(tmp_path):
+    """Hydra prints any Exception from a sweeper as a traceback (exit 1): the sweeper's project
+    errors pass through it as SweepAborted, which the CLI alone prints as one line (exit 2)."""
+    from omegaconf import OmegaConf
+
+    from crypto_tune.exceptions import SweepAborted
+    from crypto_tune.sweeper import CryptoTuneSweeperImpl
+
+    sweeper = CryptoTuneSweeperImpl(
+        None, "maximize", "sqlite:////nonexistent/dir/x.db", "s", 1, 1, 0.0, None, None
+    )
+    sweeper.config = OmegaConf.create({"paths": {"root": str(tmp_path)}})
+    with pytest.raises(SweepAborted) as stopped:
+        sweeper.sweep([])
+    assert isinstance(stopped.value.error, ConfigError)
+    assert str(stopped.value).startswith("storage.url: the folder /nonexistent/dir")
+    assert not isinstance(stopped.value, Exception)  # no `except Exception` on the way stops it
+
+
 _SWEEP = """
 import json, sys
 import optuna
