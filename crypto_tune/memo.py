@@ -3,7 +3,7 @@
 Each memo is an ordinary mapping registered here when its module is imported, so that one call,
 :func:`clear_memos`, starts a process over (benchmarks timing a cold run, tests that change data
 under the same settings) without reaching into private names. Storages and MLflow clients are
-connections, not memos: :func:`crypto_tune.study.forget_storages` drops those.
+connections, not memos: :func:`crypto_tune.storage.forget_storages` drops those.
 """
 
 from __future__ import annotations
