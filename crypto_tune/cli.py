@@ -24,6 +24,7 @@ from crypto_tune.config import Settings, config_dir, register_resolvers
 from crypto_tune.exceptions import ConfigError, CryptoTuneError, InvalidTrialError, SweepAborted
 from crypto_tune.launcher import accepts_plain_config
 from crypto_tune.logs import mask_secrets
+from crypto_tune.progress import SweepProgress
 
 log = logging.getLogger("crypto_tune")
 # Targets the config may instantiate (Hydra 1.4 execution whitelist): our plugins and callbacks,
@@ -479,6 +480,7 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
             fail(str(exc))
         # The base config passed preflight: this trial's own values are at fault.
         error = exc if isinstance(exc, InvalidTrialError) else InvalidTrialError(str(exc))
+        _progress().update(None)
         stop = _GUARD.record(error)
         if stop is not None:
             _fail_running_trial(cfg)  # the sweeper will not record this trial: we do
@@ -505,7 +507,25 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
         fail(reason)
     if multirun:
         _GUARD.record(None)
+        _progress().update(value)
     return value
+
+
+_PROGRESS: list[SweepProgress] = []  # this process's sweep bar, made at its first trial
+
+
+def _progress() -> SweepProgress:
+    """The sweep's progress (a live bar on a terminal: done of ``hydra.sweeper.n_trials``, ETA,
+    best so far in the sweep's direction; silent in logs, where the phases' lines are)."""
+    if not _PROGRESS:
+        sweeper = HydraConfig.get().sweeper
+        total = OmegaConf.select(sweeper, "n_trials", default=None)
+        direction = OmegaConf.select(sweeper, "direction", default=None)
+        maximize = direction == "maximize" if isinstance(direction, str) else None
+        _PROGRESS.append(
+            SweepProgress(total if isinstance(total, int) else None, maximize=maximize)
+        )
+    return _PROGRESS[0]
 
 
 def _scrub_snapshot() -> None:
@@ -613,7 +633,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if workers is not None:  # heartbeats, stale-trial recovery, database outages
         storage.enable_workers(workers)
     try:
-        run(_task)()
+        try:
+            run(_task)()
+        finally:
+            for bar in _PROGRESS:
+                bar.close()
         if _INTERRUPT.requested:  # Ctrl-C after the last trial started: the sweep is complete
             raise KeyboardInterrupt
     except SweepAborted as stop:  # the sweeper's own error (the study database gone): one line

@@ -1,0 +1,82 @@
+"""A live progress bar for a sweep on a terminal: trials done of this process's
+``hydra.sweeper.n_trials``, the rate, the time left and the best value so far (tqdm).
+
+On a terminal (the stream is a TTY) the bar redraws in place on stderr; in logs and CI (not a
+TTY) it writes nothing, and the phases' own plain lines (one per Phase 1 trial, one every 10 s
+in Phase 2) are the record. Failed trials count as done and never become the best.
+
+>>> import io
+>>> bar = SweepProgress(3, maximize=True, stream=io.StringIO())  # not a TTY: silent
+>>> for value in (0.5, None, 0.7):
+...     bar.update(value)
+>>> bar.done, bar.best
+(3, 0.7)
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+from typing import Any, TextIO
+
+
+class SweepProgress:
+    """Counts this process's trials and shows them as a bar when ``stream`` is a terminal.
+
+    ``total``: the trials this process will run (None: unknown); ``maximize``: the direction of
+    the (first) objective, None for several objectives (no single best is shown).
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        maximize: bool | None,
+        stream: TextIO | None = None,
+        label: str = "sweep",
+    ) -> None:
+        if total is not None and (isinstance(total, bool) or total < 0):
+            raise ValueError(f"total must be None or an int >= 0, got {total!r}")
+        self.total, self.maximize = total, maximize
+        self.done = 0
+        self.best: float | None = None
+        out = sys.stderr if stream is None else stream
+        self._bar: Any = None
+        if out.isatty():
+            from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs installed
+
+            size = shutil.get_terminal_size((100, 24))  # a size of 0 (some ptys): the fallback
+
+            self._bar = tqdm(
+                total=total,
+                desc=label,
+                unit="trial",
+                file=out,
+                ncols=min(size.columns, 120),
+                nrows=size.lines,  # tqdm hides a bar below a terminal of 0 lines
+                bar_format="{desc}: {n}/{total} trials |{bar}| {rate_fmt} ETA {remaining}{postfix}",
+            )
+
+    def update(self, value: Any) -> None:
+        """One more trial done: ``value`` is its objective (a float, or a tuple for several
+        objectives), None when it failed."""
+        self.done += 1
+        if self.maximize is not None and isinstance(value, int | float) and math.isfinite(value):
+            better = self.best is None or (
+                value > self.best if self.maximize else value < self.best
+            )
+            if better:
+                self.best = float(value)
+        if self._bar is not None:
+            if self.best is not None:
+                self._bar.set_postfix_str(f"best {self.best:.4g}", refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+__all__ = ["SweepProgress"]

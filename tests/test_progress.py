@@ -1,0 +1,78 @@
+"""The sweep's live progress bar (issue 22, item 9): on a terminal, done of n_trials, rate, ETA
+and the best so far; nothing extra in logs and CI."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from crypto_tune.progress import SweepProgress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_bar_shows_done_of_total_eta_and_the_best_so_far() -> None:
+    screen = _Terminal()
+    bar = SweepProgress(4, maximize=False, stream=screen)
+    for value in (3.0, 1.5, None, 2.0):  # minimised; a failed trial counts, never best
+        bar.update(value)
+    bar.close()
+    text = screen.getvalue()
+    assert "4/4 trials" in text and "ETA" in text and "best 1.5" in text
+    assert (bar.done, bar.best) == (4, 1.5)
+
+
+def test_not_a_terminal_writes_nothing() -> None:
+    log = io.StringIO()
+    bar = SweepProgress(2, maximize=True, stream=log)
+    bar.update(1.0)
+    bar.update(float("nan"))
+    bar.close()
+    assert log.getvalue() == "" and bar.best == 1.0
+
+
+def test_several_objectives_show_no_single_best() -> None:
+    screen = _Terminal()
+    bar = SweepProgress(1, maximize=None, stream=screen)
+    bar.update((1.0, 0.2))
+    bar.close()
+    assert "1/1 trials" in screen.getvalue() and "best" not in screen.getvalue()
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_terminal_draws_the_bar(tmp_path: Path) -> None:
+    """A real sweep with its stderr on a pseudo-terminal: the bar reaches n_trials."""
+    main, child = pty.openpty()
+    args = ["-m", "phase=model", "debug=fast", f"paths.outputs={tmp_path}"]
+    args += ["tracking.enabled=false", "hydra.sweeper.n_trials=3"]
+    done = subprocess.Popen(
+        [sys.executable, "-m", "crypto_tune", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    assert done.wait(timeout=600) == 0
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "3/3 trials" in screen and "ETA" in screen and "best " in screen, screen[-2000:]
