@@ -3,6 +3,7 @@ reversal is found (Phase 1 IC, Phase 2 portfolio, best run), a null universe is 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -75,3 +76,35 @@ def test_planted_reversal_is_found_end_to_end(tmp_path: Path) -> None:
         *base,
     )
     assert done.returncode != 0 and "other inputs" in done.stdout + done.stderr
+
+    done = run_cli("phase=best", "strategy=topk", *base)
+    assert done.returncode == 0, done.stderr[-3000:]
+    best = json.loads((tmp_path / "out" / "best" / name / "workflow.best.json").read_text())
+    metrics = best["metrics"]
+    assert metrics["out_of_sample"]["sharpe"] > 1.0
+    assert metrics["out_of_sample"]["sharpe"] > metrics["benchmark"]["out_of_sample"]["sharpe"]
+    assert metrics["model"]["holdout"]["rank_ic"] > 0.05
+    assert set(best["symbols"]) == set(SYMBOLS)
+    assert best["robustness"]["significant"] is True
+    assert metrics["in_sample"]["turnover_per_year"] > 0
+    done = run_cli("phase=report", "strategy=topk", *base)
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = (tmp_path / "out" / "reports" / f"{name}.html").read_text()
+    assert 'data-figure="contributions"' in page and "Verdict" in page
+
+
+@pytest.mark.slow
+def test_a_null_universe_has_no_edge(tmp_path: Path) -> None:
+    base = _overrides(tmp_path, reversal=0.0, seed=4)
+    for phase, trials in (("model", 2), ("strategy", 20)):
+        done = run_cli(
+            "-m", f"phase={phase}", "strategy=topk", f"hydra.sweeper.n_trials={trials}", *base
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli("phase=best", "strategy=topk", *base)
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = "default." + "+".join(SYMBOLS) + ".4h.all.static.h1"
+    best = json.loads((tmp_path / "out" / "best" / name / "workflow.best.json").read_text())
+    assert best["robustness"]["significant"] is False
+    assert "do not trade" in best["robustness"]["verdict"]
+    assert abs(best["metrics"]["model"]["rank_ic"]) < 0.03

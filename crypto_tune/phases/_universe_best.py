@@ -1,0 +1,259 @@
+"""``phase=best asset=universe strategy=topk``: the best portfolio in and out of sample.
+
+In sample: the best Phase 2 trial traded on the out-of-fold predictions of the tuning folds
+(what Phase 2 scored). Out of sample: one LightGBM refit on the whole tuning period (train and
+validation bars of the holdout split, the folds' median best iteration, no early stopping)
+predicts the holdout, traded by the same rule. Beside both: the benchmark (equal-weight
+buy-and-hold of the universe), turnover, net and gross exposure, each symbol's contribution, the
+per-bar cross-sectional IC; then the verdict (:mod:`crypto_tune.phases._universe_verdict`).
+Writes ``workflow.best.json`` (the contract of every best run: ``metrics.in_sample``,
+``metrics.out_of_sample``, ``metrics.benchmark``, ``robustness``) and ``universe_curves.csv``
+under ``paths.best/<study.name>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto_tune import metrics
+from crypto_tune._json import json_value
+from crypto_tune.config import Settings
+from crypto_tune.model import fit_booster, refit_rounds
+from crypto_tune.phases._universe_strategy import (
+    UniverseContext,
+    make_segment,
+    portfolio_params,
+    run_segment,
+    score_matrix,
+    universe_context,
+)
+from crypto_tune.phases._universe_verdict import universe_robustness, with_trial
+from crypto_tune.universe import PortfolioResult
+from crypto_tune.universe._summary import (
+    benchmark_summary,
+    buy_and_hold,
+    contributions,
+    portfolio_summary,
+)
+
+log = logging.getLogger("crypto_tune.best")
+
+
+def holdout_predictions(settings: Settings, context: UniverseContext) -> np.ndarray:
+    """Per panel row: the refit model's prediction on the holdout bars (NaN elsewhere)."""
+    from crypto_tune.phases._strategy import resolve_model
+
+    data, oof = context.data, context.oof
+    model, _ = resolve_model(settings)
+    rounds = refit_rounds(oof.best_iterations)
+    fixed = dataclasses.replace(model, num_boost_round=rounds, early_stopping_rounds=0)
+    holdout = data.holdout
+    first = int(min(holdout.train_idx.min(), holdout.valid_idx.min()))
+    last = int(max(holdout.train_idx.max(), holdout.valid_idx.max()))
+    train = data.rows(np.arange(first, last + 1))
+    empty = np.zeros(0, dtype=np.int64)
+    panel = data.panel
+    booster, _ = fit_booster(panel.features, panel.label, train, empty, fixed, seed=settings.seed)
+    test = data.rows(holdout.test_idx)
+    out = np.full(panel.n_rows, np.nan)
+    out[test] = booster.predict(panel.features[test])
+    return out
+
+
+def _ic_by_bar(context: UniverseContext, prediction: np.ndarray) -> pd.Series:
+    panel = context.data.panel
+    ids, ic = metrics.ic_by_bar(prediction, panel.forward, panel.bar, rank=True)
+    return pd.Series(ic, index=panel.index[ids], name="rank_ic")
+
+
+def _ic_block(series: pd.Series) -> dict[str, Any]:
+    values = series.to_numpy()
+    finite = values[np.isfinite(values)]
+    std = float(np.std(finite, ddof=1)) if finite.size > 1 else np.nan
+    mean = float(np.mean(finite)) if finite.size else np.nan
+    return {
+        "rank_ic": json_value(mean),
+        "rank_ic_t": json_value(mean / std * np.sqrt(finite.size) if std > 0 else np.nan),
+        "n_bars": int(finite.size),
+    }
+
+
+def _curves(
+    index: pd.DatetimeIndex, period: str, results: list[PortfolioResult], bench: np.ndarray
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "period": period,
+            "net": np.concatenate([r.net for r in results]),
+            "gross": np.concatenate([r.gross for r in results]),
+            "benchmark": bench,
+            "turnover": np.concatenate([r.turnover for r in results]),
+            "long": np.concatenate([r.long for r in results]),
+            "short": np.concatenate([r.short for r in results]),
+        },
+        index=index,
+    )
+
+
+def run_universe_best(settings: Settings) -> None:
+    """Choose, refit, trade in and out of sample, judge, write ``workflow.best.json``."""
+    from crypto_tune._json import provenance
+    from crypto_tune.phases._results import best_folder
+    from crypto_tune.study import best_params, load_study
+
+    study = load_study(settings, phase="strategy")
+    params = best_params(study)
+    chosen = study.best_trials[0] if len(study.directions) > 1 else study.best_trial
+    settings = with_trial(settings, params)
+    context = universe_context(settings)
+    data, ppy = context.data, context.periods_per_year
+    fee = portfolio_params(settings).fee
+    symbols = data.panel.symbols
+    is_results = [run_segment(settings, context, s) for s in context.segments]
+    is_bench = np.concatenate([buy_and_hold(s.returns, s.tradable) for s in context.segments])
+    holdout = holdout_predictions(settings, context)
+    segment = make_segment(
+        settings, data, score_matrix(data, holdout), np.asarray(data.holdout.test_idx)
+    )
+    oos_results = [run_segment(settings, context, segment)]
+    oos_bench = buy_and_hold(segment.returns, segment.tradable)
+    in_sample = portfolio_summary(is_results, periods_per_year=ppy, fee=fee)
+    out_of_sample = portfolio_summary(oos_results, periods_per_year=ppy, fee=fee)
+    is_ic, oos_ic = _ic_by_bar(context, context.oof.prediction), _ic_by_bar(context, holdout)
+    model_study = (
+        load_study(settings, phase="model") if settings.phase.model_source == "study" else None
+    )
+    robustness = universe_robustness(
+        settings,
+        context,
+        study,
+        chosen=chosen.number,
+        is_returns=np.concatenate([r.net for r in is_results]),
+        in_sample=in_sample,
+        out_of_sample=out_of_sample,
+        model_trials=0 if model_study is None else len(model_study.trials),
+    )
+    from crypto_tune.phases._universe_model import score_universe
+
+    scores = score_universe(data, context.oof)
+    split = settings.split
+    strategy = dataclasses.asdict(settings.strategy)
+    strategy.pop("market", None)
+    document = {
+        **{k: v for k, v in provenance(settings, []).items() if k != "fingerprint"},
+        "kind": "universe",
+        "asset": {
+            "name": settings.asset.name,
+            "symbol": settings.asset.symbol,
+            "timeframe": settings.asset.timeframe,
+            "symbols": list(symbols),
+            "data_fingerprint": data.data_fingerprint,
+            "files": data.files,
+        },
+        "regime": settings.regime.name,
+        "periods": {
+            "tune": [split.tune_start, split.tune_end],
+            "holdout": [split.holdout_start, split.holdout_end],
+        },
+        "model": {"source": context.model_source, "predictions": context.oof.key},
+        "strategy": {
+            "params": strategy,
+            "universe": dataclasses.asdict(settings.universe),
+            "tuned": params,
+            "source": f"study:{study.study_name}#{chosen.number}",
+        },
+        "metrics": {
+            "model": {
+                **{k: json_value(scores[k]) for k in ("ic", "rank_ic", "icir", "rank_ic_t")},
+                "pooled_ic": json_value(scores["pooled_ic"]),
+                "folds": [{k: json_value(v) for k, v in f.items()} for f in scores["folds"]],
+                "holdout": _ic_block(oos_ic),
+            },
+            "in_sample": in_sample,
+            "out_of_sample": out_of_sample,
+            "benchmark": {
+                "in_sample": benchmark_summary(is_bench, periods_per_year=ppy),
+                "out_of_sample": benchmark_summary(oos_bench, periods_per_year=ppy),
+            },
+        },
+        "symbols": {
+            s: {"in_sample": a, "out_of_sample": b}
+            for s, a, b in zip(
+                symbols,
+                contributions(is_results, symbols).values(),
+                contributions(oos_results, symbols).values(),
+                strict=True,
+            )
+        },
+        "costs": {**settings.strategy.costs.describe(), "slippage": settings.strategy.slippage},
+        "robustness": robustness,
+    }
+    folder = best_folder(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "workflow.best.json"
+    path.write_text(json.dumps(_plain(document), indent=2, allow_nan=False))
+    is_index = data.panel.index[np.concatenate([s.bars for s in context.segments])]
+    curves = pd.concat(
+        [
+            _curves(is_index, "in_sample", is_results, is_bench),
+            _curves(data.panel.index[segment.bars], "out_of_sample", oos_results, oos_bench),
+        ]
+    )
+    curves = curves.join(pd.concat([is_ic, oos_ic]).rename("rank_ic"), how="left")
+    curves.to_csv(folder / "universe_curves.csv", index_label="timestamp")
+    _print(settings, document, path)
+
+
+def _print(settings: Settings, document: dict[str, Any], path: Any) -> None:
+    rows: list[tuple[str, ...]] = [
+        ("", "in sample", "out of sample", "benchmark IS", "benchmark OOS")
+    ]
+    m = document["metrics"]
+    for key in ("sharpe", "cagr", "max_drawdown", "total_return", "turnover_per_year"):
+        rows.append(
+            (
+                key,
+                *(
+                    _fmt(block.get(key))
+                    for block in (
+                        m["in_sample"],
+                        m["out_of_sample"],
+                        m["benchmark"]["in_sample"],
+                        m["benchmark"]["out_of_sample"],
+                    )
+                ),
+            )
+        )
+    lines = ["  ".join(f"{c:>16}" for c in row) for row in rows]
+    model = m["model"]
+    lines.append(
+        f"per-bar rank IC: tuning folds {_fmt(model['rank_ic'])} (t {_fmt(model['rank_ic_t'])}), "
+        f"holdout {_fmt(model['holdout']['rank_ic'])} (t {_fmt(model['holdout']['rank_ic_t'])})"
+    )
+    lines.append(f"verdict: {document['robustness']['verdict']}")
+    lines.append(f"wrote {path}")
+    log.info("best portfolio of %s:\n%s", settings.study.name, "\n".join(lines))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` made JSON-safe all the way down (NaN and infinities as null)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return json_value(value)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+__all__ = ["holdout_predictions", "run_universe_best"]

@@ -1,0 +1,165 @@
+"""The verdict of a universe's best run: is the portfolio's edge real, given its search?
+
+Every complete Phase 2 trial (at most ``MAX_LEDGER``, evenly spaced) is replayed on the cached
+out-of-fold predictions; the ledger (:func:`crypto_tune.robustness.summarise_ledger`) clusters
+them into effective trials. Tests, as in every best run (:data:`crypto_tune.robustness.TESTS`):
+PSR, DSR over the effective trials, PBO over the ``best.top_k`` best trials, and the one-sided
+Harvey-Liu BHY haircut against the other kept trials' Sharpes, which the calibrated rule
+(:data:`crypto_tune.robustness.VERDICT_RULE`) reads. The verdict line is the one every best run
+prints (:func:`crypto_tune.robustness.verdict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+
+from crypto_tune import metrics
+from crypto_tune._json import json_value
+from crypto_tune.config import Settings
+from crypto_tune.objectives import FEASIBLE_FLOOR
+from crypto_tune.phases._universe_strategy import UniverseContext, evaluate_universe
+from crypto_tune.study import group_params
+
+log = logging.getLogger("crypto_tune.best")
+
+MAX_LEDGER = 1000
+
+
+def with_trial(settings: Settings, params: dict[str, Any]) -> Settings:
+    """``settings`` with a trial's ``universe.*`` and ``strategy.*`` parameters."""
+    universe = dataclasses.replace(settings.universe, **group_params(params, "universe"))
+    universe.validate("universe")
+    strategy = dataclasses.replace(settings.strategy, **group_params(params, "strategy"))
+    return dataclasses.replace(settings, universe=universe, strategy=strategy)
+
+
+def _ledger_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) <= MAX_LEDGER:
+        return list(complete)
+    keep = np.linspace(0, len(complete) - 1, MAX_LEDGER).round().astype(int)
+    return [complete[i] for i in sorted(set(keep.tolist()))]
+
+
+def universe_robustness(
+    settings: Settings,
+    context: UniverseContext,
+    study: optuna.Study,
+    *,
+    chosen: int,
+    is_returns: np.ndarray,
+    in_sample: dict[str, Any],
+    out_of_sample: dict[str, Any],
+    model_trials: int,
+) -> dict[str, Any]:
+    """Every test of the chosen portfolio and the verdict (``robustness`` of the document)."""
+    from crypto_tune.robustness import (
+        VERDICT_RULE,
+        holdout_disagrees,
+        judge_test,
+        summarise_ledger,
+        verdict,
+    )
+
+    trials = _ledger_trials(study)
+    columns, feasible, values, ids = [], [], [], []
+    for trial in trials:
+        scores, returns, _ = evaluate_universe(with_trial(settings, trial.params), context)
+        columns.append(np.concatenate(returns))
+        feasible.append(scores[0] >= FEASIBLE_FLOOR)
+        values.append(scores[0])
+        ids.append(f"strategy#{trial.number}")
+    n_trials = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    matrix = np.column_stack(columns) if columns else np.empty((is_returns.size, 0))
+    hours = 24.0 * 365.0 / context.periods_per_year
+    ledger = summarise_ledger(
+        matrix,
+        [bool(f) for f in feasible],
+        n_trials=n_trials,
+        bars_per_day=max(1, round(24.0 / hours)),
+        seed=settings.seed,
+        ids=ids,
+    )
+    ppy = context.periods_per_year
+    sr, n_obs, skew, kurt = metrics.sharpe_moments(is_returns)
+    n_effective = max(1, ledger.n_effective)
+    psr = metrics.probabilistic_sharpe_ratio(sr, n_obs, skew, kurt)
+    dsr = metrics.deflated_sharpe_ratio(
+        sr,
+        n_obs,
+        skew,
+        kurt,
+        n_trials=n_effective,
+        trial_sharpe_variance=ledger.cluster_sharpe_variance,
+    )
+    pbo = math.nan
+    top = np.argsort(values)[::-1][: settings.best.top_k]
+    if top.size >= 2:
+        n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
+        pbo = metrics.probability_of_backtest_overfitting(matrix[:, top], n_splits=n_splits)
+    annual = sr * math.sqrt(ppy) if math.isfinite(sr) else math.nan
+    others = [
+        s * math.sqrt(ppy)
+        for s, name in zip(ledger.sharpes, ledger.ids, strict=True)
+        if name != f"strategy#{chosen}"
+    ]
+    bhy = 1.0
+    if annual > 0 and n_obs > 2:
+        rho = float(np.corrcoef(is_returns[:-1], is_returns[1:])[0, 1])
+        haircut = metrics.haircut_sharpe_ratio(
+            annual,
+            n_obs,
+            periods_per_year=ppy,
+            other_sharpes=others or None,
+            n_tests=None if others else 1,
+            autocorrelation=min(max(rho, -0.99), 0.99) if math.isfinite(rho) else 0.0,
+            seed=settings.seed,
+            alternative="greater",
+        )
+        bhy = haircut.bhy.p_value
+    tests = {
+        "psr": judge_test("psr", psr),
+        "dsr": judge_test("dsr", dsr),
+        "pbo": judge_test("pbo", pbo),
+        "haircut_bhy": judge_test("haircut_bhy", bhy),
+    }
+    text, significant = verdict(
+        n_trials=n_trials,
+        tests=tests,
+        n_effective=n_effective,
+        oos_sharpe=out_of_sample.get("sharpe"),
+        in_sample_trades=in_sample.get("n_entries"),
+        model_trials=model_trials,
+        is_sharpe=in_sample.get("sharpe"),
+    )
+    log.info("verdict: %s", text)
+    return {
+        "n_trials": n_trials,
+        "n_effective": n_effective,
+        "psr": json_value(psr),
+        "dsr": json_value(dsr),
+        "pbo": json_value(pbo),
+        "verdict": text,
+        "significant": significant,
+        "holdout_disagrees": holdout_disagrees(
+            out_of_sample.get("sharpe"), in_sample.get("sharpe")
+        ),
+        "rule": list(VERDICT_RULE),
+        "tests": tests,
+        "sharpe_per_period": json_value(sr),
+        "n_obs": int(n_obs),
+        "ledger": {
+            "n_recomputed": ledger.n_recomputed,
+            "n_flat": ledger.n_flat,
+            "n_infeasible": ledger.n_infeasible,
+        },
+    }
+
+
+__all__ = ["MAX_LEDGER", "universe_robustness", "with_trial"]
