@@ -100,6 +100,24 @@ class MarketCosts:
             return funding_schedule(index, bar_minutes, rates=read_funding(self.funding_file))
         return funding_schedule(index, bar_minutes, rate=self.funding_rate)
 
+    def summary(self, slippage: float) -> str:
+        """One line for people: ``market spot: fee 0.10% + slippage 0.02% per side, long only
+        at most 1x (no asset.borrow_rate), no funding, liquidation at 10% of the notional``."""
+        parts = [f"fee {100 * self.fee:.2f}% + slippage {100 * slippage:.2f}% per side"]
+        if not self.allow_short:
+            how = "at most 1x (no asset.borrow_rate)" if self.max_leverage <= 1 else "on margin"
+            parts.append(f"long only {how}")
+        if self.borrow_rate:
+            parts.append(f"borrow {100 * self.borrow_rate:.2f}% a year")
+        if self.funding_file is not None:
+            parts.append(f"funding from {self.funding_file}")
+        elif self.funding_rate:
+            parts.append(f"funding {100 * self.funding_rate:.4f}% per 8 h (longs pay)")
+        else:
+            parts.append("no funding")
+        parts.append(f"liquidation at {100 * self.maintenance_margin:g}% of the notional")
+        return f"market {self.market}: " + ", ".join(parts)
+
     def describe(self) -> dict[str, object]:
         """One plain value per cost setting (fingerprints, ``workflow.best.json``)."""
         funding: object = self.funding_rate

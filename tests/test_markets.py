@@ -221,8 +221,7 @@ def test_phase2_folds_and_basket_sleeves_pay_the_same_costs() -> None:
     """A Phase 2 fold (and a basket's sleeve on the same fold) pays funding at its 8-hour
     timestamps, not spread over the bars; on spot the same short signal never trades."""
     from crypto_tune.config import StrategySettings
-    from crypto_tune.phases._basket import fold_paths
-    from crypto_tune.phases._strategy import FoldArrays, backtest_folds
+    from crypto_tune.evaluation import FoldArrays, backtest_folds, fold_paths
 
     index = pd.date_range("2024-01-01", periods=6, freq="4h", tz="UTC")
     prices = np.full(6, 100.0)
@@ -239,3 +238,13 @@ def test_phase2_folds_and_basket_sleeves_pay_the_same_costs() -> None:
     spot = dataclasses.replace(rule, market=market_costs("spot"))
     short = FoldArrays(prices, prices, prices, prices, -preds, times=index, bar_minutes=240.0)
     assert backtest_folds((short,), spot, bar_hours=4.0)[1] == [0]
+
+
+def test_inspect_says_what_the_market_charges() -> None:
+    spot = market_costs("spot").summary(0.0002)
+    assert spot == (
+        "market spot: fee 0.10% + slippage 0.02% per side, long only at most 1x (no "
+        "asset.borrow_rate), no funding, liquidation at 10% of the notional"
+    )
+    perp = market_costs("perp").summary(0.0002)
+    assert "funding 0.0100% per 8 h (longs pay)" in perp and "at 0.5% of" in perp

@@ -295,6 +295,7 @@ def inspect_lines(settings: Settings) -> list[str]:
     dataset = prepare_dataset(settings)
     asset = settings.asset
     out = [f"== data: {asset.name} ({asset.symbol}, {asset.timeframe})", *_data_lines(dataset)]
+    out.append(f"== costs: {settings.strategy.costs.summary(settings.strategy.slippage)}")
     label = dataset.label
     out.append(
         f"== label: forward return over {settings.label.horizon} bar(s): "
