@@ -62,6 +62,7 @@ def bench_cache(
     if not isinstance(retrain_trials, int) or retrain_trials < 1:
         raise ValueError(f"retrain_trials must be an int >= 1, got {retrain_trials!r}")
     from crypto_tune.cli import preflight
+    from crypto_tune.evaluation import strategy_context
     from crypto_tune.memo import clear_memos
     from crypto_tune.phases import _strategy
 
@@ -94,7 +95,7 @@ def bench_cache(
         start = time.perf_counter()
         _strategy.run_strategy_trial(with_strategy(strategies[warm_trials + i]))
         retrain.append(time.perf_counter() - start)
-        context = _strategy.strategy_context(settings)
+        context = strategy_context(settings)
         if context.oof.from_cache:
             raise RuntimeError("the retraining trial read cached predictions")
         progress(f"[bench] cache: retraining trial {i + 1}/{retrain_trials} {retrain[-1]:.3f}s")

@@ -11,8 +11,8 @@ and each trial count:
   (parsed from the composed config by the sweeper's parser) with the sampler that
   the sweep's composed config instantiates (TPE, seed 42) on the same kind of storage, and the
   same objective: the strategy context built once with
-  :func:`crypto_tune.phases._strategy.strategy_context` and
-  :func:`~crypto_tune.phases._strategy.evaluate_strategy` per trial. The same
+  :func:`crypto_tune.evaluation.strategy_context` and
+  :func:`~crypto_tune.evaluation.evaluate_strategy` per trial. The same
   per-trial measure (wall time minus the time to the first trial) is used.
 
 ``profile_sweep`` runs one sweep in this process under cProfile and splits a trial's time into
@@ -225,7 +225,7 @@ def run_bare_loop(
     space (``hydra.sweeper.params`` parsed by the sweeper's parser); return (start, end) times."""
     import optuna
 
-    from crypto_tune.phases._strategy import evaluate_strategy
+    from crypto_tune.evaluation import evaluate_strategy
     from crypto_tune.phases._tuning import search_space
 
     strategy, replace = settings.strategy, dataclasses.replace
@@ -260,7 +260,7 @@ def bench_sweep(
     import optuna
 
     from crypto_tune.cli import preflight
-    from crypto_tune.phases._strategy import strategy_context
+    from crypto_tune.evaluation import strategy_context
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,7 @@ def soak(
 
     from crypto_tune.cli import preflight
     from crypto_tune.config._resolvers import database_url
-    from crypto_tune.phases._strategy import strategy_context
+    from crypto_tune.evaluation import strategy_context
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data, note = choose_data(quick)

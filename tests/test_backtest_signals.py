@@ -17,8 +17,8 @@ from crypto_tune.backtest import (
 )
 from crypto_tune.config import StrategySettings
 from crypto_tune.data import synthetic_market
+from crypto_tune.evaluation import backtest_segment, rule_inputs
 from crypto_tune.exceptions import ConfigError, DataError
-from crypto_tune.phases._strategy import backtest_segment, rule_inputs
 
 
 def _noisy(seed: int, n: int, nan_share: float = 0.05) -> np.ndarray:

@@ -9,8 +9,8 @@ import pytest
 
 from crypto_tune.cli import preflight
 from crypto_tune.config._schema import STRATEGY_RULES
+from crypto_tune.evaluation import evaluate_strategy, strategy_context
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
-from crypto_tune.phases._strategy import evaluate_strategy, strategy_context
 
 
 @pytest.mark.parametrize("rule", STRATEGY_RULES)

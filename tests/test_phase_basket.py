@@ -32,7 +32,7 @@ def basket(tmp_path: Path) -> list[str]:
 
 
 def test_portfolio_returns_are_the_equal_sleeves(basket: list[str], tmp_path: Path) -> None:
-    from crypto_tune.phases._strategy import (
+    from crypto_tune.evaluation import (
         PortfolioContext,
         backtest_folds,
         evaluate_strategy,

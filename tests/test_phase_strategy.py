@@ -33,7 +33,7 @@ def _settings(outputs: Path, *overrides: str):
 
 
 def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
-    from crypto_tune.phases._strategy import evaluate_strategy, strategy_context
+    from crypto_tune.evaluation import evaluate_strategy, strategy_context
 
     settings = _settings(outputs, "strategy=threshold")
     context = strategy_context(settings)
@@ -62,14 +62,14 @@ def test_never_trading_is_penalised_not_nan(outputs: Path) -> None:
 
 
 def test_predictions_are_trained_once_then_cached(outputs: Path) -> None:
-    from crypto_tune.phases import _strategy
+    from crypto_tune.evaluation import strategy_context
 
     settings = _settings(outputs)
     clear_memos("strategy_contexts", "predictions")
-    first = _strategy.strategy_context(settings)
+    first = strategy_context(settings)
     assert not first.oof.from_cache
     clear_memos("strategy_contexts", "predictions")
-    second = _strategy.strategy_context(settings)  # a new process would read the disk cache
+    second = strategy_context(settings)  # a new process would read the disk cache
     assert second.oof.from_cache
     assert second.oof.frame.equals(first.oof.frame)
     assert len(list((outputs / "cache" / "predictions").glob("*.parquet"))) == 2
@@ -152,7 +152,7 @@ def test_real_eth_strategy_smoke(shared_data: Path, outputs: Path) -> None:
 
 def test_regime_keeps_the_strategy_flat_outside_its_bars(outputs: Path) -> None:
     from crypto_tune.dataset import regime_mask
-    from crypto_tune.phases._strategy import strategy_context
+    from crypto_tune.evaluation import strategy_context
 
     settings = _settings(outputs, "regime=calm")
     context = strategy_context(settings)

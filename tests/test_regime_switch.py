@@ -13,8 +13,8 @@ from conftest import run_cli
 
 from crypto_tune.config import StrategySettings
 from crypto_tune.data import synthetic_market
+from crypto_tune.evaluation import backtest_segment
 from crypto_tune.metrics import sharpe_ratio
-from crypto_tune.phases._strategy import backtest_segment
 from crypto_tune.phases._switch import normalised_signal, switched_backtest
 from crypto_tune.regimes import switch_count, switch_labels, volatility_regime
 

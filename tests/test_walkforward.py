@@ -208,7 +208,7 @@ def test_tuning_inputs_unchanged_by_truncation_at_test_start(tmp_path: Path) -> 
     out-of-fold predictions, the Phase 1 and Phase 2 objectives, the refit's rounds — is the
     same when the data ends at the window's test start: tuning never saw the test period."""
     from crypto_tune.config import StrategySettings
-    from crypto_tune.phases._strategy import fold_arrays_for
+    from crypto_tune.evaluation import fold_arrays_for
     from crypto_tune.phases._tuning import model_objective, strategy_objective
     from crypto_tune.phases._walkforward import (
         walkforward_dataset,

@@ -1,6 +1,6 @@
-"""A basket's sleeves weighted, rebalanced and vol-targeted (``asset.weights``,
-``asset.rebalance``, ``asset.target_vol``): the glue between the members' backtests and
-:func:`crypto_tune.portfolio.rebalanced_portfolio`, for Phase 2 and for the best run.
+"""A basket's best run: its members' in- and out-of-sample backtests weighted, rebalanced and
+vol-targeted as Phase 2 scored them (:mod:`crypto_tune.evaluation._basket`), with the
+correlation and contributions of the sleeves, and their lines on the terminal.
 
 ``weights=equal rebalance=never`` without a target is today's basket (equal sleeves left alone,
 :func:`crypto_tune.portfolio.combine_sleeves`); anything else moves capital between sleeves at the
@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest._engine import check_params, level_per_bar, leverage_per_bar, simulate
 from crypto_tune.config import AssetSettings, StrategySettings
-from crypto_tune.memo import memo
+from crypto_tune.evaluation._basket import is_plain, path_kwargs, sleeve_grid
 from crypto_tune.portfolio import (
     alignment,
     contributions,
@@ -27,106 +26,6 @@ from crypto_tune.portfolio import (
 
 if TYPE_CHECKING:
     from crypto_tune.phases._best_runs import MemberRun
-    from crypto_tune.phases._strategy import FoldArrays, PortfolioContext
-
-
-def is_plain(asset: AssetSettings) -> bool:
-    """Equal sleeves, never rebalanced, no portfolio target: today's basket."""
-    return asset.weights == "equal" and asset.rebalance == "never" and asset.target_vol is None
-
-
-def _path_kwargs(asset: AssetSettings, strategy: StrategySettings, ppy: float) -> dict[str, Any]:
-    return {
-        "weighting": asset.weights,
-        "cost_rate": strategy.costs.fee + strategy.slippage,
-        "target_vol": asset.target_vol,
-        "max_gross": asset.max_gross,
-        "window": strategy.vol_window,
-        "periods_per_year": ppy,
-    }
-
-
-def fold_paths(
-    folds: tuple[FoldArrays, ...], strategy: StrategySettings, *, bar_hours: float
-) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Per fold: (returns, gross exposure at each close, trades) of ``strategy`` (the engine with
-    its records on: the exposure is |position| * close / equity)."""
-    ppy = 24.0 * 365.0 / bar_hours
-    out = []
-    for fold in folds:
-        signal, kwargs = fold.signal(strategy, periods_per_year=ppy)
-        options = check_params(**kwargs)
-        n = fold.close.shape[0]
-        funding, borrow = options.funding_and_borrow(n, bar_hours)
-        returns, equity, positions, n_trades, _, _, _ = simulate(
-            fold.open,
-            fold.high,
-            fold.low,
-            fold.close,
-            signal,
-            options.threshold,
-            options.exit_level,
-            level_per_bar("stop_loss", options.stop_loss, n),
-            level_per_bar("take_profit", options.take_profit, n),
-            leverage_per_bar(options.leverage, n),
-            options.cost_rate,
-            options.allow_short,
-            funding,
-            borrow,
-            options.maintenance_margin,
-            1.0,
-            True,
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            exposure = np.where(equity > 0, np.abs(positions) * fold.close / equity, 0.0)
-        out.append((returns, exposure, int(n_trades)))
-    return out
-
-
-def _grid(n_bars: int, positions: tuple[np.ndarray, ...], columns: list[np.ndarray]) -> np.ndarray:
-    grid = np.zeros((n_bars, len(columns)))
-    for i, (pos, values) in enumerate(zip(positions, columns, strict=True)):
-        grid[pos, i] = values
-    return grid
-
-
-_INDEXES: dict[int, tuple[Any, list[pd.DatetimeIndex]]] = memo("basket_indexes", {})
-
-
-def _fold_indexes(context: PortfolioContext) -> list[pd.DatetimeIndex]:
-    """The union grid's timestamps of each fold (memoised per context)."""
-    key = id(context)
-    if key not in _INDEXES:
-        indexes = []
-        for k in range(len(context.grids)):
-            members = [
-                m.dataset.candles.index[m.dataset.folds[k].test_idx] for m in context.members
-            ]
-            indexes.append(alignment(members)[0])
-        _INDEXES[key] = (context, indexes)  # the context is kept alive with its key
-    return _INDEXES[key][1]
-
-
-def rebalanced_folds(
-    context: PortfolioContext, strategy: StrategySettings, asset: AssetSettings
-) -> tuple[list[np.ndarray], list[int]]:
-    """Per-fold portfolio returns (weighted, rebalanced, vol-targeted) and trades of all members."""
-    per_member = [
-        fold_paths(m.folds, strategy, bar_hours=context.bar_hours) for m in context.members
-    ]
-    kwargs = _path_kwargs(asset, strategy, context.periods_per_year)
-    returns, trades = [], []
-    for k, ((n_bars, positions), index) in enumerate(
-        zip(context.grids, _fold_indexes(context), strict=True)
-    ):
-        r = _grid(n_bars, positions, [paths[k][0] for paths in per_member])
-        e = _grid(n_bars, positions, [paths[k][1] for paths in per_member])
-        path = rebalanced_portfolio(
-            r, rebalance_points(index, asset.rebalance), exposures=e, **kwargs
-        )
-        returns.append(path.returns)
-        trades.append(sum(paths[k][2] for paths in per_member))
-    return returns, trades
 
 
 def _exposure(result_returns: pd.Series, positions: np.ndarray, close: pd.Series) -> np.ndarray:
@@ -143,8 +42,8 @@ def _segment(
 ) -> tuple[pd.Series, dict[str, Any], Any, np.ndarray]:
     """One segment's portfolio: (returns, contributions/correlation, path, sleeve returns)."""
     union, positions = alignment([returns.index for _, returns, _ in members])
-    r = _grid(len(union), tuple(positions), [ret.to_numpy() for _, ret, _ in members])
-    e = _grid(len(union), tuple(positions), [expo for _, _, expo in members])
+    r = sleeve_grid(len(union), tuple(positions), [ret.to_numpy() for _, ret, _ in members])
+    e = sleeve_grid(len(union), tuple(positions), [expo for _, _, expo in members])
     path = rebalanced_portfolio(r, rebalance_points(union, asset.rebalance), exposures=e, **kwargs)
     names = [name for name, _, _ in members]
     return (
@@ -166,7 +65,7 @@ def rebalance_runs(
     ``portfolio`` section). A plain basket keeps ``combined`` (:func:`_combine`'s) numbers."""
     from crypto_tune.phases._best_runs import _summary
 
-    kwargs = _path_kwargs(asset, strategy, ppy)
+    kwargs = path_kwargs(asset, strategy, ppy)
     is_parts, oos = [], None
     sections: dict[str, Any] = {}
     stats: dict[str, dict[str, float]] = {}
@@ -259,4 +158,4 @@ def print_portfolio(section: dict[str, Any]) -> None:
         print(f"       contributions: {'; '.join(parts)}")
 
 
-__all__ = ["fold_paths", "is_plain", "print_portfolio", "rebalance_runs", "rebalanced_folds"]
+__all__ = ["print_portfolio", "rebalance_runs"]

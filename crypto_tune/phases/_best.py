@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from crypto_tune.config import ModelSettings, Settings
+from crypto_tune.evaluation import portfolio_context, single_context
 from crypto_tune.phases._best_choice import _choose
 from crypto_tune.phases._best_document import _buy_and_hold, _document, _explain
 from crypto_tune.phases._best_evaluator import Evaluator
@@ -25,7 +26,6 @@ from crypto_tune.phases._best_looks import record_look
 from crypto_tune.phases._best_output import _log_to_mlflow, _print_table, _write_outputs
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.phases._best_runs import _combine, _run_member
-from crypto_tune.phases._strategy import _portfolio_context, _single_context
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 
@@ -46,7 +46,7 @@ def run_best(settings: Settings) -> None:
     basket = settings.asset.kind == "basket"
 
     def evaluator_for(model: ModelSettings) -> Evaluator:
-        context = (_portfolio_context if basket else _single_context)(settings, model, "best")
+        context = (portfolio_context if basket else single_context)(settings, model, "best")
         return Evaluator(settings, context, ppy, bar_hours)
 
     choice = _choose(settings, evaluator_for)

@@ -19,9 +19,9 @@ import numpy as np
 
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import prepare_dataset
+from crypto_tune.evaluation import resolve_model
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._best_evaluator import Evaluator
-from crypto_tune.phases._strategy import resolve_model
 from crypto_tune.robustness import Bound, pareto_choice, select_robust
 
 log = logging.getLogger("crypto_tune.best")

@@ -13,7 +13,7 @@ import numpy as np
 
 from crypto_tune import metrics
 from crypto_tune.config import Settings, StrategySettings
-from crypto_tune.phases._strategy import (
+from crypto_tune.evaluation import (
     PortfolioContext,
     StrategyContext,
     backtest_folds,

@@ -87,8 +87,8 @@ def model_columns(
 ) -> tuple[list, list, list]:
     """The chosen rule on every other Phase 1 model whose predictions are cached."""
     from crypto_tune.dataset import prepare_dataset
+    from crypto_tune.evaluation import single_context
     from crypto_tune.model import oof_key
-    from crypto_tune.phases._strategy import _single_context
     from crypto_tune.study import group_params
 
     if not trials or settings.asset.kind == "basket":
@@ -108,7 +108,7 @@ def model_columns(
             continue
         if not (folder / f"{oof_key(dataset, model, seed=settings.seed)}.parquet").is_file():
             continue
-        context = _single_context(settings, model, f"model#{trial.number}")
+        context = single_context(settings, model, f"model#{trial.number}")
         other = dataclasses.replace(evaluator, context=context)
         chained = np.concatenate(other.fold_returns(params)[0])
         if chained.shape[0] != evaluator_length(evaluator, params):

@@ -19,10 +19,10 @@ import pandas as pd
 from crypto_tune.config import Settings
 from crypto_tune.costs import bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
+from crypto_tune.evaluation import RULE_KEYS
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._results import best_folder, fold_ic_frame
-from crypto_tune.phases._strategy import RULE_KEYS
 
 log = logging.getLogger("crypto_tune.best")
 

@@ -20,10 +20,10 @@ from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.diagnostics import trades_per_year
+from crypto_tune.evaluation import backtest_segment
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import fit_refit, out_of_fold, refit_rounds
 from crypto_tune.phases._model import score_folds
-from crypto_tune.phases._strategy import backtest_segment
 
 log = logging.getLogger("crypto_tune.best")
 SUMMARY_KEYS = (

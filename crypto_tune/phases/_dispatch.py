@@ -98,7 +98,8 @@ def preflight_phase(settings: Settings, *, multirun: bool) -> None:
 
         check_fingerprint(settings, model_fingerprint(settings), phase="model", record=False)
     if phase == "strategy":
-        from crypto_tune.phases._strategy import check_study_predictions, strategy_context
+        from crypto_tune.evaluation import strategy_context
+        from crypto_tune.phases._strategy import check_study_predictions
 
         check_study_predictions(settings, strategy_context(settings))
     if replay:

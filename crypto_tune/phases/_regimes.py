@@ -106,14 +106,11 @@ def preflight_switch(settings: Settings, *, multirun: bool) -> None:
 # ------------------------------------------------------------------------- phase=regimes
 def _tune_regime(settings: Settings, k: int, regime: str) -> tuple[str, str, float, float]:
     """Phase 1 then Phase 2 of ``regime``'s ordinary studies, each up to its budget."""
+    from crypto_tune.evaluation import evaluate_strategy, strategy_context
     from crypto_tune.model import out_of_fold
     from crypto_tune.objectives import MODEL_OBJECTIVES
     from crypto_tune.phases._model import model_fingerprint, score_folds
-    from crypto_tune.phases._strategy import (
-        check_study_predictions,
-        evaluate_strategy,
-        strategy_context,
-    )
+    from crypto_tune.phases._strategy import check_study_predictions
     from crypto_tune.phases._tuning import (
         log_tuned,
         model_settings,

@@ -36,9 +36,9 @@ from crypto_tune.backtest import BacktestResult, realised_volatility, run_backte
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset, write_atomic_parquet
+from crypto_tune.evaluation import backtest_segment, rule_inputs
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._regimes import SETS, TUNED, regime_settings, with_regime_hint
-from crypto_tune.phases._strategy import backtest_segment, rule_inputs
 from crypto_tune.regimes import switch_count, switch_labels
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
@@ -136,8 +136,8 @@ def switched_backtest(
 
 
 def _parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
+    from crypto_tune.evaluation import resolve_model
     from crypto_tune.phases._best_choice import _chosen_trial
-    from crypto_tune.phases._strategy import resolve_model
     from crypto_tune.study import group_params, load_study
 
     member = regime_settings(settings, regime)

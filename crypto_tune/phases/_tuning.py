@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.dataset import Dataset
+from crypto_tune.evaluation import FoldArrays, backtest_folds, score_strategy
 from crypto_tune.exceptions import ConfigError, InvalidTrialError
-from crypto_tune.phases._strategy import FoldArrays, backtest_folds, score_strategy
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 if TYPE_CHECKING:

@@ -47,7 +47,7 @@ log = logging.getLogger("crypto_tune.best")
 
 def holdout_predictions(settings: Settings, context: UniverseContext) -> np.ndarray:
     """Per panel row: the refit model's prediction on the holdout bars (NaN elsewhere)."""
-    from crypto_tune.phases._strategy import resolve_model
+    from crypto_tune.evaluation import resolve_model
 
     data, oof = context.data, context.oof
     model, _ = resolve_model(settings)

@@ -119,7 +119,7 @@ _CONTEXTS: dict[str, UniverseContext] = {}
 
 def universe_context(settings: Settings) -> UniverseContext:
     """The Phase 2 context of ``settings`` (memoised per predictions key)."""
-    from crypto_tune.phases._strategy import resolve_model
+    from crypto_tune.evaluation import resolve_model
 
     data = prepare_universe(settings)
     model, source = resolve_model(settings)

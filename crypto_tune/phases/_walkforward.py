@@ -11,7 +11,7 @@ of training, rolling or anchored with ``split.expanding``, then ``split.test_mon
    ``walkforward.strategy_trials`` complete trials.
 3. Trade the test block: the model refit on the whole training span for the folds' median best
    iteration (:func:`crypto_tune.model.refit_rounds`), the strategy backtested exactly as
-   ``phase=best`` does (:func:`crypto_tune.phases._strategy.backtest_segment`).
+   ``phase=best`` does (:func:`crypto_tune.evaluation.backtest_segment`).
 
 The test blocks are stitched into one out-of-sample record beside buy-and-hold over the same
 bars. A rerun resumes (a study holding its budget is not tuned again); processes given the same

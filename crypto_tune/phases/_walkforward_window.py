@@ -31,10 +31,7 @@ from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, regime_mask
-from crypto_tune.exceptions import ConfigError
-from crypto_tune.model import OutOfFold
-from crypto_tune.phases._best_runs import MemberRun
-from crypto_tune.phases._strategy import (
+from crypto_tune.evaluation import (
     PortfolioContext,
     StrategyContext,
     backtest_segment,
@@ -42,6 +39,9 @@ from crypto_tune.phases._strategy import (
     portfolio_folds,
     score_strategy,
 )
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.model import OutOfFold
+from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._tuning import (
     SearchSpace,
     complete_trials,
@@ -104,7 +104,7 @@ def strategy_scorer(
     arrays = [fold_arrays_for(m.data, oof, regime) for m, oof in zip(members, oofs, strict=True)]
     if not _is_basket(settings):
         return lambda strategy: strategy_objective(settings, arrays[0], strategy)
-    context = _portfolio_context(settings, members, oofs, arrays)
+    context = portfolio_context(settings, members, oofs, arrays)
 
     def score(strategy: StrategySettings) -> float:
         returns, trades = portfolio_folds(context, strategy, settings.asset)
@@ -113,7 +113,7 @@ def strategy_scorer(
     return score
 
 
-def _portfolio_context(
+def portfolio_context(
     settings: Settings,
     members: Sequence[Member],
     oofs: Sequence[OutOfFold],
