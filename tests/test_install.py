@@ -92,6 +92,21 @@ def test_the_package_list_names_every_conf_folder() -> None:
     assert isinstance(project["project"]["license"], str)  # an SPDX expression, not a table
 
 
+def test_the_package_list_names_every_subpackage() -> None:
+    """A subpackage missing from `packages` works in the editable install and is absent from
+    the wheel: `pip install .` then fails to import it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    code = ROOT / "crypto_tune"
+    wanted = {
+        ".".join(("crypto_tune", *p.parent.relative_to(code).parts))
+        for p in code.rglob("__init__.py")
+    }
+    assert wanted <= listed, sorted(wanted - listed)
+
+
 def test_building_the_wheel_prints_no_setuptools_warning(tmp_path: Path) -> None:
     """`make install` printed ~20 setuptools warnings (license table, packages configuration).
     Built from a copy: an in-tree build would leave build/ in the project."""
