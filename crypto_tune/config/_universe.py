@@ -59,7 +59,7 @@ class UniverseSettings:
         check_int(f"{key}.min_symbols", self.min_symbols, low=2)
         check_int(f"{key}.top_k", self.top_k, low=1)
         if self.n_drop is not None:
-            check_int(f"{key}.n_drop", self.n_drop, low=0)
+            check_int(f"{key}.n_drop", self.n_drop, low=1)  # 0 would freeze the books
         check_int(f"{key}.rebalance", self.rebalance, low=1)
         check_int(f"{key}.vol_window", self.vol_window, low=2)
         if self.target_vol is not None:
