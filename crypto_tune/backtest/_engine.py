@@ -436,6 +436,41 @@ class KernelOptions(NamedTuple):
             funding = self.funding_rate * bar_hours / 8.0
         return funding, self.borrow_rate * bar_hours / HOURS_PER_YEAR
 
+    def run(
+        self,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        signal: np.ndarray,
+        *,
+        bar_hours: float,
+        records: bool,
+    ) -> tuple:
+        """The kernel (:func:`simulate`) on checked arrays with these options: the one place
+        the options become its arguments (per-bar levels, leverage, funding and borrow)."""
+        n = close.shape[0]
+        funding, borrow = self.funding_and_borrow(n, bar_hours)
+        return simulate(
+            open_,
+            high,
+            low,
+            close,
+            signal,
+            self.threshold,
+            self.exit_level,
+            level_per_bar("stop_loss", self.stop_loss, n),  # one level per entry bar, or a number
+            level_per_bar("take_profit", self.take_profit, n),
+            leverage_per_bar(self.leverage, n),
+            self.cost_rate,
+            self.allow_short,
+            funding,
+            borrow,
+            self.maintenance_margin,
+            self.initial_equity,
+            records,
+        )
+
 
 @dataclass(frozen=True)
 class BacktestParams:
@@ -619,25 +654,7 @@ def simulate_returns(
     row, problem = check_rows(o, h, lo, c, pred)
     if row >= 0:
         raise DataError(f"bar {row}: {problem}")
-    n = o.shape[0]
-    funding, borrow = options.funding_and_borrow(n, hours)
-    returns, _, _, n_trades, _, _, _ = simulate(
-        o,
-        h,
-        lo,
-        c,
-        pred,
-        options.threshold,
-        options.exit_level,
-        level_per_bar("stop_loss", options.stop_loss, n),
-        level_per_bar("take_profit", options.take_profit, n),
-        leverage_per_bar(options.leverage, n),
-        options.cost_rate,
-        options.allow_short,
-        funding,
-        borrow,
-        options.maintenance_margin,
-        1.0,
-        False,
+    returns, _, _, n_trades, _, _, _ = options.run(
+        o, h, lo, c, pred, bar_hours=hours, records=False
     )
     return returns, int(n_trades)

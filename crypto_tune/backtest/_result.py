@@ -23,9 +23,6 @@ from crypto_tune.backtest._engine import (
     T_SIDE,
     check_params,
     check_rows,
-    level_per_bar,
-    leverage_per_bar,
-    simulate,
 )
 from crypto_tune.data import time_index
 from crypto_tune.exceptions import DataError
@@ -238,26 +235,8 @@ def run_backtest(
     if row >= 0:
         raise DataError(f"candles row {row} ({index[row]}): {problem}")
 
-    n = len(index)
-    funding, borrow = options.funding_and_borrow(n, hours)
-    returns, equity, positions, _, t_int, t_flt, bar_costs = simulate(
-        opens,
-        highs,
-        lows,
-        closes,
-        pred,
-        options.threshold,
-        options.exit_level,
-        level_per_bar("stop_loss", options.stop_loss, n),  # one level per entry bar, or a number
-        level_per_bar("take_profit", options.take_profit, n),
-        leverage_per_bar(options.leverage, n),
-        options.cost_rate,
-        options.allow_short,
-        funding,
-        borrow,
-        options.maintenance_margin,
-        options.initial_equity,
-        True,
+    returns, equity, positions, _, t_int, t_flt, bar_costs = options.run(
+        opens, highs, lows, closes, pred, bar_hours=hours, records=True
     )
     return BacktestResult(
         returns=pd.Series(returns, index=index, name="returns"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest._engine import check_params, level_per_bar, leverage_per_bar, simulate
+from crypto_tune.backtest._engine import check_params
 from crypto_tune.config import AssetSettings, StrategySettings
 from crypto_tune.memo import memo
 from crypto_tune.portfolio import alignment, rebalance_points, rebalanced_portfolio
@@ -51,26 +51,8 @@ def fold_paths(
     for fold in folds:
         signal, kwargs = fold.signal(strategy, periods_per_year=ppy)
         options = check_params(**kwargs)
-        n = fold.close.shape[0]
-        funding, borrow = options.funding_and_borrow(n, bar_hours)
-        returns, equity, positions, n_trades, _, _, _ = simulate(
-            fold.open,
-            fold.high,
-            fold.low,
-            fold.close,
-            signal,
-            options.threshold,
-            options.exit_level,
-            level_per_bar("stop_loss", options.stop_loss, n),
-            level_per_bar("take_profit", options.take_profit, n),
-            leverage_per_bar(options.leverage, n),
-            options.cost_rate,
-            options.allow_short,
-            funding,
-            borrow,
-            options.maintenance_margin,
-            1.0,
-            True,
+        returns, equity, positions, n_trades, _, _, _ = options.run(
+            fold.open, fold.high, fold.low, fold.close, signal, bar_hours=bar_hours, records=True
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             exposure = np.where(equity > 0, np.abs(positions) * fold.close / equity, 0.0)
