@@ -156,7 +156,8 @@ def reference_backtest(
         if i > 0:
             held = 0 if pos is None else pos.side
             wanted = _wanted_side(preds[i - 1], threshold, allow_short, held, exit_level)
-            if pos is not None and wanted != pos.side and equity_at(o) > 0.0:
+            above_margin = pos is not None and equity_at(o) > maintenance_margin * pos.quantity * o
+            if pos is not None and wanted != pos.side and above_margin:
                 # (an open at or beyond the liquidation price liquidates instead, below)
                 close_position(i, o, "signal")
             sized = not math.isnan(levs[i])
