@@ -33,7 +33,8 @@ pg:  ## start the local PostgreSQL and create the test role and database
 N ?= 2
 ARGS ?= phase=model storage=postgres
 workers: $(STAMP)  ## N sweep workers on one study: make workers N=3 ARGS="phase=model storage=postgres"
-	@pids=""; for i in $$(seq 1 $(N)); do $(BIN)/crypto-tune -m $(ARGS) & pids="$$pids $$!"; done; \
+# Each worker is told how many share the machine (CRYPTO_TUNE_WORKERS: model.num_threads=auto).
+	@pids=""; for i in $$(seq 1 $(N)); do CRYPTO_TUNE_WORKERS=$${CRYPTO_TUNE_WORKERS:-$(N)} $(BIN)/crypto-tune -m $(ARGS) & pids="$$pids $$!"; done; \
 	status=0; for pid in $$pids; do wait $$pid || status=$$?; done; exit $$status
 
 test: $(STAMP)  ## run the whole suite (slow tests included, as in CI)
@@ -76,9 +77,14 @@ calibrate: $(STAMP)  ## verdict false positives and power at the default budgets
 	nice -n 19 $(BIN)/python -m calibrate --point $(CALIBRATE_POINT) \
 	  --out $(OUT)/calibrate-$(CALIBRATE_POINT) $(CALIBRATE_ARGS)
 
-ui: $(STAMP)  ## MLflow UI on the local store under outputs/
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
-	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
+# The server runs in a session of its own (setsid); stopping make (Ctrl-C, kill) stops that whole
+# process group, MLflow's workers included, instead of leaving them running.
+UI_PORT ?= 5000
+ui: $(STAMP)  ## MLflow UI on the local store under outputs/ (Ctrl-C stops it and its workers)
+	@setsid $(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
+	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port $(UI_PORT) & \
+	pid=$$!; trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid; exit 0' INT TERM HUP; \
+	trap 'kill -TERM -$$pid 2>/dev/null' EXIT; wait $$pid
 
 # STORAGE comes from the environment or the command line and is expanded by the shell, never
 # echoed by make: a password in the URL is shown masked. A plain postgresql:// URL works (psycopg 3
