@@ -101,6 +101,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# Recorded by older versions but not an input: predictions are bit-identical for every thread
+# count (ModelSettings.params leaves it out), so workers may differ in it.
+NOT_INPUTS = ("model.num_threads",)
+
+
 def differences(
     recorded: Mapping[str, Any], current: Mapping[str, Any], *, tuned: Iterable[str] = ()
 ) -> list[str]:
@@ -108,7 +113,7 @@ def differences(
 
     A key absent on one side and null on the other is no difference (an input added later, like
     ``data.source``, is absent from older fingerprints and null where it does not apply)."""
-    skip = set(tuned)
+    skip = set(tuned) | set(NOT_INPUTS)
     out = []
     for key in sorted(set(recorded) | set(current)):
         if key in skip or (recorded.get(key) is None and current.get(key) is None):

@@ -45,3 +45,13 @@ def test_fingerprint_covers_data_folds_label_objective(tmp_path: Path) -> None:
     assert walk is not None
     folds = study_fingerprint(walk, [prepare_dataset(walk)], phase="model")
     assert any(d.startswith("folds ") for d in differences(model, folds))
+
+
+def test_the_thread_count_is_no_input(tmp_path: Path) -> None:
+    """Issue 24: predictions are bit-identical for every thread count (tests/test_model_oof.py):
+    a study recorded with ``model.num_threads: 1`` (older versions) takes workers on ``auto``."""
+    settings = preflight(["phase=inspect", "debug=fast", f"paths.outputs={tmp_path}"])
+    assert settings is not None
+    current = study_fingerprint(settings, [prepare_dataset(settings)], phase="model")
+    assert "model.num_threads" not in current
+    assert differences({**current, "model.num_threads": 1}, current) == []

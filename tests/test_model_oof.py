@@ -82,3 +82,91 @@ def test_phase2_fingerprint_names_the_horizons_predictions(tmp_path: Path, horiz
     other_key = oof_key(prepare_dataset(other), other.model, seed=other.seed)
     printed = study_fingerprint(settings, [dataset], phase="strategy", predictions=key)
     assert printed["predictions"] == key != other_key
+
+
+def test_predictions_are_bit_identical_for_every_thread_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: LightGBM with deterministic=True and force_row_wise predicts the same bits with
+    1 or 2 threads per fit and with folds trained side by side, so the cache key (and the study
+    fingerprint) leave the thread count out: every plan is served the same cached predictions."""
+    from crypto_tune.model import _lightgbm
+
+    monkeypatch.delenv(_lightgbm.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(_lightgbm, "usable_cores", lambda: 4)  # folds side by side, anywhere
+    settings = _settings(tmp_path)
+    dataset = prepare_dataset(settings)
+    base = dataclasses.replace(settings.model, num_boost_round=60, early_stopping_rounds=10)
+    plans = {"1": 1, "2": 2, "auto": "auto"}
+    frames, keys = {}, set()
+    for name, threads in plans.items():
+        clear_memos("predictions")
+        model = dataclasses.replace(base, num_threads=threads)
+        cache = tmp_path / f"cache-{name}"  # each plan trains
+        oof = out_of_fold(dataset, model, seed=3, cache_dir=cache)
+        assert not oof.from_cache
+        frames[name], _ = oof.frame, keys.add(oof.key)
+    assert len(keys) == 1
+    for name in ("2", "auto"):
+        assert frames[name].index.equals(frames["1"].index)
+        assert np.array_equal(frames[name]["prediction"].to_numpy(), frames["1"]["prediction"])
+    clear_memos("predictions")
+    again = out_of_fold(
+        dataset, dataclasses.replace(base, num_threads=2), seed=3, cache_dir=tmp_path / "cache-1"
+    )
+    assert again.from_cache
+
+
+def test_thread_plan_shares_the_machine_between_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crypto_tune.model import ThreadPlan, thread_plan
+    from crypto_tune.model._lightgbm import WORKERS_ENV
+
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert thread_plan("auto", 5, cores=2) == ThreadPlan(2, 1)
+    assert thread_plan("auto", 5, cores=16) == ThreadPlan(5, 3)
+    assert thread_plan("auto", 3, cores=1) == ThreadPlan(1, 1)
+    assert thread_plan(4, 5, cores=16) == ThreadPlan(1, 4)  # an explicit number wins
+    monkeypatch.setenv(WORKERS_ENV, "4")
+    assert thread_plan("auto", 5, cores=8) == ThreadPlan(2, 1)
+    assert thread_plan("auto", 5, cores=2) == ThreadPlan(1, 1)
+
+
+@pytest.mark.parametrize("threads", [1, "auto"])
+def test_on_fold_sees_folds_in_order_and_a_stop_caches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int | str
+) -> None:
+    from crypto_tune.model import _lightgbm
+
+    monkeypatch.delenv(_lightgbm.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(_lightgbm, "usable_cores", lambda: 2)
+    clear_memos("predictions")
+    settings = _settings(tmp_path)
+    dataset = prepare_dataset(settings)
+    model = dataclasses.replace(
+        settings.model, num_boost_round=30, early_stopping_rounds=5, num_threads=threads
+    )
+    seen: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(fold, fitted) -> None:
+        seen.append(fold.number)
+        assert len(fitted.test_predictions) == len(fold.test_idx)
+        raise Stop
+
+    with pytest.raises(Stop):
+        out_of_fold(
+            dataset, model, seed=5, cache_dir=settings.paths.cache, on_fold=stop_after_first
+        )
+    assert seen == [dataset.folds[0].number]
+    assert not list((Path(settings.paths.cache) / "predictions").glob("*.parquet"))
+    seen.clear()
+    oof = out_of_fold(
+        dataset,
+        model,
+        seed=5,
+        cache_dir=settings.paths.cache,
+        on_fold=lambda fold, fitted: seen.append(fold.number),
+    )
+    assert seen == [f.number for f in dataset.folds] and not oof.from_cache

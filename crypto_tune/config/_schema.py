@@ -187,7 +187,9 @@ class ModelSettings:
     lambda_l2: float = 1.0
     num_boost_round: int = 400
     early_stopping_rounds: int = 40
-    num_threads: int = 1
+    # "auto": the machine's share of this process (crypto_tune.model.thread_plan); an int: that
+    # many LightGBM threads per fit, folds one after another (0: LightGBM's own default).
+    num_threads: int | str = "auto"
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.name", self.name, ("lightgbm",))
@@ -203,11 +205,21 @@ class ModelSettings:
         _check_range(f"{key}.lambda_l2", self.lambda_l2, low=0)
         _check_range(f"{key}.num_boost_round", self.num_boost_round, low=1)
         _check_range(f"{key}.early_stopping_rounds", self.early_stopping_rounds, low=0)
-        _check_range(f"{key}.num_threads", self.num_threads, low=0)
+        if isinstance(self.num_threads, str):
+            _check_choice(f"{key}.num_threads", self.num_threads, ("auto",))
+        else:
+            _check_range(f"{key}.num_threads", self.num_threads, low=0)
 
     def params(self) -> dict[str, Any]:
-        """The tunable model parameters (what identifies a trained model), by config key."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+        """The tunable model parameters (what identifies a trained model), by config key.
+
+        ``num_threads`` is not one: predictions are bit-identical for every thread count
+        (``deterministic``, ``force_row_wise``; tests/test_model_oof.py), so it changes how fast
+        a model trains, never what it predicts.
+        """
+        skip = ("name", "num_threads")
+        fields = dataclasses.fields(self)
+        return {f.name: getattr(self, f.name) for f in fields if f.name not in skip}
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,20 @@
 
 from crypto_tune.model._lightgbm import (
     FittedFold,
+    ThreadPlan,
     fit_booster,
     fit_fold,
     fit_refit,
     lightgbm_params,
     refit_rounds,
+    thread_plan,
 )
 from crypto_tune.model._oof import OutOfFold, fold_arrays, oof_key, out_of_fold
 
 __all__ = [
     "FittedFold",
     "OutOfFold",
+    "ThreadPlan",
     "fit_booster",
     "fit_fold",
     "fit_refit",
@@ -21,4 +24,5 @@ __all__ = [
     "oof_key",
     "out_of_fold",
     "refit_rounds",
+    "thread_plan",
 ]

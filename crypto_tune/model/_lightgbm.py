@@ -9,6 +9,7 @@ fixed number of rounds, :func:`refit_rounds` of the folds' best iterations (thei
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +23,65 @@ from crypto_tune.splits import Fold
 
 log = logging.getLogger(__name__)
 
+WORKERS_ENV = "CRYPTO_TUNE_WORKERS"  # sweep workers per machine (`make workers N=...` sets it)
 
-def lightgbm_params(model: ModelSettings, *, seed: int) -> dict:
-    """LightGBM's parameter dict for a regression on the forward return."""
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a trial spends its threads: ``fold_jobs`` folds trained side by side, each fit with
+    ``lightgbm_threads`` LightGBM threads (0: LightGBM's own default)."""
+
+    fold_jobs: int
+    lightgbm_threads: int
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def workers_per_machine() -> int:
+    """``CRYPTO_TUNE_WORKERS`` (sweep workers sharing this machine), 1 when unset or invalid."""
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+def thread_plan(num_threads: int | str, n_folds: int, *, cores: int | None = None) -> ThreadPlan:
+    """``model.num_threads`` resolved for a trial of ``n_folds`` folds.
+
+    An int is LightGBM's thread count, folds one after another (the explicit setting wins).
+    ``"auto"``: this process's share of the machine, ``cores // CRYPTO_TUNE_WORKERS`` (at least
+    1), spent first on folds trained side by side with one LightGBM thread each, then on more
+    threads per fold once every fold has its own. Folds side by side beat LightGBM's OpenMP
+    threads on few cores: a fit of ~0.15 s on ETH 4h has little work to share, and OpenMP's
+    threads spin-wait for each other when another process holds a core (README, Speed).
+
+    >>> thread_plan("auto", 5, cores=2)  # CRYPTO_TUNE_WORKERS unset
+    ThreadPlan(fold_jobs=2, lightgbm_threads=1)
+    >>> thread_plan("auto", 5, cores=16).lightgbm_threads, thread_plan(4, 5).fold_jobs
+    (3, 1)
+    """
+    if not isinstance(num_threads, str):
+        return ThreadPlan(1, int(num_threads))
+    budget = max(1, (usable_cores() if cores is None else cores) // workers_per_machine())
+    jobs = max(1, min(budget, n_folds))
+    return ThreadPlan(jobs, max(1, budget // jobs))
+
+
+def lightgbm_params(model: ModelSettings, *, seed: int, threads: int | None = None) -> dict:
+    """LightGBM's parameter dict for a regression on the forward return.
+
+    ``threads``: LightGBM's thread count; default ``model.num_threads`` when it is an int, and 1
+    for ``"auto"`` (whose threads go to folds side by side, :func:`thread_plan`; a lone fit, a
+    refit or a universe fold, trains on one thread as before: OpenMP's threads spin-wait on a
+    shared machine, README, Speed).
+    """
+    if threads is None:
+        threads = model.num_threads if isinstance(model.num_threads, int) else 1
     return {
         "objective": "regression",
         "learning_rate": model.learning_rate,
@@ -36,7 +93,7 @@ def lightgbm_params(model: ModelSettings, *, seed: int) -> dict:
         "bagging_freq": model.bagging_freq,
         "lambda_l1": model.lambda_l1,
         "lambda_l2": model.lambda_l2,
-        "num_threads": model.num_threads,
+        "num_threads": threads,
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
@@ -66,11 +123,12 @@ def fit_booster(
     model: ModelSettings,
     *,
     seed: int,
+    threads: int | None = None,
 ) -> tuple[lgb.Booster, int]:
     """Train on ``train_idx``; early-stop on ``valid_idx`` (rows with a finite label only)."""
     train_idx = _finite_rows(label, train_idx)
     valid_idx = _finite_rows(label, valid_idx)
-    params = lightgbm_params(model, seed=seed)
+    params = lightgbm_params(model, seed=seed, threads=threads)
     train_set = lgb.Dataset(features[train_idx], label[train_idx], free_raw_data=False)
     callbacks: list[Callable[..., Any]] = []
     valid_sets = []
@@ -89,12 +147,20 @@ def fit_booster(
 
 
 def fit_fold(
-    features: pd.DataFrame, label: pd.Series, fold: Fold, model: ModelSettings, *, seed: int
+    features: pd.DataFrame,
+    label: pd.Series,
+    fold: Fold,
+    model: ModelSettings,
+    *,
+    seed: int,
+    threads: int | None = None,
 ) -> FittedFold:
     """Train one fold and predict its test bars (all of them, label or not)."""
     x = features.to_numpy(dtype=np.float32, copy=False)
     y = label.to_numpy(dtype=np.float64)
-    booster, best = fit_booster(x, y, fold.train_idx, fold.valid_idx, model, seed=seed)
+    booster, best = fit_booster(
+        x, y, fold.train_idx, fold.valid_idx, model, seed=seed, threads=threads
+    )
     predictions = booster.predict(x[fold.test_idx], num_iteration=best)
     return FittedFold(booster, best, np.asarray(fold.test_idx), np.asarray(predictions))
 

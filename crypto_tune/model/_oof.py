@@ -4,6 +4,11 @@ The cache key (:func:`oof_key`) names every input the predictions depend on: the
 feature definition, the label's content (so its horizon), the folds' positions, the model's
 settings and the seed. Phase 2 reuses exactly the predictions Phase 1 scored and never trains
 inside a strategy trial.
+
+Folds are trained side by side as ``model.num_threads`` plans (:func:`thread_plan`), and handed
+to ``on_fold`` in fold order as each is done: a Phase 1 trial scores each fold there and may stop
+(a pruned trial raises from ``on_fold``); the folds still training finish, the ones not started
+never start, and nothing is cached.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +30,7 @@ import pandas as pd
 from crypto_tune.config import ModelSettings
 from crypto_tune.dataset import Dataset, read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
-from crypto_tune.model._lightgbm import fit_fold
+from crypto_tune.model._lightgbm import FittedFold, fit_fold, thread_plan
 from crypto_tune.splits import Fold
 
 log = logging.getLogger(__name__)
@@ -61,14 +68,16 @@ def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
 
     The candles (``data``), the feature definition (``features``), the label's content
     (``label``: its definition, horizon and values), every fold's positions (``folds``), the
-    model's settings and the seed. Changing any one gives another key.
+    model's settings and the seed. Changing any one gives another key. The thread count is not an
+    input (predictions are bit-identical for every count): the key holds ``num_threads: 1``
+    whatever it is, the key every earlier cache was written under with the old default.
     """
     payload = {
         "data": dataset.data_fingerprint,
         "features": dataset.feature_key,
         "label": dataset.label_key,
         "folds": folds_digest(dataset.folds),
-        "model": {"name": model.name, **model.params()},
+        "model": {"name": model.name, **model.params(), "num_threads": 1},
         "seed": seed,
         "version": 2,
     }
@@ -116,10 +125,53 @@ def _read_cache(pred_path: Path, meta_path: Path, key: str) -> OutOfFold | None:
     return OutOfFold(frame, best, importance, key, True, 0.0)
 
 
+FoldHook = Callable[[Fold, FittedFold], None]
+
+
+def _fit_folds(
+    dataset: Dataset, model: ModelSettings, *, seed: int, on_fold: FoldHook | None
+) -> list[FittedFold]:
+    """Every fold trained as :func:`thread_plan` says, handed to ``on_fold`` in fold order."""
+    plan = thread_plan(model.num_threads, len(dataset.folds))
+
+    def fit(fold: Fold) -> FittedFold:
+        return fit_fold(
+            dataset.features, dataset.label, fold, model, seed=seed, threads=plan.lightgbm_threads
+        )
+
+    fitted: list[FittedFold] = []
+    if plan.fold_jobs == 1:
+        for fold in dataset.folds:
+            fitted.append(fit(fold))
+            if on_fold is not None:
+                on_fold(fold, fitted[-1])
+        return fitted
+    # LightGBM releases the GIL while it trains: threads train folds side by side.
+    pool = ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-fold")
+    try:
+        futures: list[Future[FittedFold]] = [pool.submit(fit, fold) for fold in dataset.folds]
+        for fold, future in zip(dataset.folds, futures, strict=True):
+            fitted.append(future.result())
+            if on_fold is not None:
+                on_fold(fold, fitted[-1])
+    finally:  # stopped early (pruned, interrupted): folds not started never start
+        pool.shutdown(wait=True, cancel_futures=True)
+    return fitted
+
+
 def out_of_fold(
-    dataset: Dataset, model: ModelSettings, *, seed: int, cache_dir: str | Path
+    dataset: Dataset,
+    model: ModelSettings,
+    *,
+    seed: int,
+    cache_dir: str | Path,
+    on_fold: FoldHook | None = None,
 ) -> OutOfFold:
-    """Train once per fold (or read the cache) and return the out-of-fold predictions."""
+    """Train once per fold (or read the cache) and return the out-of-fold predictions.
+
+    ``on_fold(fold, fitted)`` is called for each fold in fold order as it is trained (not when
+    the predictions come from the cache); an exception it raises stops the training, uncached.
+    """
     key = oof_key(dataset, model, seed=seed)
     recent = _MEMORY.get_recent(key)
     if recent is not None:
@@ -132,8 +184,8 @@ def out_of_fold(
         return cached
     start = time.perf_counter()
     parts, best_iterations, importances = [], [], {}
-    for fold in dataset.folds:
-        fitted = fit_fold(dataset.features, dataset.label, fold, model, seed=seed)
+    trained = _fit_folds(dataset, model, seed=seed, on_fold=on_fold)
+    for fold, fitted in zip(dataset.folds, trained, strict=True):
         parts.append(
             pd.DataFrame(
                 {"prediction": fitted.test_predictions, "fold": fold.number},
