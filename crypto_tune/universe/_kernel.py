@@ -83,15 +83,30 @@ class PortfolioResult:
 
 
 @numba.njit(cache=True)
-def _pick(order, held, excluded, k, n_drop):  # pragma: no cover - compiled
-    """The book of size ``k`` from candidates ``order`` (best first), keeping held names."""
-    n = order.size
-    rank = np.full(held.size, n + 1)
-    for pos in range(n):
+def _sort(order, m, row, descending):  # pragma: no cover - compiled
+    """Stable insertion sort of ``order[:m]`` by ``row`` (ties keep their index order)."""
+    for a in range(1, m):
+        x = order[a]
+        key = row[x]
+        b = a - 1
+        while b >= 0 and ((row[order[b]] < key) if descending else (row[order[b]] > key)):
+            order[b + 1] = order[b]
+            b -= 1
+        order[b + 1] = x
+
+
+@numba.njit(cache=True)
+def _pick(order, m, held, excluded, k, n_drop, rank, chosen):  # pragma: no cover - compiled
+    """Fill ``chosen`` with the book of size ``k`` from candidates ``order[:m]`` (best first),
+    keeping held names (buffers ``rank`` and ``chosen`` are overwritten)."""
+    n = held.size
+    for i in range(n):
+        rank[i] = m + 1
+        chosen[i] = False
+    for pos in range(m):
         rank[order[pos]] = pos
-    chosen = np.zeros(held.size, dtype=np.bool_)
     count = 0
-    for pos in range(n):  # held names still candidates stay, best first
+    for pos in range(m):  # held names still candidates stay, best first
         i = order[pos]
         if held[i] and not excluded[i] and count < k:
             chosen[i] = True
@@ -100,7 +115,7 @@ def _pick(order, held, excluded, k, n_drop):  # pragma: no cover - compiled
     limit = n_drop if n_drop < k else k
     while True:  # replace held names ranked outside the top k, worst first
         worst, worst_rank = -1, -1
-        for i in range(held.size):
+        for i in range(n):
             if chosen[i] and rank[i] >= k and rank[i] > worst_rank:
                 worst, worst_rank = i, rank[i]
         if worst < 0 or swaps >= limit:
@@ -108,20 +123,19 @@ def _pick(order, held, excluded, k, n_drop):  # pragma: no cover - compiled
         chosen[worst] = False
         count -= 1
         swaps += 1
-        for pos in range(n):
+        for pos in range(m):
             i = order[pos]
             if not chosen[i] and not held[i] and not excluded[i]:
                 chosen[i] = True
                 count += 1
                 break
-    for pos in range(n):  # empty places are filled freely
+    for pos in range(m):  # empty places are filled freely
         if count >= k:
             break
         i = order[pos]
         if not chosen[i] and not excluded[i]:
             chosen[i] = True
             count += 1
-    return chosen
 
 
 @numba.njit(cache=True)
@@ -169,6 +183,14 @@ def _kernel(
     entries = np.zeros(t_len, dtype=np.int64)
     contribution = np.zeros(n)
     w = np.zeros(n)
+    target = np.zeros(n)
+    desc = np.zeros(n, dtype=np.int64)
+    asc = np.zeros(n, dtype=np.int64)
+    rank = np.zeros(n, dtype=np.int64)
+    held = np.zeros(n, dtype=np.bool_)
+    excluded = np.zeros(n, dtype=np.bool_)
+    long_book = np.zeros(n, dtype=np.bool_)
+    short_book = np.zeros(n, dtype=np.bool_)
     for t in range(t_len):
         pnl = 0.0
         if t > 0:
@@ -187,28 +209,35 @@ def _kernel(
             if 1.0 + pnl > 0:
                 for i in range(n):
                     w[i] = w[i] * (1.0 + returns[t, i]) / (1.0 + pnl)
-        target = w.copy()
+        for i in range(n):
+            target[i] = w[i]
         last = t == t_len - 1
         if last:
             for i in range(n):
                 if tradable[t, i]:
                     target[i] = 0.0
         elif t % rebalance == 0:
-            cand = np.zeros(n, dtype=np.bool_)
+            m = 0
             for i in range(n):
-                cand[i] = tradable[t, i] and np.isfinite(scores[t, i])
-            idx = np.nonzero(cand)[0]
-            m = idx.size
+                excluded[i] = not (tradable[t, i] and np.isfinite(scores[t, i]))
+                held[i] = w[i] > 0
+                if not excluded[i]:
+                    desc[m] = i
+                    asc[m] = i
+                    m += 1
             k = top_k if long_only else top_k if 2 * top_k <= m else m // 2
             if k > m:
                 k = m
-            desc = idx[np.argsort(-scores[t, idx], kind="mergesort")]
-            none = ~cand
-            long_book = _pick(desc, w > 0, none, k, n_drop)
-            short_book = np.zeros(n, dtype=np.bool_)
+            _sort(desc, m, scores[t], True)
+            _pick(desc, m, held, excluded, k, n_drop, rank, long_book)
+            for i in range(n):
+                short_book[i] = False
             if not long_only:
-                asc = idx[np.argsort(scores[t, idx], kind="mergesort")]
-                short_book = _pick(asc, w < 0, none | long_book, k, n_drop)
+                _sort(asc, m, scores[t], False)
+                for i in range(n):
+                    held[i] = w[i] < 0
+                    excluded[i] = excluded[i] or long_book[i]
+                _pick(asc, m, held, excluded, k, n_drop, rank, short_book)
             budget = 1.0 if long_only else 0.5
             _book_weights(target, long_book, tradable[t], vol[t], budget, inverse_vol)
             if not long_only:
