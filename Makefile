@@ -77,9 +77,14 @@ calibrate: $(STAMP)  ## verdict false positives and power at the default budgets
 	nice -n 19 $(BIN)/python -m calibrate --point $(CALIBRATE_POINT) \
 	  --out $(OUT)/calibrate-$(CALIBRATE_POINT) $(CALIBRATE_ARGS)
 
-ui: $(STAMP)  ## MLflow UI on the local store under outputs/
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
-	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
+# The server runs in a session of its own (setsid); stopping make (Ctrl-C, kill) stops that whole
+# process group, MLflow's workers included, instead of leaving them running.
+UI_PORT ?= 5000
+ui: $(STAMP)  ## MLflow UI on the local store under outputs/ (Ctrl-C stops it and its workers)
+	@setsid $(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlflow.db \
+	  --default-artifact-root $(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port $(UI_PORT) & \
+	pid=$$!; trap 'kill -TERM -$$pid 2>/dev/null; wait $$pid; exit 0' INT TERM HUP; \
+	trap 'kill -TERM -$$pid 2>/dev/null' EXIT; wait $$pid
 
 # STORAGE comes from the environment or the command line and is expanded by the shell, never
 # echoed by make: a password in the URL is shown masked. A plain postgresql:// URL works (psycopg 3
