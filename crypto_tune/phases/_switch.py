@@ -135,6 +135,25 @@ def switched_backtest(
     return dataclasses.replace(result, signal=traded)
 
 
+def _strategy_params(strategy: StrategySettings) -> dict[str, Any]:
+    """Every strategy setting but the resolved market (the document's ``costs`` holds it)."""
+    params = dataclasses.asdict(strategy)
+    params.pop("market", None)
+    return params
+
+
+def _switch_costs(strategy: StrategySettings, parts: list[BacktestResult], n_is: int) -> dict:
+    """The switched account's gross-to-net bridge (:mod:`crypto_tune.costs`; the sets share
+    the market)."""
+    from crypto_tune.costs import costs_document
+
+    periods = {
+        "in_sample": ([p.returns for p in parts[:n_is]], [p.costs for p in parts[:n_is]]),
+        "out_of_sample": ([p.returns for p in parts[n_is:]], [p.costs for p in parts[n_is:]]),
+    }
+    return costs_document(strategy.costs, slippage=strategy.slippage, periods=periods)
+
+
 def _parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
     from crypto_tune.evaluation import resolve_model
     from crypto_tune.phases._best_choice import _chosen_trial
@@ -321,7 +340,7 @@ def run_switch_best(settings: Settings) -> None:
             "source": {r: chosen[r].model_source for r in SETS},
         },
         "strategy": {
-            "params": {r: dataclasses.asdict(chosen[r].strategy) for r in SETS},
+            "params": {r: _strategy_params(chosen[r].strategy) for r in SETS},
             "overrides": overrides,
             "source": {r: chosen[r].strategy_source for r in SETS},
         },
@@ -337,18 +356,19 @@ def run_switch_best(settings: Settings) -> None:
                 r: {
                     "study": regime_settings(settings, r).study.name,
                     "model_params": chosen[r].model.params(),
-                    "strategy_params": dataclasses.asdict(chosen[r].strategy),
+                    "strategy_params": _strategy_params(chosen[r].strategy),
                     "model_source": chosen[r].model_source,
                     "strategy_source": chosen[r].strategy_source,
                 }
                 for r in SETS
             },
         },
+        "costs": _switch_costs(chosen["all"].strategy, results["switch"], n_is),
         "comparison": {
             "single_set": {
                 "study": regime_settings(settings, "all").study.name,
                 "model_params": chosen["all"].model.params(),
-                "strategy_params": dataclasses.asdict(chosen["all"].strategy),
+                "strategy_params": _strategy_params(chosen["all"].strategy),
                 "strategy_source": chosen["all"].strategy_source,
                 **report["single_set"],
             },

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from crypto_tune.exceptions import DataError
+from crypto_tune.report._costs import costs_section
 from crypto_tune.report._figures import equity_curves
 from crypto_tune.report._html import _CSS, _ERRORS_JS, _STATUS_JS, format_value, write_report
 from crypto_tune.report._plotlyjs import PLOTLY_JS
@@ -393,6 +394,7 @@ def switch_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
         '<section id="per-regime" class="section"><h2>Per regime</h2>'
         + _per_regime_table(document)
         + "</section>",
+        costs_section(document),
         '<section id="parameters" class="section"><h2>Parameter sets</h2>'
         + _parameters_table(document)
         + "</section>",
