@@ -208,6 +208,43 @@ def run_universe_best(settings: Settings) -> None:
     curves = curves.join(pd.concat([is_ic, oos_ic]).rename("rank_ic"), how="left")
     curves.to_csv(folder / "universe_curves.csv", index_label="timestamp")
     _print(settings, document, path)
+    _track(settings, document, [path, folder / "universe_curves.csv"])
+
+
+def _track(settings: Settings, document: dict[str, Any], files: list[Any]) -> None:
+    """The best run in MLflow (the study's ``best`` experiment): parameters, the IS/OOS and
+    benchmark figures, the per-bar IC, the robustness numbers, the verdict; the files."""
+    from crypto_tune.study import study_name
+    from crypto_tune.tracking import code_version, flatten, start_run
+
+    tags = {
+        "phase": "best",
+        "asset": settings.asset.name,
+        "kind": "universe",
+        "code_version": code_version(),
+        "data_fingerprint": document["asset"]["data_fingerprint"],
+        "verdict": document["robustness"]["verdict"],
+    }
+    name = study_name(settings, phase="best")
+    with start_run(settings.tracking, name, run_name="best", tags=tags) as run:
+        if run is None:
+            return
+        run.params(flatten({"strategy": document["strategy"]["universe"]}))
+        m = document["metrics"]
+        numbers = flatten(
+            {
+                "in_sample": m["in_sample"],
+                "out_of_sample": m["out_of_sample"],
+                "benchmark": m["benchmark"],
+                "model": {k: v for k, v in m["model"].items() if k != "folds"},
+                "robustness": {
+                    k: document["robustness"][k] for k in ("psr", "dsr", "pbo", "n_trials")
+                },
+            }
+        )
+        run.metrics({k: float(v) for k, v in numbers.items() if isinstance(v, int | float)})
+        for file in files:
+            run.file(file)
 
 
 def _print(settings: Settings, document: dict[str, Any], path: Any) -> None:
