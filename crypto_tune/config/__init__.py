@@ -22,6 +22,7 @@ from crypto_tune.config._schema import (
     SyntheticSettings,
     TrackingSettings,
     settings_from_dict,
+    with_market_costs,
 )
 
 
@@ -48,4 +49,5 @@ __all__ = [
     "config_dir",
     "register_resolvers",
     "settings_from_dict",
+    "with_market_costs",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from crypto_tune.config import ModelSettings, Settings, StrategySettings
+from crypto_tune.config import ModelSettings, Settings, StrategySettings, with_market_costs
 from crypto_tune.dataset import prepare_dataset
 from crypto_tune.evaluation import resolve_model
 from crypto_tune.exceptions import ConfigError
@@ -152,6 +152,8 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
             )
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
+    # a replayed fee, shorting or order type: the market's costs resolved again (issue 21)
+    strategy = with_market_costs(dataclasses.replace(settings, strategy=strategy)).strategy
     return Choice(
         model,
         model_source,
