@@ -108,3 +108,30 @@ def test_a_null_universe_has_no_edge(tmp_path: Path) -> None:
     assert best["robustness"]["significant"] is False
     assert "do not trade" in best["robustness"]["verdict"]
     assert abs(best["metrics"]["model"]["rank_ic"]) < 0.03
+
+
+@pytest.mark.slow
+def test_walkforward_retunes_every_window_and_resumes(tmp_path: Path) -> None:
+    base = [
+        *_overrides(tmp_path, reversal=0.15),
+        "phase=walkforward",
+        "strategy=topk",
+        "split=walk_forward",
+        "split.train_months=6",
+        "split.test_months=3",
+        "walkforward.model_trials=2",
+        "walkforward.strategy_trials=8",
+    ]
+    done = run_cli(*base)
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = "default." + "+".join(SYMBOLS) + ".4h.all.walk_forward.h1"
+    document = json.loads(
+        (tmp_path / "out" / "best" / name / "walkforward.universe.json").read_text()
+    )
+    assert len(document["windows"]) == 4
+    assert document["stitched"]["sharpe"] > document["benchmark"]["sharpe"]
+    assert all(w["test_rank_ic"] > 0.03 for w in document["windows"])
+    again = run_cli(*base)  # every study is complete: nothing is tuned again
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "(0 tuned here" in again.stdout + again.stderr
+    assert "(2 tuned here" not in again.stdout + again.stderr

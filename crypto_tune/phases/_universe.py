@@ -19,8 +19,9 @@ UNIVERSE_PHASES: dict[str, tuple[str, str]] = {
     "strategy": ("crypto_tune.phases._universe_strategy", "run_universe_strategy_trial"),
     "best": ("crypto_tune.phases._universe_best", "run_universe_best"),
     "report": ("crypto_tune.phases._universe_report", "run_universe_report"),
+    "walkforward": ("crypto_tune.phases._universe_walkforward", "run_universe_walkforward"),
 }
-_TRADING = ("strategy", "best", "report")
+_TRADING = ("strategy", "best", "report", "walkforward")
 
 
 def run_universe_phase(settings: Settings) -> float | list[float] | None:
@@ -68,6 +69,16 @@ def preflight_universe(settings: Settings, *, multirun: bool) -> None:
             f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
         )
     check_storage(settings)
+    if phase == "walkforward":
+        from crypto_tune.phases._universe_walkforward import universe_windows
+
+        if settings.split.name != "walk_forward":  # the study names would say split=static
+            raise ConfigError(
+                "phase=walkforward re-tunes walk-forward windows: add split=walk_forward "
+                f"(got split={settings.split.name})"
+            )
+        universe_windows(settings, prepare_universe(settings))  # too short a window fails now
+        return
     prepare_universe(settings)
     if phase in _TRADING and settings.phase.model_source == "study":
         from crypto_tune.study import best_params, load_study

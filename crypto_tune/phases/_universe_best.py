@@ -23,7 +23,7 @@ import pandas as pd
 
 from crypto_tune import metrics
 from crypto_tune._json import json_value
-from crypto_tune.config import Settings
+from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.model import fit_booster, refit_rounds
 from crypto_tune.phases._universe_strategy import (
     UniverseContext,
@@ -45,12 +45,12 @@ from crypto_tune.universe._summary import (
 log = logging.getLogger("crypto_tune.best")
 
 
-def holdout_predictions(settings: Settings, context: UniverseContext) -> np.ndarray:
-    """Per panel row: the refit model's prediction on the holdout bars (NaN elsewhere)."""
-    from crypto_tune.evaluation import resolve_model
-
+def holdout_predictions(
+    settings: Settings, context: UniverseContext, model: ModelSettings
+) -> np.ndarray:
+    """Per panel row: the prediction of ``model`` refit on the holdout split's training span
+    (train and validation bars) on the holdout bars (NaN elsewhere)."""
     data, oof = context.data, context.oof
-    model, _ = resolve_model(settings)
     rounds = refit_rounds(oof.best_iterations)
     fixed = dataclasses.replace(model, num_boost_round=rounds, early_stopping_rounds=0)
     holdout = data.holdout
@@ -117,7 +117,9 @@ def run_universe_best(settings: Settings) -> None:
     symbols = data.panel.symbols
     is_results = [run_segment(settings, context, s) for s in context.segments]
     is_bench = np.concatenate([buy_and_hold(s.returns, s.tradable) for s in context.segments])
-    holdout = holdout_predictions(settings, context)
+    from crypto_tune.evaluation import resolve_model
+
+    holdout = holdout_predictions(settings, context, resolve_model(settings)[0])
     segment = make_segment(
         settings, data, score_matrix(data, holdout), np.asarray(data.holdout.test_idx)
     )

@@ -48,11 +48,14 @@ def _finite(value: float) -> float:
     return float(value) if np.isfinite(value) else 0.0
 
 
-def universe_model_fingerprint(settings: Settings) -> dict[str, object]:
-    """What this process's universe model trials score (see :mod:`crypto_tune.fingerprint`)."""
+def universe_model_fingerprint(
+    settings: Settings, data: UniverseDataset | None = None
+) -> dict[str, object]:
+    """What this process's universe model trials score (see :mod:`crypto_tune.fingerprint`);
+    ``data``: another fold plan of the universe (a walk-forward window's)."""
     from crypto_tune.model._oof import folds_digest
 
-    data = prepare_universe(settings)
+    data = prepare_universe(settings) if data is None else data
     universe = settings.universe
     return {
         "data": data.data_fingerprint,

@@ -161,7 +161,7 @@ def universe_strategy_fingerprint(
     ``universe.*`` setting, the market's costs and the predictions' key."""
     from crypto_tune.phases._universe_model import universe_model_fingerprint
 
-    base = universe_model_fingerprint(settings)
+    base = universe_model_fingerprint(settings, context.data)
     out = {k: v for k, v in base.items() if not k.startswith("model.") and k != "objective"}
     strategy = settings.strategy
     out.update({f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"})
