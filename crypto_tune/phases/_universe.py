@@ -41,6 +41,11 @@ def check_universe(settings: Settings) -> None:
             f"phase={phase} does not run on asset=universe yet (it runs "
             f"phase={'|'.join(UNIVERSE_PHASES)})"
         )
+    if not settings.asset.symbol:
+        raise ConfigError(
+            "asset.symbol must name the universe (it is part of the study name) when asset.path "
+            "is a folder without asset.symbols, got ''"
+        )
     if settings.regime.name != "all":
         raise ConfigError(
             f"asset=universe trades every bar: use regime=all, got {settings.regime.name}"

@@ -1,0 +1,77 @@
+"""The universe's door: a {symbol} template or a folder, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from universe_market import universe_candles, write_universe
+
+from crypto_tune.cli import preflight
+from crypto_tune.exceptions import ConfigError
+from crypto_tune.universe._dataset import prepare_universe, universe_files
+
+COMMON = ["phase=model", "asset=universe", "features.windows=[5,10]", "debug=fast"]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    write_universe(tmp_path / "data", universe_candles(n_symbols=3, n_bars=3000))
+    (tmp_path / "data" / "binance_S0USDT_1h.csv").write_text("another timeframe: skipped\n")
+    (tmp_path / "data" / "notes.txt").write_text("not candles\n")
+    return tmp_path / "data"
+
+
+def test_a_folder_is_every_candle_file_of_the_timeframe(folder: Path, tmp_path: Path) -> None:
+    settings = preflight(
+        [
+            *COMMON,
+            f"asset.path={folder}",
+            "asset.symbols=[]",
+            "asset.symbol=synthetic3",
+            f"paths.outputs={tmp_path / 'out'}",
+        ]
+    )
+    assert settings is not None
+    files = universe_files(settings.asset)
+    assert list(files) == ["S0USDT", "S1USDT", "S2USDT"]
+    assert all(path.endswith("_4h.csv") for path in files.values())
+    assert prepare_universe(settings).panel.symbols == ("S0USDT", "S1USDT", "S2USDT")
+    named = preflight(
+        [
+            *COMMON,
+            f"asset.path={folder}",
+            "asset.symbols=[S2USDT,S0USDT]",
+            f"paths.outputs={tmp_path}",
+        ]
+    )
+    assert named is not None and list(universe_files(named.asset)) == ["S2USDT", "S0USDT"]
+
+
+def test_errors_name_the_key(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"asset\.symbol must name the universe"):
+        preflight(
+            [*COMMON, f"asset.path={folder}", "asset.symbols=[]", f"paths.outputs={tmp_path}"]
+        )
+    with pytest.raises(ConfigError, match=r"no file for S9USDT"):
+        preflight(
+            [
+                *COMMON,
+                f"asset.path={folder}",
+                "asset.symbols=[S0USDT,S9USDT]",
+                f"paths.outputs={tmp_path}",
+            ]
+        )
+    with pytest.raises(ConfigError, match=r"asset\.path must be a path template"):
+        preflight([*COMMON, f"asset.path={tmp_path}/nowhere.csv", f"paths.outputs={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"too little for the split"):
+        preflight(
+            [
+                *COMMON,
+                f"asset.path={folder}",
+                "asset.symbols=[S0USDT,S1USDT]",
+                "split.tune_start=2019-01-01",
+                "split.tune_end=2019-12-31",
+                f"paths.outputs={tmp_path}",
+            ]
+        )
