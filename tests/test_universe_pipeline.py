@@ -38,10 +38,20 @@ def _overrides(tmp_path: Path, *, reversal: float, seed: int = 1) -> list[str]:
     ]
 
 
+def test_inspect_shows_the_panel_and_the_folds(tmp_path: Path, capsys) -> None:
+    from crypto_tune.phases import run_phase
+
+    settings = preflight(["phase=inspect", *_overrides(tmp_path, reversal=0.0)])
+    assert settings is not None
+    run_phase(settings)
+    out = capsys.readouterr().out
+    assert "6 symbols" in out and "S5USDT" in out and "folds" in out
+
+
 def test_universe_options_are_checked(tmp_path: Path) -> None:
     base = _overrides(tmp_path, reversal=0.0)
     with pytest.raises(ConfigError, match="does not run on asset=universe"):
-        preflight(["phase=inspect", *base])
+        preflight(["phase=final", *base])
     with pytest.raises(ConfigError, match="add strategy=topk"):
         preflight(["phase=strategy", "phase.model_source=config", *base])
     with pytest.raises(ConfigError, match=r"universe\.long_only must be true"):

@@ -15,6 +15,7 @@ from crypto_tune.config._universe import UNIVERSE_RULE
 from crypto_tune.exceptions import ConfigError
 
 UNIVERSE_PHASES: dict[str, tuple[str, str]] = {
+    "inspect": ("crypto_tune.phases._universe_inspect", "run_universe_inspect"),
     "model": ("crypto_tune.phases._universe_model", "run_universe_model_trial"),
     "strategy": ("crypto_tune.phases._universe_strategy", "run_universe_strategy_trial"),
     "best": ("crypto_tune.phases._universe_best", "run_universe_best"),
@@ -73,6 +74,9 @@ def preflight_universe(settings: Settings, *, multirun: bool) -> None:
         raise ConfigError(
             f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
         )
+    if phase == "inspect":  # no study: the data and the folds only
+        prepare_universe(settings)
+        return
     check_storage(settings)
     if phase == "walkforward":
         from crypto_tune.phases._universe_walkforward import universe_windows
