@@ -95,12 +95,14 @@ def test_planted_reversal_is_found_end_to_end(tmp_path: Path) -> None:
     assert metrics["out_of_sample"]["sharpe"] > metrics["benchmark"]["out_of_sample"]["sharpe"]
     assert metrics["model"]["holdout"]["rank_ic"] > 0.05
     assert set(best["symbols"]) == set(SYMBOLS)
+    assert all(v["rank_ic_out_of_sample"] > 0 for v in best["symbols"].values())
     assert best["robustness"]["significant"] is True
     assert metrics["in_sample"]["turnover_per_year"] > 0
     done = run_cli("phase=report", "strategy=topk", *base)
     assert done.returncode == 0, done.stderr[-3000:]
     page = (tmp_path / "out" / "reports" / f"{name}.html").read_text()
     assert 'data-figure="contributions"' in page and "Verdict" in page
+    assert 'class="symbols"' in page
 
 
 @pytest.mark.slow

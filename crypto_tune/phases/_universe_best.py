@@ -40,6 +40,7 @@ from crypto_tune.universe._summary import (
     buy_and_hold,
     contributions,
     portfolio_summary,
+    symbol_ic,
 )
 
 log = logging.getLogger("crypto_tune.best")
@@ -185,11 +186,20 @@ def run_universe_best(settings: Settings) -> None:
             },
         },
         "symbols": {
-            s: {"in_sample": a, "out_of_sample": b}
-            for s, a, b in zip(
+            s: {
+                "in_sample": a,
+                "out_of_sample": b,
+                "rank_ic_in_sample": c,
+                "rank_ic_out_of_sample": d,
+            }
+            for s, a, b, c, d in zip(
                 symbols,
                 contributions(is_results, symbols).values(),
                 contributions(oos_results, symbols).values(),
+                symbol_ic(
+                    context.oof.prediction, data.panel.forward, data.panel.sym, symbols
+                ).values(),
+                symbol_ic(holdout, data.panel.forward, data.panel.sym, symbols).values(),
                 strict=True,
             )
         },

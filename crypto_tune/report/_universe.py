@@ -95,11 +95,26 @@ def _contributions(best: dict[str, Any]) -> go.Figure:
     for period in ("in_sample", "out_of_sample"):
         fig.add_bar(
             x=symbols,
-            y=[best["symbols"][s][period] for s in symbols],
+            y=[best["symbols"][s][period] for s in symbols],  # the contribution
             name=period.replace("_", " "),
         )
     fig.update_layout(title="Each symbol's contribution to the gross return", barmode="group")
     return fig
+
+
+def _symbols(best: dict[str, Any]) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("symbol", "contribution IS", "contribution OOS", "rank IC IS", "rank IC OOS")
+    )
+    keys = ("in_sample", "out_of_sample", "rank_ic_in_sample", "rank_ic_out_of_sample")
+    rows = "".join(
+        f"<tr><td>{html.escape(s)}</td>"
+        + "".join(f"<td>{_fmt(v.get(k))}</td>" for k in keys)
+        + "</tr>"
+        for s, v in best["symbols"].items()
+    )
+    return f'<table class="symbols"><tr>{head}</tr>{rows}</table>'
 
 
 def _table(best: dict[str, Any]) -> str:
@@ -169,6 +184,7 @@ def universe_page(best: dict[str, Any], curves: pd.DataFrame, *, title: str) -> 
             "</section>",
             '<section id="contributions"><h2>Per-symbol contribution</h2>',
             _figure(_contributions(best), "contributions"),
+            _symbols(best),
             "</section>",
             '<section id="ic"><h2>The model: cross-sectional IC</h2>',
             _model(best),

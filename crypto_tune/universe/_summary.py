@@ -76,4 +76,18 @@ def contributions(results: Sequence[PortfolioResult], symbols: Sequence[str]) ->
     return {s: float(v) for s, v in zip(symbols, total, strict=True)}
 
 
-__all__ = ["benchmark_summary", "buy_and_hold", "contributions", "portfolio_summary"]
+def symbol_ic(
+    prediction: np.ndarray, forward: np.ndarray, sym: np.ndarray, symbols: Sequence[str]
+) -> dict[str, float | None]:
+    """Each symbol's rank IC over time: its predictions against its own forward returns (rows
+    with both finite; None with fewer than 3)."""
+    out: dict[str, float | None] = {}
+    for j, symbol in enumerate(symbols):
+        rows = sym == j
+        out[symbol] = json_value(
+            metrics.rank_information_coefficient(prediction[rows], forward[rows])
+        )
+    return out
+
+
+__all__ = ["benchmark_summary", "buy_and_hold", "contributions", "portfolio_summary", "symbol_ic"]
