@@ -74,3 +74,16 @@ def test_predictions_are_cached_and_purged_by_time(settings) -> None:
     assert again.from_cache and again.key == first.key
     np.testing.assert_array_equal(again.prediction, first.prediction)
     assert again.best_iterations == first.best_iterations
+
+
+def test_folds_side_by_side_predict_the_same(settings, tmp_path: Path) -> None:
+    data = prepare_universe(settings)
+    one = dataclasses.replace(settings.model, num_threads=1)
+    auto = dataclasses.replace(settings.model, num_threads="auto")
+    clear_memos("universe_predictions")
+    a = universe_oof(data, one, seed=settings.seed, cache_dir=tmp_path / "a")
+    clear_memos("universe_predictions")
+    b = universe_oof(data, auto, seed=settings.seed, cache_dir=tmp_path / "b")
+    assert not a.from_cache and not b.from_cache and a.key == b.key
+    np.testing.assert_array_equal(a.prediction, b.prediction)
+    assert a.best_iterations == b.best_iterations

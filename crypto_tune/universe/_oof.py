@@ -16,8 +16,10 @@ import json
 import time
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +27,9 @@ import pandas as pd
 from crypto_tune.config import ModelSettings
 from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
-from crypto_tune.model import fit_booster
+from crypto_tune.model import fit_booster, thread_plan
 from crypto_tune.model._oof import folds_digest
+from crypto_tune.splits import Fold
 from crypto_tune.universe._dataset import UniverseDataset
 
 
@@ -103,15 +106,29 @@ def universe_oof(
     fold_of = np.full(panel.n_rows, -1, dtype=np.int64)
     best_iterations: list[int] = []
     importances: dict[str, np.ndarray] = {}
-    for fold in data.folds:
-        train, valid, test = (
-            data.rows(idx) for idx in (fold.train_idx, fold.valid_idx, fold.test_idx)
+    plan = thread_plan(model.num_threads, len(data.folds))
+
+    def train(fold: Fold) -> tuple[Fold, Any, int]:
+        train_rows, valid_rows = data.rows(fold.train_idx), data.rows(fold.valid_idx)
+        booster, best = fit_booster(
+            panel.features,
+            panel.label,
+            train_rows,
+            valid_rows,
+            model,
+            seed=seed,
+            threads=plan.lightgbm_threads,
         )
-        booster, best = fit_booster(panel.features, panel.label, train, valid, model, seed=seed)
-        prediction[test] = booster.predict(panel.features[test], num_iteration=best)
-        fold_of[test] = fold.number
-        best_iterations.append(best)
-        importances[f"fold_{fold.number}"] = booster.feature_importance("gain")
+        return fold, booster, best
+
+    # folds side by side as model.num_threads plans (deterministic: the same predictions)
+    with ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-universe") as pool:
+        for fold, booster, best in pool.map(train, data.folds):
+            test = data.rows(fold.test_idx)
+            prediction[test] = booster.predict(panel.features[test], num_iteration=best)
+            fold_of[test] = fold.number
+            best_iterations.append(best)
+            importances[f"fold_{fold.number}"] = booster.feature_importance("gain")
     seconds = time.perf_counter() - start
     importance = pd.DataFrame(importances, index=list(panel.feature_names))
     stored = pd.concat(
