@@ -463,6 +463,8 @@ def _task(cfg: DictConfig | dict) -> float | None:
 
 
 def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
+    from optuna import TrialPruned
+
     from crypto_tune.phases import run_phase
 
     try:
@@ -490,6 +492,10 @@ def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
         if not multirun:
             _discard_run_dir()
         fail(str(exc))
+    except TrialPruned:  # the sweeper records it PRUNED (crypto_tune/sweeper.py)
+        _GUARD.record(None)
+        _progress().update(None)
+        raise
     except KeyboardInterrupt:
         if multirun:
             _fail_running_trial(cfg)

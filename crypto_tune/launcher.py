@@ -24,6 +24,10 @@ to Hydra's path, job by job:
   (``paths.outputs``) joins the shaping overrides of the composed base, so Hydra resolves it;
   at most ``_MAX_BASES`` such bases are composed, further jobs go to Hydra's path.
 
+Jobs launched by :meth:`CryptoTuneLauncher.launch_trials` (our sweeper's way) each run as their
+Optuna trial (:func:`crypto_tune.pruning.trial_scope`), on either path: a job reports
+intermediate values to it and may be pruned.
+
 A fast-path job sees ``HydraConfig.get().job.num``, ``.job.id`` and ``.overrides.task`` set for
 it, as under Hydra's path; its ``JobReturn.cfg`` is the plain mapping and ``JobReturn.hydra_cfg``
 is None (no per-job copy of Hydra's config is made).
@@ -54,6 +58,8 @@ from hydra.experimental.callback import Callback
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import AnyNode, DictConfig, OmegaConf, open_dict, read_write
+
+from crypto_tune.pruning import trial_scope
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +189,7 @@ class CryptoTuneLauncher(Launcher):
         self._job_hooks = False
         self._plain_task = False
         self._fixed: set[str] = set()
+        self._trials: list[Any] = []  # the live trials of the jobs being launched, in order
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -337,6 +344,18 @@ class CryptoTuneLauncher(Launcher):
         return ret
 
     # ----------------------------------------------------------------------------- launch
+    def launch_trials(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, trials: Sequence[Any]
+    ) -> Sequence[JobReturn]:
+        """:meth:`launch`, each job run as its trial (``trials[i]`` for ``job_overrides[i]``)."""
+        if len(trials) != len(job_overrides):
+            raise ValueError(f"{len(job_overrides)} jobs need as many trials, got {len(trials)}")
+        self._trials = list(trials)
+        try:
+            return self.launch(job_overrides, initial_job_idx)
+        finally:
+            self._trials = []
+
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
@@ -348,33 +367,37 @@ class CryptoTuneLauncher(Launcher):
         for offset, overrides in enumerate(job_overrides):
             idx = initial_job_idx + offset
             log.debug("#%d : %s", idx, " ".join(overrides))
-            plan = self._fast_plan(overrides) if self.fast else None
-            if plan is not None:
-                base, leaves = plan
-                if not self._fast_ready:  # job logging and HydraConfig, once
-                    configure_log(base.config.hydra.job_logging, base.config.hydra.verbose)
-                    HydraConfig.instance().set_config(base.config)
-                    self._fast_ready = True
-                runs.append(self._run_fast(idx, overrides, base, leaves))
-                continue
-            sweep_config = self.hydra_context.config_loader.load_sweep_config(
-                self.config, list(overrides)
-            )
-            with open_dict(sweep_config):
-                sweep_config.hydra.job.id = str(idx)
-                sweep_config.hydra.job.num = idx
-            runs.append(
-                run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=sweep_config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
-            )
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            self._fast_ready = False
+            with trial_scope(self._trials[offset] if self._trials else None):
+                runs.append(self._launch_one(idx, overrides))
         return runs
+
+    def _launch_one(self, idx: int, overrides: Sequence[str]) -> JobReturn:
+        assert self.hydra_context is not None and self.config is not None
+        assert self.task_function is not None
+        plan = self._fast_plan(overrides) if self.fast else None
+        if plan is not None:
+            base, leaves = plan
+            if not self._fast_ready:  # job logging and HydraConfig, once
+                configure_log(base.config.hydra.job_logging, base.config.hydra.verbose)
+                HydraConfig.instance().set_config(base.config)
+                self._fast_ready = True
+            return self._run_fast(idx, overrides, base, leaves)
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(
+            self.config, list(overrides)
+        )
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = str(idx)
+            sweep_config.hydra.job.num = idx
+        ret = run_job(
+            hydra_context=self.hydra_context,
+            task_function=self.task_function,
+            config=sweep_config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        self._fast_ready = False
+        return ret
 
 
 _ABSENT = object()

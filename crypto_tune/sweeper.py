@@ -26,6 +26,15 @@ follows (:func:`fixed_overrides` reads them back for any trial):
   a process before its first trial;
 * passwords in values (``storage.url=postgresql://user:pw@...``) are masked.
 
+It prunes: the study is created with the pruner of ``phase.pruner``
+(:func:`crypto_tune.pruning.make_pruner`; pruners are not stored in a study, so each worker and
+each resumed sweep brings its own), our launcher runs each job as its live trial
+(:meth:`crypto_tune.launcher.CryptoTuneLauncher.launch_trials`, reached in the job by
+:func:`crypto_tune.pruning.sweep_trial`), and a job that raises :class:`optuna.TrialPruned` is
+told PRUNED where the stock sweeper would tell FAIL. The loop is the stock one otherwise (same
+asks, suggestions, launches, tells, failure rate and ``optimization_results.yaml``); another
+launcher runs its jobs without a trial, so nothing is pruned there.
+
 It also closes the gap of a worker killed between creating a trial and recording its first
 heartbeat (:mod:`crypto_tune.storage`): such a trial has no heartbeat, so the stale-trial rule
 never saw it and it stayed RUNNING. A worker records a trial's first heartbeat as soon as it
@@ -38,20 +47,27 @@ once the grace period has passed. A live worker's trial is not harmed: its owner
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, cast
 
 import optuna
-from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
+from hydra.core.utils import JobReturn
+from hydra_plugins.hydra_optuna_sweeper._impl import (
+    OptunaSweeperImpl,
+    create_params_from_overrides,
+)
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from crypto_tune.exceptions import CryptoTuneError, SweepAborted
+from crypto_tune.launcher import CryptoTuneLauncher
 from crypto_tune.logs import mask_secrets
+from crypto_tune.pruning import make_pruner
 from crypto_tune.storage import WorkerStorage, open_storage
 
 log = logging.getLogger(__name__)
@@ -93,9 +109,92 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
             if isinstance(self.storage, str):  # the URL of conf/: Optuna gets the opened storage
                 root = None if self.config is None else OmegaConf.select(self.config, "paths.root")
                 self.storage = open_storage(self.storage, outputs=root)
-            super().sweep(arguments)
+            self._sweep(arguments)
         except CryptoTuneError as exc:
             raise SweepAborted(exc) from exc
+
+    def _pruner(self) -> optuna.pruners.BasePruner:
+        name = None if self.config is None else OmegaConf.select(self.config, "phase.pruner")
+        return make_pruner(str(name) if name is not None else "none")
+
+    def _sweep(self, arguments: list[str]) -> None:
+        """The stock sweep loop, with the study's pruner, each job run as its trial, and a
+        pruned job told PRUNED (see the module)."""
+        assert self.config is not None and self.launcher is not None
+        self._process_searchspace_config()
+        params_conf = self._parse_sweeper_params_config()
+        params_conf.extend(arguments)
+        is_grid = (
+            isinstance(self.sampler, functools.partial)
+            and self.sampler.func == optuna.samplers.GridSampler
+        )
+        distributions, fixed_params, fixed_overrides = create_params_from_overrides(params_conf)
+        if is_grid:
+            grid = {n: self._to_grid_sampler_choices(d) for n, d in distributions.items()}
+            self.sampler = self.sampler(grid)
+            n_grid = 1
+            for choices in grid.values():
+                n_grid *= len(choices)
+            self.n_trials = min(self.n_trials, n_grid)
+            log.info(f"Updating num of trials to {self.n_trials} due to using GridSampler.")
+        for name in fixed_params:  # fixed parameters leave Optuna's search space
+            distributions.pop(name, None)
+        directions = self._get_directions()
+        study = optuna.create_study(
+            study_name=self.study_name,
+            storage=self.storage,
+            sampler=self.sampler,
+            pruner=self._pruner(),
+            directions=cast(list[Literal["minimize", "maximize"]], directions),
+            load_if_exists=True,
+        )
+        log.info(f"Study name: {study.study_name}")
+        log.info(f"Storage: {self.storage}")
+        log.info(f"Sampler: {type(self.sampler).__name__}")
+        log.info(f"Directions: {directions}")
+        to_go = self.n_trials
+        while to_go > 0:
+            batch = min(to_go, self.n_jobs)
+            trials = [study.ask() for _ in range(batch)]
+            overrides = self._configure_trials(trials, distributions, fixed_params, fixed_overrides)
+            if isinstance(self.launcher, CryptoTuneLauncher):
+                returns = self.launcher.launch_trials(overrides, self.job_idx, trials)
+            else:
+                returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.job_idx += len(returns)
+            failures = [
+                e
+                for trial, ret in zip(trials, returns, strict=True)
+                if (e := _tell(study, trial, ret, len(directions), is_grid)) is not None
+            ]
+            if len(failures) / len(returns) > self.max_failure_rate:
+                log.error(
+                    f"Failed {failures} times out of {len(returns)} "
+                    f"with max_failure_rate={self.max_failure_rate}."
+                )
+                for ret in returns:
+                    ret.return_value  # noqa: B018  Hydra's JobReturn raises the job's error
+            to_go -= batch
+        self._save_results(study, directions)
+
+    def _save_results(self, study: optuna.Study, directions: list[str]) -> None:
+        """``optimization_results.yaml`` in the sweep's folder, as the stock sweeper writes it."""
+        assert self.config is not None
+        results: dict[str, Any]
+        if len(directions) < 2:
+            best = study.best_trial
+            results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+            log.info(f"Best parameters: {best.params}")
+            log.info(f"Best value: {best.value}")
+        else:
+            front = [{"params": t.params, "values": t.values} for t in study.best_trials]
+            results = {"name": "optuna", "solutions": front}
+            log.info(f"Number of Pareto solutions: {len(front)}")
+            for t in study.best_trials:
+                log.info(f"    Values: {t.values}, Params: {t.params}")
+        OmegaConf.save(
+            OmegaConf.create(results), f"{self.config.hydra.sweep.dir}/optimization_results.yaml"
+        )
 
     def _configure_trials(
         self,
@@ -175,6 +274,38 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
                 "beat): failed after the grace period unless their worker is alive",
                 len(orphans),
             )
+
+
+def _tell(
+    study: optuna.Study, trial: Trial, ret: JobReturn, n_directions: int, is_grid: bool
+) -> Exception | None:
+    """Tell ``study`` how ``trial``'s job ended (COMPLETE, PRUNED or FAIL, as the stock sweeper
+    does, PRUNED added); the failure, or None."""
+    try:
+        try:
+            returned = ret.return_value  # raises the job's exception
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            return None
+        try:
+            values = [float(returned)] if n_directions == 1 else [float(v) for v in returned]
+        except (ValueError, TypeError):
+            raise ValueError(f"Return value must be float-castable. Got '{returned}'.") from None
+        if len(values) != n_directions:
+            raise ValueError(
+                "The number of the values and the number of the objectives are mismatched. "
+                f"Expect {n_directions}, but actually {len(values)}."
+            )
+        try:
+            study.tell(trial=trial, state=TrialState.COMPLETE, values=values)
+        except RuntimeError as exc:  # the grid is exhausted: the stock sweeper ignores this
+            if not (is_grid and "`Study.stop` is supposed to be invoked" in str(exc)):
+                raise
+    except Exception as exc:
+        study.tell(trial=trial, state=TrialState.FAIL, values=None)
+        log.warning(f"Failed experiment: {exc}")
+        return exc
+    return None
 
 
 def _without_heartbeat(storage: WorkerStorage, study_name: str, *, older_than_s: int) -> list[int]:

@@ -5,10 +5,10 @@ feature definition, the label's content (so its horizon), the folds' positions, 
 settings and the seed. Phase 2 reuses exactly the predictions Phase 1 scored and never trains
 inside a strategy trial.
 
-Folds are trained side by side as ``model.num_threads`` plans (:func:`thread_plan`), and handed
-to ``on_fold`` in fold order as each is done: a Phase 1 trial scores each fold there and may stop
-(a pruned trial raises from ``on_fold``); the folds still training finish, the ones not started
-never start, and nothing is cached.
+Folds are trained side by side as ``model.num_threads`` plans (:func:`thread_plan`), in waves
+of ``fold_jobs`` folds, and handed to ``on_fold`` in fold order as each wave is done: a Phase 1
+trial scores each fold there and may stop (a pruned trial raises from ``on_fold``); no later
+wave starts, and nothing is cached.
 """
 
 from __future__ import annotations
@@ -146,16 +146,18 @@ def _fit_folds(
             if on_fold is not None:
                 on_fold(fold, fitted[-1])
         return fitted
-    # LightGBM releases the GIL while it trains: threads train folds side by side.
-    pool = ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-fold")
-    try:
-        futures: list[Future[FittedFold]] = [pool.submit(fit, fold) for fold in dataset.folds]
-        for fold, future in zip(dataset.folds, futures, strict=True):
-            fitted.append(future.result())
-            if on_fold is not None:
-                on_fold(fold, fitted[-1])
-    finally:  # stopped early (pruned, interrupted): folds not started never start
-        pool.shutdown(wait=True, cancel_futures=True)
+    # LightGBM releases the GIL while it trains: threads train folds side by side, in waves of
+    # fold_jobs folds, each wave handed to on_fold before the next starts (a trial pruned after a
+    # wave starts no fold it will not use).
+    with ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-fold") as pool:
+        folds = list(dataset.folds)
+        for start in range(0, len(folds), plan.fold_jobs):
+            wave = folds[start : start + plan.fold_jobs]
+            futures: list[Future[FittedFold]] = [pool.submit(fit, fold) for fold in wave]
+            for fold, future in zip(wave, futures, strict=True):
+                fitted.append(future.result())
+                if on_fold is not None:
+                    on_fold(fold, fitted[-1])
     return fitted
 
 

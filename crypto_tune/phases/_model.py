@@ -1,17 +1,26 @@
-"""``phase=model``: one Phase 1 trial — LightGBM on every fold, scored by IC."""
+"""``phase=model``: one Phase 1 trial — LightGBM on every fold, scored by IC.
+
+In a sweep each fold's score is reported to the trial as it is trained (step = the fold's place,
+see :mod:`crypto_tune.pruning`) and the study's pruner (``phase.pruner``) may stop the trial:
+:class:`optuna.TrialPruned` goes up to the sweeper, which records the trial PRUNED.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
+import optuna
 
 from crypto_tune import metrics
 from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
-from crypto_tune.model import OutOfFold, fold_arrays, out_of_fold
+from crypto_tune.model import FittedFold, OutOfFold, fold_arrays, out_of_fold
 from crypto_tune.objectives import MODEL_OBJECTIVES
+from crypto_tune.pruning import sweep_trial
+from crypto_tune.splits import Fold
 from crypto_tune.tracking import trial_run
 
 log = logging.getLogger("crypto_tune.model")
@@ -47,6 +56,52 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
         "icir": metrics.information_ratio(ic),
         "hit_rate": float(np.nanmean(raw["fold_hit_rate"])),
     }
+
+
+def fold_score(dataset: Dataset, mask: np.ndarray, fitted: FittedFold, *, objective: str) -> float:
+    """One fold's intermediate value for the pruner: its rank IC for ``objective=rank_ic``, its
+    IC otherwise (ICIR has no per-fold value), on the bars of the regime ``mask`` with a label,
+    as :func:`score_folds` scores it (0 for constant predictions)."""
+    positions = fitted.test_positions
+    labels = dataset.label.to_numpy()[positions]
+    keep = mask[positions] & np.isfinite(labels)
+    raw = metrics.ic_summary([(fitted.test_predictions[keep], labels[keep])])
+    value = raw["fold_rank_ic" if objective == "rank_ic" else "fold_ic"][0]
+    return float(value) if np.isfinite(value) else 0.0
+
+
+def _pruning_hook(
+    settings: Settings, dataset: Dataset, first_step: int
+) -> Callable[[Fold, FittedFold], None] | None:
+    """Report each fold's score to this job's sweep trial and stop it when the pruner says so
+    (None outside a sweep, or under a launcher that hands no trial)."""
+    trial = sweep_trial()
+    if trial is None:
+        return None
+    mask = regime_mask(dataset, settings.regime.name)
+
+    def on_fold(fold: Fold, fitted: FittedFold) -> None:
+        step = first_step + fold.number
+        value = fold_score(dataset, mask, fitted, objective=settings.phase.objective)
+        trial.report(value, step)
+        if trial.should_prune():
+            log.info(
+                "trial %s pruned after fold %d (%s %.4f)",
+                trial.number,
+                fold.number,
+                settings.phase.objective,
+                value,
+            )
+            from crypto_tune.study import study_name
+            from crypto_tune.tracking import start_run
+
+            tags = {"phase": "model", "trial_number": trial.number, "pruned_after_fold": step}
+            name = f"trial-{trial.number}"  # the trial's open run: named and tagged, not closed
+            with start_run(settings.tracking, study_name(settings), run_name=name, tags=tags):
+                pass
+            raise optuna.TrialPruned(f"pruned after fold {fold.number}")
+
+    return on_fold
 
 
 def icir_text(icir: float) -> str:
@@ -109,10 +164,14 @@ def run_model_trial(settings: Settings) -> float:
     start = time.perf_counter()
     objective = MODEL_OBJECTIVES[settings.phase.objective]
     summaries, oofs, fingerprints = {}, {}, {}
-    for member in member_settings(settings):
+    for index, member in enumerate(member_settings(settings)):
         dataset = prepare_dataset(member)
         oofs[member.asset.symbol] = out_of_fold(
-            dataset, settings.model, seed=settings.seed, cache_dir=settings.paths.cache
+            dataset,
+            settings.model,
+            seed=settings.seed,
+            cache_dir=settings.paths.cache,
+            on_fold=_pruning_hook(settings, dataset, index * len(dataset.folds)),
         )
         summaries[member.asset.symbol] = score_folds(
             dataset, oofs[member.asset.symbol], settings.regime.name
