@@ -52,6 +52,8 @@ def test_universe_options_are_checked(tmp_path: Path) -> None:
     base = _overrides(tmp_path, reversal=0.0)
     with pytest.raises(ConfigError, match="does not run on asset=universe"):
         preflight(["phase=final", *base])
+    with pytest.raises(ConfigError, match="the portfolio rule of a universe: use asset=universe"):
+        preflight(["phase=model", "strategy=topk", "debug=fast", f"paths.outputs={tmp_path}"])
     with pytest.raises(ConfigError, match="add strategy=topk"):
         preflight(["phase=strategy", "phase.model_source=config", *base])
     with pytest.raises(ConfigError, match=r"universe\.long_only must be true"):

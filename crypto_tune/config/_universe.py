@@ -50,7 +50,15 @@ class UniverseSettings:
     target_vol: float | None = None
     max_gross: float = 1.0
 
-    def validate(self, key: str) -> None:
+    def validate(
+        self, key: str, *, asset_kind: str = "universe", rule: str = UNIVERSE_RULE
+    ) -> None:
+        """Check every option; ``strategy=topk`` trades a universe only."""
+        if rule == UNIVERSE_RULE and asset_kind != "universe":
+            raise ConfigError(
+                f"strategy={UNIVERSE_RULE} is the portfolio rule of a universe: use asset=universe "
+                f"(or strategy=zscore for asset.kind={asset_kind})"
+            )
         _choice(f"{key}.features", self.features, UNIVERSE_FEATURES)
         _choice(f"{key}.label", self.label, UNIVERSE_LABELS)
         _choice(f"{key}.weights", self.weights, UNIVERSE_WEIGHTS)
