@@ -21,6 +21,7 @@ from crypto_tune.config._universe import UNIVERSE_RULE, UniverseSettings, check_
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.markets import MARKETS, ORDERS, MarketCosts, market_costs
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
+from crypto_tune.pruning import DEFAULT_PRUNER, PRUNERS
 from crypto_tune.timeframes import timeframe_minutes
 
 if typing.TYPE_CHECKING:
@@ -433,11 +434,13 @@ class PhaseSettings:
     name: str = "model"
     objective: str = "ic"
     model_source: str = "study"
+    pruner: str = DEFAULT_PRUNER  # Phase 1: crypto_tune/pruning.py
 
     def validate(self, key: str) -> None:
         _check_choice(f"{key}.name", self.name, PHASES)
         _check_choice(f"{key}.objective", self.objective, MODEL_OBJECTIVES)
         _check_choice(f"{key}.model_source", self.model_source, MODEL_SOURCES)
+        _check_choice(f"{key}.pruner", self.pruner, PRUNERS)
 
 
 @dataclass(frozen=True)
