@@ -293,3 +293,26 @@ def test_verdict_warns_when_the_holdout_disagrees_and_counts_the_looks() -> None
     assert "holdout disagrees (Sharpe -0.10)" in losing
     looked, _ = verdict(n_trials=500, tests=yes, oos_sharpe=1.9, is_sharpe=2.0, holdout_looks=4)
     assert "holdout looked at 4 times" in looked and "out-of-sample Sharpe" not in looked
+
+
+def test_pbo_configurations_span_the_better_half_of_the_ranking() -> None:
+    """The worse half of a search loses for structural reasons in every split: PBO over it reads
+    low on markets without edge (issue 19), so the configurations span best to median."""
+    from optuna.distributions import FloatDistribution
+
+    from crypto_tune.phases._best_choice import _pbo_configs
+
+    study = optuna.create_study(direction="maximize")
+    for value in range(40):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"strategy.entry": float(value)},
+                distributions={"strategy.entry": FloatDistribution(0.0, 100.0)},
+                value=float(value),
+            )
+        )
+    configs = _pbo_configs(study, study.trials, 8)
+    entries = [c["entry"] for c in configs]
+    assert len(entries) == 8 and max(entries) == 39.0 and min(entries) >= 20.0
+    few = _pbo_configs(study, study.trials[:10], 8)  # fewer than 2k trials: no half to drop
+    assert len(few) == 8
