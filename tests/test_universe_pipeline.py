@@ -100,6 +100,9 @@ def test_planted_reversal_is_found_end_to_end(tmp_path: Path) -> None:
     assert all(v["rank_ic_out_of_sample"] > 0 for v in best["symbols"].values())
     assert best["robustness"]["significant"] is True
     assert metrics["in_sample"]["turnover_per_year"] > 0
+    family = best["robustness"]["family"]  # the whole search counted, every look at the holdout
+    assert family["model_trials"] == 2 and family["strategy_trials"] == 20
+    assert family["holdout_looks"] == 1 and "first look" in best["how"]["text"]
     done = run_cli("phase=report", "strategy=topk", *base)
     assert done.returncode == 0, done.stderr[-3000:]
     page = (tmp_path / "out" / "reports" / f"{name}.html").read_text()

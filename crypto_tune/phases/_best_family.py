@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,34 @@ def family_columns(
     )
 
 
+# How the haircut's family is formed (recorded with every verdict).
+NEAR_COPY = 0.9
+FAMILY_METHOD = (
+    "one-sided Harvey-Liu BHY; tests: every kept Phase 2 trial and the chosen rule on every "
+    "cached Phase 1 model, less the chosen trial (by trial number) and its near-copies "
+    f"(in-sample return correlation >= {NEAR_COPY:g} with the chosen)"
+)
+
+
+def near_copies(
+    matrix: np.ndarray, ids: list[str], kept_ids: tuple[str, ...], chosen: np.ndarray
+) -> list[bool]:
+    """For each kept trial: are its in-sample returns a near-copy of the chosen strategy's
+    (correlation >= NEAR_COPY)? All False when the lengths differ (nothing to compare)."""
+    flags = []
+    position = {name: k for k, name in enumerate(ids)}
+    same_length = matrix.shape[0] == len(chosen) and np.ptp(chosen) > 0
+    for name in kept_ids:
+        if not same_length:
+            flags.append(False)
+            continue
+        column = matrix[:, position[name]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = float(np.corrcoef(column, chosen)[0, 1])
+        flags.append(bool(math.isfinite(rho) and rho >= NEAR_COPY))
+    return flags
+
+
 def others_in_family(
     ledger: dict[str, Any], chosen_id: str | None, *, periods_per_year: float
 ) -> list[float]:
@@ -172,4 +201,12 @@ def others_in_family(
     ]
 
 
-__all__ = ["FamilyColumns", "family_columns", "model_trial_count", "others_in_family"]
+__all__ = [
+    "FAMILY_METHOD",
+    "NEAR_COPY",
+    "FamilyColumns",
+    "family_columns",
+    "model_trial_count",
+    "near_copies",
+    "others_in_family",
+]

@@ -18,7 +18,12 @@ from crypto_tune._json import json_value
 from crypto_tune.config import Settings
 from crypto_tune.phases._best_choice import Choice, _bounds_from_study, _pbo_configs
 from crypto_tune.phases._best_evaluator import Evaluator
-from crypto_tune.phases._best_family import family_columns, others_in_family
+from crypto_tune.phases._best_family import (
+    FAMILY_METHOD,
+    family_columns,
+    near_copies,
+    others_in_family,
+)
 from crypto_tune.robustness import Bound, holdout_disagrees, neighbourhood, verdict
 
 log = logging.getLogger("crypto_tune.best")
@@ -73,7 +78,7 @@ def _robustness(
             ids=members.ids,
         )
         recorded = ledger.as_dict()
-        recorded["near_copy"] = _near_copies(matrix, members.ids, ledger.ids, is_returns)
+        recorded["near_copy"] = near_copies(matrix, members.ids, ledger.ids, is_returns)
         kept = {int(i.split("#")[1]) for i in ledger.ids if i.startswith("strategy#")}
         inputs = {
             "n_trials": members.strategy_trials,
@@ -205,34 +210,6 @@ def _robustness(
         "family": family,
         "inputs": inputs,
     }
-
-
-# How the haircut's family is formed (recorded with every verdict).
-FAMILY_METHOD = (
-    "one-sided Harvey-Liu BHY; tests: every kept Phase 2 trial and the chosen rule on every "
-    "cached Phase 1 model, less the chosen trial (by trial number) and its near-copies "
-    f"(in-sample return correlation >= {0.9:g} with the chosen)"
-)
-NEAR_COPY = 0.9
-
-
-def _near_copies(
-    matrix: np.ndarray, ids: list[str], kept_ids: tuple[str, ...], chosen: np.ndarray
-) -> list[bool]:
-    """For each kept trial: are its in-sample returns a near-copy of the chosen strategy's
-    (correlation >= NEAR_COPY)? All False when the lengths differ (nothing to compare)."""
-    flags = []
-    position = {name: k for k, name in enumerate(ids)}
-    same_length = matrix.shape[0] == len(chosen) and np.ptp(chosen) > 0
-    for name in kept_ids:
-        if not same_length:
-            flags.append(False)
-            continue
-        column = matrix[:, position[name]]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = float(np.corrcoef(column, chosen)[0, 1])
-        flags.append(bool(math.isfinite(rho) and rho >= NEAR_COPY))
-    return flags
 
 
 def _tradable(study: Any, kept: set[int]) -> list[Any]:

@@ -102,6 +102,40 @@ def _curves(
     )
 
 
+def _record_look(settings: Settings, params: dict[str, Any], model_source: str) -> dict:
+    """Count this look at the study line's holdout (:mod:`crypto_tune.phases._best_looks`)."""
+    from crypto_tune.phases._best_looks import record_holdout_look
+
+    split = settings.split
+    what = {
+        "kind": "universe",
+        "strategy": params,
+        "model": model_source,
+        "universe": dataclasses.asdict(settings.universe),
+        "holdout": [str(split.holdout_start), str(split.holdout_end)],
+    }
+    return record_holdout_look(settings, what, {"kind": "universe", "strategy": params})
+
+
+def _how(settings: Settings, looks: dict, model_source: str, strategy_source: str) -> dict:
+    """How the universe's result was made (the ``how`` of the document)."""
+    from crypto_tune.phases._best_how import holdout_model_text
+
+    split = settings.split
+    n, this = looks["looks"], looks["this_look"]
+    look = (
+        "first look at this holdout"
+        if n <= 1
+        else f"holdout look {this} of {n} with different settings: not out of sample"
+    )
+    text = (
+        f"holdout {split.holdout_start}..{split.holdout_end} predicted by "
+        f"{holdout_model_text(0)} (one model over the pooled panel); model {model_source}; "
+        f"portfolio {strategy_source} (objective {settings.strategy.objective}); {look}"
+    )
+    return {"holdout_looks": n, "holdout_look": this, "settings_key": looks["key"], "text": text}
+
+
 def run_universe_best(settings: Settings) -> None:
     """Choose, refit, trade in and out of sample, judge, write ``workflow.best.json``."""
     from crypto_tune._json import provenance
@@ -132,10 +166,12 @@ def run_universe_best(settings: Settings) -> None:
     model_study = (
         load_study(settings, phase="model") if settings.phase.model_source == "study" else None
     )
+    looks = _record_look(settings, params, context.model_source)
     robustness = universe_robustness(
         settings,
         context,
         study,
+        holdout_looks=looks["looks"],
         chosen=chosen.number,
         is_returns=np.concatenate([r.net for r in is_results]),
         in_sample=in_sample,
@@ -205,6 +241,9 @@ def run_universe_best(settings: Settings) -> None:
         },
         "costs": {**settings.strategy.costs.describe(), "slippage": settings.strategy.slippage},
         "robustness": robustness,
+        "how": _how(
+            settings, looks, context.model_source, f"study:{study.study_name}#{chosen.number}"
+        ),
     }
     folder = best_folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -285,6 +324,7 @@ def _print(settings: Settings, document: dict[str, Any], path: Any) -> None:
         f"per-bar rank IC: tuning folds {_fmt(model['rank_ic'])} (t {_fmt(model['rank_ic_t'])}), "
         f"holdout {_fmt(model['holdout']['rank_ic'])} (t {_fmt(model['holdout']['rank_ic_t'])})"
     )
+    lines.append(f"how: {document['how']['text']}")
     lines.append(f"verdict: {document['robustness']['verdict']}")
     lines.append(f"wrote {path}")
     log.info("best portfolio of %s:\n%s", settings.study.name, "\n".join(lines))

@@ -57,8 +57,10 @@ def universe_robustness(
     in_sample: dict[str, Any],
     out_of_sample: dict[str, Any],
     model_trials: int,
+    holdout_looks: int = 1,
 ) -> dict[str, Any]:
     """Every test of the chosen portfolio and the verdict (``robustness`` of the document)."""
+    from crypto_tune.phases._best_family import FAMILY_METHOD, near_copies, others_in_family
     from crypto_tune.robustness import (
         VERDICT_RULE,
         holdout_disagrees,
@@ -104,11 +106,10 @@ def universe_robustness(
         n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
         pbo = metrics.probability_of_backtest_overfitting(matrix[:, top], n_splits=n_splits)
     annual = sr * math.sqrt(ppy) if math.isfinite(sr) else math.nan
-    others = [
-        s * math.sqrt(ppy)
-        for s, name in zip(ledger.sharpes, ledger.ids, strict=True)
-        if name != f"strategy#{chosen}"
-    ]
+    # the family's other tests: every kept trial but the chosen one and its near-copies
+    copies = near_copies(matrix, ids, ledger.ids, is_returns)
+    recorded = {"sharpes": list(ledger.sharpes), "ids": list(ledger.ids), "near_copy": copies}
+    others = others_in_family(recorded, f"strategy#{chosen}", periods_per_year=ppy)
     bhy = 1.0
     if annual > 0 and n_obs > 2:
         rho = float(np.corrcoef(is_returns[:-1], is_returns[1:])[0, 1])
@@ -136,6 +137,7 @@ def universe_robustness(
         oos_sharpe=out_of_sample.get("sharpe"),
         in_sample_trades=in_sample.get("n_entries"),
         model_trials=model_trials,
+        holdout_looks=holdout_looks,
         is_sharpe=in_sample.get("sharpe"),
     )
     log.info("verdict: %s", text)
@@ -152,6 +154,16 @@ def universe_robustness(
         ),
         "rule": list(VERDICT_RULE),
         "tests": tests,
+        "family": {
+            "model_trials": int(model_trials),
+            "model_trials_traded": 0,
+            "strategy_trials": int(n_trials),
+            "holdout_looks": int(holdout_looks),
+            "tests": len(others) + 1,
+            "method": FAMILY_METHOD.replace(
+                " and the chosen rule on every cached Phase 1 model", ""
+            ),
+        },
         "sharpe_per_period": json_value(sr),
         "n_obs": int(n_obs),
         "ledger": {
