@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= outputs
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-fast lint format demo bench calibrate ui dashboard pg clean workers soak
+.PHONY: help install lock test test-fast lint format demo bench calibrate ui dashboard pg clean workers soak docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ lint: $(STAMP)  ## ruff check, format check and mypy on the package
 format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format crypto_tune tests bench
 	$(BIN)/ruff check --fix crypto_tune tests bench
+
+docs: $(STAMP)  ## build the manual (docs/, mkdocs-material) into outputs/site; a broken link fails
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(abspath $(OUT))/site
 
 demo: $(STAMP)  ## the whole pipeline on the embedded synthetic market (offline, SQLite, local MLflow)
 	bash scripts/demo.sh $(OUT)/demo
