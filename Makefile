@@ -29,7 +29,7 @@ pg:  ## start the local PostgreSQL and create the test role and database
 	bash scripts/pg-setup.sh
 
 # N sweep workers on one study, in this shell (Ctrl-C stops them all; complete trials are kept).
-# Heartbeats, stale-trial recovery and outages: README "Many machines" (CRYPTO_TUNE_* variables).
+# Heartbeats, stale-trial recovery and outages: docs/operations.md (CRYPTO_TUNE_* variables).
 N ?= 2
 ARGS ?= phase=model storage=postgres
 workers: $(STAMP)  ## N sweep workers on one study: make workers N=3 ARGS="phase=model storage=postgres"
