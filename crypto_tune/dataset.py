@@ -297,8 +297,38 @@ def _split_data(
 _MEMORY: dict[str, Dataset] = memo("datasets", {})
 
 
+def lock_final(
+    candles: pd.DataFrame, report: CandleReport, settings: Settings
+) -> tuple[pd.DataFrame, CandleReport]:
+    """The candles a phase may see: everything before ``split.final_start`` (the locked final
+    holdout) unless the phase is ``final``, the one that opens it."""
+    start = settings.split.final_start
+    if start is None or settings.phase.name == "final":
+        return candles, report
+    stamp = pd.Timestamp(start)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    kept = candles[time_index(candles) < stamp]
+    if len(kept) == len(candles):
+        return candles, report
+    if kept.empty:
+        raise ConfigError(f"split.final_start ({start}): no candles before it")
+    import dataclasses
+
+    return kept, dataclasses.replace(
+        report,
+        n_rows=len(kept),
+        end=kept.index[-1],
+        gaps=tuple(g for g in report.gaps if g.before < stamp),
+        price_min=float(kept["low"].min()),
+        price_max=float(kept["high"].max()),
+    )
+
+
 def prepare_dataset(settings: Settings) -> Dataset:
-    """Load, featurise, label and fold the asset of ``settings`` (memoised per process)."""
+    """Load, featurise, label and fold the asset of ``settings`` (memoised per process).
+
+    With a locked final holdout (``split.final_start``) every phase but ``final`` sees only the
+    candles before it (:func:`lock_final`): features, labels, folds and fingerprints alike."""
     memo = _key(
         {
             "asset": settings.asset,
@@ -307,11 +337,12 @@ def prepare_dataset(settings: Settings) -> Dataset:
             "regime": settings.regime,
             "split": settings.split,
             "cache": settings.paths.cache,
+            "final_unlocked": settings.phase.name == "final",
         }
     )
     if memo in _MEMORY:
         return _MEMORY[memo]
-    candles, report = load_asset(settings.asset)
+    candles, report = lock_final(*load_asset(settings.asset), settings)
     folds, holdout = _split_data(candles, report, settings)  # before any cache is written
     fingerprint = data_fingerprint(candles)
     features, feature_key = _features_cached(candles, fingerprint, settings)

@@ -38,6 +38,7 @@ PHASES = (
     "report",
     "walkforward",
     "regimes",
+    "final",
     "download",
 )
 STORAGES = ("sqlite", "postgres", "grpc")
@@ -381,6 +382,8 @@ class SplitSettings:
     train_months: int = 12
     test_months: int = 3
     expanding: bool = False
+    final_start: str | None = None
+    final_end: str | None = None
 
     def validate(self, key: str, *, horizon: int) -> None:
         _check_choice(f"{key}.name", self.name, SPLITS)
@@ -403,6 +406,7 @@ class SplitSettings:
                 f"{key}.holdout_end ({self.holdout_end}) must not be before "
                 f"{key}.holdout_start ({self.holdout_start})"
             )
+        self._validate_final(key, dates["holdout_end"])
         _check_range(f"{key}.n_folds", self.n_folds, low=2)
         if self.purge < horizon:
             raise ConfigError(
@@ -427,6 +431,28 @@ class SplitSettings:
         )
         _check_range(f"{key}.train_months", self.train_months, low=1)
         _check_range(f"{key}.test_months", self.test_months, low=1)
+
+    def _validate_final(self, key: str, holdout_end: Any) -> None:
+        """The locked final holdout: both dates or neither, after the holdout."""
+        if (self.final_start is None) != (self.final_end is None):
+            raise ConfigError(
+                f"{key}.final_start and {key}.final_end go together (a locked final holdout), "
+                f"got {self.final_start!r} and {self.final_end!r}"
+            )
+        if self.final_start is None:
+            return
+        start = _check_date(f"{key}.final_start", str(self.final_start))
+        end = _check_date(f"{key}.final_end", str(self.final_end))
+        if start <= holdout_end:
+            raise ConfigError(
+                f"{key}.final_start ({self.final_start}) must be after {key}.holdout_end "
+                f"({self.holdout_end}): the final holdout comes after everything else"
+            )
+        if end < start:
+            raise ConfigError(
+                f"{key}.final_end ({self.final_end}) must not be before "
+                f"{key}.final_start ({self.final_start})"
+            )
 
 
 @dataclass(frozen=True)
@@ -593,8 +619,8 @@ class Settings:
     best: BestSettings = field(default_factory=BestSettings)
     walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
     hparams_search: SearchPresetSettings = field(default_factory=SearchPresetSettings)
-    universe: UniverseSettings = field(default_factory=UniverseSettings)
     download: DownloadSettings = field(default_factory=DownloadSettings)
+    universe: UniverseSettings = field(default_factory=UniverseSettings)
     # The overrides given on the command line for this run (filled by the CLI, not by YAML).
     command_line: tuple[str, ...] = ()
 
@@ -610,8 +636,8 @@ class Settings:
         self.features.validate("features")
         self.best.validate("best")
         self.walkforward.validate("walkforward")
-        self.universe.validate("universe", asset_kind=self.asset.kind, rule=self.strategy.name)
         self.download.validate("download")
+        self.universe.validate("universe", asset_kind=self.asset.kind, rule=self.strategy.name)
         self.hparams_search.check_phase("hparams_search", self.phase.name)
 
 
