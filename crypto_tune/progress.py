@@ -25,7 +25,8 @@ class SweepProgress:
     """Counts this process's trials and shows them as a bar when ``stream`` is a terminal.
 
     ``total``: the trials this process will run (None: unknown); ``maximize``: the direction of
-    the (first) objective, None for several objectives (no single best is shown).
+    the (first) objective, None for several objectives (no single best is shown); ``unit``:
+    what is counted (``window`` for walk-forward).
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class SweepProgress:
         maximize: bool | None,
         stream: TextIO | None = None,
         label: str = "sweep",
+        unit: str = "trial",
     ) -> None:
         if total is not None and (isinstance(total, bool) or total < 0):
             raise ValueError(f"total must be None or an int >= 0, got {total!r}")
@@ -51,11 +53,12 @@ class SweepProgress:
             self._bar = tqdm(
                 total=total,
                 desc=label,
-                unit="trial",
+                unit=unit,
                 file=out,
                 ncols=min(size.columns, 120),
                 nrows=size.lines,  # tqdm hides a bar below a terminal of 0 lines
-                bar_format="{desc}: {n}/{total} trials |{bar}| {rate_fmt} ETA {remaining}{postfix}",
+                bar_format="{desc}: {n}/{total} " + unit + "s |{bar}| {rate_fmt} ETA {remaining}"
+                "{postfix}",
             )
 
     def update(self, value: Any) -> None:

@@ -76,3 +76,14 @@ def test_a_sweep_on_a_terminal_draws_the_bar(tmp_path: Path) -> None:
     assert done.wait(timeout=600) == 0
     screen = b"".join(chunks).decode(errors="replace")
     assert "3/3 trials" in screen and "ETA" in screen and "best " in screen, screen[-2000:]
+
+
+def test_walk_forward_counts_windows() -> None:
+    """Issue 22.9: walk-forward showed a line per window step and no bar."""
+    screen = _Terminal()
+    bar = SweepProgress(3, maximize=True, stream=screen, label="walk-forward", unit="window")
+    for value in (0.4, -0.2, 1.1):
+        bar.update(value)
+    bar.close()
+    text = screen.getvalue()
+    assert "walk-forward: 3/3 windows" in text and "best 1.1" in text

@@ -144,7 +144,14 @@ def run_walkforward(settings: Settings) -> None:
         if asset.kind == "basket"
         else "",
     )
-    results = [run_window(settings, members, spaces, len(windows)) for members in windows]
+    from crypto_tune.progress import SweepProgress
+
+    bar = SweepProgress(len(windows), maximize=True, label="walk-forward", unit="window")
+    results = []
+    for members in windows:  # a live bar on a terminal (windows done, ETA, best OOS Sharpe)
+        results.append(run_window(settings, members, spaces, len(windows)))
+        bar.update(results[-1].out_of_sample.get("sharpe"))
+    bar.close()
     datasets = {m.symbol: m.dataset for m in windows[0]}
     document, curves = summarise(settings, datasets, results)
     document["seconds"] = round(time.perf_counter() - started, 1)
