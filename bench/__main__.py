@@ -27,7 +27,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ETH_FILE = ROOT.parent / "shared" / "data" / "binance_ETHUSDT_4h.csv"
-SECTIONS = ("engine", "api", "phase1", "cache", "sweep", "workers", "sweep_profile")
+SECTIONS = (
+    "engine",
+    "api",
+    "phase1",
+    "phase1_study",
+    "cache",
+    "sweep",
+    "samplers",
+    "workers",
+    "sweep_profile",
+)
 
 
 def progress(message: str) -> None:
@@ -168,6 +178,30 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
         outside_ms = _fmt(1000 * p1["outside_lgb_s_per_trial"], 1)
         row(f"| phase1 | outside LightGBM, ms/trial | {outside_ms} ms | {parts} |")
+    study = results.get("phase1_study")
+    if study:
+        lines += [
+            "",
+            f"Phase 1 studies, {study['n_trials']} trials each, one after another in this run "
+            "(wall: the whole `crypto-tune -m phase=model` command; trials: first start to last "
+            "completion)",
+            "",
+            "| variant | wall | trials | vs baseline | best IC | pruned | target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for label, run in study["runs"].items():
+            target = ""
+            if label == study["default"]:
+                target = (
+                    f">= {study['target_speedup']:.0f}x, IC within "
+                    f"{study['target_ic_within']:.0%}: {_ok(study['meets_target'])}"
+                )
+            row(
+                f"| {label} | {_fmt(run['wall_s'], 1)} s | {_fmt(run['trials_span_s'], 1)} s | "
+                f"{_fmt(run['speedup_vs_baseline'], 2)}x | {run['best_ic']:.4f} "
+                f"({run['best_ic_vs_baseline']:.0%}) | {run['pruned']} of "
+                f"{run['complete'] + run['pruned'] + run['failed']} | {target} |"
+            )
     cache = results.get("cache")
     if cache:
         warm_ms = _fmt(cache["warm_ms_per_trial"], 2)
@@ -207,6 +241,50 @@ def render_markdown(results: dict[str, Any]) -> str:
             )
         if "skipped" in sweep["postgres"]:
             row(f"| postgres | - | skipped: {sweep['postgres']['skipped']} | | | | | |")
+        kernel = sweep.get("kernel")
+        if kernel:
+            lines += [
+                "",
+                f"The kernel's own limit: {_fmt(kernel['trials_per_s'], 0)} trials/s "
+                f"({_fmt(kernel['ms_per_trial'], 2)} ms/trial: `evaluate_strategy` alone, every "
+                f"fold's backtest and the objective, over {kernel['n']} drawn parameter sets); "
+                "sweep trials/s as a share of it: "
+                + ", ".join(
+                    f"{r['storage']} {r['n_trials']:,}: "
+                    f"{r['sweep']['trials_per_s'] / kernel['trials_per_s']:.1%}"
+                    for r in sweep["runs"]
+                ),
+            ]
+    samplers = results.get("samplers")
+    if samplers:
+        rows = samplers["samplers"]
+        first = next(iter(rows.values()))
+        at_n, at_s = list(first["best_at_trials"]), list(first["best_at_seconds"])
+        lines += [
+            "",
+            f"Phase 2 samplers: best {samplers['objective']} reached (mean of seeds "
+            f"{samplers['seeds']}), a bare ask-and-tell loop on the real objective, "
+            f"{samplers['storage']}",
+            "",
+            "| sampler | trials/s | "
+            + " | ".join(f"best at {n:,} trials" for n in at_n)
+            + " | "
+            + " | ".join(f"best at {s:g} s" for s in at_s)
+            + " |",
+            "|---|---|" + "---|" * (len(at_n) + len(at_s)),
+        ]
+
+        def _v(value: float | None) -> str:
+            return "-" if value is None else f"{value:.4f}"
+
+        for name, r in rows.items():
+            row(
+                f"| {name} | {_fmt(r['trials_per_s'], 1)} | "
+                + " | ".join(_v(r["best_at_trials"][n]) for n in at_n)
+                + " | "
+                + " | ".join(_v(r["best_at_seconds"][s]) for s in at_s)
+                + " |"
+            )
     workers = results.get("workers")
     if workers and "skipped" in workers:
         lines += ["", f"Phase 1 workers on PostgreSQL: skipped: {workers['skipped']}"]
@@ -257,12 +335,15 @@ def _write(out: Path, results: dict[str, Any]) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
 
 
-def run(out: Path, *, quick: bool) -> dict[str, Any]:
+def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
     """Run every benchmark, writing results.json after each section; return the results."""
     from bench.bench_api import bench_api
     from bench.bench_cache import bench_cache
     from bench.bench_engine import bench_engine
     from bench.bench_phase1 import bench_phase1
+    from bench.bench_phase1_study import VARIANTS as PHASE1_VARIANTS
+    from bench.bench_phase1_study import bench_phase1_study
+    from bench.bench_samplers import bench_samplers
     from bench.bench_sweep import DEFAULT_PG_URL, bench_sweep, profile_sweep
     from bench.bench_workers import bench_workers
 
@@ -271,6 +352,7 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
     work = out / "work"
     started = time.perf_counter()
     this = ["python", "-m", "bench", "--out", str(out), *(["--quick"] if quick else [])]
+    this += [f"--only={','.join(only)}"] if only else []
     results: dict[str, Any] = {
         "quick": quick,
         "meta": machine_info(),
@@ -295,6 +377,16 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
             ),
         ),
         (
+            "phase1_study",
+            lambda: bench_phase1_study(
+                data,
+                work_dir=work / "phase1_study",
+                n_trials=4 if quick else 30,
+                variants=dict(list(PHASE1_VARIANTS.items())[:2]) if quick else None,
+                progress=progress,
+            ),
+        ),
+        (
             "cache",
             lambda: bench_cache(
                 data,
@@ -312,6 +404,19 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
                 trial_counts=(30,) if quick else (200, 3000),
                 pg_url=pg_url,
                 progress=progress,
+            ),
+        ),
+        (
+            "samplers",
+            lambda: bench_samplers(
+                data,
+                work_dir=work / "samplers",
+                progress=progress,
+                **(
+                    {"n_trials": 20, "seeds": (1,), "at_trials": (10, 20), "at_seconds": (1.0,)}
+                    if quick
+                    else {}
+                ),
             ),
         ),
         (
@@ -333,6 +438,8 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
         ),
     ]
     for name, step in steps:
+        if only and name not in only:
+            continue
         began = time.perf_counter()
         progress(f"[bench] {name} ...")
         try:
@@ -343,6 +450,7 @@ def run(out: Path, *, quick: bool) -> dict[str, Any]:
         progress(f"[bench] {name} done in {time.perf_counter() - began:.1f}s")
         results["total_s"] = time.perf_counter() - started
         _write(out, results)
+    results["commands"] += results.get("phase1_study", {}).get("commands", [])
     for name in ("phase1", "cache"):
         if name in results:
             results["commands"].append(
@@ -369,11 +477,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="folder for results.json/.md")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 30 trials (smoke test)")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated sections to run (of {', '.join(SECTIONS)})"
+    )
     args = parser.parse_args(argv)
+    only = tuple(s for s in args.only.split(",") if s)
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown sections {sorted(unknown)} (known: {', '.join(SECTIONS)})")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)  # the config's relative paths (../shared/data) are the project's
-    results = run(out, quick=args.quick)
+    results = run(out, quick=args.quick, only=only)
     text = render_markdown(results)
     (out / "results.md").write_text(text)
     print(text, flush=True)

@@ -246,6 +246,34 @@ def run_bare_loop(
     return started, dt.datetime.now()
 
 
+def kernel_limit(settings: Any, context: Any, *, n: int = 500, seed: int = 0) -> dict[str, float]:
+    """The kernel's own pace: :func:`crypto_tune.evaluation.evaluate_strategy` alone (every fold's
+    backtest and the objective, no sampler, no storage, no Hydra) over ``n`` parameter sets drawn
+    from the sweep's search space (Optuna's RandomSampler in memory, drawn before timing)."""
+    import optuna
+
+    from crypto_tune.evaluation import evaluate_strategy
+    from crypto_tune.phases._tuning import search_space
+
+    space = search_space(settings, "strategy").distributions
+    draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    params = [draws.ask(fixed_distributions=space).params for _ in range(n)]
+    strategy, replace = settings.strategy, dataclasses.replace
+    trials = [
+        replace(
+            settings,
+            strategy=replace(strategy, **{k.removeprefix("strategy."): v for k, v in p.items()}),
+        )
+        for p in params
+    ]
+    evaluate_strategy(trials[0], context)  # compiled and cached signals warm, as in a sweep
+    started = time.perf_counter()
+    for trial_settings in trials:
+        evaluate_strategy(trial_settings, context)
+    seconds = time.perf_counter() - started
+    return {"n": n, "ms_per_trial": 1000.0 * seconds / n, "trials_per_s": n / seconds}
+
+
 def bench_sweep(
     data_overrides: Sequence[str],
     *,
@@ -271,6 +299,8 @@ def bench_sweep(
     if settings is None:
         raise RuntimeError("preflight returned no settings")
     context = strategy_context(settings)
+    kernel = kernel_limit(settings, context)
+    progress(f"[bench] sweep: the kernel's own limit {kernel['trials_per_s']:.0f} trials/s")
 
     postgres: dict[str, Any] = {"url": None if pg_url is None else mask(pg_url)}
     if pg_url is not None:
@@ -356,6 +386,7 @@ def bench_sweep(
         "n_test_bars": int(sum(len(f.close) for f in context.folds)),
         "postgres": postgres,
         "target_sweep_over_bare": TARGET_SWEEP_OVER_BARE,
+        "kernel": kernel,
         "runs": runs,
         "commands": commands,
         "method": "ms/trial = (wall time - time to the first trial's completion) / (n - 1); "
@@ -366,7 +397,7 @@ def bench_sweep(
 # ------------------------------------------------------------------------------ the profile
 _PROBES: dict[str, tuple[str, str]] = {
     # name -> (file suffix, function name) in the profile
-    "sweeper.sweep": ("hydra_optuna_sweeper/_impl.py", "sweep"),
+    "sweeper.sweep": ("crypto_tune/sweeper.py", "_sweep"),  # the stock loop, our subclass
     "cli.main": ("crypto_tune/cli.py", "main"),
     "study.ask": ("optuna/study/study.py", "ask"),
     "study.tell": ("optuna/study/study.py", "tell"),
@@ -387,8 +418,8 @@ _PROBES: dict[str, tuple[str, str]] = {
     "cli._run_task": ("crypto_tune/cli.py", "_run_task"),
     "cli.settings_from_config": ("crypto_tune/cli.py", "settings_from_config"),
     "run_strategy_trial": ("crypto_tune/phases/_strategy.py", "run_strategy_trial"),
-    "strategy_context": ("crypto_tune/phases/_strategy.py", "strategy_context"),
-    "evaluate_strategy": ("crypto_tune/phases/_strategy.py", "evaluate_strategy"),
+    "strategy_context": ("crypto_tune/evaluation/_contexts.py", "strategy_context"),
+    "evaluate_strategy": ("crypto_tune/evaluation/_contexts.py", "evaluate_strategy"),
     "backtest.simulate_returns": ("crypto_tune/backtest/_engine.py", "simulate_returns"),
 }
 

@@ -22,8 +22,10 @@ TOP_KEYS = {
     "engine",
     "api",
     "phase1",
+    "phase1_study",
     "cache",
     "sweep",
+    "samplers",
     "workers",
     "sweep_profile",
 }
@@ -67,7 +69,17 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert set(results["phase1"]) >= PHASE1_KEYS and results["phase1"]["n_trials"] == 2
     assert len(results["phase1"]["trials"]) == 2
     assert set(results["cache"]) >= CACHE_KEYS
+    study = results["phase1_study"]  # issue 24: the default against one thread unpruned
+    assert list(study["runs"]) == [study["default"], study["baseline"]]
+    assert all(
+        r["complete"] + r["pruned"] == 4 and r["best_ic"] == r["best_ic"]
+        for r in study["runs"].values()
+    )
+    samplers = results["samplers"]["samplers"]
+    assert set(samplers) == {"tpe", "tpe-multivariate", "cmaes", "qmc"}
+    assert all(r["trials_per_s"] > 0 and r["best_at_trials"] for r in samplers.values())
 
+    assert results["sweep"]["kernel"]["trials_per_s"] > 0  # the kernel's own limit
     runs = results["sweep"]["runs"]
     storages = {run["storage"] for run in runs}
     assert "sqlite" in storages
