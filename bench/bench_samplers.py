@@ -55,8 +55,11 @@ def _loop(
     import optuna
 
     from crypto_tune.evaluation import evaluate_strategy
+    from crypto_tune.storage import open_storage
 
-    study = optuna.create_study(storage=storage, sampler=sampler, direction="maximize")
+    study = optuna.create_study(  # the storage as a sweep opens it (SQLite: WAL)
+        storage=open_storage(storage), sampler=sampler, direction="maximize"
+    )
     strategy, replace = settings.strategy, dataclasses.replace
     seconds, best = [], []
     top = -float("inf")

@@ -230,8 +230,10 @@ def run_bare_loop(
 
     strategy, replace = settings.strategy, dataclasses.replace
     space = search_space(settings, "strategy").distributions
-    study = optuna.create_study(
-        study_name=study_name, storage=storage, sampler=sampler, direction="maximize"
+    from crypto_tune.storage import open_storage
+
+    study = optuna.create_study(  # the storage as the sweep opens it (SQLite: WAL)
+        study_name=study_name, storage=open_storage(storage), sampler=sampler, direction="maximize"
     )
     last_report = time.perf_counter()
     started = dt.datetime.now()
