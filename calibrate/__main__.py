@@ -242,18 +242,24 @@ def _cell(row: Mapping[str, Any] | None) -> str:
     return f"{row['significant']}/{row['n']} = {_pct(row['rate'])} ({_pct(low)}–{_pct(high)})"
 
 
-def figure(series: Mapping[str, Sequence[Mapping[str, Any]]], out: Path) -> Path:
-    """Share judged significant against the planted IC (0: false positives), one line per rule,
-    95% Clopper-Pearson error bars."""
+def figure(
+    series: Mapping[str, Sequence[Mapping[str, Any]]], out: Path, *, no_edge: Sequence[float] = ()
+) -> Path:
+    """Share judged significant against the planted IC (0: false positives), one line per rule
+    (nudged sideways so that equal lines stay visible), 95% Clopper-Pearson error bars; the
+    strengths in ``no_edge`` (costs eat them) shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, rows in series.items():
+    for j, ic in enumerate(no_edge):
+        label = "no net edge (costs eat it)" if j == 0 else None
+        ax.axvspan(ic - 0.004, ic + 0.004, color="grey", alpha=0.15, lw=0, label=label)
+    for i, (name, rows) in enumerate(series.items()):
         rows = [r for r in rows if r["n"] > 0]
-        x = [r["planted_ic"] for r in rows]
+        x = [r["planted_ic"] + 0.0015 * (i - (len(series) - 1) / 2) for r in rows]
         y = [r["rate"] for r in rows]
         err = [
             [r["rate"] - r["clopper_pearson"][0] for r in rows],
@@ -263,6 +269,7 @@ def figure(series: Mapping[str, Sequence[Mapping[str, Any]]], out: Path) -> Path
     ax.axhline(0.05, color="grey", linestyle=":", label="5% false positives")
     ax.set_xlabel("planted IC (0 = null markets: the false-positive rate)")
     ax.set_ylabel("share judged significant (95% Clopper-Pearson)")
+    ax.set_title("markets judged significant: n per point in results.md", fontsize=9)
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -404,7 +411,7 @@ def summarise(
         f"verdict now ({' + '.join(VERDICT_RULE)})": current,
         "held-out rule": held["rows"],
     }
-    results["figure"] = figure(series, out).name if good else None
+    results["figure"] = figure(series, out, no_edge=sorted(eaten)).name if good else None
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
