@@ -483,9 +483,16 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner | None = None) -> 
         "commits": sorted({str(r["commit"])[:10] for r in good if r.get("commit")}),
         "dirty": any(r.get("dirty") for r in good),
         "cost_per_side": default_cost_per_side(),
+        # the run's command (the same one continues it); --report-only only rewrites the results
         "command": shlex.join(
-            ["python", "-m", "calibrate", *(argv if argv is not None else sys.argv[1:])]
+            [
+                "python",
+                "-m",
+                "calibrate",
+                *(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"),
+            ]
         ),
+        "report_only": args.report_only,
     }
     oracle = oracle_table(plan, out, synthetic_shape(point), meta["cost_per_side"])
     results = summarise(plan, records, out, meta, oracle=oracle)
