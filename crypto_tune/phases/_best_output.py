@@ -154,6 +154,12 @@ def _print_table(document: dict, path: Path) -> None:
         mark = " (override)" if key in overrides else ""
         lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
     sizing = params.get("sizing", "fixed")
+    cap, lev = params.get("max_leverage"), params.get("leverage")
+    market_cap = (document.get("costs") or {}).get("max_leverage")  # 1 on spot without borrowing
+    if isinstance(market_cap, int | float):
+        limit = " (the market's limit: no borrowing)"
+        cap = f"{market_cap:g}{limit}" if isinstance(cap, int | float) and market_cap < cap else cap
+        lev = f"{market_cap:g}{limit}" if isinstance(lev, int | float) and market_cap < lev else lev
     size = (
         f"volatility target {_fmt(params.get('target_vol'), 'volatility')}, leverage capped at "
         f"{cap}"
@@ -176,12 +182,6 @@ def _print_table(document: dict, path: Path) -> None:
         f"model: IC {model['ic']:.4f}, rank IC {model['rank_ic']:.4f}, holdout IC "
         f"{_fmt(model['holdout_ic'], 'ic')}"
     )
-    cap, lev = params.get("max_leverage"), params.get("leverage")
-    market_cap = (document.get("costs") or {}).get("max_leverage")  # 1 on spot without borrowing
-    if isinstance(market_cap, int | float):
-        limit = " (the market's limit: no borrowing)"
-        cap = f"{market_cap:g}{limit}" if isinstance(cap, int | float) and market_cap < cap else cap
-        lev = f"{market_cap:g}{limit}" if isinstance(lev, int | float) and market_cap < lev else lev
     for line in bridge_lines(document.get("costs")):  # the gross-to-net bridge
         print(line)
     print(
