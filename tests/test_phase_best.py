@@ -222,3 +222,5 @@ def test_a_retrained_holdout_says_so_and_keeps_the_refit_result(tuned: Path) -> 
         == plain["how"]["settings_key"]
     ]
     assert kept and kept[-1]["metrics"] == plain["metrics"]  # the refit result is still there
+    for name in (kept[-1]["files"]["curves"], kept[-1]["files"]["trades"]):
+        assert name.startswith("workflow.best.2") and (best_dir(tuned) / name).is_file()

@@ -46,9 +46,31 @@ def _target_path(settings: Settings, settings_key: str | None = None) -> Path:
             rest = sibling.name.removeprefix("workflow.best.")
             if not rest[:1].isdigit():
                 sibling.rename(folder / f"{stem}.{rest}")
+        _rename_files(kept, stem)
         log.info("kept the best run made with other settings as %s", kept)
         return path
     return _timestamped(folder)
+
+
+def _rename_files(document_path: Path, stem: str) -> None:
+    """Point a kept document's ``files`` at its renamed curves, trades and models."""
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: renamed(v) for k, v in value.items()}
+        if isinstance(value, str) and value.startswith("workflow.best."):
+            return f"{stem}.{value.removeprefix('workflow.best.')}"
+        return value
+
+    try:
+        document = json.loads(document_path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(document.get("files"), dict):
+        document["files"] = renamed(document["files"])
+        tmp = document_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(document, indent=2, default=str))
+        os.replace(tmp, document_path)
 
 
 def _settings_key(path: Path) -> str | None:
