@@ -121,3 +121,19 @@ def test_a_sweep_records_fold_scores_and_only_complete_or_pruned_trials(
         steps = sorted(t.intermediate_values)
         assert steps == list(range(len(steps)))
         assert len(steps) == n_folds if t.state == State.COMPLETE else len(steps) < n_folds
+
+
+def test_the_last_fold_is_never_pruned(tmp_path: Path) -> None:
+    """A pruner that would stop the trial only at its last fold leaves it COMPLETE: nothing is
+    left to save (Optuna's Wilcoxon pruner did so at the fifth of five folds)."""
+    clear_memos()
+    settings = _settings(tmp_path, "model.num_boost_round=30")
+    n_folds = len(prepare_dataset(settings).folds)
+    late = optuna.pruners.ThresholdPruner(lower=1.0, n_warmup_steps=n_folds - 1)
+    study = optuna.create_study(direction="maximize", pruner=late)
+    trial = study.ask()
+    with trial_scope(trial):
+        value = run_model_trial(settings)
+    study.tell(trial, value)
+    assert study.trials[0].state == State.COMPLETE
+    assert sorted(study.trials[0].intermediate_values) == list(range(n_folds))

@@ -71,10 +71,11 @@ def fold_score(dataset: Dataset, mask: np.ndarray, fitted: FittedFold, *, object
 
 
 def _pruning_hook(
-    settings: Settings, dataset: Dataset, first_step: int
+    settings: Settings, dataset: Dataset, first_step: int, last_step: int
 ) -> Callable[[Fold, FittedFold], None] | None:
     """Report each fold's score to this job's sweep trial and stop it when the pruner says so
-    (None outside a sweep, or under a launcher that hands no trial)."""
+    (None outside a sweep, or under a launcher that hands no trial). The trial's last step is
+    reported but never pruned: nothing is left to save, and the trial is complete."""
     trial = sweep_trial()
     if trial is None:
         return None
@@ -84,7 +85,7 @@ def _pruning_hook(
         step = first_step + fold.number
         value = fold_score(dataset, mask, fitted, objective=settings.phase.objective)
         trial.report(value, step)
-        if trial.should_prune():
+        if step < last_step and trial.should_prune():
             log.info(
                 "trial %s pruned after fold %d (%s %.4f)",
                 trial.number,
@@ -164,14 +165,16 @@ def run_model_trial(settings: Settings) -> float:
     start = time.perf_counter()
     objective = MODEL_OBJECTIVES[settings.phase.objective]
     summaries, oofs, fingerprints = {}, {}, {}
-    for index, member in enumerate(member_settings(settings)):
+    basket = member_settings(settings)
+    for index, member in enumerate(basket):
         dataset = prepare_dataset(member)
+        n_folds = len(dataset.folds)
         oofs[member.asset.symbol] = out_of_fold(
             dataset,
             settings.model,
             seed=settings.seed,
             cache_dir=settings.paths.cache,
-            on_fold=_pruning_hook(settings, dataset, index * len(dataset.folds)),
+            on_fold=_pruning_hook(settings, dataset, index * n_folds, len(basket) * n_folds - 1),
         )
         summaries[member.asset.symbol] = score_folds(
             dataset, oofs[member.asset.symbol], settings.regime.name
