@@ -318,8 +318,8 @@ def test_missing_inputs_become_notes() -> None:
         assert f'id="{section}"' in html
     assert 'class="figure"' not in html
     assert "window.__reportFigures = 0;" in html
-    # verdict, table, 2 studies, fold IC, equity, monthly returns, trades
-    assert _body(html).count("not available") == 8
+    # verdict, table, costs, 2 studies, fold IC, equity, monthly returns, trades
+    assert _body(html).count("not available") == 9
     assert "verdict not available: no best run was given" in html
     assert "not available: no returns were given" in html
     # Empty inputs too, and a best.json missing whole blocks shows dashes.
