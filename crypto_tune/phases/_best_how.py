@@ -14,7 +14,7 @@ from crypto_tune.phases._best_choice import Choice
 def holdout_model_text(retrain_months: int) -> str:
     if retrain_months > 0:
         return (
-            f"retrained every {retrain_months} month(s) on everything before "
+            f"a model retrained every {retrain_months} month(s) on everything before "
             "(expanding window, same purge)"
         )
     return "one refit on the whole tuning period"
