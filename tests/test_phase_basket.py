@@ -87,3 +87,26 @@ def test_basket_sweeps_and_report(basket: list[str], tmp_path: Path) -> None:
     trades = sum(m["in_sample"]["n_trades"] for m in doc["members"].values())
     assert doc["metrics"]["in_sample"]["n_trades"] == trades
     assert isinstance(doc["robustness"]["significant"], bool)
+
+
+@pytest.mark.parametrize(("market", "cap"), [("spot", 1.0), ("perp", 3.0)])
+def test_spot_sleeves_are_never_levered_by_the_portfolio(
+    basket: list[str], tmp_path: Path, market: str, cap: float
+) -> None:
+    """A spot basket without a borrow rate cannot hold more than its equity: the portfolio's
+    volatility target may not lever its sleeves beyond 1x (it reached 2.87x gross)."""
+    from crypto_tune.evaluation._basket import path_kwargs
+
+    settings = preflight(
+        [
+            "phase=inspect",
+            *basket,
+            f"paths.outputs={tmp_path}",
+            f"asset.market={market}",
+            "asset.target_vol=0.2",
+            "asset.rebalance=weekly",
+        ]
+    )
+    assert settings is not None
+    kwargs = path_kwargs(settings.asset, settings.strategy, 2190.0)
+    assert kwargs["max_gross"] == cap

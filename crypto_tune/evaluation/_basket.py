@@ -31,11 +31,13 @@ def is_plain(asset: AssetSettings) -> bool:
 
 
 def path_kwargs(asset: AssetSettings, strategy: StrategySettings, ppy: float) -> dict[str, Any]:
+    """The portfolio's options: the gross exposure is capped by ``asset.max_gross`` and by what
+    the market lends (1x on spot without a borrow rate: the sleeves cannot be levered up)."""
     return {
         "weighting": asset.weights,
         "cost_rate": strategy.costs.fee + strategy.slippage,
         "target_vol": asset.target_vol,
-        "max_gross": asset.max_gross,
+        "max_gross": min(asset.max_gross, strategy.costs.max_leverage),
         "window": strategy.vol_window,
         "periods_per_year": ppy,
     }
