@@ -39,7 +39,7 @@ def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> d
         f"holdout {holdout[0]}..{holdout[1]} predicted by {holdout_model_text(retrain)}",
         f"model {choice.model_source}",
         f"strategy {choice.strategy_source} (selection {settings.best.selection}, "
-        f"objective {settings.strategy.objective})",
+        f"objective {' + '.join(settings.strategy.objectives)})",
         "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         if overrides
         else "no overrides",
@@ -52,7 +52,7 @@ def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> d
         "model_source": choice.model_source,
         "strategy_source": choice.strategy_source,
         "selection": settings.best.selection,
-        "objective": settings.strategy.objective,
+        "objective": list(settings.strategy.objectives),
         "overrides": overrides,
         "holdout_look": this,
         "holdout_looks": n_looks,
