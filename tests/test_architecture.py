@@ -15,14 +15,12 @@ KNOWN_LONG = {
     "config/_schema.py",
     "data/_synthetic.py",
     "data/_validate.py",
-    "metrics/_multiple_testing.py",
     "phases/_download.py",
     "phases/_switch.py",
     "phases/_walkforward_window.py",
     "report/_figures.py",
     "report/_html.py",
     "report/_switch.py",
-    "robustness.py",
     "tracking.py",
 }
 

@@ -10,16 +10,15 @@ import numpy as np
 import optuna
 import pytest
 
+from crypto_tune.ledger import aggregate_bars, summarise_ledger
 from crypto_tune.phases._best_choice import Choice
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.robustness import (
     TESTS,
     VERDICT_RULE,
-    aggregate_bars,
     judge_test,
     rule_passes,
     stability_ratio,
-    summarise_ledger,
     verdict,
 )
 

@@ -8,6 +8,12 @@ and kurtosis is RAW (3 for a normal); performance ratios are annualised with the
 """
 
 from crypto_tune.metrics._cross_section import cross_sectional_summary, ic_by_bar
+from crypto_tune.metrics._haircut import (
+    Haircut,
+    HaircutSharpe,
+    autocorrelation_adjusted_sharpe,
+    haircut_sharpe_ratio,
+)
 from crypto_tune.metrics._ic import (
     hit_rate,
     ic_summary,
@@ -16,14 +22,10 @@ from crypto_tune.metrics._ic import (
     rank_information_coefficient,
 )
 from crypto_tune.metrics._multiple_testing import (
-    Haircut,
-    HaircutSharpe,
     SPAResult,
     TrialClusters,
-    autocorrelation_adjusted_sharpe,
     correlation_distance,
     default_block_size,
-    haircut_sharpe_ratio,
     minimum_backtest_length,
     superior_predictive_ability,
     superior_trials,

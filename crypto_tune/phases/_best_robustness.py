@@ -43,7 +43,7 @@ def _robustness(
 
     The trial ledger: each complete Phase 2 trial (at most ~2,000, evenly spaced) is
     recomputed on the out-of-fold predictions; never-trading and infeasible trials are dropped
-    and the rest clustered by correlation (:func:`crypto_tune.robustness.summarise_ledger`).
+    and the rest clustered by correlation (:func:`crypto_tune.ledger.summarise_ledger`).
     Tests (``robustness.tests.{name}``): PSR; DSR over the effective trials and the clusters'
     Sharpe variance (``dsr``) and the former all-trials DSR (``dsr_raw``); PBO over ``top_k``
     configurations; Hansen's SPA and White's Reality Check on the ledger; the Harvey-Liu Holm
@@ -51,12 +51,12 @@ def _robustness(
     in-sample years; stability (median neighbour Sharpe over the chosen). A replay reads the
     ledger's summary, the PBO configurations and the search bounds from the file's ``inputs``.
     """
+    from crypto_tune.ledger import summarise_ledger
     from crypto_tune.robustness import (
         TESTS,
         VERDICT_RULE,
         judge_test,
         stability_ratio,
-        summarise_ledger,
     )
     from crypto_tune.study import load_study
 

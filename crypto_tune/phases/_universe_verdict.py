@@ -1,7 +1,7 @@
 """The verdict of a universe's best run: is the portfolio's edge real, given its search?
 
 Every complete Phase 2 trial (at most ``MAX_LEDGER``, evenly spaced) is replayed on the cached
-out-of-fold predictions; the ledger (:func:`crypto_tune.robustness.summarise_ledger`) clusters
+out-of-fold predictions; the ledger (:func:`crypto_tune.ledger.summarise_ledger`) clusters
 them into effective trials. Tests, as in every best run (:data:`crypto_tune.robustness.TESTS`):
 PSR, DSR over the effective trials, PBO over the ``best.top_k`` best trials, and the one-sided
 Harvey-Liu BHY haircut against the other kept trials' Sharpes, which the calibrated rule
@@ -60,12 +60,12 @@ def universe_robustness(
     holdout_looks: int = 1,
 ) -> dict[str, Any]:
     """Every test of the chosen portfolio and the verdict (``robustness`` of the document)."""
+    from crypto_tune.ledger import summarise_ledger
     from crypto_tune.phases._best_family import FAMILY_METHOD, near_copies, others_in_family
     from crypto_tune.robustness import (
         VERDICT_RULE,
         holdout_disagrees,
         judge_test,
-        summarise_ledger,
         verdict,
     )
 
