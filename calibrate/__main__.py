@@ -124,13 +124,19 @@ def _describe(market: Mapping[str, Any], record: Mapping[str, Any]) -> str:
         last = str(record["error"]).strip().splitlines()[-1:] or ["?"]
         return f"FAILED ({last[0][:100]})"
     word = "SIGNIFICANT" if record.get("significant") else "not significant"
-    bhy = (record.get("tests") or {}).get("haircut_bhy") or {}
-    n_trials = record.get("family") or {}
+    bhy = ((record.get("tests") or {}).get("haircut_bhy") or {}).get("value")
+    family = record.get("family") or {}
+    sharpe = record.get("in_sample_sharpe")
     return (
-        f"{word} (haircut p (BHY) {bhy.get('value', float('nan')):.3f}; family "
-        f"{n_trials.get('model_trials', '?')} + {n_trials.get('strategy_trials', '?')} trials; "
-        f"in-sample Sharpe {record.get('in_sample_sharpe', float('nan')):.2f})"
+        f"{word} (haircut p (BHY) {_number(bhy, 3)}; family "
+        f"{family.get('model_trials', '?')} + {family.get('strategy_trials', '?')} trials; "
+        f"in-sample Sharpe {_number(sharpe, 2)}; {record.get('n_trades', '?')} trades)"
     )
+
+
+def _number(value: Any, digits: int) -> str:
+    """``value`` rounded, or what it is when it is not a number (a log line never fails)."""
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else str(value)
 
 
 def run_all(

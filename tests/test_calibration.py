@@ -311,3 +311,11 @@ def test_calibrate_command_writes_results(tmp_path: Path) -> None:
     assert "| markets | planned | done |" in table and "Clopper-Pearson" in table
     assert (out / results["figure"]).is_file()
     assert not (out / "work").exists() or not any((out / "work").iterdir())
+
+
+def test_a_log_line_never_fails_on_a_market_without_trades() -> None:
+    from calibrate.__main__ import _describe
+
+    record = {**_fake_record(markets(1, 0, [], [0.5])[0]), "in_sample_sharpe": None}
+    record["tests"]["haircut_bhy"]["value"] = None
+    assert "in-sample Sharpe None" in _describe(record, record)
