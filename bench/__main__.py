@@ -178,6 +178,22 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
         outside_ms = _fmt(1000 * p1["outside_lgb_s_per_trial"], 1)
         row(f"| phase1 | outside LightGBM, ms/trial | {outside_ms} ms | {parts} |")
+    cache = results.get("cache")
+    if cache:
+        warm_ms = _fmt(cache["warm_ms_per_trial"], 2)
+        row(
+            f"| cache | Phase 2 trial, cached predictions | {warm_ms} ms"
+            f" | mean of {cache['warm_trials']} trials |"
+        )
+        row(
+            f"| cache | Phase 2 trial, retraining per trial | "
+            f"{_fmt(cache['retrain_ms_per_trial'], 1)} ms | mean of {cache['retrain_trials']} |"
+        )
+        row(
+            f"| cache | ratio / time cut | {_fmt(cache['ratio'], 0)}x / {cache['time_cut']:.2%} | "
+            f"original claim > {cache['claimed_time_cut']:.0%}: "
+            f"{_ok(cache['time_cut'] > cache['claimed_time_cut'])} |"
+        )
     study = results.get("phase1_study")
     if study:
         lines += [
@@ -202,22 +218,6 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"({run['best_ic_vs_baseline']:.0%}) | {run['pruned']} of "
                 f"{run['complete'] + run['pruned'] + run['failed']} | {target} |"
             )
-    cache = results.get("cache")
-    if cache:
-        warm_ms = _fmt(cache["warm_ms_per_trial"], 2)
-        row(
-            f"| cache | Phase 2 trial, cached predictions | {warm_ms} ms"
-            f" | mean of {cache['warm_trials']} trials |"
-        )
-        row(
-            f"| cache | Phase 2 trial, retraining per trial | "
-            f"{_fmt(cache['retrain_ms_per_trial'], 1)} ms | mean of {cache['retrain_trials']} |"
-        )
-        row(
-            f"| cache | ratio / time cut | {_fmt(cache['ratio'], 0)}x / {cache['time_cut']:.2%} | "
-            f"original claim > {cache['claimed_time_cut']:.0%}: "
-            f"{_ok(cache['time_cut'] > cache['claimed_time_cut'])} |"
-        )
     sweep = results.get("sweep")
     if sweep:
         lines += [
@@ -260,6 +260,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         rows = samplers["samplers"]
         first = next(iter(rows.values()))
         at_n, at_s = list(first["best_at_trials"]), list(first["best_at_seconds"])
+        # keys are numbers in the run, strings once read back from results.json
+        label_n = {n: f"{int(n):,}" for n in at_n}
+        label_s = {t: f"{float(t):g}" for t in at_s}
         lines += [
             "",
             f"Phase 2 samplers: best {samplers['objective']} reached (mean of seeds "
@@ -267,9 +270,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{samplers['storage']}",
             "",
             "| sampler | trials/s | "
-            + " | ".join(f"best at {n:,} trials" for n in at_n)
+            + " | ".join(f"best at {label_n[n]} trials" for n in at_n)
             + " | "
-            + " | ".join(f"best at {s:g} s" for s in at_s)
+            + " | ".join(f"best at {label_s[t]} s" for t in at_s)
             + " |",
             "|---|---|" + "---|" * (len(at_n) + len(at_s)),
         ]

@@ -153,6 +153,10 @@ def bench_workers(
         "storage=postgres",
         f"storage.url={pg_url}",
         "tracking.enabled=false",
+        # The same trials, all complete, one core each: this measures workers, not pruning or
+        # folds side by side (bench_phase1_study does).
+        "phase.pruner=none",
+        "model.num_threads=1",
     ]
     from crypto_tune.cli import preflight
 
