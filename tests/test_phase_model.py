@@ -105,6 +105,7 @@ def _pg_sweep(pg_url: str, outputs: Path, experiment: str, n_trials: int) -> sub
         f"experiment_name={experiment}",
         f"paths.outputs={outputs}",
         f"hydra.sweeper.n_trials={n_trials}",
+        "phase.pruner=none",  # every trial COMPLETE: the test counts the workers' trials
     ]
     return subprocess.Popen(
         [sys.executable, "-m", "crypto_tune", *args],
@@ -199,6 +200,7 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
         f"paths.outputs={outputs}",
         "hydra.sweeper.n_trials=200",
         "tracking.enabled=false",
+        "phase.pruner=none",  # every trial COMPLETE: the test counts them across the resume
     ]
     sweep = subprocess.Popen(
         args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
