@@ -57,8 +57,16 @@ from hydra.core.utils import (
 from hydra.experimental.callback import Callback
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import AnyNode, DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from crypto_tune._config_tree import (
+    ABSENT,
+    assign,
+    collect_interpolations,
+    copy_tree,
+    lookup,
+    untyped_leaf,
+)
 from crypto_tune.pruning import trial_scope
 
 log = logging.getLogger(__name__)
@@ -98,52 +106,6 @@ class _Base:
     hydra_only: str | None
     interpolations: list[str] = field(default_factory=list)
     safe: dict[str, bool] = field(default_factory=dict)
-
-
-def _collect_interpolations(node: Any, out: list[str]) -> None:
-    if isinstance(node, dict):
-        for value in node.values():
-            _collect_interpolations(value, out)
-    elif isinstance(node, list):
-        for value in node:
-            _collect_interpolations(value, out)
-    elif isinstance(node, str) and "${" in node:
-        out.append(node)
-
-
-def _copy_tree(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _copy_tree(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_copy_tree(v) for v in node]
-    return node
-
-
-def _lookup(tree: dict[str, Any], key: str) -> Any:
-    node: Any = tree
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _ABSENT
-        node = node[part]
-    return node
-
-
-def _assign(tree: dict[str, Any], key: str, value: Any) -> None:
-    *parents, leaf = key.split(".")
-    node = tree
-    for part in parents:
-        node = node[part]
-    node[leaf] = value
-
-
-def _untyped_leaf(config: DictConfig, key: str) -> bool:
-    """``key`` is a leaf of ``config`` whose node takes any value (no structured-config type)."""
-    parent_key, _, leaf = key.rpartition(".")
-    parent = OmegaConf.select(config, parent_key) if parent_key else config
-    if not isinstance(parent, DictConfig):
-        return False
-    node = parent._get_node(leaf)
-    return isinstance(node, AnyNode)
 
 
 def _has_job_hooks(callback: Any) -> bool:
@@ -272,7 +234,7 @@ class CryptoTuneLauncher(Launcher):
             task_cfg = OmegaConf.masked_copy(config, keys)
             raw = OmegaConf.to_container(task_cfg, resolve=False)
             interpolations: list[str] = []
-            _collect_interpolations(raw, interpolations)
+            collect_interpolations(raw, interpolations)
             resolved = OmegaConf.to_container(task_cfg, resolve=True)
             assert isinstance(resolved, dict)
             task = {str(k): v for k, v in resolved.items()}
@@ -283,14 +245,14 @@ class CryptoTuneLauncher(Launcher):
     def _assignable(base: _Base, key: str) -> bool:
         """``key`` is an existing untyped leaf and no other value interpolates it."""
         if key not in base.safe:
-            node = _lookup(base.task, key)
+            node = lookup(base.task, key)
             parts = key.split(".")
             names = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
             base.safe[key] = not (
-                node is _ABSENT
+                node is ABSENT
                 or isinstance(node, dict | list)
                 or any("${." in s or any(n in s for n in names) for s in base.interpolations)
-                or not _untyped_leaf(base.config, key)
+                or not untyped_leaf(base.config, key)
             )
         return base.safe[key]
 
@@ -326,9 +288,9 @@ class CryptoTuneLauncher(Launcher):
         self, idx: int, overrides: Sequence[str], base: _Base, leaves: list[tuple[str, Any]]
     ) -> JobReturn:
         assert self.task_function is not None
-        task = _copy_tree(base.task)
+        task = copy_tree(base.task)
         for key, value in leaves:
-            _assign(task, key, value)
+            assign(task, key, value)
         _set_job(idx, overrides)
         ret = JobReturn()
         ret.cfg = task
@@ -398,6 +360,3 @@ class CryptoTuneLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         self._fast_ready = False
         return ret
-
-
-_ABSENT = object()
