@@ -6,7 +6,7 @@ and asks its study's pruner whether to go on. A pruned trial raises :class:`optu
 and the sweeper records it PRUNED (Optuna's own state), which the verdict's family counts.
 
 * ``none``: never prune (Optuna's ``NopPruner``); the folds are still reported.
-* ``median`` (the default, chosen by ``make bench``: README, Speed): Optuna's
+* ``median`` (the default, chosen by ``make bench``: docs/benchmarks.md): Optuna's
   ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``: once 5 trials are complete, stop a
   trial whose best fold score so far is below the median of the earlier trials' scores at the
   same fold, from the second fold on.

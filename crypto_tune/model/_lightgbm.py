@@ -58,7 +58,7 @@ def thread_plan(num_threads: int | str, n_folds: int, *, cores: int | None = Non
     1), spent first on folds trained side by side with one LightGBM thread each, then on more
     threads per fold once every fold has its own. Folds side by side beat LightGBM's OpenMP
     threads on few cores: a fit of ~0.15 s on ETH 4h has little work to share, and OpenMP's
-    threads spin-wait for each other when another process holds a core (README, Speed).
+    threads spin-wait for each other when another process holds a core (docs/benchmarks.md).
 
     >>> thread_plan("auto", 5, cores=2)  # CRYPTO_TUNE_WORKERS unset
     ThreadPlan(fold_jobs=2, lightgbm_threads=1)
@@ -78,7 +78,7 @@ def lightgbm_params(model: ModelSettings, *, seed: int, threads: int | None = No
     ``threads``: LightGBM's thread count; default ``model.num_threads`` when it is an int, and 1
     for ``"auto"`` (whose threads go to folds side by side, :func:`thread_plan`; a lone fit, a
     refit or a universe fold, trains on one thread as before: OpenMP's threads spin-wait on a
-    shared machine, README, Speed).
+    shared machine, docs/benchmarks.md).
     """
     if threads is None:
         threads = model.num_threads if isinstance(model.num_threads, int) else 1
