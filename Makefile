@@ -70,8 +70,8 @@ soak: $(STAMP)  ## 3 workers on PostgreSQL, one killed midway; figures in output
 # The verdict where users run it (docs/calibration.md). CALIBRATE_POINT=default: 30 Phase 1 + 500
 # Phase 2 trials, 3 years of tuning in 5 folds, 2024 held out, on 8,766 4h bars; 60 null markets
 # (no drift, bull, bear, jumps, heavy tails) and 15 planted per IC of 0.02, 0.03, 0.05, 0.1, 0.15:
-# 135 markets of about 4 min each on 2 shared cores, some 9 hours. CALIBRATE_POINT=case_study:
-# 20 + 1,000 trials (about as long); fast: debug=fast, 3 + 200 (smoke tests, about 40 s a market).
+# 135 markets of 0.5-3.7 min each on 2 shared cores (median 0.9), 2-8 hours. CALIBRATE_POINT=
+# case_study: 20 + 1,000 trials (not timed yet); fast: debug=fast, 3 + 200 (smoke tests only).
 # One market at a time; Ctrl-C or kill stops it and writes the results so far, and the same
 # command continues. Smaller: make calibrate CALIBRATE_ARGS="--null 20 --planted 5".
 CALIBRATE_POINT ?= default
