@@ -7,7 +7,7 @@ Phase 2, best):
   and ``conf/phase/strategy.yaml`` (30 + 500 trials), the static split of ``conf/split/static.yaml``
   (tune 2021-2023 in 5 purged folds, hold out 2024) on the synthetic asset's 8,766 4h bars.
 * ``case_study``: the same market shape and split at the case study's 20 Phase 1 and 1,000 Phase 2
-  trials (README "The case study, reproduced": ``experiment=eth_4h_study`` on real ETH candles).
+  trials (docs/case-study.md: ``experiment=eth_4h_study`` on real ETH candles).
 * ``fast``: ``debug=fast`` (3,000 bars, one year of tuning in 3 folds) at 3 + 200 trials, the
   former calibration's point: for smoke tests, not for figures.
 
