@@ -126,7 +126,7 @@ def test_a_shrunk_refit_trades_exactly_like_the_tuned_model() -> None:
     np.testing.assert_allclose(tuned.returns, shrunk.returns, rtol=0, atol=1e-12)
 
     threshold = float(np.nanquantile(np.abs(predictions), 0.8))
-    raw = StrategySettings(name="threshold", threshold=threshold)
+    raw = StrategySettings(name="threshold", threshold=threshold, sizing="fixed")
     raw_tuned = backtest_segment(candles, positions, predictions, everywhere, raw, timeframe="4h")
     raw_shrunk = backtest_segment(
         candles, positions, predictions / 10.0, everywhere, raw, timeframe="4h"
@@ -156,7 +156,7 @@ def test_rule_inputs_mask_after_the_transform() -> None:
     """Outside the regime the signal is NaN, but the z-score's history keeps every prediction."""
     values = _noisy(8, 300, 0.0)
     regime = np.arange(300) % 50 < 25
-    strategy = StrategySettings(name="zscore", signal_window=60)
+    strategy = StrategySettings(name="zscore", signal_window=60, sizing="fixed")
     signal, _ = rule_inputs(strategy, values, regime, None)
     full = zscore_signal(values, 60)
     np.testing.assert_array_equal(signal[regime], full[regime])

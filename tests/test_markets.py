@@ -189,7 +189,9 @@ def test_every_best_run_records_its_costs_in_and_out_of_sample() -> None:
     candles = pd.DataFrame({c: 100.0 for c in ("open", "high", "low", "close")}, index=index)
     preds = pd.Series([1.0, 1.0, 1.0, np.nan, np.nan, np.nan], index=index)
     costs = market_costs("perp", funding=0.001, fee=0.0)
-    strategy = dataclasses.replace(StrategySettings(slippage=0.0), market=costs)
+    strategy = dataclasses.replace(
+        StrategySettings(name="threshold", sizing="fixed", slippage=0.0), market=costs
+    )
     funding = costs.funding(index, 240)
     kwargs = strategy.backtest_params().kwargs() | {"threshold": 0.5, "funding_rate": funding}
     folds = [run_backtest(candles, preds, **kwargs) for _ in range(2)]
@@ -227,7 +229,7 @@ def test_phase2_folds_and_basket_sleeves_pay_the_same_costs() -> None:
     prices = np.full(6, 100.0)
     preds = np.array([1.0, 1.0, 1.0, np.nan, np.nan, np.nan])
     fold = FoldArrays(prices, prices, prices, prices, preds, times=index, bar_minutes=240.0)
-    rule = StrategySettings(name="threshold", threshold=0.5, slippage=0.0)
+    rule = StrategySettings(name="threshold", threshold=0.5, sizing="fixed", slippage=0.0)
     perp = dataclasses.replace(rule, market=market_costs("perp", funding=0.001, fee=0.0))
     returns, trades = backtest_folds((fold,), perp, bar_hours=4.0)
     assert trades == [1] and np.prod(1 + returns[0]) == pytest.approx(0.998)

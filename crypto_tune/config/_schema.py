@@ -17,11 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from crypto_tune.config._universe import UNIVERSE_RULE, UniverseSettings, check_universe_asset
+from crypto_tune.config._universe import UniverseSettings, check_universe_asset
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.markets import MARKETS, ORDERS, MarketCosts, market_costs
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES
 from crypto_tune.pruning import DEFAULT_PRUNER, PRUNERS
+from crypto_tune.strategies import RULES, rule_for
+from crypto_tune.strategies import SIZINGS as SIZING_REGISTRY
 from crypto_tune.timeframes import timeframe_minutes
 
 if typing.TYPE_CHECKING:
@@ -45,8 +47,8 @@ STORAGES = ("sqlite", "postgres", "grpc")
 MODEL_SOURCES = ("study", "config")
 SELECTIONS = ("best", "robust")
 PARETO_RULES = ("utopia", "first")
-STRATEGY_RULES = ("threshold", "zscore", UNIVERSE_RULE)
-SIZINGS = ("fixed", "vol_target")
+STRATEGY_RULES = tuple(RULES)  # crypto_tune/strategies: one module per rule
+SIZINGS = tuple(SIZING_REGISTRY)
 
 
 def _fail(key: str, requirement: str, value: Any) -> typing.NoReturn:
@@ -228,24 +230,26 @@ class ModelSettings:
 class StrategySettings:
     """A trading rule, its sizing and how Phase 2 scores it (``conf/strategy/<name>.yaml``).
 
-    ``name``: ``threshold`` trades the raw prediction against ``threshold`` (prediction units);
-    ``zscore`` trades the prediction standardised on its own trailing ``signal_window`` bars
-    (:func:`crypto_tune.backtest.zscore_signal`): long above ``entry``, short below ``-entry``,
-    a held side flattened when the z-score falls back inside ``+-exit`` (None: ``entry``).
+    ``name``: the rule (:data:`crypto_tune.strategies.RULES`, one module each): ``threshold``
+    trades the raw prediction against ``threshold`` (prediction units); ``zscore`` (and
+    ``quantile``) trade the prediction standardised (ranked) on its own trailing
+    ``signal_window`` bars: long above ``entry``, short below ``-entry``, a held side flattened
+    when the signal falls back inside ``+-exit`` (None: ``entry``).
     ``sizing``: ``fixed`` uses ``leverage``; ``vol_target`` uses ``target_vol`` / the realised
     volatility of the last ``vol_window`` bars (known at the entry's open), capped by
     ``max_leverage``. A drawdown beyond ``max_drawdown`` (or ruin) makes a trial infeasible; fewer
     than ``min_trades_per_year`` trades are penalised (see :mod:`crypto_tune.objectives`).
     """
 
-    name: str = "threshold"
+    # the defaults are conf/strategy/zscore.yaml's (the default rule)
+    name: str = "zscore"
     threshold: float = 0.001
     entry: float = 1.5
-    exit: float | None = None
+    exit: float | None = 0.5
     signal_window: int = 180
     stop_loss: float | None = None
     take_profit: float | None = None
-    sizing: str = "fixed"
+    sizing: str = "vol_target"
     leverage: float = 1.0
     target_vol: float = 0.2
     max_leverage: float = 2.0
@@ -257,8 +261,8 @@ class StrategySettings:
     slippage: float = 0.0002
     # one name, or two for a multi-objective sweep (e.g. [sharpe, max_drawdown]); the sweeper's
     # directions follow (conf/phase/strategy.yaml: ${ct.directions:...})
-    objective: str | tuple[str, ...] = "sharpe"
-    min_trades_per_year: float = 10.0
+    objective: str | tuple[str, ...] = "psr_nines"
+    min_trades_per_year: float = 20.0
     max_drawdown: float = 0.5
     # the costs resolved from asset.market (settings_from_dict sets it; not a YAML key)
     market: MarketCosts | None = None
@@ -289,6 +293,7 @@ class StrategySettings:
             _check_choice(f"{key}.objective", name, STRATEGY_OBJECTIVES)
         _check_range(f"{key}.min_trades_per_year", self.min_trades_per_year, low=0)
         _check_range(f"{key}.max_drawdown", self.max_drawdown, low=0, high=1, low_open=True)
+        rule_for(self.name).check(self, key)  # the rule's own limits
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -318,19 +323,14 @@ class StrategySettings:
     def backtest_params(self) -> BacktestParams:
         """The engine's options (:class:`~crypto_tune.backtest.BacktestParams`, same names).
 
-        The entry/exit levels are in the units of the rule's signal (``threshold`` for the raw
-        rule, ``entry``/``exit`` z-scores for ``zscore``); ``leverage`` is the fixed leverage,
-        which ``sizing=vol_target`` replaces by one value per bar
-        (:func:`crypto_tune.phases._strategy.rule_inputs` does both).
+        The entry/exit levels are in the units of the rule's signal
+        (:meth:`crypto_tune.strategies.Rule.levels`); ``leverage`` is the fixed leverage, which
+        ``sizing=vol_target`` replaces by one value per bar
+        (:func:`crypto_tune.evaluation.rule_inputs` does both).
         """
         from crypto_tune.backtest import BacktestParams  # numba: only when a backtest runs
 
-        if self.name == "zscore":
-            # (validate() keeps exit <= entry; a perturbed neighbour may not: clamp, never fail)
-            exit_ = None if self.exit is None else min(self.exit, self.entry)
-            threshold = self.entry
-        else:
-            threshold, exit_ = self.threshold, None
+        threshold, exit_ = rule_for(self.name).levels(self)
         costs = self.costs
         return BacktestParams(
             threshold=threshold,

@@ -21,17 +21,9 @@ from crypto_tune.evaluation._folds import (
     fold_arrays_for,
     score_strategy,
 )
-from crypto_tune.evaluation._rules import (
-    RULE_KEYS,
-    TUNED_STRATEGY_KEYS,
-    backtest_segment,
-    rule_inputs,
-    tuned_params,
-)
+from crypto_tune.evaluation._rules import backtest_segment, rule_inputs, tuned_params
 
 __all__ = [
-    "RULE_KEYS",
-    "TUNED_STRATEGY_KEYS",
     "FoldArrays",
     "PortfolioContext",
     "StrategyContext",

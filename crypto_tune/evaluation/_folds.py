@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest import realised_volatility, simulate_returns, zscore_signal
+from crypto_tune.backtest import realised_volatility, simulate_returns
 from crypto_tune.config import StrategySettings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, regime_mask
 from crypto_tune.evaluation._rules import rule_inputs
 from crypto_tune.model import OutOfFold
 from crypto_tune.objectives import strategy_score
+from crypto_tune.strategies import rule_for, sizing_for
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,13 @@ class FoldArrays:
         """(signal, backtest kwargs) of ``strategy`` on this fold, cached per window."""
         raw = self.predictions if self.raw is None else self.raw
         in_regime = np.isfinite(self.predictions) if self.in_regime is None else self.in_regime
-        z = None
-        if strategy.name == "zscore":
-            key: tuple[object, ...] = ("z", strategy.signal_window)
-            if key not in self.cache:
-                self.cache[key] = zscore_signal(raw, strategy.signal_window)
-            z = self.cache[key]
+        rule = rule_for(strategy.name)
+        key: tuple[object, ...] = ("signal", *rule.window_key(strategy))
+        if key not in self.cache:
+            self.cache[key] = rule.signal(raw, strategy)
+        traded = self.cache[key]
         vol = None
-        if strategy.sizing == "vol_target":
+        if sizing_for(strategy.sizing).needs_volatility:
             key = ("vol", strategy.vol_window, periods_per_year)
             if key not in self.cache:
                 if self.all_close is None or self.positions is None:
@@ -66,7 +66,7 @@ class FoldArrays:
                     )[self.positions]
                 self.cache[key] = np.ascontiguousarray(full)
             vol = self.cache[key]
-        signal, kwargs = rule_inputs(strategy, raw, in_regime, vol, signal=z)
+        signal, kwargs = rule_inputs(strategy, raw, in_regime, vol, signal=traded)
         if self.times is not None:
             key = ("funding", strategy.costs)
             if key not in self.cache:

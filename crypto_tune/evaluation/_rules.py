@@ -11,38 +11,16 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest import (
-    BacktestResult,
-    realised_volatility,
-    run_backtest,
-    vol_target_leverage,
-    zscore_signal,
-)
+from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
 from crypto_tune.config import StrategySettings
 from crypto_tune.data import time_index
-from crypto_tune.exceptions import ConfigError
+from crypto_tune.strategies import rule_for, sizing_for
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
-
-# The strategy parameters Phase 2 tunes, per rule (conf/search/strategy/<rule>.yaml), and all
-# of them (what a workflow.best.json records and replays).
-RULE_KEYS: dict[str, tuple[str, ...]] = {
-    "threshold": ("threshold", "stop_loss", "take_profit"),
-    "zscore": ("entry", "exit", "signal_window", "stop_loss", "take_profit"),
-}
-TUNED_STRATEGY_KEYS = (
-    "threshold",
-    "entry",
-    "exit",
-    "signal_window",
-    "stop_loss",
-    "take_profit",
-    "leverage",
-)
 
 
 def tuned_params(strategy: StrategySettings) -> dict[str, object]:
-    """The parameters Phase 2 tunes for ``strategy``'s rule, by name."""
-    return {k: getattr(strategy, k) for k in RULE_KEYS[strategy.name]}
+    """The parameters Phase 2 tunes for ``strategy``'s rule (its search space), by name."""
+    return {k: getattr(strategy, k) for k in rule_for(strategy.name).tuned}
 
 
 def rule_inputs(
@@ -63,20 +41,14 @@ def rule_inputs(
     passes a precomputed z-score. Used identically by Phase 2 (fold models) and the best run
     (holdout refit, walk-forward refits).
     """
-    preds = np.asarray(predictions, dtype=np.float64)
-    if strategy.name == "zscore":
-        if signal is None:
-            signal = zscore_signal(preds, strategy.signal_window, segments=segments)
-    else:
-        signal = preds
+    if signal is None:
+        preds = np.asarray(predictions, dtype=np.float64)
+        signal = rule_for(strategy.name).signal(preds, strategy, segments=segments)
     signal = np.where(np.asarray(in_regime, dtype=bool), signal, np.nan)
     kwargs = strategy.backtest_params().kwargs()
-    if strategy.sizing == "vol_target":
-        if volatility is None:
-            raise ConfigError("strategy.sizing=vol_target needs the realised volatility")
-        kwargs["leverage"] = vol_target_leverage(
-            volatility, target_vol=strategy.target_vol, max_leverage=strategy.leverage_cap
-        )
+    kwargs["leverage"] = sizing_for(strategy.sizing).leverage(
+        strategy, kwargs["leverage"], volatility
+    )
     return np.ascontiguousarray(signal), kwargs
 
 
@@ -96,7 +68,7 @@ def backtest_segment(
     computed on all of ``candles`` (history before the segment included, causal).
     """
     vol = None
-    if strategy.sizing == "vol_target":
+    if sizing_for(strategy.sizing).needs_volatility:
         close = candles["close"].to_numpy(dtype=np.float64)
         ppy = periods_per_year(timeframe)
         vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
@@ -108,4 +80,4 @@ def backtest_segment(
     return dataclasses.replace(result, signal=traded)
 
 
-__all__ = ["RULE_KEYS", "TUNED_STRATEGY_KEYS", "backtest_segment", "rule_inputs", "tuned_params"]
+__all__ = ["backtest_segment", "rule_inputs", "tuned_params"]

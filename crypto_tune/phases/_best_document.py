@@ -26,6 +26,7 @@ from crypto_tune.diagnostics import (
 from crypto_tune.phases._best_choice import Choice, _chosen_trial
 from crypto_tune.phases._best_evaluator import Evaluator
 from crypto_tune.phases._best_runs import MemberRun, _mean_scores, _summary
+from crypto_tune.strategies import rule_for
 
 BENCHMARK_KEYS = ("sharpe", "total_return", "max_drawdown")
 _clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
@@ -160,13 +161,14 @@ def _explain(
         "out_of_sample": _benchmark(oos_hold, ppy),
     }
     strategy = choice.strategy
-    entry = strategy.entry if strategy.name == "zscore" else strategy.threshold
+    rule = rule_for(strategy.name)
+    entry = rule.levels(strategy)[0]
     in_signal = signal_distribution(
         np.concatenate([r.is_signal for r in runs if r.is_signal is not None]), entry
     )
     out_signal = signal_distribution(np.concatenate([r.oos.signal.to_numpy() for r in runs]), entry)
     document["signal"] = {
-        "kind": "z-score of the predictions" if strategy.name == "zscore" else "raw predictions",
+        "kind": rule.signal_kind,
         "entry": entry,
         "in_sample": in_signal,
         "out_of_sample": out_signal,

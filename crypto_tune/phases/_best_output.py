@@ -19,10 +19,10 @@ import pandas as pd
 from crypto_tune.config import Settings
 from crypto_tune.costs import bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
-from crypto_tune.evaluation import RULE_KEYS
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._results import best_folder, fold_ic_frame
+from crypto_tune.strategies import RULES
 
 log = logging.getLogger("crypto_tune.best")
 
@@ -171,8 +171,8 @@ def _print_table(document: dict, path: Path) -> None:
         if bench and key in BENCHMARK_KEYS:
             row += f"{_fmt(bis.get(key), key):>14}{_fmt(boos.get(key), key):>14}"
         lines.append(row)
-    rule = params.get("name", "threshold")
-    for key in RULE_KEYS.get(rule, ()):
+    rule = RULES.get(str(params.get("name")))
+    for key in rule.tuned if rule is not None else ():
         mark = " (override)" if key in overrides else ""
         lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
     sizing = params.get("sizing", "fixed")

@@ -40,6 +40,7 @@ from crypto_tune.evaluation import backtest_segment, rule_inputs
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._regimes import SETS, TUNED, regime_settings, with_regime_hint
 from crypto_tune.regimes import switch_count, switch_labels
+from crypto_tune.strategies import sizing_for
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 log = logging.getLogger("crypto_tune.switch")
@@ -99,7 +100,7 @@ def switched_backtest(
     costs = None
     for regime, strategy in sets.items():
         vol = None
-        if strategy.sizing == "vol_target":
+        if sizing_for(strategy.sizing).needs_volatility:
             vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
         raw, kwargs = rule_inputs(strategy, predictions[regime], np.ones(n, dtype=bool), vol)
         mine = labels == regime
