@@ -232,10 +232,10 @@ def test_a_password_in_the_url_never_reaches_the_run_snapshot(outputs: Path) -> 
 
 
 def test_failure_guard_stops_a_sweep_that_keeps_failing() -> None:
-    from crypto_tune.cli import _FailureGuard
+    from crypto_tune._sweep_guards import FailureGuard
     from crypto_tune.exceptions import InvalidTrialError
 
-    guard = _FailureGuard(min_trials=5, max_rate=0.5)
+    guard = FailureGuard(min_trials=5, max_rate=0.5)
     for _ in range(2):
         assert guard.record(None) is None
     for _ in range(2):
