@@ -46,6 +46,7 @@ from crypto_tune.data import (
 from crypto_tune.data._validate import TIME_UNIT, format_time
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.exchange import ExchangeClient, MarketInfo, ccxt_version
+from crypto_tune.phases._phase import Phase
 from crypto_tune.timeframes import timeframe_minutes
 
 FLUSH_SECONDS = 30.0  # the file is rewritten at most this often during a download
@@ -514,7 +515,12 @@ def _usage(settings: Settings, written: list[tuple[DownloadResult, DownloadResul
     )
 
 
+PHASE = Phase(
+    run=run_download, preflight=lambda settings, *, multirun: preflight_download(settings)
+)
+
 __all__ = [
+    "PHASE",
     "DownloadResult",
     "Progress",
     "candles_path",
