@@ -1,4 +1,5 @@
-"""MLflow: the only module that talks to the tracker. Runs open and close here; secrets masked.
+"""MLflow: with its private ``_tracking_*`` modules, the only module that talks to the tracker.
+Runs open and close here; secrets masked.
 
 What a sweep looks like in MLflow (MLflow's own hyperparameter-tuning convention):
 
@@ -18,6 +19,10 @@ What a sweep looks like in MLflow (MLflow's own hyperparameter-tuning convention
 
 Trials find their parent through the environment variable ``CRYPTO_TUNE_MLFLOW_SWEEP_RUN`` (also
 inherited by joblib worker processes); a stale value from another store or experiment is ignored.
+
+The values a run records are in ``_tracking_values.py``, the store and the run handle in
+``_tracking_store.py``, the datasets in ``_tracking_datasets.py``; this module opens and closes
+the runs.
 """
 
 from __future__ import annotations
@@ -27,235 +32,20 @@ import functools
 import logging
 import os
 import socket
-import subprocess
-import tempfile
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from crypto_tune.config import AssetSettings, Settings, TrackingSettings
+from crypto_tune._tracking_datasets import dataset_source, datasets, log_datasets, mlflow_dataset
+from crypto_tune._tracking_store import Run, best_child_objective, experiment_id, open_mlflow
+from crypto_tune._tracking_values import code_version, flatten, settings_params
+from crypto_tune.config import Settings, TrackingSettings
 from crypto_tune.logs import mask_secrets
 
 log = logging.getLogger(__name__)
-os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
 SWEEP_RUN_ENV = "CRYPTO_TUNE_MLFLOW_SWEEP_RUN"
-
-
-@functools.cache
-def code_version() -> str:
-    """The git commit of the code (``+dirty`` when modified), or the package version."""
-    from crypto_tune import __version__
-
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return f"{sha}{'+dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-
-
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"lr": 0.1}}`` -> ``{"model.lr": 0.1}``; values masked when they are URLs."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple):
-            flat[name] = ",".join(str(v) for v in value)
-        else:
-            flat[name] = mask_secrets(value) if isinstance(value, str) else value
-    return flat
-
-
-def settings_params(settings: Settings) -> dict[str, Any]:
-    """The run's configuration as flat MLflow params (no paths, no secrets)."""
-    import dataclasses
-
-    data = dataclasses.asdict(settings)
-    for private in ("paths", "tracking", "study", "download"):  # download: phase=download only
-        data.pop(private, None)
-    data["storage"] = {"name": settings.storage.name, "url": mask_secrets(settings.storage.url)}
-    return flatten(data)
-
-
-_CLIENTS: dict[str, Any] = {}
-
-
-def _mlflow(tracking: TrackingSettings):
-    """MLflow pointed at ``tracking.uri``; a new SQLite store is created under a file lock, so
-    several workers starting together do not race on its schema migrations."""
-    import mlflow
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking.uri)
-    if tracking.uri.startswith("sqlite:///") and tracking.uri not in _READY:
-        import fcntl
-
-        db = Path(tracking.uri.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with open(db.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            mlflow.search_experiments(max_results=1)  # creates and migrates the store once
-            fcntl.flock(lock, fcntl.LOCK_UN)
-        _READY.add(tracking.uri)
-    return mlflow
-
-
-_READY: set[str] = set()
-
-
-def experiment_id(tracking: TrackingSettings, name: str) -> str:
-    """The id of MLflow experiment ``name``, created (with our artifact location) if new."""
-    cache_key = f"{tracking.uri}|{name}"
-    if cache_key in _CLIENTS:
-        return _CLIENTS[cache_key]
-    mlflow = _mlflow(tracking)
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        exp_id = found.experiment_id
-    else:
-        location = None
-        if tracking.artifact_location:
-            location = Path(tracking.artifact_location, name).resolve().as_uri()
-        try:
-            exp_id = mlflow.create_experiment(name, artifact_location=location)
-        except Exception:  # another worker created it first
-            exp_id = mlflow.get_experiment_by_name(name).experiment_id
-    _CLIENTS[cache_key] = exp_id
-    return exp_id
-
-
-class Run:
-    """A thin handle on an active MLflow run (metrics, params, artifacts, datasets)."""
-
-    def __init__(self, mlflow: Any, run: Any) -> None:
-        self._mlflow = mlflow
-        self.run_id = run.info.run_id
-        self.info = run.info
-
-    def params(self, params: Mapping[str, Any]) -> None:
-        clean = {k: (mask_secrets(str(v)) if v is not None else "None") for k, v in params.items()}
-        self._mlflow.log_params(clean)
-
-    def metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
-        self._mlflow.log_metrics(finite, step=step)
-
-    def tags(self, tags: Mapping[str, Any]) -> None:
-        self._mlflow.set_tags({k: mask_secrets(str(v)) for k, v in tags.items()})
-
-    def text(self, text: str, name: str) -> None:
-        self._mlflow.log_text(mask_secrets(text), name)
-
-    def file(self, path: str | Path, folder: str | None = None) -> None:
-        """Log ``path``; an HTML page goes as a copy that loads plotly.js from the CDN (its
-        folder's shared copy does not travel with it: crypto_tune.report._plotlyjs)."""
-        if Path(path).suffix == ".html":
-            from crypto_tune.report._plotlyjs import portable
-
-            text = Path(path).read_text(encoding="utf-8")
-            page = portable(text)
-            if page != text:
-                with tempfile.TemporaryDirectory() as tmp:
-                    copy = Path(tmp, Path(path).name)
-                    copy.write_text(page, encoding="utf-8")
-                    self._mlflow.log_artifact(str(copy), artifact_path=folder)
-                return
-        self._mlflow.log_artifact(str(path), artifact_path=folder)
-
-    def frame(self, frame: Any, name: str) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp, name)
-            frame.to_csv(path)
-            self._mlflow.log_artifact(str(path))
-
-    def dataset(self, dataset: Any, context: str = "tuning") -> None:
-        """Log an MLflow dataset (see :func:`mlflow_dataset`) as an input of this run."""
-        self._mlflow.log_input(dataset, context=context)
-
-
-# ----------------------------------------------------------------------------------- datasets
-def dataset_source(asset: AssetSettings) -> Any:
-    """Where the candles of a single-series asset come from, as an MLflow dataset source: the
-    absolute file path (a ``local`` source), or for the synthetic market the recipe that
-    generates it (a ``code`` source: seed, bars, planted IC, start)."""
-    from mlflow.data.code_dataset_source import CodeDatasetSource
-    from mlflow.data.dataset_source_registry import resolve_dataset_source
-
-    if asset.kind == "synthetic" and asset.synthetic is not None:
-        syn = asset.synthetic
-        recipe = {"seed": syn.seed, "n_bars": syn.n_bars, "planted_ic": syn.planted_ic}
-        return CodeDatasetSource(
-            {"generator": "crypto_tune.data.synthetic_market", "start": syn.start, **recipe}
-        )
-    from crypto_tune.dataset import asset_path
-
-    path = str(Path(asset_path(asset)).expanduser().resolve())
-    with warnings.catch_warnings():  # MLflow registers its local source twice: it warns
-        warnings.simplefilter("ignore")
-        return resolve_dataset_source(path)
-
-
-_DATASETS: dict[tuple[str, str, str], Any] = {}  # (fingerprint, name, asset) -> dataset
-
-
-def mlflow_dataset(asset: AssetSettings, candles: Any, fingerprint: str) -> Any:
-    """``candles`` as an MLflow dataset: digest = the project's data fingerprint, name =
-    ``symbol/timeframe``, source = :func:`dataset_source` (built once per process)."""
-    from mlflow.data.pandas_dataset import from_pandas
-
-    name = f"{asset.symbol}/{asset.timeframe}"
-    key = (fingerprint, name, str(asset))
-    if key not in _DATASETS:
-        with warnings.catch_warnings():  # schema hints about integer columns
-            warnings.simplefilter("ignore")
-            _DATASETS[key] = from_pandas(
-                candles, source=dataset_source(asset), name=name, digest=fingerprint
-            )
-    return _DATASETS[key]
-
-
-def datasets(settings: Settings) -> list[Any]:
-    """The MLflow datasets of ``settings`` (one per member of a basket)."""
-    from crypto_tune.dataset import member_settings, prepare_dataset
-
-    found = []
-    for member in member_settings(settings):
-        data = prepare_dataset(member)  # memoised: the trial itself reuses it
-        found.append(mlflow_dataset(member.asset, data.candles, data.data_fingerprint))
-    return found
-
-
-def log_datasets(run: Run, settings: Settings) -> None:
-    """Log the data of ``settings`` (every member of a basket) as inputs of ``run``.
-
-    Data errors propagate (the trial would meet them next); a tracker that refuses the dataset
-    costs a warning, never the trial.
-    """
-    for dataset in datasets(settings):
-        try:
-            run.dataset(dataset)
-        except Exception as exc:
-            log.warning("dataset %s not logged to MLflow: %s", dataset.name, exc)
 
 
 # ------------------------------------------------------------------------------ sweep parent
@@ -289,7 +79,7 @@ def open_sweep_run(
     global _SWEEP
     if not tracking.enabled:
         return None
-    mlflow = _mlflow(tracking)
+    mlflow = open_mlflow(tracking)
     client = mlflow.MlflowClient(tracking_uri=tracking.uri)
     exp_id = experiment_id(tracking, experiment)
     run_tags = {"kind": "sweep-summary", "host": socket.gethostname(), "pid": os.getpid()}
@@ -343,29 +133,12 @@ def _sweep_parent(tracking: TrackingSettings, exp_id: str) -> str | None:
         return None
     if run_id not in _PARENT_EXPERIMENT:
         try:
-            mlflow = _mlflow(tracking)
+            mlflow = open_mlflow(tracking)
             found = mlflow.MlflowClient(tracking_uri=tracking.uri).get_run(run_id)
             _PARENT_EXPERIMENT[run_id] = found.info.experiment_id
         except Exception:  # not in this store: a stale variable
             _PARENT_EXPERIMENT[run_id] = None
     return run_id if _PARENT_EXPERIMENT[run_id] == exp_id else None
-
-
-def _best_child_objective(
-    mlflow: Any, tracking: TrackingSettings, run: Any, direction: str
-) -> float | None:
-    """The best ``objective`` among the runs nested under ``run`` (trials of worker processes)."""
-    found = mlflow.MlflowClient(tracking_uri=tracking.uri).search_runs(
-        [run.info.experiment_id],
-        # only runs that logged an objective (an interrupted trial did not)
-        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}' "
-        "and metrics.objective > -1e300",
-        order_by=["metrics.objective " + ("ASC" if direction == "minimize" else "DESC")],
-        max_results=1,
-    )
-    if found and "objective" in found[0].data.metrics:
-        return float(found[0].data.metrics["objective"])
-    return None
 
 
 @contextmanager
@@ -392,7 +165,7 @@ def sweep_run(
     _SWEEP = None
     os.environ.pop(SWEEP_RUN_ENV, None)
     atexit.unregister(_abandon_sweep)
-    mlflow = _mlflow(tracking)
+    mlflow = open_mlflow(tracking)
     active = mlflow.start_run(run_id=sweep.run_id)
     final = "FAILED"
     try:
@@ -401,7 +174,7 @@ def sweep_run(
             run.tags(tags)
         if direction is not None:
             values = list(sweep.values)
-            child = _best_child_objective(mlflow, tracking, active, direction)
+            child = best_child_objective(mlflow, tracking, active, direction)
             if child is not None:
                 values.append(child)
             if values:
@@ -505,7 +278,7 @@ def start_run(
         trial.run.tags(more)
         yield trial.run
         return
-    mlflow = _mlflow(tracking)
+    mlflow = open_mlflow(tracking)
     exp_id = experiment_id(tracking, experiment)
     run_tags = dict(tags or {})
     parent = parent_run_id or _sweep_parent(tracking, exp_id)

@@ -20,7 +20,6 @@ KNOWN_LONG = {
     "report/_figures.py",
     "report/_html.py",
     "report/_switch.py",
-    "tracking.py",
 }
 
 
