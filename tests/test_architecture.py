@@ -14,7 +14,6 @@ KNOWN_LONG = {
     "config/_schema.py",
     "data/_synthetic.py",
     "data/_validate.py",
-    "phases/_download.py",
     "phases/_switch.py",
     "phases/_walkforward_window.py",
     "report/_figures.py",
