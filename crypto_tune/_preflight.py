@@ -89,9 +89,9 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     task_keys = [str(k) for k in full if k != "hydra"]
     cfg = OmegaConf.masked_copy(full, task_keys) if multirun else full
     settings = dataclasses.replace(settings_from_config(cfg), command_line=tuple(plain))
-    from crypto_tune.phases import SWEEP_PHASES, preflight_phase
+    from crypto_tune.phases import is_sweep, preflight_phase
 
-    if command and not multirun and settings.phase.name in SWEEP_PHASES:
+    if command and not multirun and is_sweep(settings.phase.name):
         raise ConfigError(
             f"phase={settings.phase.name} is a sweep: add -m (crypto-tune -m "
             f"{' '.join(plain)}); without it Hydra would evaluate the default parameters once"

@@ -53,7 +53,7 @@ _INTERRUPT = DeferredInterrupt()
 
 
 @accepts_plain_config  # the fast launcher may hand it the resolved mapping
-def _task(cfg: DictConfig | dict) -> float | None:
+def _task(cfg: DictConfig | dict) -> float | list[float] | None:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return _run_task(cfg, multirun)
@@ -61,7 +61,7 @@ def _task(cfg: DictConfig | dict) -> float | None:
         _INTERRUPT.in_task = False
 
 
-def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | None:
+def _run_task(cfg: DictConfig | dict, multirun: bool) -> float | list[float] | None:
     from optuna import TrialPruned
 
     from crypto_tune.phases import run_phase

@@ -13,6 +13,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -32,16 +33,13 @@ if typing.TYPE_CHECKING:
 ASSET_KINDS = ("file", "synthetic", "basket", "universe")
 REGIMES = ("all", "calm", "volatile", "switch")  # switch: phase=regimes and phase=best
 SPLITS = ("static", "walk_forward")
-PHASES = (
-    "inspect",
-    "model",
-    "strategy",
-    "best",
-    "report",
-    "walkforward",
-    "regimes",
-    "final",
-    "download",
+# one per conf/phase/<name>.yaml, run by crypto_tune/phases/_<name>.py (its PHASE)
+PHASES = tuple(
+    sorted(
+        p.name.removesuffix(".yaml")
+        for p in (resources.files("crypto_tune.conf") / "phase").iterdir()
+        if p.name.endswith(".yaml")
+    )
 )
 STORAGES = ("sqlite", "postgres", "grpc")
 MODEL_SOURCES = ("study", "config")

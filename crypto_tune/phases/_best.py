@@ -26,6 +26,8 @@ from crypto_tune.phases._best_looks import record_look
 from crypto_tune.phases._best_output import _log_to_mlflow, _print_table, _write_outputs
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.phases._best_runs import _combine, _run_member
+from crypto_tune.phases._inputs import check_datasets, check_model_study
+from crypto_tune.phases._phase import Phase
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
 
@@ -88,3 +90,28 @@ def run_best(settings: Settings) -> None:
 
         print_portfolio(portfolio)
     _log_to_mlflow(settings, document, paths)
+
+
+def preflight_best(settings: Settings, *, multirun: bool) -> None:
+    """The storage, the data, and what the best run starts from: a ``best.from`` file, or the
+    Phase 1 and Phase 2 studies."""
+    check_datasets(settings, storage=True)
+    if settings.best.from_file is not None:
+        from crypto_tune.phases._best_choice import load_replay
+
+        load_replay(settings)
+        return
+    from crypto_tune.study import best_params, load_study
+
+    check_model_study(settings)
+    best_params(load_study(settings, phase="strategy"))
+
+
+def _run_with_studied_objective(settings: Settings) -> None:
+    """:func:`run_best`, scoring with the objective the strategy study was tuned on."""
+    from crypto_tune.phases._best_objective import with_studied_objective
+
+    run_best(with_studied_objective(settings))
+
+
+PHASE = Phase(run=_run_with_studied_objective, preflight=preflight_best)

@@ -1,112 +1,59 @@
-"""Dispatch on ``phase.name`` and the checks each phase makes before any work."""
+"""Dispatch on ``phase.name``: phase ``NAME`` is the :class:`~crypto_tune.phases._phase.Phase`
+named ``PHASE`` in ``crypto_tune.phases._NAME`` (imported on use, so a phase loads only what it
+needs). A universe's phases have their own table (:mod:`crypto_tune.phases._universe`), and
+``regime=switch`` its own checks (:mod:`crypto_tune.phases._regimes`)."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
 from crypto_tune.config import Settings
+from crypto_tune.config._schema import PHASES
 from crypto_tune.exceptions import ConfigError
-
-SWEEP_PHASES = ("model", "strategy")
-
-
-# phase name -> (module, function); imported on use so a phase loads only what it needs
-PHASE_FUNCTIONS: dict[str, tuple[str, str]] = {
-    "inspect": ("crypto_tune.phases._inspect", "run_inspect"),
-    "model": ("crypto_tune.phases._model", "run_model_trial"),
-    "strategy": ("crypto_tune.phases._strategy", "run_strategy_trial"),
-    "best": ("crypto_tune.phases._best", "run_best"),
-    "report": ("crypto_tune.phases._report", "run_report"),
-    "walkforward": ("crypto_tune.phases._walkforward", "run_walkforward"),
-    "regimes": ("crypto_tune.phases._regimes", "run_regimes"),
-    "download": ("crypto_tune.phases._download", "run_download"),
-    "final": ("crypto_tune.phases._final", "run_final"),
-}
+from crypto_tune.phases._phase import Phase
 
 
-def run_phase(settings: Settings) -> float | None:
+def phase_for(name: str) -> Phase:
+    """The phase ``name`` (one of ``conf/phase/*.yaml``)."""
+    if name not in PHASES:
+        raise ConfigError(f"phase.name must be one of {', '.join(PHASES)}, got {name!r}")
+    phase = getattr(importlib.import_module(f"crypto_tune.phases._{name}"), "PHASE", None)
+    if not isinstance(phase, Phase):
+        raise TypeError(f"crypto_tune.phases._{name} defines no PHASE")
+    return phase
+
+
+def is_sweep(name: str) -> bool:
+    """Whether ``-m`` sweeps the phase ``name`` (else it is a single run)."""
+    return phase_for(name).sweep
+
+
+def run_phase(settings: Settings) -> float | list[float] | None:
     """Run the phase of ``settings``; sweep phases return the objective for the sweeper."""
     if settings.asset.kind == "universe":  # a universe's phases: crypto_tune/phases/_universe.py
         from crypto_tune.phases._universe import run_universe_phase
 
-        return run_universe_phase(settings)  # type: ignore[return-value]
-    module, function = PHASE_FUNCTIONS[settings.phase.name]
-    if settings.phase.name == "best":  # score with the objective the strategy was tuned on
-        from crypto_tune.phases._best_objective import with_studied_objective
-
-        settings = with_studied_objective(settings)
-    phase: Callable[[Settings], float | None] = getattr(importlib.import_module(module), function)
-    return phase(settings)
+        return run_universe_phase(settings)
+    return phase_for(settings.phase.name).run(settings)
 
 
 def preflight_phase(settings: Settings, *, multirun: bool) -> None:
     """Fail fast, before Hydra starts: data readable, storage reachable, inputs present."""
-    from crypto_tune.study import check_storage
-
-    phase = settings.phase.name
+    name = settings.phase.name
     if settings.asset.kind == "universe":  # a universe's checks: crypto_tune/phases/_universe.py
         from crypto_tune.phases._universe import preflight_universe
 
         return preflight_universe(settings, multirun=multirun)
-    if settings.regime.name == "switch" or phase == "regimes":
+    if settings.regime.name == "switch":  # every phase of a regime switch
         from crypto_tune.phases._regimes import preflight_switch
 
-        if settings.regime.name != "switch":
-            raise ConfigError(
-                f"phase=regimes tunes every regime: use regime=switch, got regime="
-                f"{settings.regime.name} (one regime: -m phase=model regime={settings.regime.name})"
-            )
         preflight_switch(settings, multirun=multirun)
         return
-    if multirun and phase not in SWEEP_PHASES:
-        raise ConfigError(
-            f"phase={phase} is a single run: drop -m (sweeps are phase=model|strategy)"
-        )
-    if phase == "inspect":
-        return
-    if phase == "download":  # no dataset yet: the exchange, the asset, a writable folder
-        from crypto_tune.phases._download import preflight_download
+    phase = phase_for(name)
+    if multirun and not phase.sweep:
+        sweeps = "|".join(n for n in PHASES if is_sweep(n))
+        raise ConfigError(f"phase={name} is a single run: drop -m (sweeps are phase={sweeps})")
+    phase.preflight(settings, multirun=multirun)
 
-        preflight_download(settings)
-        return
-    if phase == "walkforward":
-        from crypto_tune.phases._walkforward import preflight_walkforward
 
-        if settings.split.name != "walk_forward":  # the study names would say split=static
-            raise ConfigError(
-                f"phase=walkforward re-tunes walk-forward windows: add split=walk_forward "
-                f"(got split={settings.split.name})"
-            )
-
-        preflight_walkforward(settings)
-        return
-    if multirun or phase in ("strategy", "best", "report"):
-        check_storage(settings)
-    from crypto_tune.dataset import member_settings, prepare_dataset
-
-    for member in member_settings(settings):  # data errors surface now; the sweep reuses it
-        prepare_dataset(member)
-    replay = phase == "best" and settings.best.from_file is not None
-    if phase in ("strategy", "best") and settings.phase.model_source == "study" and not replay:
-        from crypto_tune.study import best_params, load_study
-
-        best_params(load_study(settings, phase="model"))
-    if phase == "model" and multirun:
-        from crypto_tune.phases._model import model_fingerprint
-        from crypto_tune.study import check_fingerprint
-
-        check_fingerprint(settings, model_fingerprint(settings), phase="model", record=False)
-    if phase == "strategy":
-        from crypto_tune.evaluation import strategy_context
-        from crypto_tune.phases._strategy import check_study_predictions
-
-        check_study_predictions(settings, strategy_context(settings))
-    if replay:
-        from crypto_tune.phases._best_choice import load_replay
-
-        load_replay(settings)
-    if phase == "best" and not replay:
-        from crypto_tune.study import best_params, load_study
-
-        best_params(load_study(settings, phase="strategy"))
+__all__ = ["is_sweep", "phase_for", "preflight_phase", "run_phase"]

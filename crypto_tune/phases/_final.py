@@ -24,6 +24,8 @@ import numpy as np
 from crypto_tune import metrics
 from crypto_tune.config import Settings, StrategySettings
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._inputs import check_datasets
+from crypto_tune.phases._phase import Phase
 
 log = logging.getLogger("crypto_tune.final")
 ATTR = "final"
@@ -191,4 +193,11 @@ def _utc(value: str) -> Any:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-__all__ = ["run_final"]
+def preflight_final(settings: Settings, *, multirun: bool) -> None:
+    """The data readable (the best run and the lock are read when the phase runs)."""
+    check_datasets(settings, storage=False)
+
+
+PHASE = Phase(run=run_final, preflight=preflight_final)
+
+__all__ = ["PHASE", "run_final"]

@@ -18,6 +18,7 @@ import pandas as pd
 from crypto_tune.config import Settings
 from crypto_tune.data import Gap, time_index
 from crypto_tune.dataset import Dataset, member_settings, prepare_dataset
+from crypto_tune.phases._phase import Phase
 from crypto_tune.splits import Fold, fold_table
 from crypto_tune.splits._folds import _end_exclusive_ns, _start_ns
 
@@ -336,3 +337,6 @@ def run_inspect(settings: Settings) -> None:
             f"warning: the members give different fold counts ({shown}); the basket's sweeps "
             "need data over the whole tuning period for every member"
         )
+
+
+PHASE = Phase(run=run_inspect)

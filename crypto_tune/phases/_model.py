@@ -19,6 +19,8 @@ from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
 from crypto_tune.model import FittedFold, OutOfFold, fold_arrays, out_of_fold
 from crypto_tune.objectives import MODEL_OBJECTIVES
+from crypto_tune.phases._inputs import check_datasets
+from crypto_tune.phases._phase import Phase
 from crypto_tune.pruning import sweep_trial
 from crypto_tune.splits import Fold
 from crypto_tune.tracking import trial_run
@@ -244,3 +246,16 @@ def run_model_trial(settings: Settings) -> float:
         " (cached)" if all(o.from_cache for o in oofs.values()) else "",
     )
     return value
+
+
+def preflight_model(settings: Settings, *, multirun: bool) -> None:
+    """A sweep: the storage reachable and the study's fingerprint this config's; always: the
+    data readable."""
+    check_datasets(settings, storage=multirun)
+    if multirun:
+        from crypto_tune.study import check_fingerprint
+
+        check_fingerprint(settings, model_fingerprint(settings), phase="model", record=False)
+
+
+PHASE = Phase(run=run_model_trial, preflight=preflight_model, sweep=True)

@@ -19,6 +19,7 @@ from crypto_tune.config import Settings
 from crypto_tune.config._schema import StudySettings
 from crypto_tune.dataset import prepare_dataset
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._phase import Phase
 
 log = logging.getLogger("crypto_tune.switch")
 TUNED: tuple[str, ...] = ("all", "calm", "volatile")  # what phase=regimes tunes, in order
@@ -192,7 +193,18 @@ def _rest(settings: Settings) -> str:
     return " ".join(o for o in settings.command_line if o.split("=", 1)[0].lstrip("+~") not in skip)
 
 
+def _preflight(settings: Settings, *, multirun: bool) -> None:
+    """Reached without regime=switch (the switch's own checks run first otherwise)."""
+    raise ConfigError(
+        f"phase=regimes tunes every regime: use regime=switch, got regime="
+        f"{settings.regime.name} (one regime: -m phase=model regime={settings.regime.name})"
+    )
+
+
+PHASE = Phase(run=run_regimes, preflight=_preflight)
+
 __all__ = [
+    "PHASE",
     "SETS",
     "TUNED",
     "preflight_switch",

@@ -8,6 +8,8 @@ from typing import Any
 
 from crypto_tune.config import Settings
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._inputs import check_datasets
+from crypto_tune.phases._phase import Phase
 from crypto_tune.phases._results import fold_ic_frame, load_best, log_report
 
 log = logging.getLogger("crypto_tune.report")
@@ -54,3 +56,11 @@ def _study_or_none(settings: Settings, phase: str) -> Any:
     if study is None:
         log.info("no %s study yet: its section is left out", phase)
     return study
+
+
+def preflight_report(settings: Settings, *, multirun: bool) -> None:
+    """The storage reachable and the data readable."""
+    check_datasets(settings, storage=True)
+
+
+PHASE = Phase(run=run_report, preflight=preflight_report)

@@ -20,6 +20,8 @@ from crypto_tune.evaluation import (
     strategy_context,
     tuned_params,
 )
+from crypto_tune.phases._inputs import check_datasets, check_model_study
+from crypto_tune.phases._phase import Phase
 from crypto_tune.tracking import trial_run
 
 log = logging.getLogger("crypto_tune.strategy")
@@ -155,3 +157,15 @@ def _log_trial_run(
                     **{k: v for k, v in summary.items() if isinstance(v, float)},
                 }
             )
+
+
+def preflight_strategy(settings: Settings, *, multirun: bool) -> None:
+    """The storage, the data, the Phase 1 model and its cached predictions this study's."""
+    from crypto_tune.evaluation import strategy_context
+
+    check_datasets(settings, storage=True)
+    check_model_study(settings)
+    check_study_predictions(settings, strategy_context(settings))
+
+
+PHASE = Phase(run=run_strategy_trial, preflight=preflight_strategy, sweep=True)

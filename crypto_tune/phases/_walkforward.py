@@ -36,6 +36,7 @@ from crypto_tune.config import Settings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset
 from crypto_tune.exceptions import ConfigError
+from crypto_tune.phases._phase import Phase
 from crypto_tune.phases._tuning import search_space
 from crypto_tune.walkforward import Window, walkforward_windows
 
@@ -158,3 +159,15 @@ def run_walkforward(settings: Settings) -> None:
     paths = write_outputs(settings, document, curves, results)
     print_table(document, paths["json"])
     log_to_mlflow(settings, document, paths)
+
+
+def _preflight(settings: Settings, *, multirun: bool) -> None:
+    if settings.split.name != "walk_forward":  # the study names would say split=static
+        raise ConfigError(
+            f"phase=walkforward re-tunes walk-forward windows: add split=walk_forward "
+            f"(got split={settings.split.name})"
+        )
+    preflight_walkforward(settings)
+
+
+PHASE = Phase(run=run_walkforward, preflight=_preflight)
