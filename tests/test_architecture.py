@@ -16,7 +16,6 @@ KNOWN_LONG = {
     "data/_validate.py",
     "phases/_switch.py",
     "phases/_walkforward_window.py",
-    "report/_figures.py",
     "report/_html.py",
     "report/_switch.py",
 }

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.metrics import max_drawdown
 from crypto_tune.report import build_report, equity_curves, format_value, write_report
-from crypto_tune.report._figures import MAX_CURVE_POINTS, equity_panel, study_panels
+from crypto_tune.report._equity import MAX_CURVE_POINTS, equity_panel
 from crypto_tune.report._plotlyjs import PLOTLY_JS, library_name, portable
+from crypto_tune.report._study_plots import study_panels
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (

@@ -23,8 +23,9 @@ from crypto_tune.report import (
     read_best_files,
     trade_records,
 )
-from crypto_tune.report._figures import equity_panel, monthly_panel, monthly_table
+from crypto_tune.report._equity import equity_panel
 from crypto_tune.report._landscape import chosen_params, grid_stats, heatmap_panel, pareto_panel
+from crypto_tune.report._monthly import monthly_panel, monthly_table
 from crypto_tune.report._trades import MAX_TRADE_ROWS, format_duration, trades_html
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -399,7 +400,7 @@ def test_report_of_a_best_run_end_to_end(outputs: Path, experiment: str) -> None
 def test_slice_plot_wraps_into_rows_that_fit_the_page() -> None:
     """Issue 22.6: Optuna's slice plot is 300 px per parameter (2,700 px for Phase 1's nine
     parameters) inside a 1,200 px page; the report lays it out three to a row, page-wide."""
-    from crypto_tune.report._figures import study_panels
+    from crypto_tune.report._study_plots import study_panels
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
     study.optimize(

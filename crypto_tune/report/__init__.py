@@ -20,7 +20,7 @@ from crypto_tune.report._data import (
     read_best_files,
     trade_records,
 )
-from crypto_tune.report._figures import equity_curves
+from crypto_tune.report._equity import equity_curves
 from crypto_tune.report._html import build_report, format_value, write_report
 
 __all__ = [

@@ -22,15 +22,13 @@ import pandas as pd
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.report._basket import basket_section
 from crypto_tune.report._costs import costs_section
-from crypto_tune.report._figures import (
-    Panel,
-    equity_panel,
-    fold_ic_panel,
-    monthly_panel,
-    study_panels,
-)
+from crypto_tune.report._equity import equity_panel
+from crypto_tune.report._fold_ic import fold_ic_panel
 from crypto_tune.report._landscape import chosen_params, heatmap_panel, pareto_panel
+from crypto_tune.report._monthly import monthly_panel
+from crypto_tune.report._panel import Panel
 from crypto_tune.report._plotlyjs import PLOTLY_JS, link_plotly
+from crypto_tune.report._study_plots import study_panels
 from crypto_tune.report._trades import SORT_JS, trades_html
 
 if TYPE_CHECKING:

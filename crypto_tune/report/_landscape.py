@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import plotly.graph_objects as go
 
-from crypto_tune.report._figures import PLOT_ERRORS, Panel, _complete_trials, objective_names
+from crypto_tune.report._panel import Panel
+from crypto_tune.report._study_plots import PLOT_ERRORS, complete_trials, objective_names
 
 if TYPE_CHECKING:
     import optuna
@@ -176,7 +177,7 @@ def heatmap_panel(
     name, title = "strategy-heatmap", "Phase 2 objective over the two most important parameters"
     if study is None:
         return Panel(name, title, note="not available: no study was given")
-    complete = _complete_trials(study)
+    complete = complete_trials(study)
     if len(complete) < 2:
         return Panel(
             name, title, note=f"not available: needs >= 2 complete trials, got {len(complete)}"
@@ -314,9 +315,7 @@ def pareto_panel(study: optuna.Study | None, chosen: Mapping[str, Any] | None) -
     if len(study.directions) != 2:
         n = len(study.directions)
         return Panel(name, title, note=f"not available: the study has {n} objectives, not 2")
-    complete = [
-        t for t in _complete_trials(study) if all(math.isfinite(float(v)) for v in t.values)
-    ]
+    complete = [t for t in complete_trials(study) if all(math.isfinite(float(v)) for v in t.values)]
     if not complete:
         return Panel(name, title, note="not available: no complete trial with finite objectives")
     front = study.best_trials

@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 
 from crypto_tune.exceptions import DataError
 from crypto_tune.report._costs import costs_section
-from crypto_tune.report._figures import equity_curves
+from crypto_tune.report._equity import equity_curves
 from crypto_tune.report._html import _CSS, _ERRORS_JS, _STATUS_JS, format_value, write_report
 from crypto_tune.report._plotlyjs import PLOTLY_JS
 
