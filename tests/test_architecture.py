@@ -11,12 +11,10 @@ MAX_LINES = 400
 # Modules still over the limit, each to be split by job (the house's issue); none may be added.
 KNOWN_LONG = {
     "backtest/_engine.py",
-    "config/_schema.py",
     "data/_synthetic.py",
     "data/_validate.py",
     "phases/_switch.py",
     "phases/_walkforward_window.py",
-    "report/_html.py",
     "report/_switch.py",
 }
 

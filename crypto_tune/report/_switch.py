@@ -24,7 +24,8 @@ from plotly.subplots import make_subplots
 from crypto_tune.exceptions import DataError
 from crypto_tune.report._costs import costs_section
 from crypto_tune.report._equity import equity_curves
-from crypto_tune.report._html import _CSS, _ERRORS_JS, _STATUS_JS, format_value, write_report
+from crypto_tune.report._format import format_value
+from crypto_tune.report._page import CSS, ERRORS_JS, STATUS_JS, write_report
 from crypto_tune.report._plotlyjs import PLOTLY_JS
 
 SEGMENTS = (("in_sample", "in sample"), ("out_of_sample", "out of sample"))
@@ -408,13 +409,13 @@ def switch_html(document: Mapping[str, Any], curves: pd.DataFrame) -> str:
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_esc(title)}</title><style>{_CSS}{_PAGE_CSS}</style>",
-            f'<script type="text/javascript">{_ERRORS_JS % 1}</script>',
+            f"<title>{_esc(title)}</title><style>{CSS}{_PAGE_CSS}</style>",
+            f'<script type="text/javascript">{ERRORS_JS % 1}</script>',
             PLOTLY_JS,  # plotly.js once per folder (write_report)
             "</head><body>",
             *sections,
             status,
-            f'<script type="text/javascript">{_STATUS_JS}</script>',
+            f'<script type="text/javascript">{STATUS_JS}</script>',
             "</body></html>",
             "",
         ]
