@@ -59,7 +59,10 @@ def test_the_search_space_follows_the_rule_and_never_tunes_leverage(rule, space)
         ("strategy.max_drawdown=0", "strategy.max_drawdown must be in (0, 1], got 0.0"),
         ("strategy.max_drawdown=1.5", "strategy.max_drawdown must be in (0, 1], got 1.5"),
         ("strategy.min_trades_per_year=-1", "strategy.min_trades_per_year must be in [0, inf]"),
-        ("strategy.name=momentum", "strategy.name must be one of quantile, threshold, topk, zscore"),
+        (
+            "strategy.name=momentum",
+            "strategy.name must be one of quantile, threshold, topk, zscore",
+        ),
         ("strategy.objective=profit", "strategy.objective must be one of"),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crypto_tune.cli import preflight
-from crypto_tune.config._schema import STRATEGY_RULES
+from crypto_tune.config import STRATEGY_RULES
 from crypto_tune.config._universe import UNIVERSE_RULE
 from crypto_tune.evaluation import evaluate_strategy, strategy_context
 from crypto_tune.objectives import MODEL_OBJECTIVES, STRATEGY_OBJECTIVES

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crypto_tune.config import config_dir
-from crypto_tune.config._schema import PHASES
+from crypto_tune.config import PHASES, config_dir
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases import Phase, is_sweep, phase_for
 

@@ -1,29 +1,31 @@
-"""Typed settings from the Hydra config, and the location of the packaged ``conf/``."""
+"""Typed settings from the Hydra config (one module per group of settings, :mod:`._schema`
+building the whole), and the location of the packaged ``conf/``."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-from crypto_tune.config._resolvers import register_resolvers
-from crypto_tune.config._schema import (
+from crypto_tune.config._data import (
     AssetSettings,
-    BestSettings,
     FeatureSettings,
     LabelSettings,
-    ModelSettings,
     PathsSettings,
-    PhaseSettings,
-    RegimeSettings,
-    Settings,
-    SplitSettings,
-    StorageSettings,
-    StrategySettings,
     SyntheticSettings,
-    TrackingSettings,
-    settings_from_dict,
-    with_market_costs,
 )
+from crypto_tune.config._periods import RegimeSettings, SplitSettings
+from crypto_tune.config._resolvers import register_resolvers
+from crypto_tune.config._run import (
+    PHASES,
+    BestSettings,
+    ModelSettings,
+    PhaseSettings,
+    StorageSettings,
+    StudySettings,
+    TrackingSettings,
+)
+from crypto_tune.config._schema import Settings, settings_from_dict, with_market_costs
+from crypto_tune.config._strategy import STRATEGY_RULES, StrategySettings
 
 
 def config_dir() -> Path:
@@ -32,6 +34,8 @@ def config_dir() -> Path:
 
 
 __all__ = [
+    "PHASES",
+    "STRATEGY_RULES",
     "AssetSettings",
     "BestSettings",
     "FeatureSettings",
@@ -44,6 +48,7 @@ __all__ = [
     "SplitSettings",
     "StorageSettings",
     "StrategySettings",
+    "StudySettings",
     "SyntheticSettings",
     "TrackingSettings",
     "config_dir",

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from crypto_tune.config import Settings
-from crypto_tune.config._schema import PHASES
+from crypto_tune.config import PHASES, Settings
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._phase import Phase
 

@@ -15,8 +15,7 @@ import logging
 import time
 from typing import Any
 
-from crypto_tune.config import Settings
-from crypto_tune.config._schema import StudySettings
+from crypto_tune.config import Settings, StudySettings
 from crypto_tune.dataset import prepare_dataset
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._phase import Phase
