@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest._engine import (
+from crypto_tune.backtest._kernel import (
     COST_COLUMNS,
     REASONS,
     T_ENTRY,
@@ -21,9 +21,8 @@ from crypto_tune.backtest._engine import (
     T_QUANTITY,
     T_REASON,
     T_SIDE,
-    check_params,
-    check_rows,
 )
+from crypto_tune.backtest._params import check_params, check_rows
 from crypto_tune.data import time_index
 from crypto_tune.exceptions import DataError
 from crypto_tune.timeframes import timeframe_minutes

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crypto_tune.backtest._engine import check_params
+from crypto_tune.backtest._params import check_params
 from crypto_tune.config import AssetSettings, StrategySettings
 from crypto_tune.memo import memo
 from crypto_tune.portfolio import alignment, rebalance_points, rebalanced_portfolio
