@@ -14,7 +14,6 @@ KNOWN_LONG = {
     "data/_validate.py",
     "phases/_switch.py",
     "phases/_walkforward_window.py",
-    "report/_switch.py",
 }
 
 

@@ -5,25 +5,12 @@ prints under a basket's best run; ``workflow.best.json``'s ``members`` and ``por
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from crypto_tune.report._format import format_number, lookup
+
 SEGMENTS = (("in_sample", "in sample"), ("out_of_sample", "out of sample"))
-
-
-def _num(value: Any, form: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return "—"
-    return format(value, form)
-
-
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, Mapping) or key not in data:
-            return None
-        data = data[key]
-    return data
 
 
 def _members_table(members: Mapping[str, Any], portfolio: Mapping[str, Any] | None) -> str:
@@ -37,17 +24,17 @@ def _members_table(members: Mapping[str, Any], portfolio: Mapping[str, Any] | No
     rows = []
     for symbol, member in members.items():
         cells = [
-            _num(_get(member, "ic"), ".4f"),
-            _num(_get(member, "holdout_ic"), ".4f"),
-            _num(_get(member, "in_sample", "sharpe"), ".2f"),
-            _num(_get(member, "out_of_sample", "sharpe"), ".2f"),
-            _num(_get(member, "in_sample", "n_trades"), ",d"),
-            _num(_get(member, "out_of_sample", "n_trades"), ",d"),
+            format_number(lookup(member, "ic"), ".4f"),
+            format_number(lookup(member, "holdout_ic"), ".4f"),
+            format_number(lookup(member, "in_sample", "sharpe"), ".2f"),
+            format_number(lookup(member, "out_of_sample", "sharpe"), ".2f"),
+            format_number(lookup(member, "in_sample", "n_trades"), ",d"),
+            format_number(lookup(member, "out_of_sample", "n_trades"), ",d"),
         ]
         for segment, _ in SEGMENTS:
-            share = _get(portfolio, segment, "contributions", symbol, "return")
-            risk = _get(portfolio, segment, "contributions", symbol, "risk")
-            cells.append(f"{_num(share, '+.1%')} ret, {_num(risk, '.0%')} risk")
+            share = lookup(portfolio, segment, "contributions", symbol, "return")
+            risk = lookup(portfolio, segment, "contributions", symbol, "risk")
+            cells.append(f"{format_number(share, '+.1%')} ret, {format_number(risk, '.0%')} risk")
         body = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
         rows.append(
             f'<tr data-key="{html.escape(symbol)}"><th scope="row">'
@@ -63,14 +50,16 @@ def _members_table(members: Mapping[str, Any], portfolio: Mapping[str, Any] | No
 
 
 def _correlation_table(portfolio: Mapping[str, Any], segment: str, label: str) -> str:
-    matrix = _get(portfolio, segment, "correlation")
+    matrix = lookup(portfolio, segment, "correlation")
     if not isinstance(matrix, Mapping) or not matrix:
         return ""
     names = list(matrix)
     head = "".join(f"<th scope='col'>{html.escape(n)}</th>" for n in names)
     rows = []
     for a in names:
-        cells = "".join(f"<td>{html.escape(_num(_get(matrix, a, b), '.2f'))}</td>" for b in names)
+        cells = "".join(
+            f"<td>{html.escape(format_number(lookup(matrix, a, b), '.2f'))}</td>" for b in names
+        )
         rows.append(f"<tr><th scope='row'>{html.escape(a)}</th>{cells}</tr>")
     return (
         f'<table id="correlation-{segment.replace("_", "-")}">\n'
@@ -83,23 +72,26 @@ def _correlation_table(portfolio: Mapping[str, Any], segment: str, label: str) -
 
 def basket_section(best: Mapping[str, Any] | None) -> str:
     """The ``<section id="basket">`` of a basket's best run; empty for a single asset."""
-    members = _get(best, "members")
+    members = lookup(best, "members")
     if not isinstance(members, Mapping) or not members:
         return ""
-    portfolio = _get(best, "portfolio")
+    portfolio = lookup(best, "portfolio")
     portfolio = portfolio if isinstance(portfolio, Mapping) else None
     notes = []
     if portfolio is not None:
         target = portfolio.get("target_vol")
+        segments = []
+        for segment, label in SEGMENTS:
+            gross = lookup(portfolio, segment, "mean_gross")
+            costs = lookup(portfolio, segment, "contributions", "costs", "return")
+            segments.append(
+                f"{label}: {lookup(portfolio, segment, 'rebalances')} rebalances, mean gross "
+                f"exposure {format_number(gross, '.2f')}, costs {format_number(costs, '+.2%')}"
+            )
         notes.append(
             f"weights {portfolio.get('weights')}, rebalance {portfolio.get('rebalance')}, "
-            f"target volatility {'none' if target is None else _num(target, '.0%')}; "
-            + "; ".join(
-                f"{label}: {_get(portfolio, segment, 'rebalances')} rebalances, mean gross "
-                f"exposure {_num(_get(portfolio, segment, 'mean_gross'), '.2f')}, costs "
-                f"{_num(_get(portfolio, segment, 'contributions', 'costs', 'return'), '+.2%')}"
-                for segment, label in SEGMENTS
-            )
+            f"target volatility {'none' if target is None else format_number(target, '.0%')}; "
+            + "; ".join(segments)
         )
     tables = [_members_table(members, portfolio)]
     if portfolio is not None:
