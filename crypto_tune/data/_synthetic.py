@@ -26,37 +26,35 @@ regimes, expected returns, jumps; high and low are drawn per bar from one stream
 
 Drift and jumps draw from streams of their own (children 5 and 6 of the seed's sequence): with
 their defaults a market is bit-identical to one made before they existed.
+
+The planted signal's simulation and calibration are in ``_planted_signal.py``; this module draws
+the regimes, the volatility and the shocks, and makes the candles.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from crypto_tune._checks import check_int, check_real
+from crypto_tune.data._planted_signal import (
+    MAX_STRENGTH,
+    SignalState,
+    calibrate,
+    expected_sum,
+    ic_or_zero,
+    simulate,
+)
 from crypto_tune.data._validate import TIME_UNIT, RowNames, check_parsed_rows
 from crypto_tune.exceptions import ConfigError, DataError
-from crypto_tune.metrics import information_coefficient
 from crypto_tune.timeframes import periods_per_year, timeframe_delta
 
 REGIMES: tuple[str, str] = ("calm", "volatile")
-_EWMA_LAMBDA = 0.94  # RiskMetrics decay of the observable volatility estimate v_t
-_MAX_STRENGTH = 0.95  # k >= 1 lets a saturated trend feed its own volatility without bound
-_IC_TOLERANCE = 1e-4
 _BASE_VOLUME = 1_000.0
 _VOLUME_NOISE = 0.3  # log-normal noise on volume
-
-
-@dataclass(frozen=True)
-class _SignalState:
-    log_returns: np.ndarray
-    vol_estimate: np.ndarray
-    strength: float
-    lookback: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +65,7 @@ class SyntheticMarket:
     regime: pd.Series
     expected_return: pd.Series
     signal_strength: float
-    _state: _SignalState = field(repr=False)
+    _state: SignalState = field(repr=False)
     jumps: pd.Series | None = field(default=None, repr=False)
     """Number of jumps on each bar (all zero without ``jump_intensity``)."""
 
@@ -89,148 +87,12 @@ class SyntheticMarket:
         state = self._state
         if state.strength == 0.0:
             return 0.0
-        expected = _expected_sum(
+        expected = expected_sum(
             state, self.expected_return.to_numpy(dtype=np.float64), int(horizon)
         )
         close = self.candles["close"].to_numpy()
         realised = close[horizon:] / close[:-horizon] - 1.0
-        return _ic_or_zero(expected, realised)
-
-
-def _ic_or_zero(x: np.ndarray, y: np.ndarray) -> float:
-    """The IC of ``x`` for ``y``; 0 where it is undefined (no planted component: constant ``x``)."""
-    ic = information_coefficient(x, y)
-    return 0.0 if math.isnan(ic) else ic
-
-
-def _expected_sum(state: _SignalState, mu: np.ndarray, horizon: int) -> np.ndarray:
-    """Sum of mu_t .. mu_{t+h-1} for every t with a realised h-bar return, noise set to zero."""
-    r, lam, k, lookback = state.log_returns, _EWMA_LAMBDA, state.strength, state.lookback
-    m = len(r) - horizon
-    total = mu[:m].copy()
-    if horizon == 1:
-        return total
-    t = np.arange(m)
-    cumulative = np.concatenate([[0.0], np.cumsum(r)])
-    window = cumulative[t + 1] - cumulative[np.maximum(t - lookback + 1, 0)]
-    var = state.vol_estimate[:m] ** 2
-    current = mu[:m]
-    projected: list[np.ndarray] = []
-    scale = 1.0 / math.sqrt(lookback)
-    for j in range(1, horizon):
-        new = current
-        projected.append(new)
-        if j <= lookback:
-            dropped_at = t + j - lookback
-            dropped = np.where(dropped_at >= 0, r[np.maximum(dropped_at, 0)], 0.0)
-        else:
-            dropped = projected[j - lookback - 1]
-        window = window + new - dropped
-        var = lam * var + (1.0 - lam) * new * new
-        vol = np.sqrt(var)
-        current = k * vol * np.tanh(window * scale / vol)
-        total = total + current
-    return total
-
-
-def _simulate(
-    noise: list[float], strength: float, lookback: int, var0: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The sequential part: r_{t+1} = mu_t + noise_{t+1}; returns (r, mu, v) as arrays."""
-    n = len(noise)
-    r = [0.0] * n
-    mu = [0.0] * n
-    vol = [0.0] * n
-    lam, rest = _EWMA_LAMBDA, 1.0 - _EWMA_LAMBDA
-    scale = 1.0 / math.sqrt(lookback)
-    tanh, sqrt = math.tanh, math.sqrt
-    var, window, prev = var0, 0.0, 0.0
-    for t in range(n):
-        rt = prev + noise[t]
-        r[t] = rt
-        window += rt
-        if t >= lookback:
-            window -= r[t - lookback]
-        var = lam * var + rest * rt * rt
-        vt = sqrt(var)
-        vol[t] = vt
-        prev = strength * vt * tanh(window * scale / vt) if strength else 0.0
-        mu[t] = prev
-    return np.array(r), np.array(mu), np.array(vol)
-
-
-def _realised_ic(r: np.ndarray, mu: np.ndarray) -> float:
-    """true_ic(1) of a simulated path: corr(mu_t, exp(r_{t+1}) - 1)."""
-    return _ic_or_zero(mu[:-1], np.expm1(r[1:]))
-
-
-def _population_ic(r: np.ndarray, mu: np.ndarray) -> float:
-    """The IC without the sample's chance correlation between signal and noise."""
-    planted = mu[:-1]
-    noise = np.expm1(r[1:]) - planted
-    signal_var, noise_var = float(planted.var()), float(noise.var())
-    return math.sqrt(signal_var / (signal_var + noise_var)) if signal_var > 0 else 0.0
-
-
-def _solve(gap: Callable[[float], float], lo: float, hi: float) -> float:
-    """Root of ``gap`` in (lo, _MAX_STRENGTH], given gap(lo) < 0 (Illinois regula falsi)."""
-    f_lo, f_hi = gap(lo), gap(hi)
-    while f_hi < 0.0:
-        if hi >= _MAX_STRENGTH:
-            raise OverflowError(f_hi)
-        lo, f_lo = hi, f_hi
-        hi = min(hi * 1.5, _MAX_STRENGTH)
-        f_hi = gap(hi)
-    best, f_best = hi, f_hi
-    side = 0
-    for _ in range(60):
-        if abs(f_best) <= _IC_TOLERANCE:
-            break
-        k = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f_k = gap(k)
-        best, f_best = k, f_k
-        if f_k > 0.0:
-            hi, f_hi = k, f_k
-            if side == 1:
-                f_lo /= 2.0
-            side = 1
-        else:
-            lo, f_lo = k, f_k
-            if side == -1:
-                f_hi /= 2.0
-            side = -1
-    return best
-
-
-def _calibrate(
-    noise: list[float], target: float, lookback: int, var0: float
-) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Signal strength k whose realised IC(1) on this sample equals ``target``.
-
-    If the sample's chance correlation alone already reaches ``target`` (small ``planted_ic`` or
-    short samples), matching it would plant next to nothing; k then matches the population IC
-    (the IC without that chance term) instead, and true_ic(1) differs from ``target`` by it.
-    """
-    runs: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def run(k: float) -> tuple[np.ndarray, np.ndarray]:
-        if k not in runs:
-            runs[k] = _simulate(noise, k, lookback, var0)
-        return runs[k][0], runs[k][1]
-
-    # E[tanh(z)^2] ~ 0.4 for z ~ N(0, 1): IC ~ k c / sqrt(1 + k^2 c^2), c ~ 0.63.
-    guess = min(target / (0.63 * math.sqrt(1.0 - target * target)), _MAX_STRENGTH)
-    tiny = 1e-9
-    measure = _realised_ic if _realised_ic(*run(tiny)) < target else _population_ic
-    try:
-        strength = _solve(lambda k: measure(*run(k)) - target, tiny, guess)
-    except OverflowError as exc:
-        reached = float(exc.args[0]) + target
-        raise ConfigError(
-            f"planted_ic={target} is not reachable for this market: the IC is {reached:.3f} at "
-            f"the strongest signal allowed (k={_MAX_STRENGTH}); lower planted_ic or raise n_bars"
-        ) from None
-    return strength, runs[strength]
+        return ic_or_zero(expected, realised)
 
 
 def _regimes(
@@ -341,7 +203,7 @@ def synthetic_market(
     jump_scale = check_real("jump_scale", jump_scale, low=0.0, high=1.0, closed="(]")
     if signal_strength is not None:
         signal_strength = check_real(
-            "signal_strength", signal_strength, low=0.0, high=_MAX_STRENGTH, closed="[]"
+            "signal_strength", signal_strength, low=0.0, high=MAX_STRENGTH, closed="[]"
         )
         if planted_ic > 0.0:
             raise ConfigError(
@@ -376,12 +238,12 @@ def synthetic_market(
     noise = shocks.tolist()
     if signal_strength is not None:
         strength = signal_strength
-        r, mu, vol = _simulate(noise, strength, signal_lookback, base * base)
+        r, mu, vol = simulate(noise, strength, signal_lookback, base * base)
     elif planted_ic > 0.0:
-        strength, (r, mu, vol) = _calibrate(noise, planted_ic, signal_lookback, base * base)
+        strength, (r, mu, vol) = calibrate(noise, planted_ic, signal_lookback, base * base)
     else:
         strength = 0.0
-        r, mu, vol = _simulate(noise, 0.0, signal_lookback, base * base)
+        r, mu, vol = simulate(noise, 0.0, signal_lookback, base * base)
 
     # Prices: open = previous close; high/low = Brownian-bridge extremes of the bar's log path.
     log_close = math.log(start_price) + np.cumsum(r)
@@ -413,7 +275,7 @@ def synthetic_market(
         name="regime",
     )
     expected = pd.Series(mu, index=index, name="expected_return", dtype=np.float64)
-    state = _SignalState(
+    state = SignalState(
         log_returns=r, vol_estimate=vol, strength=float(strength), lookback=signal_lookback
     )
     return SyntheticMarket(
