@@ -9,20 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crypto_tune.data._bar_grid import Gap, find_gaps, infer_timeframe, time_index
 from crypto_tune.data._provenance import Provenance, read_provenance
 from crypto_tune.data._resample import resample_candles
-from crypto_tune.data._validate import (
-    OHLCV,
-    TIMESTAMP_ALIASES,
-    Gap,
-    RowNames,
-    find_gaps,
-    format_time,
-    frame_to_candles,
-    infer_timeframe,
-    normalise_name,
-    time_index,
-)
+from crypto_tune.data._rows import RowNames
+from crypto_tune.data._timestamps import format_time
+from crypto_tune.data._validate import OHLCV, TIMESTAMP_ALIASES, frame_to_candles, normalise_name
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
 

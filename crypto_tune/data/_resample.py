@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crypto_tune.data._validate import (
-    RowNames,
-    check_parsed_rows,
-    format_time,
-    infer_timeframe,
-    time_index,
-    timeframe_ratio,
-    validate_candles,
-)
+from crypto_tune.data._bar_grid import infer_timeframe, time_index, timeframe_ratio
+from crypto_tune.data._rows import RowNames
+from crypto_tune.data._timestamps import format_time
+from crypto_tune.data._validate import check_parsed_rows, validate_candles
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
 

@@ -48,7 +48,9 @@ from crypto_tune.data._planted_signal import (
     ic_or_zero,
     simulate,
 )
-from crypto_tune.data._validate import TIME_UNIT, RowNames, check_parsed_rows
+from crypto_tune.data._rows import RowNames
+from crypto_tune.data._timestamps import TIME_UNIT
+from crypto_tune.data._validate import check_parsed_rows
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.timeframes import periods_per_year, timeframe_delta
 

@@ -1,73 +1,33 @@
-"""Candle validation: column lookup, parsing to float64/UTC, OHLC sanity, duplicates, order, gaps.
+"""Candle validation: column lookup, parsing to float64/UTC, OHLC sanity, duplicates, order.
 
 Every check is vectorised; the first offending row is named in a one-line :class:`DataError`.
-Rows are named by :class:`RowNames` ("line 7" of a CSV file, "row 6" of a frame, 1-based).
+Rows are named by :class:`~crypto_tune.data._rows.RowNames` ("line 7" of a CSV file, "row 6" of
+a frame, 1-based). Timestamps are parsed in ``_timestamps.py``; gaps and timeframes of the bar
+grid are in ``_bar_grid.py`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from crypto_tune.data._bar_grid import Gap, find_gaps, infer_timeframe, time_index
+from crypto_tune.data._rows import RowNames, cell_text, first_row
+from crypto_tune.data._timestamps import TIME_UNIT, format_time, parse_timestamps
 from crypto_tune.exceptions import ConfigError, DataError
-from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
 
 OHLCV: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 PRICES: tuple[str, ...] = ("open", "high", "low", "close")
 # Accepted names of the bar-open-time column, in order of preference (after normalisation).
 TIMESTAMP_ALIASES: tuple[str, ...] = ("timestamp", "open_time", "datetime", "date", "time")
-# The unit pandas gives parsed datetimes ("ns" on pandas 2, "us" on pandas 3); candles use it too,
-# so a frame from this package compares equal to one the user parsed with pandas directly.
-TimeUnit: TypeAlias = Literal["s", "ms", "us", "ns"]
-TIME_UNIT: TimeUnit = pd.date_range("2021-01-01", periods=1, freq="h", tz="UTC").unit
-
-# Epoch magnitude thresholds (value below -> unit): 1e11 s is the year 5138, 1e11 ms is 1973-03.
-_EPOCH_UNITS: tuple[tuple[float, int, str], ...] = (
-    (1e11, 1_000_000_000, "s"),
-    (1e14, 1_000_000, "ms"),
-    (1e17, 1_000, "us"),
-    (np.inf, 1, "ns"),
-)
-_MAX_NS = float(pd.Timestamp.max.value)
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A hole in the bar grid (never filled): ``missing_bars`` bars between after and before."""
-
-    after: pd.Timestamp
-    before: pd.Timestamp
-    missing_bars: int
 
 
 def normalise_name(name: object) -> str:
     """Column name as matched by the loader: stripped, lower case, spaces/dashes -> underscores."""
     return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-
-
-def format_time(stamp: pd.Timestamp) -> str:
-    """ISO-8601 UTC text of a timestamp, e.g. ``2021-01-01T04:00:00Z``."""
-    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class RowNames:
-    """Names rows in error messages: ``"row 3"`` (1-based position) or ``"line 4"`` of a file.
-
-    Built lazily, so a 72k-row file costs nothing until a message needs a name.
-    """
-
-    kind: str = "row"
-    numbers: np.ndarray | None = None  # 1-based number of each row; None -> position + 1
-
-    def __getitem__(self, position: int) -> str:
-        number = position + 1 if self.numbers is None else int(self.numbers[position])
-        return f"{self.kind} {number}"
 
 
 def find_columns(columns: Iterable[object], *, source: str) -> dict[str, object]:
@@ -94,16 +54,6 @@ def find_columns(columns: Iterable[object], *, source: str) -> dict[str, object]
     return found
 
 
-def _first(mask: np.ndarray) -> int | None:
-    hits = np.flatnonzero(mask)
-    return int(hits[0]) if hits.size else None
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Cells as stripped strings ('' for missing), for messages and emptiness checks."""
-    return values.astype("string").fillna("").str.strip()
-
-
 def parse_numbers(values: pd.Series, *, column: str, source: str, labels: RowNames) -> np.ndarray:
     """Parse one OHLCV column to finite float64; the first empty/unparsable/NaN/inf cell raises."""
     if pd.api.types.is_bool_dtype(values.dtype):
@@ -112,93 +62,12 @@ def parse_numbers(values: pd.Series, *, column: str, source: str, labels: RowNam
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = _first(~np.isfinite(numbers))
+    bad = first_row(~np.isfinite(numbers))
     if bad is None:
         return numbers
-    text = str(_text(values.iloc[bad : bad + 1]).iloc[0])
+    text = str(cell_text(values.iloc[bad : bad + 1]).iloc[0])
     what = "empty cell" if text in ("", "<NA>") else f"not a finite number: {text!r}"
     raise DataError(f"{source}: {labels[bad]}, column {column!r}: {what}")
-
-
-def _epoch_to_index(
-    numbers: np.ndarray, *, column: str, source: str, labels: RowNames
-) -> np.ndarray:
-    """Epoch numbers (s, ms, us or ns, decided per value by magnitude) -> int64 nanoseconds."""
-    factors = np.ones(numbers.shape, dtype=np.int64)
-    for limit, factor, _unit in reversed(_EPOCH_UNITS):
-        factors[numbers < limit] = factor
-    scaled = numbers * factors.astype(np.float64)
-    bad = _first(~(scaled <= _MAX_NS))
-    if bad is not None:
-        raise DataError(
-            f"{source}: {labels[bad]}, column {column!r}: epoch timestamp {float(numbers[bad])} "
-            f"is out of range"
-        )
-    if np.all(numbers == np.floor(numbers)) and np.all(numbers < 2**53):
-        return numbers.astype(np.int64) * factors
-    return np.round(scaled).astype(np.int64)
-
-
-def parse_timestamps(
-    values: pd.Series | pd.Index, *, column: str, source: str, labels: RowNames
-) -> pd.DatetimeIndex:
-    """Parse bar open times to a UTC :class:`DatetimeIndex` named ``timestamp``.
-
-    Accepts datetimes (naive = UTC, aware converted to UTC), ISO-8601 text (with or without ``Z``
-    or an offset), and epoch seconds, milliseconds, microseconds or nanoseconds (decided per value
-    by magnitude, so a file that switches from ms to us mid-way still parses).
-    """
-    series = pd.Series(values, copy=False).reset_index(drop=True)
-    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
-        series.dtype
-    ):
-        stamps = pd.DatetimeIndex(series)
-        stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-        bad = _first(np.asarray(stamps.isna()))
-        if bad is not None:
-            raise DataError(f"{source}: {labels[bad]}, column {column!r}: empty timestamp")
-        return _finish_index(stamps)
-    if pd.api.types.is_bool_dtype(series.dtype):
-        raise DataError(f"{source}: column {column!r} is boolean, expected timestamps")
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = _first(~np.isfinite(numbers) | (numbers < 0))
-        if bad is not None:
-            raise DataError(
-                f"{source}: {labels[bad]}, column {column!r}: not an epoch timestamp: "
-                f"{float(numbers[bad])}"
-            )
-        return _epoch_index(_epoch_to_index(numbers, column=column, source=source, labels=labels))
-    text = _text(series)
-    bad = _first(text.eq("").to_numpy())
-    if bad is not None:
-        raise DataError(f"{source}: {labels[bad]}, column {column!r}: empty cell")
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    numeric = np.isfinite(numbers)
-    if numeric.mean() > 0.5:  # an epoch column; any other cell is the error
-        bad = _first(~numeric | (numbers < 0))
-        if bad is not None:
-            raise DataError(
-                f"{source}: {labels[bad]}, column {column!r}: not an epoch timestamp: "
-                f"{text.iloc[bad]!r}"
-            )
-        return _epoch_index(_epoch_to_index(numbers, column=column, source=source, labels=labels))
-    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = _first(parsed.isna().to_numpy())
-    if bad is not None:
-        raise DataError(
-            f"{source}: {labels[bad]}, column {column!r}: unparsable timestamp {text.iloc[bad]!r}"
-        )
-    return _finish_index(pd.DatetimeIndex(parsed))
-
-
-def _epoch_index(nanoseconds: np.ndarray) -> pd.DatetimeIndex:
-    return _finish_index(pd.DatetimeIndex(pd.to_datetime(nanoseconds, unit="ns", utc=True)))
-
-
-def _finish_index(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    naive = stamps.tz_convert("UTC").tz_localize(None).as_unit(TIME_UNIT)
-    return pd.DatetimeIndex(naive.to_numpy(), name="timestamp").tz_localize("UTC")
 
 
 def check_parsed_rows(
@@ -212,26 +81,26 @@ def check_parsed_rows(
         raise DataError(f"{source}: no data rows")
     o, h, low, c, vol = (values[:, i] for i in range(5))
     for i, name in enumerate(PRICES):
-        bad = _first(values[:, i] <= 0)
+        bad = first_row(values[:, i] <= 0)
         if bad is not None:
             raise DataError(
                 f"{source}: {labels[bad]}, column {name!r}: price must be > 0, "
                 f"got {float(values[bad, i])}"
             )
-    bad = _first(vol < 0)
+    bad = first_row(vol < 0)
     if bad is not None:
         raise DataError(
             f"{source}: {labels[bad]}, column 'volume': volume must be >= 0, got {float(vol[bad])}"
         )
     top = np.maximum(o, c)
-    bad = _first(h < top)
+    bad = first_row(h < top)
     if bad is not None:
         raise DataError(
             f"{source}: {labels[bad]}, column 'high': high {float(h[bad])} < max(open, close) "
             f"{float(top[bad])}"
         )
     bottom = np.minimum(o, c)
-    bad = _first(low > bottom)
+    bad = first_row(low > bottom)
     if bad is not None:
         raise DataError(
             f"{source}: {labels[bad]}, column 'low': low {float(low[bad])} > min(open, close) "
@@ -246,7 +115,7 @@ def check_parsed_rows(
         same = stamps[order][1:] == stamps[order][:-1]
         ordered = values[order]
         differs = same & np.any(ordered[1:] != ordered[:-1], axis=1)
-        j = _first(differs)
+        j = first_row(differs)
         if j is not None:
             first, second = int(order[j]), int(order[j + 1])
             col = int(np.flatnonzero(values[first] != values[second])[0])
@@ -260,7 +129,7 @@ def check_parsed_rows(
     kept = np.flatnonzero(keep)
     kept_stamps = stamps[kept]
     step = np.diff(kept_stamps)
-    j = _first(step <= 0)
+    j = first_row(step <= 0)
     if j is not None:
         prev, cur = int(kept[j]), int(kept[j + 1])
         raise DataError(
@@ -318,92 +187,6 @@ def frame_to_candles(
         values[:, i] = parse_numbers(column, column=name, source=source, labels=labels)
     index = parse_timestamps(raw_time, column=time_column, source=source, labels=labels)
     return check_parsed_rows(index, values, source=source, labels=labels)
-
-
-def time_index(candles: pd.DataFrame | pd.Series) -> pd.DatetimeIndex:
-    """The bar open times of ``candles`` (its DatetimeIndex); a :class:`DataError` otherwise."""
-    index = candles.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"candles need a DatetimeIndex, got {type(index).__name__}")
-    return index
-
-
-def _spacings(index: pd.DatetimeIndex) -> np.ndarray:
-    stamps = pd.DatetimeIndex(index).as_unit("ns").asi8
-    return np.diff(stamps)
-
-
-def find_gaps(index: pd.DatetimeIndex, timeframe: str) -> tuple[Gap, ...]:
-    """Holes in a sorted bar index: every spacing longer than one ``timeframe`` bar.
-
-    ``missing_bars`` is ``spacing / bar - 1`` (rounded up when the spacing is not a whole number of
-    bars). Gaps are reported, never filled.
-
-    >>> idx = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 12:00"], tz="UTC")
-    >>> find_gaps(idx, "4h")[0].missing_bars
-    2
-    """
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"find_gaps needs a DatetimeIndex, got {type(index).__name__}")
-    step = timeframe_delta(timeframe).value
-    spacing = _spacings(index)
-    where = np.flatnonzero(spacing > step)
-    missing = -(-spacing[where] // step) - 1
-    return tuple(
-        Gap(after=index[i], before=index[i + 1], missing_bars=int(m))
-        for i, m in zip(where.tolist(), missing, strict=True)
-    )
-
-
-def format_timeframe(minutes: int) -> str:
-    """``240 -> "4h"``, ``1440 -> "1d"``, ``10080 -> "1w"``, ``15 -> "15m"``."""
-    for unit, size in (("w", 10080), ("d", 1440), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
-
-
-def infer_timeframe(index: pd.DatetimeIndex) -> str:
-    """The modal spacing of a bar index as a timeframe string ("15m", "1h", "4h", "1d", "1w").
-
-    Ties go to the shortest spacing. Needs at least two bars and a whole number of minutes.
-
-    >>> infer_timeframe(pd.date_range("2021-01-01", periods=5, freq="4h", tz="UTC"))
-    '4h'
-    """
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"infer_timeframe needs a DatetimeIndex, got {type(index).__name__}")
-    spacing = _spacings(index)
-    spacing = spacing[spacing > 0]
-    if spacing.size == 0:
-        raise DataError(
-            f"cannot infer the timeframe from {len(index)} distinct bar time(s); need at least 2"
-        )
-    values, counts = np.unique(spacing, return_counts=True)
-    modal = int(values[np.argmax(counts)])  # np.unique sorts, so ties go to the shortest
-    minute = 60 * 1_000_000_000
-    if modal % minute:
-        raise DataError(
-            f"cannot infer the timeframe: the most common bar spacing {pd.Timedelta(modal)} "
-            f"is not a whole number of minutes"
-        )
-    return format_timeframe(modal // minute)
-
-
-def timeframe_ratio(source: str, target: str) -> int:
-    """How many ``source`` bars make one ``target`` bar; ConfigError for a malformed timeframe."""
-    small, big = timeframe_minutes(source), timeframe_minutes(target)
-    if big < small:
-        raise DataError(
-            f"cannot turn {source} bars into finer {target} bars (target timeframe must be a "
-            f"multiple of {source})"
-        )
-    if big % small:
-        raise DataError(
-            f"cannot resample {source} bars to {target}: {target} is not a whole multiple of "
-            f"{source}"
-        )
-    return big // small
 
 
 __all__ = [

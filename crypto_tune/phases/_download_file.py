@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from crypto_tune.data import PROVENANCE_KEY, Gap, Provenance, read_provenance
-from crypto_tune.data._validate import TIME_UNIT, format_time
+from crypto_tune.data._timestamps import TIME_UNIT, format_time
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.exchange import ExchangeClient, MarketInfo, ccxt_version
 

@@ -18,7 +18,7 @@ from crypto_tune.data import (
     read_provenance,
     validate_candles,
 )
-from crypto_tune.data._validate import TIME_UNIT, format_time
+from crypto_tune.data._timestamps import TIME_UNIT, format_time
 from crypto_tune.exceptions import DataError
 from crypto_tune.exchange import ExchangeClient, MarketInfo
 from crypto_tune.phases._download_file import (
