@@ -12,7 +12,6 @@ MAX_LINES = 400
 KNOWN_LONG = {
     "data/_validate.py",
     "phases/_switch.py",
-    "phases/_walkforward_window.py",
 }
 
 

@@ -46,7 +46,7 @@ def basket(tmp_path_factory) -> list[str]:
 # ------------------------------------------------------------------ no window sees its test
 def _cut(member, settings):
     """``member`` with its dataset rebuilt from candles cut at its window's test start."""
-    from crypto_tune.phases._walkforward_window import Member
+    from crypto_tune.phases._walkforward_member import Member
 
     window = member.window
     cut = _truncated(member.dataset, member.settings, window.test[0])
@@ -71,7 +71,7 @@ def test_basket_tuning_inputs_unchanged_by_truncation(basket: list[str], tmp_pat
     members' mean IC), out-of-fold predictions and the portfolio's Phase 2 objective, equal or
     rebalanced and vol-targeted, are the same: no member's tuning saw its test period."""
     from crypto_tune.phases._walkforward import window_members
-    from crypto_tune.phases._walkforward_window import strategy_scorer, window_model_value
+    from crypto_tune.phases._walkforward_member import strategy_scorer, window_model_value
 
     settings = _settings(tmp_path, *basket)
     settings = dataclasses.replace(

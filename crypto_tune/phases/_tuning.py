@@ -202,6 +202,27 @@ def optimize(
     return done
 
 
+def tune_window_study(
+    settings: Settings,
+    window: int,
+    phase: Literal["model", "strategy"],
+    space: SearchSpace,
+    fingerprint: dict[str, object],
+    objective: Callable[[dict[str, Any]], float],
+    budget: int,
+) -> tuple[optuna.Study, int]:
+    """Open (or resume) the study ``{study.name}.wf{window}.{phase}``, check and record what it
+    measures, tune it to ``budget`` complete trials; returns it and the trials tuned here. The
+    one sequence every walk-forward window runs twice (single asset, basket and universe)."""
+    from crypto_tune.study import check_fingerprint
+
+    name = f"wf{window}.{phase}"
+    offset = 2 * window + (phase == "strategy")  # a sampler seed of its own per study
+    study = tuning_study(settings, name, space, offset=offset)
+    check_fingerprint(settings, fingerprint, phase=name, record=True)
+    return study, optimize(study, space, objective, budget)
+
+
 def log_tuned(
     logger: logging.Logger,
     head: str,

@@ -28,11 +28,10 @@ from crypto_tune.objectives import MODEL_OBJECTIVES
 from crypto_tune.phases._tuning import (
     log_tuned,
     model_settings,
-    optimize,
     pinned_model,
     search_space,
     trial_value,
-    tuning_study,
+    tune_window_study,
 )
 from crypto_tune.phases._universe_best import holdout_predictions
 from crypto_tune.phases._universe_model import score_universe, universe_model_fingerprint
@@ -45,30 +44,19 @@ from crypto_tune.phases._universe_strategy import (
     universe_strategy_fingerprint,
 )
 from crypto_tune.phases._universe_verdict import with_trial
+from crypto_tune.phases._walkforward import windows_on
 from crypto_tune.timeframes import periods_per_year
 from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
 from crypto_tune.universe._oof import universe_oof
 from crypto_tune.universe._summary import buy_and_hold
-from crypto_tune.walkforward import Window, walkforward_windows
+from crypto_tune.walkforward import Window
 
 log = logging.getLogger("crypto_tune.walkforward")
 
 
 def universe_windows(settings: Settings, data: UniverseDataset) -> list[Window]:
     """The walk-forward windows on the universe's calendar."""
-    split, wf = settings.split, settings.walkforward
-    return walkforward_windows(
-        data.panel.index,
-        start=wf.start or split.tune_start,
-        end=wf.end or split.holdout_end,
-        train_months=split.train_months,
-        test_months=split.test_months,
-        expanding=split.expanding,
-        purge=split.purge,
-        valid_fraction=split.valid_fraction,
-        n_folds=split.n_folds,
-        min_train_fraction=split.min_train_fraction,
-    )
+    return windows_on(settings, data.panel.index)
 
 
 def _model_value(settings: Settings, data: UniverseDataset, params: dict[str, Any]) -> float:
@@ -84,8 +72,6 @@ def run_window(
     settings: Settings, data: UniverseDataset, window: Window, total: int
 ) -> dict[str, Any]:
     """Tune (or resume) both studies of ``window``, refit, trade its test block."""
-    from crypto_tune.study import check_fingerprint
-
     wf, k = settings.walkforward, window.number
     local = dataclasses.replace(data, folds=window.folds, holdout=window.refit)
     dates = window.dates(data.panel.index)
@@ -93,11 +79,14 @@ def run_window(
     model_space = search_space(settings, "model")
     strategy_space = search_space(settings, "strategy")
     clock = time.perf_counter()
-    study = tuning_study(settings, f"wf{k}.model", model_space, offset=2 * k)
-    fingerprint = universe_model_fingerprint(settings, local)
-    check_fingerprint(settings, fingerprint, phase=f"wf{k}.model", record=True)
-    tuned = optimize(
-        study, model_space, lambda p: _model_value(settings, local, p), wf.model_trials
+    study, tuned = tune_window_study(
+        settings,
+        k,
+        "model",
+        model_space,
+        universe_model_fingerprint(settings, local),
+        lambda p: _model_value(settings, local, p),
+        wf.model_trials,
     )
     params, number, value = pinned_model(study, wf.model_trials)
     model = model_settings(settings, params | model_space.fixed)
@@ -119,12 +108,12 @@ def run_window(
     segments = tuple(make_segment(settings, local, scores, f.test_idx) for f in local.folds)
     context = UniverseContext(local, oof, f"{study.study_name}#{number}", ppy, segments)
     clock = time.perf_counter()
-    s_study = tuning_study(settings, f"wf{k}.strategy", strategy_space, offset=2 * k + 1)
-    fingerprint = universe_strategy_fingerprint(settings, context)
-    check_fingerprint(settings, fingerprint, phase=f"wf{k}.strategy", record=True)
-    s_tuned = optimize(
-        s_study,
+    s_study, s_tuned = tune_window_study(
+        settings,
+        k,
+        "strategy",
         strategy_space,
+        universe_strategy_fingerprint(settings, context),
         lambda p: evaluate_universe(with_trial(settings, p), context)[0][0],
         wf.strategy_trials,
     )

@@ -32,6 +32,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from crypto_tune.config import Settings
 from crypto_tune.data import time_index
 from crypto_tune.dataset import Dataset, prepare_dataset
@@ -41,17 +43,19 @@ from crypto_tune.phases._tuning import search_space
 from crypto_tune.walkforward import Window, walkforward_windows
 
 if TYPE_CHECKING:
-    from crypto_tune.phases._walkforward_window import Member
+    from crypto_tune.phases._walkforward_member import Member
 
 log = logging.getLogger("crypto_tune.walkforward")
 
 
 # ---------------------------------------------------------------------- inputs of a window
-def windows_for(settings: Settings, dataset: Dataset) -> list[Window]:
-    """The walk-forward windows of ``settings`` on ``dataset``'s bars."""
+def windows_on(settings: Settings, index: pd.DatetimeIndex) -> list[Window]:
+    """The walk-forward windows of ``settings`` on the bars ``index`` (one asset's candles or a
+    universe's calendar): ``walkforward.start..end`` (null: the split's tuning start and holdout
+    end), the split's train/test months, purge and folds."""
     split, wf = settings.split, settings.walkforward
     return walkforward_windows(
-        time_index(dataset.candles),
+        index,
         start=wf.start or split.tune_start,
         end=wf.end or split.holdout_end,
         train_months=split.train_months,
@@ -62,6 +66,11 @@ def windows_for(settings: Settings, dataset: Dataset) -> list[Window]:
         n_folds=split.n_folds,
         min_train_fraction=split.min_train_fraction,
     )
+
+
+def windows_for(settings: Settings, dataset: Dataset) -> list[Window]:
+    """The walk-forward windows of ``settings`` on ``dataset``'s bars."""
+    return windows_on(settings, time_index(dataset.candles))
 
 
 def walkforward_dataset(settings: Settings) -> Dataset:
@@ -82,7 +91,7 @@ def window_members(settings: Settings) -> list[tuple[Member, ...]]:
     """Per walk-forward window, its members: the asset, or every symbol of a basket with its
     own dataset and its own window (the same calendar dates; refused if the counts differ)."""
     from crypto_tune.dataset import member_settings
-    from crypto_tune.phases._walkforward_window import Member
+    from crypto_tune.phases._walkforward_member import Member
 
     per_member = []
     for member in member_settings(settings):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,132 +30,32 @@ from crypto_tune import metrics
 from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings, StrategySettings
 from crypto_tune.data import time_index
-from crypto_tune.dataset import Dataset, regime_mask
+from crypto_tune.dataset import regime_mask
 from crypto_tune.evaluation import (
-    PortfolioContext,
-    StrategyContext,
     backtest_segment,
-    fold_arrays_for,
-    portfolio_folds,
-    score_strategy,
 )
-from crypto_tune.exceptions import ConfigError
 from crypto_tune.model import OutOfFold
 from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._tuning import (
     SearchSpace,
     complete_trials,
     log_tuned,
-    model_objective,
     model_settings,
-    optimize,
     pinned_model,
-    strategy_objective,
     strategy_settings,
     trial_value,
-    tuning_study,
+    tune_window_study,
 )
-from crypto_tune.timeframes import periods_per_year, timeframe_minutes
-from crypto_tune.walkforward import Window
+from crypto_tune.phases._walkforward_member import (
+    Member,
+    is_basket,
+    strategy_scorer,
+    window_model_value,
+)
+from crypto_tune.timeframes import periods_per_year
 
 log = logging.getLogger("crypto_tune.walkforward")
 _clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
-
-
-@dataclasses.dataclass(frozen=True)
-class Member:
-    """One asset of a window: its settings, its whole dataset, its window (positions into that
-    dataset) and ``data``, the dataset whose folds are the window's tuning folds."""
-
-    settings: Settings
-    dataset: Dataset
-    window: Window
-    data: Dataset
-
-    @property
-    def symbol(self) -> str:
-        return self.settings.asset.symbol
-
-
-def _is_basket(settings: Settings) -> bool:
-    return settings.asset.kind == "basket"
-
-
-# ------------------------------------------------------------------------ the two objectives
-def window_model_value(
-    settings: Settings, members: Sequence[Member], model: ModelSettings
-) -> tuple[float, list[OutOfFold]]:
-    """Phase 1's objective of ``model`` in a window (the members' mean) and each member's
-    out-of-fold predictions on the window's tuning folds."""
-    values, oofs = [], []
-    for member in members:
-        value, oof = model_objective(member.settings, member.data, model)
-        values.append(value)
-        oofs.append(oof)
-    return float(np.mean(values)), oofs
-
-
-def strategy_scorer(
-    settings: Settings, members: Sequence[Member], oofs: Sequence[OutOfFold]
-) -> Callable[[StrategySettings], float]:
-    """Phase 2's objective in a window, as a function of the strategy: the asset's, or the
-    basket portfolio's (weighted, rebalanced, vol-targeted as ``settings.asset`` says)."""
-    regime = settings.regime.name
-    arrays = [fold_arrays_for(m.data, oof, regime) for m, oof in zip(members, oofs, strict=True)]
-    if not _is_basket(settings):
-        return lambda strategy: strategy_objective(settings, arrays[0], strategy)
-    context = portfolio_context(settings, members, oofs, arrays)
-
-    def score(strategy: StrategySettings) -> float:
-        returns, trades = portfolio_folds(context, strategy, settings.asset)
-        return score_strategy(strategy, returns, trades, ppy=context.periods_per_year)
-
-    return score
-
-
-def portfolio_context(
-    settings: Settings,
-    members: Sequence[Member],
-    oofs: Sequence[OutOfFold],
-    arrays: Sequence[Any],
-) -> PortfolioContext:
-    """The basket's Phase 2 context on the window's tuning folds (the union grid per fold)."""
-    from crypto_tune.portfolio import alignment
-
-    timeframe = settings.asset.timeframe
-    ppy, bar_hours = periods_per_year(timeframe), timeframe_minutes(timeframe) / 60.0
-    counts = {len(m.data.folds) for m in members}
-    if len(counts) != 1:
-        raise ConfigError(
-            f"asset.symbols: the basket's members give different tuning fold counts "
-            f"{sorted(counts)} in walk-forward window {members[0].window.number}"
-        )
-    contexts = tuple(
-        StrategyContext(
-            dataset=m.data,
-            model=settings.model,
-            model_source="walkforward",
-            oof=oof,
-            folds=tuple(folds),
-            periods_per_year=ppy,
-            bar_hours=bar_hours,
-        )
-        for m, oof, folds in zip(members, oofs, arrays, strict=True)
-    )
-    grids = []
-    for k in range(counts.pop()):
-        union, positions = alignment(
-            [m.data.candles.index[m.data.folds[k].test_idx] for m in members]
-        )
-        grids.append((len(union), tuple(positions)))
-    return PortfolioContext(
-        members=contexts,
-        symbols=tuple(m.symbol for m in members),
-        grids=tuple(grids),
-        periods_per_year=ppy,
-        bar_hours=bar_hours,
-        model_source="walkforward",
-    )
 
 
 # ------------------------------------------------------------------------------ a window
@@ -239,7 +139,6 @@ def run_window(
 ) -> WindowResult:
     """Tune (or resume) both studies of the window, then refit and trade its test block."""
     from crypto_tune.fingerprint import study_fingerprint
-    from crypto_tune.study import check_fingerprint
 
     started = time.perf_counter()
     wf, k = settings.walkforward, members[0].window.number
@@ -250,16 +149,12 @@ def run_window(
 
     # Phase 1
     clock = time.perf_counter()
-    study = tuning_study(settings, f"wf{k}.model", model_space, offset=2 * k)
-    check_fingerprint(
+    study, tuned = tune_window_study(
         settings,
-        study_fingerprint(settings, datas, phase="model"),
-        phase=f"wf{k}.model",
-        record=True,
-    )
-    tuned = optimize(
-        study,
+        k,
+        "model",
         model_space,
+        study_fingerprint(settings, datas, phase="model"),
         lambda p: window_model_value(settings, members, model_settings(settings, p))[0],
         wf.model_trials,
     )
@@ -283,18 +178,14 @@ def run_window(
     # Phase 2
     clock = time.perf_counter()
     score = strategy_scorer(settings, members, oofs)
-    s_study = tuning_study(settings, f"wf{k}.strategy", strategy_space, offset=2 * k + 1)
-    check_fingerprint(
+    s_study, s_tuned = tune_window_study(
         settings,
+        k,
+        "strategy",
+        strategy_space,
         study_fingerprint(
             settings, datas, phase="strategy", predictions=",".join(o.key for o in oofs)
         ),
-        phase=f"wf{k}.strategy",
-        record=True,
-    )
-    s_tuned = optimize(
-        s_study,
-        strategy_space,
         lambda p: score(strategy_settings(settings, p)),
         wf.strategy_trials,
     )
@@ -322,7 +213,7 @@ def run_window(
         runs.append(run)
     traded = combine_window(settings, runs, strategy, k)
     traded.out_of_sample["refit_rounds"] = (
-        rounds[members[0].symbol] if not _is_basket(settings) else rounds
+        rounds[members[0].symbol] if not is_basket(settings) else rounds
     )
     ins, out = traded.in_sample, traded.out_of_sample
     gross = (traded.portfolio or {}).get("out_of_sample", {}).get("mean_gross")
@@ -341,7 +232,7 @@ def run_window(
     return WindowResult(
         number=k,
         dates=dates,
-        model_params={m.symbol: dict(chosen) for m in members} if _is_basket(settings) else chosen,
+        model_params={m.symbol: dict(chosen) for m in members} if is_basket(settings) else chosen,
         model_trial=model_trial,
         model_value=model_value,
         strategy_params={n.removeprefix("strategy."): v for n, v in strategy_params.items()},
@@ -426,7 +317,7 @@ def combine_window(
     """The window's record: the asset's own, or the basket's portfolio combined as the best run
     combines it (equal or inverse-vol sleeves, rebalancing and its costs, the vol target)."""
     ppy = periods_per_year(settings.asset.timeframe)
-    if not _is_basket(settings):
+    if not is_basket(settings):
         (run,) = runs
         out = performance(run.oos.returns.to_numpy(), len(run.oos.trades), ppy)
         out["ic"] = _clean(run.holdout_ic)
