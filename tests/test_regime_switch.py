@@ -15,7 +15,7 @@ from crypto_tune.config import StrategySettings
 from crypto_tune.data import synthetic_market
 from crypto_tune.evaluation import backtest_segment
 from crypto_tune.metrics import sharpe_ratio
-from crypto_tune.phases._switch import normalised_signal, switched_backtest
+from crypto_tune.phases._switch_backtest import normalised_signal, switched_backtest
 from crypto_tune.regimes import switch_count, switch_labels, volatility_regime
 
 ZSCORE = StrategySettings(

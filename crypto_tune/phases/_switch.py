@@ -32,222 +32,26 @@ import pandas as pd
 
 from crypto_tune import metrics
 from crypto_tune._json import json_value, provenance
-from crypto_tune.backtest import BacktestResult, realised_volatility, run_backtest
-from crypto_tune.config import ModelSettings, Settings, StrategySettings
-from crypto_tune.data import time_index
-from crypto_tune.dataset import Dataset, prepare_dataset, write_atomic_parquet
-from crypto_tune.evaluation import backtest_segment, rule_inputs
-from crypto_tune.exceptions import ConfigError
-from crypto_tune.phases._regimes import SETS, TUNED, regime_settings, with_regime_hint
+from crypto_tune.backtest import BacktestResult
+from crypto_tune.config import Settings
+from crypto_tune.dataset import prepare_dataset, write_atomic_parquet
+from crypto_tune.evaluation import backtest_segment
+from crypto_tune.phases._regimes import SETS, TUNED, regime_settings
+from crypto_tune.phases._switch_backtest import (
+    normalised_signal,
+    parameter_set,
+    per_regime,
+    segment_stats,
+    set_params,
+    switch_costs,
+    switch_segments,
+    switched_backtest,
+    trade_count,
+)
 from crypto_tune.regimes import switch_count, switch_labels
-from crypto_tune.strategies import sizing_for
-from crypto_tune.timeframes import periods_per_year, timeframe_minutes
+from crypto_tune.timeframes import periods_per_year
 
 log = logging.getLogger("crypto_tune.switch")
-
-
-# ------------------------------------------------------------------------ the switched run
-def normalised_signal(signal: np.ndarray, entry: float, exit_: float | None) -> np.ndarray:
-    """``signal`` mapped so that the engine's levels 1 (entry) and 0.5 (exit) reproduce the rule
-    ``entry``/``exit_`` exactly: odd, increasing, |s| <= exit -> [0, 0.5], exit < |s| <= entry ->
-    (0.5, 1], beyond entry -> (1, inf). NaN stays NaN (flat)."""
-    x = entry if exit_ is None else min(exit_, entry)
-    a = np.abs(signal)
-    low = 0.5 * a / x if x > 0 else np.zeros_like(a)
-    middle = 0.5 + 0.5 * (a - x) / (entry - x) if entry > x else np.ones_like(a)
-    high = 1.0 + (a - entry)
-    out = np.where(a <= x, low, np.where(a <= entry, middle, high))
-    return np.sign(signal) * out
-
-
-def _per_bar(value: Any, n: int) -> np.ndarray:
-    return np.full(n, np.nan if value is None else float(value)) if np.ndim(value) == 0 else value
-
-
-@dataclasses.dataclass(frozen=True)
-class ParameterSet:
-    """One regime's model and strategy, and where they came from."""
-
-    regime: str
-    model: ModelSettings
-    strategy: StrategySettings
-    model_source: str
-    strategy_source: str
-
-
-def switched_backtest(
-    candles: pd.DataFrame,
-    positions: np.ndarray,
-    predictions: dict[str, np.ndarray],
-    labels: np.ndarray,
-    sets: dict[str, StrategySettings],
-    *,
-    timeframe: str,
-) -> BacktestResult:
-    """One account over ``candles.iloc[positions]`` trading, at each bar, the set of the bar's
-    label (``labels``: "calm"/"volatile"/"unknown" per bar of the segment; unknown: flat).
-
-    ``predictions[regime]`` are that set's model's predictions on the segment. The decision made
-    at bar t's close (opening a trade on t+1) uses bar t's set: its signal and levels, and the
-    stop-loss, take-profit and size of a trade entered at t+1's open.
-    """
-    n = len(positions)
-    ppy = periods_per_year(timeframe)
-    close = candles["close"].to_numpy(dtype=np.float64)
-    signal = np.full(n, np.nan)
-    stop, target, leverage = np.zeros(n), np.zeros(n), np.full(n, np.nan)
-    decided = np.r_[labels[:1], labels[:-1]]  # the label of the bar whose signal opens bar i
-    costs = None
-    for regime, strategy in sets.items():
-        vol = None
-        if sizing_for(strategy.sizing).needs_volatility:
-            vol = realised_volatility(close, strategy.vol_window, periods_per_year=ppy)[positions]
-        raw, kwargs = rule_inputs(strategy, predictions[regime], np.ones(n, dtype=bool), vol)
-        mine = labels == regime
-        levels = normalised_signal(raw, kwargs["threshold"], kwargs["exit"])
-        signal[mine] = levels[mine]
-        entry = decided == regime
-        stop[entry] = np.nan_to_num(_per_bar(kwargs["stop_loss"], n)[entry])
-        target[entry] = np.nan_to_num(_per_bar(kwargs["take_profit"], n)[entry])
-        leverage[entry] = _per_bar(kwargs["leverage"], n)[entry]
-        costs_keys = ("fee", "slippage", "allow_short", "funding_rate", "borrow_rate")
-        shared = {k: kwargs[k] for k in (*costs_keys, "maintenance_margin")}
-        if costs is not None and costs != shared:
-            raise ConfigError(f"regime=switch: the sets differ in costs or shorting: {shared}")
-        costs = shared
-    assert costs is not None
-    part = candles.iloc[positions]
-    # funding at its timestamps, as every backtest_segment pays it (the sets share the market)
-    market = next(iter(sets.values())).costs
-    funding = market.funding(time_index(part), timeframe_minutes(timeframe))
-    costs = {**costs, "funding_rate": funding}
-    traded = pd.Series(signal, index=part.index)
-    result = run_backtest(
-        part,
-        traded,
-        threshold=1.0,
-        exit=0.5,
-        stop_loss=stop,
-        take_profit=target,
-        leverage=leverage,
-        timeframe=timeframe,
-        **costs,
-    )
-    return dataclasses.replace(result, signal=traded)
-
-
-def _strategy_params(strategy: StrategySettings) -> dict[str, Any]:
-    """Every strategy setting but the resolved market (the document's ``costs`` holds it)."""
-    params = dataclasses.asdict(strategy)
-    params.pop("market", None)
-    return params
-
-
-def _switch_costs(strategy: StrategySettings, parts: list[BacktestResult], n_is: int) -> dict:
-    """The switched account's gross-to-net bridge (:mod:`crypto_tune.costs`; the sets share
-    the market)."""
-    from crypto_tune.costs import costs_document
-
-    periods = {
-        "in_sample": ([p.returns for p in parts[:n_is]], [p.costs for p in parts[:n_is]]),
-        "out_of_sample": ([p.returns for p in parts[n_is:]], [p.costs for p in parts[n_is:]]),
-    }
-    return costs_document(strategy.costs, slippage=strategy.slippage, periods=periods)
-
-
-def _parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
-    from crypto_tune.evaluation import resolve_model
-    from crypto_tune.phases._best_choice import _chosen_trial
-    from crypto_tune.study import group_params, load_study
-
-    member = regime_settings(settings, regime)
-    try:
-        model, model_source = resolve_model(member)
-        study = load_study(member, phase="strategy")
-    except ConfigError as exc:
-        raise with_regime_hint(settings, exc) from None
-    trial = _chosen_trial(study, settings.best.pareto)
-    tuned = group_params(trial.params, "strategy")
-    strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
-    strategy.validate("strategy")
-    return ParameterSet(
-        regime, model, strategy, model_source, f"study:{study.study_name}#{trial.number}"
-    )
-
-
-@dataclasses.dataclass
-class Segments:
-    """Per segment (tuning folds, then the holdout): bar positions and each set's predictions."""
-
-    positions: list[np.ndarray]
-    predictions: dict[str, list[np.ndarray]]
-    in_sample: int  # how many leading segments are tuning folds
-
-
-def _segments(settings: Settings, dataset: Dataset, sets: dict[str, ParameterSet]) -> Segments:
-    from crypto_tune.model import fit_refit, out_of_fold, refit_rounds
-
-    folds = dataset.folds
-    positions: list[np.ndarray] = []
-    predictions: dict[str, list[np.ndarray]] = {r: [] for r in sets}
-    for regime, chosen in sets.items():
-        oof = out_of_fold(dataset, chosen.model, seed=settings.seed, cache_dir=settings.paths.cache)
-        for fold in folds:
-            preds = oof.fold_slice(fold.number)
-            if regime == next(iter(sets)):
-                positions.append(dataset.candles.index.get_indexer(preds.index))
-            predictions[regime].append(preds.to_numpy(dtype=np.float64))
-        fitted = fit_refit(
-            dataset.features,
-            dataset.label,
-            dataset.holdout,
-            chosen.model,
-            seed=settings.seed,
-            num_rounds=refit_rounds(oof.best_iterations),
-        )
-        predictions[regime].append(np.asarray(fitted.test_predictions, dtype=np.float64))
-    if len(dataset.holdout.test_idx) == 0:
-        raise ConfigError("split.holdout_start..holdout_end: no bars in the holdout")
-    positions.append(np.asarray(dataset.holdout.test_idx))
-    return Segments(positions, predictions, len(folds))
-
-
-_clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
-
-
-def _stats(returns: np.ndarray, n_trades: int, ppy: float) -> dict[str, Any]:
-    years = len(returns) / ppy if ppy else math.nan
-    return {
-        "sharpe": _clean(metrics.sharpe_ratio(returns, periods_per_year=ppy)),
-        "total_return": _clean(metrics.total_return(returns)),
-        "max_drawdown": _clean(metrics.max_drawdown(returns)),
-        "volatility": _clean(float(np.std(returns, ddof=1) * math.sqrt(ppy)))
-        if len(returns) > 1
-        else None,
-        "n_trades": int(n_trades),
-        "trades_per_year": _clean(n_trades / years) if years > 0 else None,
-        "n_bars": len(returns),
-    }
-
-
-def _per_regime(returns: np.ndarray, labels: np.ndarray, ppy: float) -> dict[str, Any]:
-    """Sharpe, summed return and share of bars on the bars of each switch label."""
-    out = {}
-    for regime in SETS:
-        mine = labels == regime
-        part = returns[mine]
-        out[regime] = {
-            "share_of_bars": _clean(float(mine.mean())) if len(labels) else None,
-            "sharpe": _clean(metrics.sharpe_ratio(part, periods_per_year=ppy))
-            if len(part) > 2
-            else None,
-            "return": _clean(float(np.log1p(part).sum())) if len(part) else None,
-        }
-    return out
-
-
-def _trades(result: BacktestResult) -> int:
-    return len(result.trades)
 
 
 def run_switch_best(settings: Settings) -> None:
@@ -260,11 +64,11 @@ def run_switch_best(settings: Settings) -> None:
     timeframe = settings.asset.timeframe
     ppy = periods_per_year(timeframe)
     overrides = command_line_overrides(settings, "strategy")
-    chosen = {r: _parameter_set(settings, r, overrides) for r in TUNED}
+    chosen = {r: parameter_set(settings, r, overrides) for r in TUNED}
     dataset = prepare_dataset(settings)
     raw = dataset.regime
     labels_all = switch_labels(raw, settings.regime.confirm).astype(object).to_numpy()
-    segs = _segments(settings, dataset, chosen)
+    segs = switch_segments(settings, dataset, chosen)
     candles = dataset.candles
     sets = {r: chosen[r].strategy for r in SETS}
     results: dict[str, list[BacktestResult]] = {"switch": [], "single_set": []}
@@ -298,9 +102,9 @@ def run_switch_best(settings: Settings) -> None:
         for segment, chunk in (("in_sample", slice(0, n_is)), ("out_of_sample", slice(n_is, None))):
             returns = np.concatenate([p.returns.to_numpy() for p in parts[chunk]])
             labels = np.concatenate(seg_labels[chunk])
-            trades = sum(_trades(p) for p in parts[chunk])
-            report[name][segment] = _stats(returns, trades, ppy) | {
-                "per_regime": _per_regime(returns, labels, ppy)
+            trades = sum(trade_count(p) for p in parts[chunk])
+            report[name][segment] = segment_stats(returns, trades, ppy) | {
+                "per_regime": per_regime(returns, labels, ppy)
             }
             curves[(name, segment)] = pd.concat([p.returns for p in parts[chunk]])
     switches = {
@@ -316,7 +120,7 @@ def run_switch_best(settings: Settings) -> None:
     psr = metrics.probabilistic_sharpe_ratio(sr, n_obs, skew, kurt)
     n_trials = _strategy_trials(settings)
     better = {
-        seg: _clean(
+        seg: json_value(
             (report["switch"][seg]["sharpe"] or 0.0) - (report["single_set"][seg]["sharpe"] or 0.0)
         )
         for seg in ("in_sample", "out_of_sample")
@@ -341,7 +145,7 @@ def run_switch_best(settings: Settings) -> None:
             "source": {r: chosen[r].model_source for r in SETS},
         },
         "strategy": {
-            "params": {r: _strategy_params(chosen[r].strategy) for r in SETS},
+            "params": {r: set_params(chosen[r].strategy) for r in SETS},
             "overrides": overrides,
             "source": {r: chosen[r].strategy_source for r in SETS},
         },
@@ -357,19 +161,19 @@ def run_switch_best(settings: Settings) -> None:
                 r: {
                     "study": regime_settings(settings, r).study.name,
                     "model_params": chosen[r].model.params(),
-                    "strategy_params": _strategy_params(chosen[r].strategy),
+                    "strategy_params": set_params(chosen[r].strategy),
                     "model_source": chosen[r].model_source,
                     "strategy_source": chosen[r].strategy_source,
                 }
                 for r in SETS
             },
         },
-        "costs": _switch_costs(chosen["all"].strategy, results["switch"], n_is),
+        "costs": switch_costs(chosen["all"].strategy, results["switch"], n_is),
         "comparison": {
             "single_set": {
                 "study": regime_settings(settings, "all").study.name,
                 "model_params": chosen["all"].model.params(),
-                "strategy_params": _strategy_params(chosen["all"].strategy),
+                "strategy_params": set_params(chosen["all"].strategy),
                 "strategy_source": chosen["all"].strategy_source,
                 **report["single_set"],
             },
@@ -377,7 +181,7 @@ def run_switch_best(settings: Settings) -> None:
             "sharpe_gain": better,
         },
         "robustness": {
-            "psr": _clean(psr),
+            "psr": json_value(psr),
             "dsr": None,
             "pbo": None,
             "n_trials": n_trials,
