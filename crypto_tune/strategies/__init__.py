@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.strategies._base import Rule, RuleSettings, search_space_keys
+from crypto_tune.strategies._base import Rule, RuleSettings, TrailingRule, search_space_keys
 from crypto_tune.strategies._sizing import SIZINGS, Sizing, SizingSettings
 
 
@@ -57,6 +57,7 @@ __all__ = [
     "RuleSettings",
     "Sizing",
     "SizingSettings",
+    "TrailingRule",
     "rule_for",
     "search_space_keys",
     "sizing_for",

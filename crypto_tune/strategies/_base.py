@@ -91,4 +91,19 @@ class Rule:
         settings themselves)."""
 
 
-__all__ = ["Rule", "RuleSettings", "search_space_keys"]
+@dataclass(frozen=True)
+class TrailingRule(Rule):
+    """A rule trading a transform of the prediction against its own trailing ``signal_window``
+    bars (the z-score, the rank): levels ``entry``/``exit`` in the transform's units, the
+    signal cached per window length."""
+
+    def window_key(self, settings: RuleSettings) -> tuple[object, ...]:
+        return (self.name, settings.signal_window)
+
+    def levels(self, settings: RuleSettings) -> tuple[float, float | None]:
+        # (validation keeps exit <= entry; a perturbed neighbour may not: clamp, never fail)
+        exit_ = None if settings.exit is None else min(settings.exit, settings.entry)
+        return settings.entry, exit_
+
+
+__all__ = ["Rule", "RuleSettings", "TrailingRule", "search_space_keys"]

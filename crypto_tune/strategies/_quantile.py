@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.strategies._base import Rule, RuleSettings
+from crypto_tune.strategies._base import RuleSettings, TrailingRule
 
 SIGNAL_MIN_PERIODS = 50  # as the z-score's (crypto_tune.backtest.SIGNAL_MIN_PERIODS)
 
@@ -45,11 +45,8 @@ def rolling_rank_signal(
 
 
 @dataclass(frozen=True)
-class QuantileRule(Rule):
+class QuantileRule(TrailingRule):
     """Trades the trailing rank of the prediction (levels in (0, 1))."""
-
-    def window_key(self, settings: RuleSettings) -> tuple[object, ...]:
-        return (self.name, settings.signal_window)
 
     def signal(
         self,
@@ -59,10 +56,6 @@ class QuantileRule(Rule):
         segments: np.ndarray | None = None,
     ) -> np.ndarray:
         return rolling_rank_signal(predictions, settings.signal_window, segments=segments)
-
-    def levels(self, settings: RuleSettings) -> tuple[float, float | None]:
-        exit_ = None if settings.exit is None else min(settings.exit, settings.entry)
-        return settings.entry, exit_
 
     def check(self, settings: RuleSettings, key: str) -> None:
         if not 0 < settings.entry < 1:

@@ -8,15 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crypto_tune.strategies._base import Rule, RuleSettings
+from crypto_tune.strategies._base import RuleSettings, TrailingRule
 
 
 @dataclass(frozen=True)
-class ZScoreRule(Rule):
+class ZScoreRule(TrailingRule):
     """Scale-free: ``z(a * p + b) == z(p)`` for ``a > 0``."""
-
-    def window_key(self, settings: RuleSettings) -> tuple[object, ...]:
-        return (self.name, settings.signal_window)
 
     def signal(
         self,
@@ -28,11 +25,6 @@ class ZScoreRule(Rule):
         from crypto_tune.backtest import zscore_signal  # numba: only when a signal is made
 
         return zscore_signal(predictions, settings.signal_window, segments=segments)
-
-    def levels(self, settings: RuleSettings) -> tuple[float, float | None]:
-        # (validation keeps exit <= entry; a perturbed neighbour may not: clamp, never fail)
-        exit_ = None if settings.exit is None else min(settings.exit, settings.entry)
-        return settings.entry, exit_
 
 
 RULE = ZScoreRule(name="zscore", signal_kind="z-score of the predictions")
