@@ -56,27 +56,6 @@ def _summary(
     return {k: _clean(out.get(k)) for k in SUMMARY_KEYS}
 
 
-def _backtest_segment(
-    dataset: Dataset,
-    positions: np.ndarray,
-    predictions: np.ndarray,
-    in_regime: np.ndarray,
-    strategy: StrategySettings,
-    timeframe: str,
-    segments: np.ndarray | None = None,
-) -> Any:
-    """The strategy's signal and sizing on raw predictions, exactly as in Phase 2."""
-    return backtest_segment(
-        dataset.candles,
-        positions,
-        predictions,
-        in_regime,
-        strategy,
-        timeframe=timeframe,
-        segments=segments,
-    )
-
-
 @dataclasses.dataclass
 class MemberRun:
     """One asset's part of the best run: in-sample folds, refit and holdout backtest."""
@@ -106,10 +85,13 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         pos = dataset.candles.index.get_indexer(preds.index)
-        result = _backtest_segment(dataset, pos, preds.to_numpy(), mask[pos], strategy, timeframe)
+        result = backtest_segment(
+            dataset.candles, pos, preds.to_numpy(), mask[pos], strategy, timeframe=timeframe
+        )
         parts.append(result.returns)
         trades.append(result.trades)
         positions.append(result.positions.to_numpy())
+        assert result.signal is not None  # backtest_segment keeps the traded signal
         signals.append(result.signal.to_numpy())
         costs.append(result.costs)
     holdout = dataset.holdout
@@ -127,8 +109,14 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
         )
         predictions = fitted.test_predictions
     in_regime = mask[holdout.test_idx]
-    oos = _backtest_segment(
-        dataset, holdout.test_idx, predictions, in_regime, strategy, timeframe, segments
+    oos = backtest_segment(  # the signal and sizing on raw predictions, as in Phase 2
+        dataset.candles,
+        holdout.test_idx,
+        predictions,
+        in_regime,
+        strategy,
+        timeframe=timeframe,
+        segments=segments,
     )
     labels = dataset.label.to_numpy()[holdout.test_idx]
     keep = np.isfinite(labels) & mask[holdout.test_idx]

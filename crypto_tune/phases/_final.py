@@ -65,8 +65,9 @@ def run_final(settings: Settings) -> None:
     """Refit, predict and trade the final holdout once; print and record the result."""
     from crypto_tune.data import time_index
     from crypto_tune.dataset import data_fingerprint, prepare_dataset, regime_mask
+    from crypto_tune.evaluation import backtest_segment
     from crypto_tune.model import fit_refit
-    from crypto_tune.phases._best_runs import _backtest_segment, _summary
+    from crypto_tune.phases._best_runs import _summary
     from crypto_tune.splits import holdout_split
     from crypto_tune.study import open_study
     from crypto_tune.timeframes import periods_per_year
@@ -128,13 +129,13 @@ def run_final(settings: Settings) -> None:
         dataset.features, dataset.label, fold, model, seed=settings.seed, num_rounds=rounds
     )
     mask = regime_mask(dataset, settings.regime.name)
-    result = _backtest_segment(
-        dataset,
+    result = backtest_segment(
+        dataset.candles,
         fold.test_idx,
         fitted.test_predictions,
         mask[fold.test_idx],
         strategy,
-        settings.asset.timeframe,
+        timeframe=settings.asset.timeframe,
     )
     ppy = periods_per_year(settings.asset.timeframe)
     summary = _summary(result.returns.to_numpy(), result.trades, result.positions.to_numpy(), ppy)
