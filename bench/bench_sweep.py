@@ -418,7 +418,7 @@ _PROBES: dict[str, tuple[str, str]] = {
     "launcher._run_fast": ("crypto_tune/launcher.py", "_run_fast"),
     "cli._task": ("crypto_tune/cli.py", "_task"),
     "cli._run_task": ("crypto_tune/cli.py", "_run_task"),
-    "settings_from_config": ("crypto_tune/_config_to_settings.py", "settings_from_config"),
+    "cli.settings_from_config": ("crypto_tune/_config_to_settings.py", "settings_from_config"),
     "run_strategy_trial": ("crypto_tune/phases/_strategy.py", "run_strategy_trial"),
     "strategy_context": ("crypto_tune/evaluation/_contexts.py", "strategy_context"),
     "evaluate_strategy": ("crypto_tune/evaluation/_contexts.py", "evaluate_strategy"),
