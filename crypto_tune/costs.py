@@ -28,6 +28,7 @@ from crypto_tune.markets import MarketCosts
 
 BRIDGE_ITEMS = ("fee_paid", "slippage_paid", "funding_paid", "borrow_paid")
 BRIDGE_KEYS = ("gross_return", *BRIDGE_ITEMS, "compounding", "net_return")
+MARKET_LIMIT = "the market's limit: no borrowing"  # the only cap a market sets (spot, no loan)
 
 
 def _drags(returns: np.ndarray, paid: np.ndarray, initial_equity: float) -> np.ndarray:
@@ -122,4 +123,28 @@ def bridge_lines(document: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-__all__ = ["BRIDGE_ITEMS", "BRIDGE_KEYS", "bridge_lines", "costs_document", "period_bridge"]
+def applied_leverage(value: Any, costs: Mapping[str, Any] | None) -> Any:
+    """The leverage the backtest applied for a strategy's ``value`` (its fixed ``leverage`` or
+    its ``max_leverage``): ``value`` itself, or where the market lends less (``costs``:
+    ``workflow.best.json``'s ``costs``, whose ``max_leverage`` is 1 on spot without borrowing)
+    the market's cap with the reason, for the terminal table and the report alike.
+
+    >>> applied_leverage(2.0, {"max_leverage": 1.0}), applied_leverage(2.0, {"max_leverage": None})
+    ("1 (the market's limit: no borrowing)", 2.0)
+    """
+    cap = costs.get("max_leverage") if isinstance(costs, Mapping) else None
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (cap, value))
+    if numeric and cap < value:
+        return f"{cap:g} ({MARKET_LIMIT})"
+    return value
+
+
+__all__ = [
+    "BRIDGE_ITEMS",
+    "BRIDGE_KEYS",
+    "MARKET_LIMIT",
+    "applied_leverage",
+    "bridge_lines",
+    "costs_document",
+    "period_bridge",
+]

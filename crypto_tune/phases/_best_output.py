@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from crypto_tune.config import Settings
-from crypto_tune.costs import bridge_lines
+from crypto_tune.costs import applied_leverage, bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
@@ -176,12 +176,9 @@ def _print_table(document: dict, path: Path) -> None:
         mark = " (override)" if key in overrides else ""
         lines.append(f"{key:<16}{_fmt(params.get(key), key):>14}{mark}")
     sizing = params.get("sizing", "fixed")
-    cap, lev = params.get("max_leverage"), params.get("leverage")
-    market_cap = (document.get("costs") or {}).get("max_leverage")  # 1 on spot without borrowing
-    if isinstance(market_cap, int | float):
-        limit = " (the market's limit: no borrowing)"
-        cap = f"{market_cap:g}{limit}" if isinstance(cap, int | float) and market_cap < cap else cap
-        lev = f"{market_cap:g}{limit}" if isinstance(lev, int | float) and market_cap < lev else lev
+    # what the backtest applied: the market's cap where it lends less (1 on spot, no borrowing)
+    cap = applied_leverage(params.get("max_leverage"), document.get("costs"))
+    lev = applied_leverage(params.get("leverage"), document.get("costs"))
     size = (
         f"volatility target {_fmt(params.get('target_vol'), 'volatility')}, leverage capped at "
         f"{cap}"

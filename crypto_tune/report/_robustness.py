@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from crypto_tune.costs import applied_leverage
 from crypto_tune.report._format import esc, format_value, lookup, note_paragraph
 
 PERFORMANCE_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -78,7 +79,12 @@ def robustness_section(best: Mapping | None) -> str:
     strategy_rows = []
     for key, label, kind in rows:
         mark = ' <span class="override">(override)</span>' if key in overridden else ""
-        value = esc(format_value(lookup(params, key), kind))
+        raw = lookup(params, key)
+        value = format_value(raw, kind)
+        if key in ("leverage", "max_leverage"):  # what was applied: at most the market's cap
+            applied = applied_leverage(raw, lookup(best, "costs"))
+            value = value if applied is raw else str(applied)
+        value = esc(value)
         strategy_rows.append(
             f'<tr data-key="{esc(key)}"><th scope="row">{esc(label)}</th>'
             f"<td>{value}{mark}</td></tr>"
