@@ -221,10 +221,10 @@ def print_table(document: dict, path: Path) -> None:
             f"{_fmt(oos['sharpe']):>10}  {_pct(oos['total_return']):>10}  "
             f"{oos['n_trades']:>6}  {'—' if ic is None else f'{ic:.4f}':>7}"
         )
-    if any(w["out_of_sample"].get("ic") is None for w in document["windows"]):
-        from crypto_tune.report._walkforward import NO_IC_NOTE
+    from crypto_tune.report._walkforward import window_notes
 
-        print(NO_IC_NOTE)
+    for _, note in window_notes(document["windows"]):  # what a dash above means
+        print(note)
     print("chosen parameters:")
     for w in document["windows"]:
         print(f"{w['number']:>2}  model: {_short(flat_params(w['model_params']))}")

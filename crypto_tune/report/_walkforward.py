@@ -168,6 +168,35 @@ NO_IC_NOTE = (
 )
 
 
+NO_IS_TRADE_NOTE = (
+    "— in IS Sharpe: the window's chosen strategy made no trade in sample (on the out-of-fold "
+    "predictions of the tuning folds it was chosen on), so its in-sample returns are all 0 and "
+    "have no Sharpe ratio (zero standard deviation)"
+)
+FLAT_IS_NOTE = (
+    "— in IS Sharpe: the window's in-sample returns did not vary (or were fewer than 2 bars), so "
+    "they have no Sharpe ratio (zero standard deviation)"
+)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not np.isfinite(value))
+
+
+def window_notes(windows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The notes explaining the dashes of the window table, as ``(id, text)``: an in-sample
+    Sharpe that is undefined (no trade in sample, else flat returns) and an OOS IC that is
+    undefined (a constant prediction); the page and the terminal table print the same."""
+    notes = []
+    flat = [w["in_sample"] for w in windows if _missing(w["in_sample"].get("sharpe"))]
+    if flat:
+        traded = any(ins.get("n_trades") for ins in flat)
+        notes.append(("no-is-sharpe-note", FLAT_IS_NOTE if traded else NO_IS_TRADE_NOTE))
+    if any(w["out_of_sample"].get("ic") is None for w in windows):
+        notes.append(("no-ic-note", NO_IC_NOTE))
+    return notes
+
+
 def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
     basket = all("portfolio" in w for w in windows) and bool(windows)
     extra = "<th>gross</th><th>corr.</th>" if basket else ""
@@ -197,8 +226,8 @@ def _window_table(windows: Sequence[Mapping[str, Any]]) -> str:
         if basket
         else ""
     )
-    if any(w["out_of_sample"].get("ic") is None for w in windows):
-        note += f'<p class="note" id="no-ic-note">{_esc(NO_IC_NOTE)}.</p>'
+    for key, text in window_notes(windows):
+        note += f'<p class="note" id="{key}">{_esc(text)}.</p>'
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
@@ -248,4 +277,13 @@ def walkforward_page(document: Mapping[str, Any], curves: pd.DataFrame, path: Pa
     return write_report(walkforward_html(document, curves), path)
 
 
-__all__ = ["drift_figure", "equity_figure", "walkforward_html", "walkforward_page"]
+__all__ = [
+    "FLAT_IS_NOTE",
+    "NO_IC_NOTE",
+    "NO_IS_TRADE_NOTE",
+    "drift_figure",
+    "equity_figure",
+    "walkforward_html",
+    "walkforward_page",
+    "window_notes",
+]
