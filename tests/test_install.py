@@ -125,3 +125,35 @@ def test_building_the_wheel_prints_no_setuptools_warning(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr[-3000:]
     output = done.stdout + done.stderr
     assert "BuildBackendWarning" not in output, output[output.find("BuildBackendWarning") - 500 :]
+
+
+def test_every_dependency_is_in_both_locks() -> None:
+    """`make install` installs requirements.lock (uv.lock's export), then the project without
+    its dependencies: a dependency missing from the locks is missing from the install. CMA-ES
+    (optuna.samplers.CmaEsSampler, make bench's sampler table) needs the cmaes package."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}
+    assert "cmaes" in wanted
+    exported, lock = (ROOT / "requirements.lock").read_text(), (ROOT / "uv.lock").read_text()
+    pinned = {canonicalize_name(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", exported, re.M)}
+    locked = {canonicalize_name(m) for m in re.findall(r'^name = "([^"]+)"', lock, re.M)}
+    assert wanted <= pinned, sorted(wanted - pinned)
+    assert wanted <= locked, sorted(wanted - locked)
+
+
+def test_the_cmaes_sampler_runs_in_a_fresh_install(fresh_env: Path) -> None:
+    code = (
+        "import optuna; optuna.logging.set_verbosity(optuna.logging.WARNING); "
+        "study = optuna.create_study(sampler=optuna.samplers.CmaEsSampler(seed=0)); "
+        "study.optimize(lambda t: t.suggest_float('x', -1, 1) ** 2 + t.suggest_float('y', -1, 1)"
+        " ** 2, n_trials=12); print(len(study.trials))"
+    )
+    done = _run(str(fresh_env / "bin" / "python"), "-c", code, cwd=fresh_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "12"
