@@ -275,3 +275,28 @@ def test_spa_validation():
         superior_predictive_ability(np.zeros(50))
     with pytest.raises(ConfigError, match=r"seed must be an int >= 0, got -1"):
         superior_predictive_ability(returns, seed=-1)
+
+
+def test_haircut_of_returns_is_the_one_sided_haircut_of_their_annual_sharpe() -> None:
+    """One home for the verdicts' haircut: the same as haircut_sharpe_ratio by hand."""
+    from crypto_tune.metrics import haircut_of_returns, haircut_sharpe_ratio, sharpe_moments
+
+    rng = np.random.default_rng(7)
+    returns = rng.normal(0.0015, 0.01, 2000)
+    others = [0.3, -0.5, 1.1, 0.0]
+    found = haircut_of_returns(returns, periods_per_year=2190.0, other_sharpes=others, seed=3)
+    sr, n_obs, _, _ = sharpe_moments(returns)
+    rho = float(np.corrcoef(returns[:-1], returns[1:])[0, 1])
+    by_hand = haircut_sharpe_ratio(
+        sr * np.sqrt(2190.0),
+        n_obs,
+        periods_per_year=2190.0,
+        other_sharpes=others,
+        autocorrelation=rho,
+        seed=3,
+        alternative="greater",
+    )
+    assert found is not None and found.bhy.p_value == by_hand.bhy.p_value
+    alone = haircut_of_returns(returns, periods_per_year=2190.0, other_sharpes=[], seed=3)
+    assert alone is not None and alone.bonferroni.p_value == pytest.approx(alone.p_value)  # M=1
+    assert haircut_of_returns(-returns, periods_per_year=2190.0, other_sharpes=others) is None

@@ -315,3 +315,12 @@ def test_pbo_configurations_span_the_better_half_of_the_ranking() -> None:
     assert len(entries) == 8 and max(entries) == 39.0 and min(entries) >= 20.0
     few = _pbo_configs(study, study.trials[:10], 8)  # fewer than 2k trials: no half to drop
     assert len(few) == 8
+
+
+def test_pbo_picks_spread_over_the_better_half_best_included() -> None:
+    from crypto_tune.robustness import pbo_picks
+
+    assert pbo_picks(0, 16) == [] and pbo_picks(1, 16) == [0]
+    assert pbo_picks(10, 16) == list(range(10))  # fewer trials than k: all of them
+    picks = pbo_picks(500, 16)
+    assert len(picks) == 16 and picks[0] == 0 and picks[-1] == 249  # never the worse half

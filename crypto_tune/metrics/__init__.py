@@ -12,6 +12,7 @@ from crypto_tune.metrics._haircut import (
     Haircut,
     HaircutSharpe,
     autocorrelation_adjusted_sharpe,
+    haircut_of_returns,
     haircut_sharpe_ratio,
 )
 from crypto_tune.metrics._ic import (
@@ -67,6 +68,7 @@ __all__ = [
     "deflated_sharpe_ratio",
     "expected_maximum_sharpe",
     "exposure",
+    "haircut_of_returns",
     "haircut_sharpe_ratio",
     "hit_rate",
     "ic_by_bar",

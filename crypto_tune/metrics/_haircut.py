@@ -19,6 +19,7 @@ from scipy.stats import t as student_t
 
 from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
+from crypto_tune.metrics._overfitting import sharpe_moments
 from crypto_tune.metrics._performance import _as_vector, _check_periods_per_year
 
 # --- Harvey & Liu haircut Sharpe ratio ---------------------------------------------------------
@@ -235,10 +236,43 @@ def haircut_sharpe_ratio(
     )
 
 
+def haircut_of_returns(
+    returns: ArrayLike,
+    *,
+    periods_per_year: float,
+    other_sharpes: ArrayLike | None,
+    seed: int = 0,
+) -> HaircutSharpe | None:
+    """The one-sided haircut of the chosen strategy's per-bar ``returns`` among the annualised
+    Sharpe ratios of the ``other_sharpes`` of its family (None or empty: a family of one), its
+    lag-1 autocorrelation estimated from the returns. None when the Sharpe is not positive or
+    there are too few bars: no edge to haircut (a verdict reads that as p = 1)."""
+    values = _as_vector(returns, "returns")
+    sr, n_obs, _, _ = sharpe_moments(values)
+    annual = sr * math.sqrt(periods_per_year) if math.isfinite(sr) else math.nan
+    if not annual > 0 or n_obs <= 2:
+        return None
+    rho = float(np.corrcoef(values[:-1], values[1:])[0, 1])
+    others = (
+        None if other_sharpes is None or len(np.atleast_1d(other_sharpes)) == 0 else other_sharpes
+    )
+    return haircut_sharpe_ratio(
+        annual,
+        n_obs,
+        periods_per_year=periods_per_year,
+        other_sharpes=others,
+        n_tests=None if others is not None else 1,
+        autocorrelation=min(max(rho, -0.99), 0.99) if math.isfinite(rho) else 0.0,
+        seed=seed,
+        alternative="greater",
+    )
+
+
 __all__ = [
     "HAIRCUT_METHODS",
     "Haircut",
     "HaircutSharpe",
     "autocorrelation_adjusted_sharpe",
+    "haircut_of_returns",
     "haircut_sharpe_ratio",
 ]

@@ -22,7 +22,7 @@ from crypto_tune.dataset import prepare_dataset
 from crypto_tune.evaluation import resolve_model
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._best_evaluator import Evaluator
-from crypto_tune.robustness import Bound, pareto_choice, select_robust
+from crypto_tune.robustness import Bound, pareto_choice, pbo_picks, select_robust
 
 log = logging.getLogger("crypto_tune.best")
 
@@ -192,30 +192,18 @@ def _top_trials(study: Any, k: int) -> list[Any]:
     return sorted(complete, key=_rank_key(study))[:k]
 
 
-# PBO judges the configurations a search could have chosen: the better half of the trials that
-# trade and are feasible. The worse half loses for structural reasons (costs, too few or too
-# many trades) in every split, so the winner beats the median by construction and PBO reads
-# low on markets without edge (16 zero-edge configurations: 0.52; 8 of them paying more costs:
-# 0.13). On two null markets of our own (synthetic, planted_ic=0, seeds 12 and 13; 6 model and
-# 300 strategy trials): 0.37 and 0.23 over all trials, 0.49 and 0.42 over the better half.
-PBO_TOP_FRACTION = 0.5
-
-
 def _pbo_configs(study: Any, complete: list[Any], k: int) -> list[dict[str, Any]]:
     """``k`` trials spread evenly over the better half of ``complete`` by the study's ranking
     (best included): the search PBO judges.
 
     CSCV asks whether picking the in-sample best among the configurations tried beats their
     out-of-sample median; the top trials alone are near-copies of each other, whose ranking is
-    noise, so the set spans the better half from best to median (:data:`PBO_TOP_FRACTION`).
+    noise, so the set spans the better half from best to median (:func:`robustness.pbo_picks`).
     """
     from crypto_tune.study import group_params
 
     ranked = sorted(complete, key=_rank_key(study))
-    top = max(min(k, len(ranked)), math.ceil(len(ranked) * PBO_TOP_FRACTION))
-    ranked = ranked[:top]
-    picks = sorted({round(i) for i in np.linspace(0, len(ranked) - 1, min(k, len(ranked)))})
-    return [group_params(ranked[i].params, "strategy") for i in picks]
+    return [group_params(ranked[i].params, "strategy") for i in pbo_picks(len(ranked), k)]
 
 
 def _robust_choice(

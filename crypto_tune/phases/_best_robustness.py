@@ -133,18 +133,10 @@ def _robustness(
     others = others_in_family(ledger_data, inputs.get("chosen"), periods_per_year=ppy)
     if ledger_data:
         haircut_p = haircut_bhy = 1.0
-        if annual > 0 and n_obs > 2:
-            rho = float(np.corrcoef(is_returns[:-1], is_returns[1:])[0, 1])
-            found = metrics.haircut_sharpe_ratio(
-                annual,
-                n_obs,
-                periods_per_year=ppy,
-                other_sharpes=others if others else None,
-                n_tests=None if others else 1,
-                autocorrelation=min(max(rho, -0.99), 0.99) if math.isfinite(rho) else 0.0,
-                seed=settings.seed,
-                alternative="greater",
-            )
+        found = metrics.haircut_of_returns(
+            is_returns, periods_per_year=ppy, other_sharpes=others, seed=settings.seed
+        )
+        if found is not None:
             haircut = found.as_dict()
             haircut_p, haircut_bhy = found.holm.p_value, found.bhy.p_value
     years = n_obs / ppy

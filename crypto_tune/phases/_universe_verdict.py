@@ -66,6 +66,7 @@ def universe_robustness(
         VERDICT_RULE,
         holdout_disagrees,
         judge_test,
+        pbo_picks,
         verdict,
     )
 
@@ -101,29 +102,20 @@ def universe_robustness(
         trial_sharpe_variance=ledger.cluster_sharpe_variance,
     )
     pbo = math.nan
-    top = np.argsort(values)[::-1][: settings.best.top_k]
+    # the better half of the feasible trials, as a single asset's PBO (robustness.pbo_picks)
+    ranked = [i for i in np.argsort(values)[::-1] if feasible[i]]
+    top = np.asarray([ranked[r] for r in pbo_picks(len(ranked), settings.best.top_k)], dtype=int)
     if top.size >= 2:
         n_splits = 16 if matrix.shape[0] >= 16 * 8 else 4
         pbo = metrics.probability_of_backtest_overfitting(matrix[:, top], n_splits=n_splits)
-    annual = sr * math.sqrt(ppy) if math.isfinite(sr) else math.nan
     # the family's other tests: every kept trial but the chosen one and its near-copies
     copies = near_copies(matrix, ids, ledger.ids, is_returns)
     recorded = {"sharpes": list(ledger.sharpes), "ids": list(ledger.ids), "near_copy": copies}
     others = others_in_family(recorded, f"strategy#{chosen}", periods_per_year=ppy)
-    bhy = 1.0
-    if annual > 0 and n_obs > 2:
-        rho = float(np.corrcoef(is_returns[:-1], is_returns[1:])[0, 1])
-        haircut = metrics.haircut_sharpe_ratio(
-            annual,
-            n_obs,
-            periods_per_year=ppy,
-            other_sharpes=others or None,
-            n_tests=None if others else 1,
-            autocorrelation=min(max(rho, -0.99), 0.99) if math.isfinite(rho) else 0.0,
-            seed=settings.seed,
-            alternative="greater",
-        )
-        bhy = haircut.bhy.p_value
+    haircut = metrics.haircut_of_returns(
+        is_returns, periods_per_year=ppy, other_sharpes=others, seed=settings.seed
+    )
+    bhy = 1.0 if haircut is None else haircut.bhy.p_value
     tests = {
         "psr": judge_test("psr", psr),
         "dsr": judge_test("dsr", dsr),
