@@ -71,3 +71,10 @@ def test_applied_leverage_is_the_cap_with_its_reason() -> None:
     assert applied_leverage(1.0, SPOT) == 1.0
     assert applied_leverage(None, SPOT) is None
     assert applied_leverage(2.0, None) == 2.0
+
+
+def test_strategy_table_names_the_rule_and_what_its_levels_are_in() -> None:
+    best = _best({"sizing": "fixed", "leverage": 1.0}, MARGIN)
+    best["strategy"]["params"]["name"] = "quantile"
+    best["signal"] = {"kind": "trailing rank of the predictions"}
+    assert _cell(robustness_section(best), "name") == "quantile (trailing rank of the predictions)"

@@ -77,6 +77,13 @@ def robustness_section(best: Mapping | None) -> str:
         notes.append(objective_text)
     head += "".join(f'<p class="note warning">{esc(n)}</p>\n' for n in notes)
     strategy_rows = []
+    rule = lookup(params, "name")
+    if isinstance(rule, str):  # which rule, and what its levels are in (the signal it trades)
+        signal = lookup(best, "signal", "kind")
+        text = f"{rule} ({signal})" if isinstance(signal, str) else rule
+        strategy_rows.append(
+            f'<tr data-key="name"><th scope="row">rule</th><td>{esc(text)}</td></tr>'
+        )
     for key, label, kind in rows:
         mark = ' <span class="override">(override)</span>' if key in overridden else ""
         raw = lookup(params, key)
