@@ -86,4 +86,6 @@ def test_folds_side_by_side_predict_the_same(settings, tmp_path: Path) -> None:
     b = universe_oof(data, auto, seed=settings.seed, cache_dir=tmp_path / "b")
     assert not a.from_cache and not b.from_cache and a.key == b.key
     np.testing.assert_array_equal(a.prediction, b.prediction)
-    assert a.best_iterations == b.best_iterations
+    np.testing.assert_array_equal(a.fold, b.fold)
+    assert a.best_iterations == b.best_iterations  # in fold order, whatever order they trained
+    assert a.importance.equals(b.importance)

@@ -43,12 +43,26 @@ def _rows(
 
 
 def _ranks(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share their mean rank) within each group ``[start, end)``."""
-    from scipy.stats import rankdata
-
-    out = np.empty_like(values)
-    for lo, hi in zip(starts, ends, strict=True):
-        out[lo:hi] = rankdata(values[lo:hi])
+    """Average ranks (ties share their mean rank, as ``scipy.stats.rankdata``) within each
+    group ``[start, end)`` of consecutive positions covering ``values``: one sort for every
+    group (a 1h universe's Phase 1 trial ranked 70,000 bars one ``rankdata`` call each)."""
+    n = values.size
+    if n == 0:
+        return np.empty_like(values, dtype=float)
+    group = np.repeat(np.arange(starts.size), ends - starts)
+    order = np.lexsort((values, group))  # by group, then value (stable)
+    ranked, group = values[order], group[order]
+    position = np.arange(n) - starts[group]  # 0-based place within the group
+    first = np.empty(n, dtype=bool)  # a run of equal values starts here
+    first[0] = True
+    first[1:] = (ranked[1:] != ranked[:-1]) | (group[1:] != group[:-1])
+    run = np.cumsum(first) - 1
+    run_start = np.flatnonzero(first)
+    run_last = np.append(run_start[1:], n) - 1
+    # rankdata's average rank of a tie run: 0.5 * (#smaller + #smaller-or-equal + 1)
+    average = 0.5 * (position[run_start] + (position[run_last] + 1) + 1)
+    out = np.empty(n, dtype=float)
+    out[order] = average[run]
     return out
 
 

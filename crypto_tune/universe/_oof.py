@@ -108,7 +108,7 @@ def universe_oof(
     importances: dict[str, np.ndarray] = {}
     plan = thread_plan(model.num_threads, len(data.folds))
 
-    def train(fold: Fold) -> tuple[Fold, Any, int]:
+    def train(fold: Fold) -> tuple[Any, int, np.ndarray, np.ndarray]:
         train_rows, valid_rows = data.rows(fold.train_idx), data.rows(fold.valid_idx)
         booster, best = fit_booster(
             panel.features,
@@ -119,13 +119,19 @@ def universe_oof(
             seed=seed,
             threads=plan.lightgbm_threads,
         )
-        return fold, booster, best
+        test = data.rows(fold.test_idx)
+        predicted = np.asarray(booster.predict(panel.features[test], num_iteration=best))
+        return booster, best, test, predicted
 
-    # folds side by side as model.num_threads plans (deterministic: the same predictions)
+    # Folds side by side as model.num_threads plans, the longest (most train rows) first so
+    # that the last to finish is a short one (an expanding window's last fold is the longest;
+    # in fold order it ran alone at the end). Deterministic: the same predictions in any order.
+    longest_first = sorted(data.folds, key=lambda f: len(f.train_idx), reverse=True)
     with ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-universe") as pool:
-        for fold, booster, best in pool.map(train, data.folds):
-            test = data.rows(fold.test_idx)
-            prediction[test] = booster.predict(panel.features[test], num_iteration=best)
+        futures = {fold.number: pool.submit(train, fold) for fold in longest_first}
+        for fold in data.folds:
+            booster, best, test, predicted = futures[fold.number].result()
+            prediction[test] = predicted
             fold_of[test] = fold.number
             best_iterations.append(best)
             importances[f"fold_{fold.number}"] = booster.feature_importance("gain")
