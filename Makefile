@@ -58,8 +58,10 @@ docs: $(STAMP)  ## build the manual (docs/, mkdocs-material) into outputs/site; 
 demo: $(STAMP)  ## the whole pipeline on the embedded synthetic market (offline, SQLite, local MLflow)
 	bash scripts/demo.sh $(OUT)/demo
 
+# One section or a few: make bench BENCH_ARGS="--only universe" (python -m bench --help lists them).
+BENCH_ARGS ?=
 bench: $(STAMP)  ## benchmarks; results in outputs/bench/results.json and a markdown table
-	$(BIN)/python -m bench --out $(OUT)/bench
+	$(BIN)/python -m bench --out $(OUT)/bench $(BENCH_ARGS)
 
 # Load figures: 3 Phase 2 workers x 1000 trials on one PostgreSQL study, one SIGKILLed midway and
 # restarted, then the count check (bench/soak.py; a few minutes). Smaller: SOAK_ARGS="--trials 300".

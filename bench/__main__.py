@@ -4,10 +4,13 @@ Writes ``DIR/results.json`` and ``DIR/results.md`` (also printed): the backtest 
 the plain-Python reference, seconds per Phase 1 trial and the share outside LightGBM training,
 the prediction cache's time cut for Phase 2, Phase 2 sweep throughput through the CLI against
 a bare Optuna loop on SQLite and PostgreSQL, Phase 1 trials/s on PostgreSQL with 1 and 2 worker
-processes and in joblib batch mode, and a profiled split of one sweep trial. Real ETH 4h candles
-from ../shared/data are used when present, else the synthetic market (said in the results).
-``--quick`` runs every part at tiny sizes (30 trials) for the smoke test. A full run takes about
-15 minutes on 2 cores.
+processes and in joblib batch mode, universe studies against issue 23's targets (one Phase 1
+trial on the ten 1h symbols pooled against ten single-asset trials, one Phase 2 trial on the ten
+4h symbols: ``bench/bench_universe.py``; skipped when ../shared/data lacks them) and a profiled
+split of one sweep trial. Real ETH 4h candles from ../shared/data are used when present, else
+the synthetic market (said in the results). ``--quick`` runs every part at tiny sizes (30
+trials) for the smoke test; ``--only universe`` (or ``make bench BENCH_ARGS="--only universe"``)
+runs one section. A full run takes about 30 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -36,8 +40,12 @@ SECTIONS = (
     "sweep",
     "samplers",
     "workers",
+    "universe",
     "sweep_profile",
 )
+
+# the sections that run on choose_data's market (the universe section reads its own symbols)
+DATA_SECTIONS = ("phase1", "phase1_study", "cache", "sweep", "samplers", "workers", "sweep_profile")
 
 
 def progress(message: str) -> None:
@@ -129,12 +137,18 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"- git commit: {meta['git_commit'][:12]}"
         + (" + uncommitted changes" if meta["git_dirty"] else ""),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-        f"- data: {results['data']['note']} (`{' '.join(results['data']['overrides'])}`)",
+        (
+            f"- data: {results['data']['note']} (`{' '.join(results['data']['overrides'])}`)"
+            if any(name in results for name in DATA_SECTIONS)
+            else "- data: none of the sections run reads the ETH 4h market (the universe "
+            "section says its own)"
+        ),
         "",
         "| section | measure | value | target / note |",
         "|---|---|---|---|",
     ]
     row = lines.append
+    table_start = len(lines)
     engine = results.get("engine")
     if engine:
         row(
@@ -194,6 +208,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"original claim > {cache['claimed_time_cut']:.0%}: "
             f"{_ok(cache['time_cut'] > cache['claimed_time_cut'])} |"
         )
+    if len(lines) == table_start:  # none of the summary table's sections ran (--only)
+        del lines[table_start - 3 :]
     study = results.get("phase1_study")
     if study:
         lines += [
@@ -313,6 +329,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"{_fmt(run['speedup_vs_one_worker'], 2)}x | {_fmt(run['mean_trial_s'], 2)} s | "
                 f"{_fmt(run['wall_s'], 1)} s | {target} |"
             )
+    universe = results.get("universe")
+    if universe:
+        lines += ["", *render_universe(universe)]
     prof = results.get("sweep_profile")
     if prof:
         lines += [
@@ -333,6 +352,53 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_universe(universe: dict[str, Any]) -> list[str]:
+    """The universe section's lines: skipped with its reason, or its table (issue 23)."""
+    if "skipped" in universe:
+        return [f"Universe studies (issue 23): skipped: {universe['skipped']}"]
+    p1, p2 = universe["phase1"], universe["phase2"]
+    n = len(p1["symbols"])
+    singles = p1["singles"].values()
+    per_symbol = [r["seconds"] for r in singles]
+    rounds = [b for r in singles for b in r["best_iterations"]]
+    lines = [
+        f"Universe studies (issue 23): {'the' if n == 10 else f'the first {n} of the'} ten "
+        "symbols of `conf/asset/universe.yaml` (Binance spot candles of ../shared/data), each "
+        "trial through `run_phase` as a sweep calls it, in this process",
+        "",
+        "| measure | value | target / note |",
+        "|---|---|---|",
+        f"| Phase 1 trial, {n} {p1['timeframe']} symbols pooled: {p1['panel_rows']:,} panel rows "
+        f"({p1['panel_rows_through_holdout']:,} from the tuning years {p1['tune']} through the "
+        f"holdout, {p1['panel_rows_tune']:,} in the tuning years) x {p1['n_features']} "
+        f"features; {p1['n_folds']} folds of "
+        f"{p1['fold_rows'][0]['train']:,}-{p1['fold_rows'][-1]['train']:,} train rows "
+        f"| {_fmt(p1['universe_s'], 1)} s ({_fmt(p1['universe_cpu_s'], 1)} s CPU) "
+        f"| default model, num_threads={p1['num_threads']}; "
+        f"per-bar IC objective {p1['universe_objective']:.4f}; best iteration per fold "
+        f"{', '.join(str(b) for b in p1['universe_best_iterations'])} |",
+        f"| {n} single-asset Phase 1 trials, same symbols, {p1['timeframe']} "
+        f"| {_fmt(p1['single_s'], 1)} s ({_fmt(p1['single_cpu_s'], 1)} s CPU) "
+        f"| sum; each {_fmt(min(per_symbol), 1)}-"
+        f"{_fmt(max(per_symbol), 1)} s ({min(r['bars'] for r in singles):,}-"
+        f"{max(r['bars'] for r in singles):,} candles read per symbol); best iterations "
+        f"{min(rounds)}-{max(rounds)}, median {statistics.median(rounds):g} |",
+        f"| pooled / single-asset | {_fmt(p1['ratio'], 2)}x ({_fmt(p1['cpu_ratio'], 2)}x in "
+        f"CPU time) | target < {p1['target_ratio']:.0f}x (wall): {_ok(p1['meets_target'])} |",
+        f"| Phase 2 trial, {len(p2['symbols'])} {p2['timeframe']} symbols tuned "
+        f"{p2['tune']}, cached predictions ({p2['n_folds']} folds, "
+        f"{p2['n_test_bars']:,} test bars) | {_fmt(p2['ms_median'], 2)} ms median | "
+        f"target < {_fmt(p2['target_ms'], 0)} ms: {_ok(p2['meets_target'])}; "
+        f"{p2['n_trials']:,} trials after {p2['warmup_trials']} warm-up: mean "
+        f"{_fmt(p2['ms_mean'], 2)}, p10 {_fmt(p2['ms_p10'], 2)}, p90 {_fmt(p2['ms_p90'], 2)} ms; "
+        f"model from {p2['model_source']} |",
+        f"| of which the portfolio kernel | {_fmt(p2['kernel_ms_median'], 2)} ms median | "
+        "the rest (context lookup, parameters, objective) "
+        f"{_fmt(p2['outside_kernel_ms_median'], 2)} ms |",
+    ]
+    return lines
+
+
 # ---------------------------------------------------------------------------------- main
 def _write(out: Path, results: dict[str, Any]) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -348,6 +414,7 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
     from bench.bench_phase1_study import bench_phase1_study
     from bench.bench_samplers import bench_samplers
     from bench.bench_sweep import DEFAULT_PG_URL, bench_sweep, profile_sweep
+    from bench.bench_universe import bench_universe
     from bench.bench_workers import bench_workers
 
     data, note = choose_data(quick)
@@ -432,6 +499,10 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
                 progress=progress,
             ),
         ),
+        (
+            "universe",
+            lambda: bench_universe(work_dir=work / "universe", quick=quick, progress=progress),
+        ),
         # Last: it runs Hydra in this process.
         (
             "sweep_profile",
@@ -461,6 +532,13 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
             )
     results["commands"] += results.get("sweep", {}).get("commands", [])
     results["commands"] += results.get("workers", {}).get("commands", [])
+    if "universe" in results and "skipped" not in results["universe"]:
+        results["commands"].append(
+            "in-process: crypto_tune.phases.run_phase on crypto_tune.cli.preflight(['phase=model', "
+            "'asset=universe', ...]) and on each symbol's ['phase=model', 'asset=binance', "
+            "'asset.symbol=...', ...]; then ['phase=strategy', 'asset=universe', "
+            "'strategy=topk', ...] (bench/bench_universe.py)"
+        )
     if "sweep" in results:
         results["commands"].append(
             "in-process: optuna ask/tell over the sweep's own search space with "

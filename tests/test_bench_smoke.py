@@ -27,6 +27,7 @@ TOP_KEYS = {
     "sweep",
     "samplers",
     "workers",
+    "universe",
     "sweep_profile",
 }
 META_KEYS = {"date", "cpu", "cores", "git_commit", "git_dirty", "versions", "python"}
@@ -104,6 +105,18 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert workers["n_trials"] == 4
         for run in workers["runs"].values():
             assert run["trials_per_s"] > 0 and run["mean_trial_s"] > 0
+
+    # Universe studies (issue 23): measured on three real 4h symbols, or skipped with the reason.
+    universe = results["universe"]
+    if "skipped" not in universe:
+        phase1, phase2 = universe["phase1"], universe["phase2"]
+        assert len(phase1["singles"]) == 3 and phase1["universe_s"] > 0
+        assert phase1["ratio"] == pytest.approx(phase1["universe_s"] / phase1["single_s"])
+        assert phase2["n_trials"] == 30 and phase2["kernel_ms_median"] > 0
+        assert phase2["model_source"].startswith("study:")
+        assert "Universe studies (issue 23)" in (out / "results.md").read_text()
+    else:
+        assert "Universe studies (issue 23): skipped" in (out / "results.md").read_text()
 
     profile = results["sweep_profile"]
     assert profile["n_trials"] == 30 and set(profile["split"]) == SPLIT_KEYS

@@ -1,0 +1,387 @@
+"""Universe studies against issue 23's targets, on the ten real symbols of ../shared/data.
+
+``bench_universe(work_dir=...)`` measures, in this process:
+
+* Phase 1: one trial on the ten-symbol 1h universe (``asset=universe asset.timeframe=1h``: one
+  LightGBM over the pooled panel, default model parameters, default folds) against ten
+  single-asset trials on the same symbols (``asset=binance asset.symbol=S asset.timeframe=1h``),
+  each through :func:`crypto_tune.phases.run_phase`, the function a sweep's task calls. As in a
+  sweep, the study exists and holds the trial RUNNING (asked with the default parameters) and
+  the settings are built and the data loaded before the trial (preflight, once per process);
+  the prediction cache is emptied first, so every fold trains. Target: the universe's trial
+  under 2x the ten single-asset trials together (wall time; the CPU time of all the process's
+  threads is kept beside it: on a machine shared with other jobs it moves less than the wall).
+* Phase 2: one trial on the ten-symbol 4h universe tuned 2021-2023 (``strategy=topk``, the model
+  from the Phase 1 study, ``phase.model_source=study``, the default): a Phase 1 trial with the
+  default parameters fills the study and the prediction cache, then a new context reads the
+  cached predictions and ``run_phase`` is timed over parameter sets drawn from the sweep's own
+  search space (Optuna's RandomSampler, drawn and turned into settings before timing, as the
+  launcher does): the median after a warm-up, against 5 ms. The portfolio kernel alone on the
+  same parameter sets is timed beside it.
+
+When a symbol's file is absent the section is skipped with the reason. ``quick``: the three
+first symbols, 4h, ``debug=fast`` (one tuning year, 3 folds), few Phase 2 trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# where the config reads the candles (paths.data: CRYPTO_TUNE_DATA_DIR, else ../shared/data)
+DATA_DIR = (ROOT / os.environ.get("CRYPTO_TUNE_DATA_DIR", "../shared/data")).resolve()
+# conf/asset/universe.yaml's ten symbols
+SYMBOLS = (
+    "BTCUSDT",
+    "ETHUSDT",
+    "SOLUSDT",
+    "BNBUSDT",
+    "XRPUSDT",
+    "ADAUSDT",
+    "DOGEUSDT",
+    "LTCUSDT",
+    "LINKUSDT",
+    "AVAXUSDT",
+)
+TARGET_PHASE1_RATIO = 2.0  # the universe's trial < 2x the ten single-asset trials
+TARGET_PHASE2_MS = 5.0  # a Phase 2 trial on ten 4h symbols over three years
+Progress = Callable[[str], None]
+# the modules registering the memos this bench empties (crypto_tune.memo)
+MEMO_MODULES = (
+    "crypto_tune.dataset",  # datasets
+    "crypto_tune.model._oof",  # predictions
+    "crypto_tune.universe._dataset",  # universe_datasets
+    "crypto_tune.universe._oof",  # universe_predictions
+    "crypto_tune.phases._universe_strategy",  # universe_contexts
+)
+
+
+def missing_data(symbols: Sequence[str], timeframes: Sequence[str]) -> str | None:
+    """None when every ``binance_<symbol>_<timeframe>.csv`` is in :data:`DATA_DIR`, else why."""
+    if not DATA_DIR.is_dir():
+        return (
+            f"{os.path.relpath(DATA_DIR, ROOT)} is absent (the ten symbols' Binance 1h and 4h "
+            "candles)"
+        )
+    missing = [
+        f"binance_{s}_{tf}.csv"
+        for tf in timeframes
+        for s in symbols
+        if not (DATA_DIR / f"binance_{s}_{tf}.csv").is_file()
+    ]
+    if missing:
+        return f"missing in {os.path.relpath(DATA_DIR, ROOT)}: {', '.join(missing)}"
+    return None
+
+
+def clear(*names: str) -> None:
+    """:func:`crypto_tune.memo.clear_memos` of ``names``, their modules imported (a memo is
+    registered when its module is)."""
+    import importlib
+
+    from crypto_tune.memo import clear_memos
+
+    for module in MEMO_MODULES:
+        importlib.import_module(module)
+    clear_memos(*names)
+
+
+def _default_space(settings: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(distributions, values): the Phase 1 search space restricted to the parameters whose
+    default it holds (``lambda_l1=0`` is outside its log range), and those defaults."""
+    from crypto_tune.phases._tuning import search_space
+
+    space = search_space(settings, "model").distributions
+    defaults = {k: getattr(settings.model, k.removeprefix("model.")) for k in space}
+    kept = {}
+    for name, distribution in space.items():
+        try:
+            inside = distribution._contains(distribution.to_internal_repr(defaults[name]))
+        except ValueError:
+            inside = False
+        if inside:
+            kept[name] = distribution
+    return kept, {k: defaults[k] for k in kept}
+
+
+def timed_model_trial(settings: Any) -> dict[str, Any]:
+    """One Phase 1 trial of ``settings`` as a sweep runs it: the study exists and holds the
+    trial RUNNING with the default parameters; the predictions are trained (cache emptied)."""
+    from crypto_tune.phases import run_phase
+    from crypto_tune.study import open_study
+
+    space, defaults = _default_space(settings)
+    study = open_study(settings, "model", create=True)
+    study.enqueue_trial(defaults)
+    trial = study.ask(fixed_distributions=space)
+    clear("predictions", "universe_predictions")
+    shutil.rmtree(Path(settings.paths.cache) / "predictions", ignore_errors=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    value = run_phase(settings)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    assert isinstance(value, float)
+    study.tell(trial, value)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "objective": value}
+
+
+def _rounds(settings: Any) -> list[int]:
+    """The best iteration of each fold of the trial just run (its predictions' memo)."""
+    if settings.asset.kind == "universe":
+        from crypto_tune.universe._dataset import prepare_universe
+        from crypto_tune.universe._oof import universe_oof
+
+        data = prepare_universe(settings)
+        oof: Any = universe_oof(
+            data, settings.model, seed=settings.seed, cache_dir=settings.paths.cache
+        )
+    else:
+        from crypto_tune.dataset import prepare_dataset
+        from crypto_tune.model import out_of_fold
+
+        dataset = prepare_dataset(settings)
+        oof = out_of_fold(
+            dataset, settings.model, seed=settings.seed, cache_dir=settings.paths.cache
+        )
+    return [int(b) for b in oof.best_iterations]
+
+
+def _preflight(overrides: list[str]) -> Any:
+    from crypto_tune.cli import preflight
+
+    settings = preflight(overrides)
+    if settings is None:
+        raise RuntimeError(f"preflight returned no settings for {overrides}")
+    return settings
+
+
+def bench_universe_phase1(
+    *, work_dir: Path, symbols: Sequence[str], extra: Sequence[str], progress: Progress
+) -> dict[str, Any]:
+    """The pooled universe's Phase 1 trial against the symbols' single-asset trials."""
+    from crypto_tune.dataset import prepare_dataset
+    from crypto_tune.universe._dataset import prepare_universe
+
+    common = ["phase=model", *extra, "tracking.enabled=false"]
+    chosen = f"asset.symbols=[{','.join(symbols)}]"
+    started = time.perf_counter()
+    universe = _preflight(
+        [*common, "asset=universe", chosen, f"paths.outputs={work_dir / 'universe'}"]
+    )
+    data = prepare_universe(universe)
+    setup_s = time.perf_counter() - started
+    import pandas as pd
+
+    split = universe.split
+    when = data.panel.index[data.panel.bar]
+    start = when >= pd.Timestamp(split.tune_start, tz="UTC")
+    day = pd.Timedelta(days=1)
+    tune = start & (when < pd.Timestamp(split.tune_end, tz="UTC") + day)
+    through = start & (when < pd.Timestamp(split.holdout_end, tz="UTC") + day)
+    fold_rows = [
+        {
+            "train": int(data.rows(f.train_idx).size),
+            "valid": int(data.rows(f.valid_idx).size),
+            "test": int(data.rows(f.test_idx).size),
+        }
+        for f in data.folds
+    ]
+    progress(
+        f"[bench] universe: panel {data.panel.n_rows:,} rows x {data.panel.features.shape[1]} "
+        f"features built in {setup_s:.1f}s; Phase 1 trial ..."
+    )
+    pooled = timed_model_trial(universe)
+    pooled["best_iterations"] = _rounds(universe)
+    progress(f"[bench] universe: pooled Phase 1 trial {pooled['seconds']:.1f}s")
+    singles: dict[str, dict[str, Any]] = {}
+    n_bars: dict[str, int] = {}
+    for symbol in symbols:
+        settings = _preflight(
+            [
+                *common,
+                "asset=binance",
+                f"asset.symbol={symbol}",
+                f"paths.outputs={work_dir / 'single'}",
+            ]
+        )
+        n_bars[symbol] = len(prepare_dataset(settings).candles)
+        singles[symbol] = timed_model_trial(settings)
+        singles[symbol]["best_iterations"] = _rounds(settings)
+        progress(f"[bench] universe: {symbol} Phase 1 trial {singles[symbol]['seconds']:.1f}s")
+    clear("universe_datasets", "universe_predictions", "datasets", "predictions")
+    single_s = sum(r["seconds"] for r in singles.values())
+    single_cpu_s = sum(r["cpu_seconds"] for r in singles.values())
+    ratio = pooled["seconds"] / single_s
+    return {
+        "timeframe": universe.asset.timeframe,
+        "symbols": list(symbols),
+        "split": split.name,
+        "tune": f"{str(split.tune_start)[:4]}-{str(split.tune_end)[:4]}",
+        "n_folds": len(data.folds),
+        "num_threads": universe.model.num_threads,
+        "panel_rows": data.panel.n_rows,
+        "panel_rows_tune": int(tune.sum()),
+        "panel_rows_through_holdout": int(through.sum()),
+        "n_features": int(data.panel.features.shape[1]),
+        "fold_rows": fold_rows,
+        "setup_s": setup_s,
+        "universe_s": pooled["seconds"],
+        "universe_cpu_s": pooled["cpu_seconds"],
+        "universe_objective": pooled["objective"],
+        "universe_best_iterations": pooled["best_iterations"],
+        "single_s": single_s,
+        "single_cpu_s": single_cpu_s,
+        "singles": {s: {**r, "bars": n_bars[s]} for s, r in singles.items()},
+        "ratio": ratio,
+        "cpu_ratio": pooled["cpu_seconds"] / single_cpu_s,
+        "target_ratio": TARGET_PHASE1_RATIO,
+        "meets_target": ratio < TARGET_PHASE1_RATIO,
+    }
+
+
+def _draw(settings: Any, n: int, *, seed: int) -> list[Any]:
+    """``n`` trial settings drawn from the Phase 2 search space (``universe.*``)."""
+    import optuna
+
+    from crypto_tune.phases._tuning import search_space
+
+    space = search_space(settings, "strategy").distributions
+    draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = []
+    for _ in range(n):
+        params = draws.ask(fixed_distributions=space).params
+        fields = {k.removeprefix("universe."): v for k, v in params.items()}
+        out.append(
+            dataclasses.replace(settings, universe=dataclasses.replace(settings.universe, **fields))
+        )
+    return out
+
+
+def bench_universe_phase2(
+    *,
+    work_dir: Path,
+    symbols: Sequence[str],
+    extra: Sequence[str],
+    n_trials: int,
+    warmup: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Phase 2 trials on the cached predictions of the Phase 1 study's best (only) trial."""
+    from crypto_tune.phases import _universe_strategy as us
+    from crypto_tune.phases import run_phase
+    from crypto_tune.study import open_study
+    from crypto_tune.universe import simulate_portfolio
+
+    common = [
+        "asset=universe",
+        f"asset.symbols=[{','.join(symbols)}]",
+        *extra,
+        f"paths.outputs={work_dir}",
+        "tracking.enabled=false",
+    ]
+    model = _preflight(["phase=model", *common])
+    phase1 = timed_model_trial(model)  # the study's one trial, its predictions cached on disk
+    progress(f"[bench] universe: 4h Phase 1 trial {phase1['seconds']:.1f}s (fills the cache)")
+    clear("universe_predictions", "universe_contexts")  # a new sweep process reads them
+    settings = _preflight(["phase=strategy", "strategy=topk", *common])
+    open_study(settings, "strategy", create=True)  # the sweeper creates it before the trials
+    context = us.universe_context(settings)
+    if not context.oof.from_cache:
+        raise RuntimeError("the Phase 2 context trained its predictions instead of reading them")
+    trials = _draw(settings, warmup + n_trials, seed=0)
+    for trial_settings in trials[:warmup]:
+        run_phase(trial_settings)
+    times = []
+    for trial_settings in trials[warmup:]:
+        started = time.perf_counter()
+        run_phase(trial_settings)
+        times.append(time.perf_counter() - started)
+    kernel = []
+    for trial_settings in trials[warmup:]:
+        params = us.portfolio_params(trial_settings)
+        vols = context.segment_vol(params.vol_window)
+        started = time.perf_counter()
+        for segment, vol in zip(context.segments, vols, strict=True):
+            simulate_portfolio(
+                segment.scores,
+                segment.returns,
+                segment.tradable,
+                vol,
+                params,
+                funding=segment.funding,
+                borrow=segment.borrow,
+            )
+        kernel.append(time.perf_counter() - started)
+    clear("universe_datasets", "universe_predictions", "universe_contexts")
+    ms = sorted(1000.0 * t for t in times)
+    median = statistics.median(ms)
+    kernel_median = statistics.median(1000.0 * t for t in kernel)
+    progress(f"[bench] universe: Phase 2 trial median {median:.2f} ms over {n_trials} trials")
+    split = settings.split
+    return {
+        "timeframe": settings.asset.timeframe,
+        "symbols": list(symbols),
+        "tune": f"{str(split.tune_start)[:4]}-{str(split.tune_end)[:4]}",
+        "n_folds": len(context.segments),
+        "n_test_bars": int(sum(s.bars.size for s in context.segments)),
+        "model_source": context.model_source,
+        "phase1_trial_s": phase1["seconds"],
+        "warmup_trials": warmup,
+        "n_trials": n_trials,
+        "ms_median": median,
+        "ms_mean": statistics.fmean(ms),
+        "ms_p10": ms[len(ms) // 10],
+        "ms_p90": ms[(9 * len(ms)) // 10],
+        "kernel_ms_median": kernel_median,
+        "outside_kernel_ms_median": median - kernel_median,
+        "target_ms": TARGET_PHASE2_MS,
+        "meets_target": median < TARGET_PHASE2_MS,
+    }
+
+
+def bench_universe(
+    *, work_dir: Path, quick: bool = False, progress: Progress = print
+) -> dict[str, Any]:
+    """Both measures, or ``{"skipped": reason}`` without the candles."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    symbols = SYMBOLS[:3] if quick else SYMBOLS
+    timeframes = ("4h",) if quick else ("1h", "4h")
+    problem = missing_data(symbols, timeframes)
+    if problem is not None:
+        progress(f"[bench] universe: skipped: {problem}")
+        return {"skipped": problem}
+    # a fresh folder: the studies, fingerprints and prediction caches of this run only
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    p1_extra = ["debug=fast"] if quick else ["asset.timeframe=1h"]
+    p2_extra = ["debug=fast"] if quick else []
+    phase1 = bench_universe_phase1(
+        work_dir=work_dir / "phase1", symbols=symbols, extra=p1_extra, progress=progress
+    )
+    phase2 = bench_universe_phase2(
+        work_dir=work_dir / "phase2",
+        symbols=symbols,
+        extra=p2_extra,
+        n_trials=30 if quick else 1000,
+        warmup=5 if quick else 50,
+        progress=progress,
+    )
+    return {"phase1": phase1, "phase2": phase2, "quick": quick}
+
+
+__all__ = [
+    "SYMBOLS",
+    "TARGET_PHASE1_RATIO",
+    "TARGET_PHASE2_MS",
+    "bench_universe",
+    "missing_data",
+    "timed_model_trial",
+]
