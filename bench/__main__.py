@@ -41,11 +41,21 @@ SECTIONS = (
     "samplers",
     "workers",
     "universe",
+    "walkforward",
     "sweep_profile",
 )
 
 # the sections that run on choose_data's market (the universe section reads its own symbols)
-DATA_SECTIONS = ("phase1", "phase1_study", "cache", "sweep", "samplers", "workers", "sweep_profile")
+DATA_SECTIONS = (
+    "phase1",
+    "phase1_study",
+    "cache",
+    "sweep",
+    "samplers",
+    "workers",
+    "walkforward",
+    "sweep_profile",
+)
 
 
 def progress(message: str) -> None:
@@ -345,11 +355,36 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
         for name, part in {**prof["split"], **prof["detail"]}.items():
             row(f"| {name} | {_fmt(part['ms_per_trial'], 2)} | {part['share']:.1%} |")
+    if "walkforward" in results:
+        lines += ["", *render_walkforward(results["walkforward"])]
     for name, error in results.get("errors", {}).items():
         row(f"\n**{name} failed**: {error}")
     lines += ["", "Commands", ""]
     lines += [f"- `{c}`" for c in results["commands"]]
     return "\n".join(lines) + "\n"
+
+
+def render_walkforward(wf: dict[str, Any]) -> list[str]:
+    """The walk-forward section's lines (issue 24): wall time against the issue's baseline."""
+    lines = [
+        "Walk-forward (issue 24): one `crypto-tune phase=walkforward` run as a user runs it "
+        f"(a subprocess): `{wf['command']}`",
+        "",
+        "| measure | value | target / note |",
+        "|---|---|---|",
+        f"| wall time, {wf['windows']} windows, {wf['budgets']['model_trials']} + "
+        f"{wf['budgets']['strategy_trials']} trials a window "
+        f"| {_fmt(wf['seconds'] / 60, 2)} min ({_fmt(wf['seconds_per_window'], 1)} s a window) "
+        + (
+            f"| {_fmt(wf['speedup_vs_issue'], 2)}x the issue's 7 min 17 s (target 2x: "
+            f"{_ok(wf['speedup_vs_issue'] >= 2)}; that figure is from another day's load) |"
+            if wf.get("speedup_vs_issue")
+            else "| quick run: no target |"
+        ),
+        f"| stitched out-of-sample Sharpe | {_fmt(wf['stitched_oos_sharpe'] or float('nan'))} "
+        "| the test blocks chained |",
+    ]
+    return lines
 
 
 def render_universe(universe: dict[str, Any]) -> list[str]:
@@ -415,6 +450,7 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
     from bench.bench_samplers import bench_samplers
     from bench.bench_sweep import DEFAULT_PG_URL, bench_sweep, profile_sweep
     from bench.bench_universe import bench_universe
+    from bench.bench_walkforward import bench_walkforward
     from bench.bench_workers import bench_workers
 
     data, note = choose_data(quick)
@@ -503,6 +539,12 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
             "universe",
             lambda: bench_universe(work_dir=work / "universe", quick=quick, progress=progress),
         ),
+        (
+            "walkforward",
+            lambda: bench_walkforward(
+                data, work_dir=work / "walkforward", quick=quick, progress=progress
+            ),
+        ),
         # Last: it runs Hydra in this process.
         (
             "sweep_profile",
@@ -539,6 +581,8 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
             "'asset.symbol=...', ...]; then ['phase=strategy', 'asset=universe', "
             "'strategy=topk', ...] (bench/bench_universe.py)"
         )
+    if "walkforward" in results:
+        results["commands"].append(results["walkforward"]["command"])
     if "sweep" in results:
         results["commands"].append(
             "in-process: optuna ask/tell over the sweep's own search space with "

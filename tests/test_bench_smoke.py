@@ -28,6 +28,7 @@ TOP_KEYS = {
     "samplers",
     "workers",
     "universe",
+    "walkforward",
     "sweep_profile",
 }
 META_KEYS = {"date", "cpu", "cores", "git_commit", "git_dirty", "versions", "python"}
@@ -117,6 +118,12 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert "Universe studies (issue 23)" in (out / "results.md").read_text()
     else:
         assert "Universe studies (issue 23): skipped" in (out / "results.md").read_text()
+
+    # Walk-forward (issue 24): the whole command, timed, its windows read from walkforward.json.
+    walkforward = results["walkforward"]
+    assert walkforward["windows"] >= 1 and walkforward["seconds"] > 0
+    assert walkforward["budgets"] == {"model_trials": 4, "strategy_trials": 40}  # debug=fast
+    assert "Walk-forward (issue 24)" in (out / "results.md").read_text()
 
     profile = results["sweep_profile"]
     assert profile["n_trials"] == 30 and set(profile["split"]) == SPLIT_KEYS
