@@ -145,18 +145,22 @@ def markets(
 
 def default_cost_per_side() -> float:
     """Fee plus slippage per side that the default strategy pays on the synthetic asset: the
-    strategy config's fee (or, when null, the taker fee of the asset's market) plus its
-    slippage."""
-    choices = [d for d in _conf_value("config.yaml", "defaults") if hasattr(d, "get")]
-    strategy = "strategy/" + next(str(d["strategy"]) for d in choices if "strategy" in d) + ".yaml"
-    slippage = float(_conf_value(strategy, "slippage"))
-    fee = _conf_value(strategy, "fee")
-    if fee is None:
-        from crypto_tune.markets import MARKETS  # type: ignore[import-not-found,unused-ignore]
+    composed config's ``strategy.fee`` (or, when null, the taker fee of the asset's market) plus
+    its ``strategy.slippage`` (wherever ``conf/`` keeps them: a rule file or the costs it
+    includes)."""
+    from hydra import compose, initialize_config_dir
 
-        market = _conf_value("asset/synthetic.yaml", "market") or "perp"
-        fee = MARKETS[str(market)].taker_fee
-    return float(fee) + slippage
+    from crypto_tune.config import register_resolvers
+    from crypto_tune.markets import MARKETS
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF)):
+        config = compose("config", overrides=["asset=synthetic"])
+    strategy = config.strategy
+    fee = strategy.fee
+    if fee is None:
+        fee = MARKETS[str(config.asset.market or "perp")].taker_fee
+    return float(fee) + float(strategy.slippage)
 
 
 def synthetic_shape(point: Point) -> dict[str, Any]:
