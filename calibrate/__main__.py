@@ -103,7 +103,7 @@ def subprocess_runner(
                 record: Record = json.loads(target.read_text())
                 target.with_suffix(".error.txt").unlink(missing_ok=True)
                 return record
-            error = (done.stderr or done.stdout)[-3000:]
+            error = _failure_text(done.stderr or done.stdout, out / "work" / market["name"])
             target.with_suffix(".error.txt").write_text(error)
             if attempt < retries:
                 last = error.strip().splitlines()[-1:] or ["?"]
@@ -112,6 +112,23 @@ def subprocess_runner(
         return {**market, "error": error}
 
     return run
+
+
+def _failure_text(output: str, work: Path) -> str:
+    """What a failed market said: the first lines naming an error in its output and in its
+    runs' logs (a sweep's failing trials print only Hydra's "Error executing job" there; the
+    reason is in the log), then the output's tail."""
+    wanted = ("Error", "error:", "Traceback", "Exception")
+    lines = [ln for ln in output.splitlines() if any(w in ln for w in wanted)]
+    lines = [ln for ln in lines if not ln.startswith("Error executing job")]
+    for log in sorted(work.rglob("*.log"))[:20]:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        lines += [f"{log.name}: {ln}" for ln in text.splitlines() if any(w in ln for w in wanted)]
+    head = "\n".join(dict.fromkeys(lines[:40]))
+    return (head + "\n--- output tail ---\n" if head else "") + output[-3000:]
 
 
 def _duration(seconds: float) -> str:

@@ -319,3 +319,17 @@ def test_a_log_line_never_fails_on_a_market_without_trades() -> None:
     record = {**_fake_record(markets(1, 0, [], [0.5])[0]), "in_sample_sharpe": None}
     record["tests"]["haircut_bhy"]["value"] = None
     assert "in-sample Sharpe None" in _describe(record, record)
+
+
+def test_a_failed_market_keeps_the_reason_from_its_logs(tmp_path) -> None:
+    """A failed sweep prints only Hydra's "Error executing job" lines; the reason is in the
+    run's log, which the next attempt deletes: the error file keeps it first."""
+    from calibrate.__main__ import _failure_text
+
+    log = tmp_path / "work" / "multiruns" / "x" / "crypto-tune.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("[INFO] trial 3\n[ERROR] - trial 4 failed: DataError: disk full\n")
+    output = "Error executing job with overrides: ['a=1']\n" * 200
+    text = _failure_text(output, tmp_path / "work")
+    assert text.splitlines()[0] == "crypto-tune.log: [ERROR] - trial 4 failed: DataError: disk full"
+    assert text.endswith(output[-3000:])
