@@ -9,6 +9,7 @@ check the fast path itself: where it is taken, what a job sees there, and when i
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from conftest import FAST, run_cli
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.test_utils.launcher_common_tests import (
     BatchedSweeperTestSuite,
@@ -28,7 +30,7 @@ from hydra.test_utils.launcher_common_tests import (
 from hydra.test_utils.test_utils import SweepTaskFunction, TSweepRunner
 from omegaconf import DictConfig
 
-from crypto_tune.launcher import accepts_plain_config
+from crypto_tune.launcher import accepts_plain_config, number_override
 
 # Discover plugins once, before the suites snapshot Hydra's singletons: the first discovery
 # registers the plugins' configs (hydra/sweeper/basic, ...) in the ConfigStore.
@@ -195,6 +197,41 @@ def test_hydra_path_for_a_task_that_takes_a_dictconfig(
     with sweep:
         pass
     assert len(seen) == 2 and all(isinstance(c, DictConfig) for c in seen)
+
+
+def _numbers() -> list[str]:
+    """Values as the sweeper writes them (repr of ints and floats) and edge cases of Hydra's
+    number grammar."""
+    rng = random.Random(0)
+    values = [repr(rng.uniform(-1, 1) * 10 ** rng.randint(-12, 12)) for _ in range(300)]
+    values += [repr(rng.randint(-(10**6), 10**6)) for _ in range(100)]
+    values += [repr(v) for v in (0.0, -0.0, 1e-05, 1.5e-07, 2e16, 1e300, 5e-324, 10**20)]
+    values += ["1.", ".5", "007", "0.50", "1_000", "1e5", "1E+5", "+3", "-0", "inf", "-inf"]
+    values += ["nan", "1e", "1.5.5", "0x10", "1,2", " 1", "1 ", "true", "null", "a1", "1a"]
+    return values
+
+
+@pytest.mark.parametrize(
+    "key", ["strategy.entry", "a.b", "a_1.b_2.c", "a", "a/b", "+a.b", "~a.b", "a.b-c", "a.$b"]
+)
+def test_number_overrides_are_read_as_hydra_reads_them(key: str) -> None:
+    """The launcher reads ``key=<number>`` (a suggested value) without Hydra's parser: where it
+    does, the key and the value (type included) are Hydra's."""
+    parser = OverridesParser.create()
+    read = 0
+    for value in _numbers():
+        text = f"{key}={value}"
+        mine = number_override(text)
+        if mine is None:
+            continue
+        read += 1
+        hydra = parser.parse_override(text)
+        assert not (hydra.is_add() or hydra.is_delete() or hydra.is_sweep_override()), text
+        assert hydra.package is None, text
+        assert mine == (hydra.key_or_group, hydra.value()), text
+        assert type(mine[1]) is type(hydra.value()), text
+    plain = "." in key and not any(c in key for c in "/+~-$")
+    assert (read > 400) if plain else (read == 0), key
 
 
 # ------------------------------------------------------------------- through the real command
