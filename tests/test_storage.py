@@ -160,6 +160,67 @@ def test_a_lasting_outage_raises_and_never_exits(tmp_path):
         worker._retrying(gone)
 
 
+def test_a_worker_reads_its_running_trials_back_as_the_database_holds_them(tmp_path):
+    """A trial the worker created is read back from memory while RUNNING, without a query, and
+    equal at every step to a read from the database; a failed write, an intermediate value or
+    the tell send its reads back to the database."""
+    import sqlalchemy
+
+    worker = WorkerStorage(
+        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+    )
+    study = optuna.create_study(
+        study_name="s", storage=worker, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    queries: list[str] = []
+    sqlalchemy.event.listen(
+        worker.engine, "before_cursor_execute", lambda *args: queries.append(args[2])
+    )
+
+    def read_back(trial_id: int, *, kept: bool) -> None:
+        queries.clear()
+        mine = worker.get_trial(trial_id)
+        assert (not queries) == kept
+        assert mine == optuna.storages.RDBStorage.get_trial(worker, trial_id)
+
+    trial = study.ask()
+    read_back(trial._trial_id, kept=True)
+    trial.suggest_float("x", 0.0, 1.0)
+    trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    trial.suggest_int("n", 1, 9)
+    trial.suggest_float("step", 0.0, 1.0, step=0.1)
+    trial.suggest_categorical("c", ["a", None, 2.5, True])
+    trial.set_user_attr("u", {"k": (1, 2), 3: "x"})  # as JSON gives it back: a list, "3"
+    worker.set_trial_system_attr(trial._trial_id, "s", [1, "a"])
+    read_back(trial._trial_id, kept=True)
+    trial.set_user_attr("u", "again")
+    read_back(trial._trial_id, kept=True)
+    assert worker.get_trial(trial._trial_id).user_attrs == {"u": "again"}
+    with pytest.raises(ValueError, match="different distribution"):  # refused by the storage
+        choice = optuna.distributions.CategoricalDistribution(["a"])
+        worker.set_trial_param(trial._trial_id, "x", 0, choice)
+    read_back(trial._trial_id, kept=False)
+    study.tell(trial, 0.25)
+    read_back(trial._trial_id, kept=False)
+
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    worker.set_trial_param(trial._trial_id, "x", 0.5, optuna.distributions.FloatDistribution(0, 1))
+    read_back(trial._trial_id, kept=False)  # "x" twice: the database ignores the second
+    study.tell(trial, 0.5)
+
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    trial.report(0.5, step=1)
+    read_back(trial._trial_id, kept=False)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+
+    study.enqueue_trial({"x": 0.5})  # a WAITING trial picked up by ask: read from the database
+    trial = study.ask()
+    assert trial.suggest_float("x", 0.0, 1.0) == 0.5
+    read_back(trial._trial_id, kept=False)
+
+
 def test_the_storage_package_imports_nothing_above_it():
     """The door sits below the CLI, the phases and the settings: it takes values, not settings."""
     above = ("crypto_tune.cli", "crypto_tune.phases", "crypto_tune.config", "crypto_tune.study")

@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from crypto_tune.exceptions import CryptoTuneError, StorageError
 from crypto_tune.logs import mask_secrets
 from crypto_tune.storage._options import WorkerOptions, heartbeat_rdb_kwargs
+from crypto_tune.storage._own_trials import KeepOwnTrials, OwnTrials
 from crypto_tune.storage._url import StorageURL
 
 log = logging.getLogger("crypto_tune")
@@ -318,7 +319,8 @@ RETRIED = (
 def retry_outages(cls: type[WorkerMixin], base: type) -> None:
     """Route the storage operations :data:`RETRIED` of ``base`` through
     :meth:`WorkerMixin._retrying` (``cls`` is ``WorkerMixin`` mixed into ``base``; what ``cls``
-    defines itself is left alone). Called once per class, at its definition."""
+    or its mixins define is left alone: they retry themselves). Called once per class, at its
+    definition."""
 
     def wrap(name: str) -> Callable[..., Any]:
         method = getattr(base, name)
@@ -331,17 +333,19 @@ def retry_outages(cls: type[WorkerMixin], base: type) -> None:
         return call
 
     for name in RETRIED:
-        if hasattr(base, name) and name not in cls.__dict__ and name not in WorkerMixin.__dict__:
+        if hasattr(base, name) and getattr(cls, name) is getattr(base, name):
             setattr(cls, name, wrap(name))
 
 
-class WorkerStorage(WorkerMixin, RDBStorage):
+class WorkerStorage(KeepOwnTrials, WorkerMixin, RDBStorage):
     """An RDBStorage that heartbeats this process's trials, fails other workers' stale ones and
-    rides out database outages (see the module docstring)."""
+    rides out database outages (see the module docstring); the RUNNING trials it creates are read
+    back from memory (:class:`~crypto_tune.storage._own_trials.KeepOwnTrials`)."""
 
     def __init__(self, url: StorageURL | str, options: WorkerOptions) -> None:
         url = StorageURL.parse(url)
         self._setup_worker(options, url)
+        self._written = OwnTrials()  # the RUNNING trials created here, read without a query
         with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._retrying(
@@ -353,6 +357,8 @@ class WorkerStorage(WorkerMixin, RDBStorage):
         trial = self._retrying(lambda: RDBStorage._create_new_trial(self, study_id, template_trial))
         if trial.state == TrialState.RUNNING:
             self._adopt(trial._trial_id)
+            if template_trial is None:
+                self._written.created(trial)
         return trial
 
     def _record_heartbeats(self, trial_ids: list[int]) -> None:
