@@ -358,3 +358,25 @@ def test_window_table_explains_a_window_without_ic() -> None:
     assert "<th>OOS IC</th>" in table and "<td>0.021</td>" in table
     assert html.escape(NO_IC_NOTE) in table
     assert 'id="no-ic-note"' not in _window_table([window(0, 0.021)])
+
+
+def test_walkforward_keys_compose_in_every_phase_a_window_runs(tmp_path) -> None:
+    """Each window composes phase=model and phase=strategy with the run's command line: a
+    walkforward.* override must exist there too (it broke when the block lived in its phase
+    file and no preset such as debug=fast defined it)."""
+    from crypto_tune.cli import preflight
+    from crypto_tune.phases._tuning import search_space
+
+    settings = preflight(
+        [
+            "phase=walkforward",
+            "split=walk_forward",
+            "walkforward.end=2023-12-31",
+            "walkforward.model_trials=3",
+            f"paths.outputs={tmp_path}",
+            "tracking.enabled=false",
+        ]
+    )
+    assert settings is not None and settings.walkforward.end == "2023-12-31"
+    for phase in ("model", "strategy"):
+        assert search_space(settings, phase).distributions
