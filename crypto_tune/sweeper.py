@@ -62,6 +62,7 @@ from hydra_plugins.hydra_optuna_sweeper._impl import (
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
+from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from crypto_tune.exceptions import CryptoTuneError, SweepAborted
@@ -276,6 +277,16 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
             )
 
 
+def _record(
+    study: optuna.Study, trial: Trial, state: TrialState, values: list[float] | None = None
+) -> None:
+    """``study.tell(trial, values, state)`` without its last step: ``Study.tell`` ends by reading
+    the told trial back from the storage to return a copy (six queries, ~2 ms a Phase 2 trial on
+    SQLite), which the sweeper never uses. The same checks and writes otherwise: Optuna's own
+    function, the one its ``optimize`` loop tells with."""
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+
+
 def _tell(
     study: optuna.Study, trial: Trial, ret: JobReturn, n_directions: int, is_grid: bool
 ) -> Exception | None:
@@ -285,7 +296,7 @@ def _tell(
         try:
             returned = ret.return_value  # raises the job's exception
         except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
+            _record(study, trial, TrialState.PRUNED)
             return None
         try:
             values = [float(returned)] if n_directions == 1 else [float(v) for v in returned]
@@ -297,12 +308,12 @@ def _tell(
                 f"Expect {n_directions}, but actually {len(values)}."
             )
         try:
-            study.tell(trial=trial, state=TrialState.COMPLETE, values=values)
+            _record(study, trial, TrialState.COMPLETE, values)
         except RuntimeError as exc:  # the grid is exhausted: the stock sweeper ignores this
             if not (is_grid and "`Study.stop` is supposed to be invoked" in str(exc)):
                 raise
     except Exception as exc:
-        study.tell(trial=trial, state=TrialState.FAIL, values=None)
+        _record(study, trial, TrialState.FAIL)
         log.warning(f"Failed experiment: {exc}")
         return exc
     return None
