@@ -6,6 +6,7 @@ Real sweeps through ``crypto-tune -m`` on the synthetic market; the stock sweepe
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -130,6 +131,59 @@ def test_changed_scoring_settings_are_refused_before_any_trial(
     assert "holds trials scored on other inputs" in done.stderr and "strategy.fee" in done.stderr
     study = _study(outputs, experiment)
     assert len(study.trials) == 2 and study.user_attrs[FIXED_ATTR] == before
+
+
+def test_a_seeded_sweep_records_the_trials_of_a_bare_optuna_loop(
+    outputs: Path, experiment: str
+) -> None:
+    """What the sweep's machinery (launcher, sweeper, worker storage) adds changes no result: a
+    seeded sweep through ``crypto-tune -m`` holds, trial by trial, the parameters and values of
+    a plain ask-and-tell loop with the sampler the sweep composes (TPE, seed 42) over the same
+    search space and objective; so the same best value and parameters."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from crypto_tune.cli import preflight
+    from crypto_tune.config import config_dir
+    from crypto_tune.evaluation import evaluate_strategy, strategy_context
+    from crypto_tune.phases._tuning import search_space
+
+    n = 14  # past TPE's 10 random startup trials
+    _ok(_sweep(outputs, experiment, n=n))
+    swept = _study(outputs, experiment)
+    given = [
+        "phase=strategy",
+        *FAST,
+        "phase.model_source=config",
+        "tracking.enabled=false",
+        f"paths.outputs={outputs}",
+        f"experiment_name={experiment}",
+    ]
+    settings = preflight(["-m", *given])
+    assert settings is not None
+    with initialize_config_dir(config_dir=str(config_dir())):
+        sampler_cfg = compose("config", overrides=given, return_hydra_config=True).hydra.sweeper
+    plain = OmegaConf.create(OmegaConf.to_container(sampler_cfg.sampler, resolve=True))
+    bare = optuna.create_study(
+        sampler=instantiate(plain, _execution_whitelist_=("optuna.samplers.*",)),
+        direction="maximize",
+    )
+    context = strategy_context(settings)
+    space = search_space(settings, "strategy").distributions
+    for _ in range(n):
+        trial = bare.ask(fixed_distributions=space)
+        tuned = {k.removeprefix("strategy."): v for k, v in trial.params.items()}
+        strategy = dataclasses.replace(settings.strategy, **tuned)
+        bare.tell(
+            trial, evaluate_strategy(dataclasses.replace(settings, strategy=strategy), context)[0]
+        )
+
+    def seen(study: optuna.Study) -> list[tuple]:
+        return [(t.number, t.state, t.params, t.values) for t in study.get_trials()]
+
+    assert seen(swept) == seen(bare)
+    assert (swept.best_value, swept.best_params) == (bare.best_value, bare.best_params)
 
 
 HEARTBEAT, GRACE = 1, 2
