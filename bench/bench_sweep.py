@@ -402,7 +402,9 @@ _PROBES: dict[str, tuple[str, str]] = {
     "sweeper.sweep": ("crypto_tune/sweeper.py", "_sweep"),  # the stock loop, our subclass
     "cli.main": ("crypto_tune/cli.py", "main"),
     "study.ask": ("optuna/study/study.py", "ask"),
-    "study.tell": ("optuna/study/study.py", "tell"),
+    "study.tell": ("optuna/study/study.py", "tell"),  # the stock sweeper's tell
+    "study._tell_with_warning": ("optuna/study/_tell.py", "_tell_with_warning"),
+    "sweeper._record": ("crypto_tune/sweeper.py", "_record"),  # our sweeper's tell
     "trial._suggest": ("optuna/trial/_trial.py", "_suggest"),
     "trial.set_user_attr": ("optuna/trial/_trial.py", "set_user_attr"),
     "sweeper._configure_trials": ("crypto_tune/sweeper.py", "_configure_trials"),
@@ -491,6 +493,8 @@ def profile_sweep(
     cum["cli.settings_from_config"] = _cumulative_from(
         stats, "cli.settings_from_config", "cli._run_task"
     )
+    # Optuna's tell as our sweeper calls it (its tell step, without Study.tell's read-back).
+    cum["study.tell"] += _cumulative_from(stats, "study._tell_with_warning", "sweeper._record")
     # Hydra's override parser as the launcher calls it (each distinct string parsed once).
     cum["hydra.parse_overrides"] = _cumulative_from(
         stats, "hydra.parse_override", "launcher._parse"
