@@ -193,13 +193,9 @@ class CryptoTuneLauncher(Launcher):
         self._sweep_dir = None
 
     def _sweep_folder(self) -> str:
-        """``hydra.sweep.dir`` as an absolute path, created (as at every launch of Hydra's
-        basic launcher).
-
-        It is resolved once per sweep: Hydra's basic launcher resolves it at every launch (~9 ms
-        a trial on crypto-tune's config: OmegaConf parses each interpolation on the way), yet it
-        cannot change within a sweep (the config is the sweep's, ``${now:...}`` is cached per
-        config)."""
+        """``hydra.sweep.dir`` as an absolute path, created as at every launch of Hydra's basic
+        launcher, but resolved once per sweep (~9 ms a trial there: OmegaConf parses each
+        interpolation); it cannot change within a sweep (``${now:...}`` is cached per config)."""
         if self._sweep_dir is None:
             assert self.config is not None
             self._sweep_dir = os.path.abspath(str(self.config.hydra.sweep.dir))
