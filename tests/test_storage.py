@@ -221,6 +221,58 @@ def test_a_worker_reads_its_running_trials_back_as_the_database_holds_them(tmp_p
     read_back(trial._trial_id, kept=False)
 
 
+def test_the_caches_reads_of_own_trials_are_served_from_memory(tmp_path):
+    """Optuna's cache reads the trial just told and the trial just created before each trial's
+    suggestions: a worker serves them from memory after one query (ids, states, completion
+    times), equal to the full read; another worker's trial sends the read to the database."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    worker = WorkerStorage(url, WorkerOptions(heartbeat=1, grace=2, db_wait=5))
+    study = optuna.create_study(
+        study_name="s", storage=worker, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    queries: list[str] = []
+    sqlalchemy.event.listen(
+        worker.engine, "before_cursor_execute", lambda *args: queries.append(args[2])
+    )
+
+    def read(included: set[int], after: int, *, served: bool) -> list:
+        expected = optuna.storages.RDBStorage._get_trials(
+            worker, study._study_id, None, included, after
+        )
+        queries.clear()
+        got = worker._get_trials(study._study_id, None, included, after)
+        assert got == expected
+        assert (len(queries) == 1) == served, queries
+        return got
+
+    previous = -1
+    for value in (0.5, float("inf"), None):
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.set_user_attr("u", [value])
+        tid = trial._trial_id
+        if previous > -1:
+            assert [t.number for t in read(set(), previous, served=True)] == [trial.number]
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, value)
+        (told,) = read({tid}, tid - 1, served=True)
+        assert told.state.is_finished() and told.datetime_complete is not None
+        read({tid}, tid - 1, served=False)  # served once: the cache keeps it from then on
+        previous = tid
+
+    mine = study.ask()
+    other = optuna.storages.RDBStorage(url)._create_new_trial(study._study_id)  # another worker
+    assert other._trial_id > mine._trial_id
+    assert len(read(set(), previous, served=False)) == 2
+    assert worker.get_trial(mine._trial_id) == optuna.storages.RDBStorage.get_trial(
+        worker, mine._trial_id
+    )
+
+
 def test_the_storage_package_imports_nothing_above_it():
     """The door sits below the CLI, the phases and the settings: it takes values, not settings."""
     above = ("crypto_tune.cli", "crypto_tune.phases", "crypto_tune.config", "crypto_tune.study")

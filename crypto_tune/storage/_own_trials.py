@@ -12,17 +12,28 @@ it as stale once its heartbeats stop (and :class:`~crypto_tune.storage.WorkerSto
 trial failed that way to its owner as RUNNING anyway, so that its tell is recorded as usual).
 So :class:`OwnTrials` keeps each trial the worker creates as Optuna returned it, applies to it
 each later write of the worker once the database has accepted it (the value as the database
-gives it back: a distribution through its JSON, an attribute through ``json``), and serves reads
-of it (a copy) until it is finished. Every write still goes to the database as before; a write
-that fails, and any write not mirrored here (an intermediate value, the trial's state), drops the
+gives it back: a distribution through its JSON, an attribute through ``json``, a value through
+its stored form), and serves reads of it (a copy). Every write still goes to the database as
+before; a write that fails, and any write not mirrored here (an intermediate value), drops the
 trial, whose reads then go to the database again.
+
+Optuna's storage cache (``_CachedStorage``) also reads, before each trial's suggestions, every
+trial that is new or was unfinished at its last read (``_get_trials``): in a sweep, the trial
+just told and the trial just created, each a full read of seven queries. A worker first asks
+the database which trials match (one query: their ids, states and completion times); when they
+are all its own, RUNNING as kept or finished as it told them, it serves them from memory (the
+completion time from that query), else it makes the full read as before: another worker's
+trials are always read from the database.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Container, Sequence
 from typing import Any, Literal
 
 from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
@@ -30,49 +41,102 @@ from optuna.trial import FrozenTrial, TrialState
 
 
 class OwnTrials:
-    """RUNNING trials created by this process, as written (see the module)."""
+    """The trials created by this process, as written (see the module): RUNNING ones, and told
+    ones until a read has served them."""
+
+    _MAX_ENDED = 256  # told trials kept for the next read (it serves them at once)
 
     def __init__(self) -> None:
         self._trials: dict[int, FrozenTrial] = {}
+        self._ended: OrderedDict[int, FrozenTrial] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __contains__(self, trial_id: object) -> bool:
         return trial_id in self._trials
 
+    def __bool__(self) -> bool:
+        return bool(self._trials or self._ended)
+
     def created(self, trial: FrozenTrial) -> None:
         """Keep ``trial`` (as ``_create_new_trial`` returned it) when it is RUNNING."""
         if trial.state == TrialState.RUNNING:
-            self._trials[trial._trial_id] = copy.deepcopy(trial)
+            with self._lock:
+                self._trials[trial._trial_id] = copy.deepcopy(trial)
 
     def get(self, trial_id: int) -> FrozenTrial | None:
-        """A copy of the kept trial, or None when it is not kept."""
-        trial = self._trials.get(trial_id)
-        return None if trial is None else copy.deepcopy(trial)
+        """A copy of the kept RUNNING trial, or None when it is not kept."""
+        with self._lock:
+            trial = self._trials.get(trial_id)
+            return None if trial is None else copy.deepcopy(trial)
 
     def forget(self, trial_id: int) -> None:
-        self._trials.pop(trial_id, None)
+        with self._lock:
+            self._trials.pop(trial_id, None)
+            self._ended.pop(trial_id, None)
+
+    def ended(self, trial_id: int, state: TrialState, values: Sequence[float] | None) -> None:
+        """The database accepted the trial's end: keep it told (its completion time comes with
+        the read that serves it)."""
+        from optuna.storages._rdb.models import TrialValueModel
+
+        with self._lock:
+            trial = self._trials.pop(trial_id, None)
+            if trial is None:
+                return
+            trial.state = state
+            trial.values = None
+            if values is not None:  # as the database gives a value back (infinities included)
+                stored = [TrialValueModel.value_to_stored_repr(v) for v in values]
+                trial.values = [TrialValueModel.stored_repr_to_value(*s) for s in stored]
+            self._ended[trial_id] = trial
+            while len(self._ended) > self._MAX_ENDED:
+                self._ended.popitem(last=False)
+
+    def serve(self, rows: Sequence[tuple[int, TrialState, dt.datetime | None]]) -> list | None:
+        """Copies of the trials of ``rows`` (trial id, state and completion time in the
+        database, in id order) when every one is kept in that state, else None."""
+        with self._lock:
+            served: list[FrozenTrial] = []
+            for trial_id, state, completed in rows:
+                running = self._trials.get(trial_id)
+                told = self._ended.get(trial_id)
+                if running is not None and state == TrialState.RUNNING:
+                    served.append(copy.deepcopy(running))
+                elif told is not None and state == told.state and completed is not None:
+                    trial = copy.deepcopy(told)
+                    trial.datetime_complete = completed
+                    served.append(trial)
+                else:
+                    return None
+            for trial in served:  # a told trial is read once: the cache keeps it from now on
+                self._ended.pop(trial._trial_id, None)
+            return served
 
     def param(
         self, trial_id: int, name: str, internal: float, distribution: BaseDistribution
     ) -> None:
         """A parameter the database accepted, as a read would give it back. A parameter set
         twice (never by Optuna's trials) drops the trial: the database ignores the second write."""
-        trial = self._trials.get(trial_id)
-        if trial is None:
-            return
-        if name in trial.params:
-            self.forget(trial_id)
-            return
         stored = json_to_distribution(distribution_to_json(distribution))
-        trial.params[name] = stored.to_external_repr(internal)
-        trial.distributions[name] = stored
+        with self._lock:
+            trial = self._trials.get(trial_id)
+            if trial is None:
+                return
+            if name in trial.params:
+                del self._trials[trial_id]
+                return
+            trial.params[name] = stored.to_external_repr(internal)
+            trial.distributions[name] = stored
 
     def attr(self, trial_id: int, kind: Literal["user", "system"], key: str, value: Any) -> None:
         """A user or system attribute the database accepted, as a read would give it back."""
-        trial = self._trials.get(trial_id)
-        if trial is None:
-            return
-        attrs = trial.user_attrs if kind == "user" else trial.system_attrs
-        attrs[key] = json.loads(json.dumps(value))
+        stored = json.loads(json.dumps(value))
+        with self._lock:
+            trial = self._trials.get(trial_id)
+            if trial is None:
+                return
+            attrs = trial.user_attrs if kind == "user" else trial.system_attrs
+            attrs[key] = stored
 
 
 class KeepOwnTrials:
@@ -92,9 +156,38 @@ class KeepOwnTrials:
         return trial
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
-        self._written.forget(trial_id)  # finished (or a WAITING trial picked up: never kept)
-        done: bool = super().set_trial_state_values(trial_id, state, values)  # type: ignore[misc]
+        try:
+            done: bool = super().set_trial_state_values(trial_id, state, values)  # type: ignore[misc]
+        except BaseException:
+            self._written.forget(trial_id)
+            raise
+        if done and state.is_finished():
+            self._written.ended(trial_id, state, values)
+        else:  # not recorded (another worker failed it), or a WAITING trial picked up: not kept
+            self._written.forget(trial_id)
         return done
+
+    def _get_trials(
+        self,
+        study_id: int,
+        states: Container[TrialState] | None,
+        included_trial_ids: set[int],
+        trial_id_greater_than: int,
+    ) -> list[FrozenTrial]:
+        """Optuna's cache's read of new and unfinished trials: served from memory when every
+        matching trial is this process's own (see the module), else read in full."""
+        base = super()._get_trials  # type: ignore[misc]
+        args = (study_id, states, included_trial_ids, trial_id_greater_than)
+        if states is None and trial_id_greater_than > -1 and self._written:
+            engine = self.engine  # type: ignore[attr-defined]
+            rows = self._retrying(
+                lambda: _matching(engine, study_id, included_trial_ids, trial_id_greater_than)
+            )
+            served = self._written.serve(rows) if rows else None
+            if served is not None:
+                return served
+        trials: list[FrozenTrial] = self._retrying(lambda: base(*args))
+        return trials
 
     def _set_trial_param(
         self,
@@ -132,6 +225,32 @@ class KeepOwnTrials:
         except BaseException:
             self._written.forget(trial_id)
             raise
+
+
+def _matching(
+    engine: Any, study_id: int, included_trial_ids: set[int], trial_id_greater_than: int
+) -> list[tuple[int, TrialState, dt.datetime | None]]:
+    """(trial id, state, completion time) of the trials RDBStorage._get_trials would read with
+    these arguments (the same filter), in id order; empty when the query cannot run here (too
+    many ids for the database: the full read has its own fallback)."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    c = models.TrialModel.__table__.c
+    included = {i for i in included_trial_ids if i <= trial_id_greater_than}
+    query = sa.select(c.trial_id, c.state, c.datetime_complete).where(c.study_id == study_id)
+    if included:
+        query = query.where(sa.or_(c.trial_id.in_(included), c.trial_id > trial_id_greater_than))
+    else:
+        query = query.where(c.trial_id > trial_id_greater_than)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query.order_by(c.trial_id)).all()
+    except sa.exc.OperationalError as exc:
+        if "too many" in str(exc).lower():
+            return []
+        raise
+    return [(int(r[0]), TrialState(r[1]), r[2]) for r in rows]
 
 
 __all__ = ["KeepOwnTrials", "OwnTrials"]
