@@ -273,6 +273,26 @@ def test_the_caches_reads_of_own_trials_are_served_from_memory(tmp_path):
     )
 
 
+def test_a_new_trial_has_its_first_heartbeat_before_ask_returns(tmp_path):
+    """The first heartbeat is recorded with the trial (no wait for the heartbeat thread), as
+    Optuna's record_heartbeat records one; the thread keeps beating it afterwards."""
+    import sqlalchemy
+
+    worker = WorkerStorage(
+        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+    )
+    study = optuna.create_study(study_name="s", storage=worker)
+    beats = sqlalchemy.text("SELECT trial_id, heartbeat FROM trial_heartbeats")
+    trial = study.ask()
+    with worker.engine.connect() as connection:
+        (first,) = connection.execute(beats).all()
+    assert first[0] == trial._trial_id and first[1] is not None
+    worker._create_new_trial(study._study_id)  # a second RUNNING trial: its own row
+    with worker.engine.connect() as connection:
+        assert len(connection.execute(beats).all()) == 2
+    assert trial._trial_id in worker._own
+
+
 def test_the_storage_package_imports_nothing_above_it():
     """The door sits below the CLI, the phases and the settings: it takes values, not settings."""
     above = ("crypto_tune.cli", "crypto_tune.phases", "crypto_tune.config", "crypto_tune.study")

@@ -253,4 +253,21 @@ def _matching(
     return [(int(r[0]), TrialState(r[1]), r[2]) for r in rows]
 
 
-__all__ = ["KeepOwnTrials", "OwnTrials"]
+def first_heartbeat(engine: Any, trial_id: int) -> None:
+    """Record the first heartbeat of a trial just created, in this thread: the row Optuna's
+    ``record_heartbeat`` inserts (the database's current time), one statement instead of a
+    handover to the heartbeat thread and its ORM session (~1.5 ms of the interpreter a Phase 2
+    trial, contending with the trial); a trial that already has one keeps it."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                models.TrialHeartbeatModel.__table__.insert().values(trial_id=trial_id)
+            )
+    except sa.exc.IntegrityError:
+        pass
+
+
+__all__ = ["KeepOwnTrials", "OwnTrials", "first_heartbeat"]

@@ -10,7 +10,8 @@ that storage (:mod:`crypto_tune.sweeper`):
 
 * **Heartbeats.** Every trial this process starts (``study.ask``, including a WAITING retry it
   picks up) is registered; a daemon thread records its heartbeat every ``heartbeat`` seconds until
-  the trial is told. The first heartbeat is recorded at once when the trial is created.
+  the trial is told. The first heartbeat is recorded at once: with a trial it creates, by the
+  creating thread (one insert), for a picked-up trial by the daemon thread.
 * **Stale trials.** Before this process's first trial in a study, and then every ``heartbeat``
   seconds, RUNNING trials of *other* workers whose heartbeat is older than ``grace`` seconds are
   marked FAIL (and re-enqueued as WAITING trials when ``retries`` > 0, Optuna's
@@ -42,7 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 from crypto_tune.exceptions import CryptoTuneError, StorageError
 from crypto_tune.logs import mask_secrets
 from crypto_tune.storage._options import WorkerOptions, heartbeat_rdb_kwargs
-from crypto_tune.storage._own_trials import KeepOwnTrials, OwnTrials
+from crypto_tune.storage._own_trials import KeepOwnTrials, OwnTrials, first_heartbeat
 from crypto_tune.storage._url import StorageURL
 
 log = logging.getLogger("crypto_tune")
@@ -244,11 +245,14 @@ class WorkerMixin:
         )
         return False
 
-    def _adopt(self, trial_id: int) -> None:
+    def _adopt(self, trial_id: int, *, beat: bool = True) -> None:
+        """Heartbeat ``trial_id`` from now on (its first beat at once unless ``beat`` is false:
+        the caller recorded it)."""
         with self._lock:
             self._own.add(trial_id)
         self._ensure_thread()
-        self._wake.set()
+        if beat:
+            self._wake.set()
 
     # -------------------------------------------------------------------- heartbeats
     def _record_heartbeats(self, trial_ids: list[int]) -> None:
@@ -356,7 +360,8 @@ class WorkerStorage(KeepOwnTrials, WorkerMixin, RDBStorage):
         self._first_trial_in(study_id)
         trial = self._retrying(lambda: RDBStorage._create_new_trial(self, study_id, template_trial))
         if trial.state == TrialState.RUNNING:
-            self._adopt(trial._trial_id)
+            self._retrying(lambda: first_heartbeat(self.engine, trial._trial_id))
+            self._adopt(trial._trial_id, beat=False)
             if template_trial is None:
                 self._written.created(trial)
         return trial
