@@ -13,7 +13,11 @@ and each trial count:
   same objective: the strategy context built once with
   :func:`crypto_tune.evaluation.strategy_context` and
   :func:`~crypto_tune.evaluation.evaluate_strategy` per trial. The same
-  per-trial measure (wall time minus the time to the first trial) is used.
+  per-trial measure (wall time minus the time to the first trial) is used. The bare loop's
+  storage is Optuna's own (SQLite in WAL mode), the sweep's a worker storage
+  (:class:`crypto_tune.storage.WorkerStorage`): it also keeps heartbeats, and it serves
+  Optuna's re-reads of the trials it wrote from memory, so the sweep may run faster than the
+  bare loop (``sweep_over_bare`` below 1).
 
 ``profile_sweep`` runs one sweep in this process under cProfile and splits a trial's time into
 Hydra (sweeper and launcher glue), Optuna (ask, tell, suggest, set_user_attr: sampler and
@@ -232,7 +236,7 @@ def run_bare_loop(
     space = search_space(settings, "strategy").distributions
     from crypto_tune.storage import open_storage
 
-    study = optuna.create_study(  # the storage as the sweep opens it (SQLite: WAL)
+    study = optuna.create_study(  # Optuna's own storage, opened as outside a sweep (WAL)
         study_name=study_name, storage=open_storage(storage), sampler=sampler, direction="maximize"
     )
     last_report = time.perf_counter()
