@@ -4,7 +4,8 @@
   report and MLflow record shows); :func:`study_name`: the one formula of a phase's study name.
 * :func:`open_storage` / :func:`open_study`: one storage per process and URL; in a sweep worker
   (:func:`enable_workers`, set by the CLI for ``-m``) a :class:`WorkerStorage` (heartbeats,
-  stale-trial recovery, database outages) or, for ``grpc://``, a :class:`ProxyWorkerStorage`
+  stale-trial recovery, database outages; the trials it writes read back from memory:
+  ``_own_trials.py``) or, for ``grpc://``, a :class:`ProxyWorkerStorage`
   through the gRPC storage proxy (:func:`serve`, ``python -m crypto_tune.proxy``). The sweeper
   (:mod:`crypto_tune.sweeper`) is handed the opened storage; Optuna is never patched.
 * Errors are the project's (:class:`~crypto_tune.exceptions.ConfigError`,
