@@ -59,6 +59,7 @@ from hydra.experimental.callback import Callback
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from optuna import TrialPruned
 
 from crypto_tune._config_tree import (
     ABSENT,
@@ -335,9 +336,9 @@ class CryptoTuneLauncher(Launcher):
         try:
             ret.return_value = self.task_function(task)
             ret.status = JobStatus.COMPLETED
-        except Exception as exc:  # the sweeper records it as a failed trial
+        except Exception as exc:  # the sweeper records it: pruned (no error printed) or failed
             ret.return_value = exc
-            ret.status = JobStatus.FAILED
+            ret.status = JobStatus.COMPLETED if isinstance(exc, TrialPruned) else JobStatus.FAILED
         return ret
 
     # ----------------------------------------------------------------------------- launch

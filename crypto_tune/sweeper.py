@@ -293,9 +293,11 @@ def _tell(
     """Tell ``study`` how ``trial``'s job ended (COMPLETE, PRUNED or FAIL, as the stock sweeper
     does, PRUNED added); the failure, or None."""
     try:
-        try:
+        try:  # our launcher returns a pruned job's TrialPruned; Hydra's raises it
             returned = ret.return_value  # raises the job's exception
         except optuna.TrialPruned:
+            returned = optuna.TrialPruned()
+        if isinstance(returned, optuna.TrialPruned):
             _record(study, trial, TrialState.PRUNED)
             return None
         try:

@@ -93,6 +93,12 @@ def test_the_sweeper_tells_a_pruned_job_pruned_and_a_failed_one_failed() -> None
         assert (error is None) == (state != State.FAIL)
         assert study.trials[-1].state == state
     assert study.trials[0].value == 0.1  # Optuna keeps a pruned trial's last reported value
+    # our launcher hands a pruned job back COMPLETED with its TrialPruned: no error printed
+    trial = study.ask()
+    ret = JobReturn()
+    ret.status = JobStatus.COMPLETED
+    ret.return_value = optuna.TrialPruned("after fold 1")
+    assert _tell(study, trial, ret, 1, False) is None and study.trials[-1].state == State.PRUNED
 
 
 @pytest.mark.slow
@@ -110,6 +116,7 @@ def test_a_sweep_records_fold_scores_and_only_complete_or_pruned_trials(
         "hydra.sweeper.n_trials=8",
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "Error executing job" not in done.stdout + done.stderr  # a pruned trial is no error
     study = optuna.load_study(study_name=MODEL, storage=f"sqlite:///{outputs}/optuna.db")
     trials = study.get_trials()
     assert len(trials) == 8
