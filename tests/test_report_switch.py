@@ -109,3 +109,33 @@ def test_the_bands_are_the_causal_labels(switch_run: Path) -> None:
     segments = curves["segment"].to_numpy()
     assert pd.Index(curves.index).is_monotonic_increasing
     assert (segments[: (segments == "in_sample").sum()] == "in_sample").all()
+
+
+def test_the_parameter_table_shows_the_leverage_the_backtest_applied() -> None:
+    """On spot without borrowing the backtest caps the leverage at 1: the table shows that, and
+    the tuned value beside it; a leverage under the cap, and a market that lends, stay as tuned."""
+    from crypto_tune.report._switch_tables import parameters_table
+
+    def strategy(**params: object) -> dict:
+        return {"strategy_params": {"name": "zscore", "sizing": "fixed", **params}}
+
+    document = {
+        "regime_switch": {
+            "calm": strategy(leverage=2.5, max_leverage=3.0),
+            "volatile": strategy(leverage=0.5, max_leverage=1.0),
+        },
+        "comparison": {"single_set": strategy(leverage=1.0, max_leverage=2.0)},
+        "costs": {"market": "spot", "max_leverage": 1.0},
+    }
+
+    def cells(page: str, key: str) -> list[str]:
+        row = re.search(rf'<tr data-key="strategy_params.{key}">(.*?)</tr>', page)
+        assert row is not None, key
+        return re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+
+    capped = "1 (the market&#x27;s limit: no borrowing), tuned "
+    page = parameters_table(document)
+    assert cells(page, "leverage") == [capped + "2.5", "0.5", "1"]
+    assert cells(page, "max_leverage") == [capped + "3", "1", capped + "2"]
+    document["costs"] = {"market": "spot", "max_leverage": None}  # a borrow rate: no cap
+    assert cells(parameters_table(document), "leverage") == ["2.5", "0.5", "1"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from crypto_tune.costs import applied_leverage
 from crypto_tune.report._format import esc, format_value, lookup
 from crypto_tune.report._switch_curves import ACCOUNTS, SEGMENTS, SETS
 
@@ -116,7 +117,19 @@ def _value_text(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def _param_rows(group: str, sets: Sequence[Mapping[str, Any]], order: Sequence[str]) -> str:
+def _shown_text(name: str, value: Any, costs: Any) -> str:
+    """A parameter as shown; a leverage as the backtest applied it (at most the market's cap, as
+    on the single-asset page), with the tuned value when the cap lowered it."""
+    if name in ("leverage", "max_leverage"):
+        applied = applied_leverage(value, costs)
+        if applied is not value:
+            return f"{applied}, tuned {_value_text(value)}"
+    return _value_text(value)
+
+
+def _param_rows(
+    group: str, sets: Sequence[Mapping[str, Any]], order: Sequence[str], costs: Any = None
+) -> str:
     names = [k for k in order if any(k in s for s in sets)]
     names += sorted({k for s in sets for k in s} - set(names))
     rows = []
@@ -124,7 +137,7 @@ def _param_rows(group: str, sets: Sequence[Mapping[str, Any]], order: Sequence[s
         values = [s.get(name) for s in sets]
         differs = any(v != values[0] for v in values[1:])
         css = ' class="diff"' if differs else ""
-        cells = "".join(f"<td{css}>{esc(_value_text(v))}</td>" for v in values)
+        cells = "".join(f"<td{css}>{esc(_shown_text(name, v, costs))}</td>" for v in values)
         rows.append(
             f'<tr data-key="{group}.{esc(name)}"><th scope="row">{esc(name)}</th>{cells}</tr>'
         )
@@ -147,7 +160,7 @@ def parameters_table(document: Mapping[str, Any]) -> str:
         sets = [{k: v for k, v in s.items() if k in order} for s in sets]
         body += (
             f'<tr><th colspan="{len(columns) + 1}">{group.split("_")[0]}</th></tr>'
-            + _param_rows(group, sets, order)
+            + _param_rows(group, sets, order, document.get("costs"))
         )
     sources = "".join(
         f'<td class="text">{esc(str(data.get("strategy_source") or "—").removeprefix("study:"))}'
