@@ -49,7 +49,7 @@ def make_sampler(name: str, seed: int, sweep_sampler: dict[str, Any]) -> Any:
             config = {**sweep_sampler, "seed": seed}
             if name == "tpe-multivariate":
                 config["multivariate"] = True
-            return instantiate(config)
+            return instantiate(config, _execution_whitelist_=["optuna.samplers.*"])
         if name == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if name == "qmc":
