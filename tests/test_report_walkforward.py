@@ -13,6 +13,7 @@ from crypto_tune.report._walkforward import (
     FLAT_IS_NOTE,
     NO_IC_NOTE,
     NO_IS_TRADE_NOTE,
+    OOS_SHARPE_NOTES,
     _window_table,
     window_notes,
 )
@@ -76,3 +77,27 @@ def test_window_notes_only_for_a_dash_and_true_to_its_cause() -> None:
     no_ic["out_of_sample"]["ic"] = None
     assert window_notes([no_ic]) == [("no-ic-note", NO_IC_NOTE)]
     assert 'id="no-is-sharpe-note"' not in _window_table([_window(0, 1.2, 40)])
+
+
+def test_window_table_explains_a_missing_oos_sharpe_per_window(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A window's OOS Sharpe is "—" when metrics.sharpe_ratio has none (under 2 returns, or zero
+    deviation: all 0 without a trade): the notes name the window and that cause."""
+    idle, flat, short = _window(1, 1.2, 40), _window(2, 1.2, 40), _window(3, 1.2, 40)
+    idle["out_of_sample"] |= {"sharpe": None, "n_trades": 0, "n_bars": 540}
+    flat["out_of_sample"] |= {"sharpe": float("nan"), "n_trades": 2, "n_bars": 540}
+    short["out_of_sample"] |= {"sharpe": None, "n_trades": 0, "n_bars": 1}
+    idle2 = _window(4, 1.2, 40)
+    idle2["out_of_sample"] |= {"sharpe": None, "n_trades": 0, "n_bars": 540}
+    windows = [_window(0, 1.2, 40), idle, flat, short, idle2]
+    notes = dict(window_notes(windows))
+    named = {"no-oos-trade-note": "windows 1, 4", "flat-oos-note": "window 2"}
+    named["short-oos-note"] = "window 3"
+    assert notes == {k: f"— in OOS Sharpe: {w} {OOS_SHARPE_NOTES[k]}" for k, w in named.items()}
+    table = _window_table(windows)
+    for key, text in notes.items():
+        assert f'<p class="note" id="{key}">{html.escape(text)}.</p>' in table
+    assert window_notes([_window(0, 1.2, 40)]) == []  # a Sharpe: no note
+    print_table(_document(windows), tmp_path / "walkforward.json")
+    assert notes["no-oos-trade-note"] in capsys.readouterr().out

@@ -179,19 +179,52 @@ FLAT_IS_NOTE = (
 )
 
 
+# why a window's OOS Sharpe is "—" (metrics.sharpe_ratio: under 2 returns or zero deviation)
+OOS_SHARPE_NOTES = {
+    "no-oos-trade-note": "made no trade in its test block, so its out-of-sample returns are all "
+    "0 and have no Sharpe ratio (zero standard deviation)",
+    "flat-oos-note": "traded, but its out-of-sample returns did not vary, so they have no "
+    "Sharpe ratio (zero standard deviation)",
+    "short-oos-note": "had fewer than 2 test bars, too few for a Sharpe ratio",
+}
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not np.isfinite(value))
 
 
+def _oos_sharpe_notes(windows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """One note per cause of a missing OOS Sharpe, naming its windows."""
+    causes: dict[str, list[str]] = {}
+    for w in windows:
+        oos = w["out_of_sample"]
+        if not _missing(oos.get("sharpe")):
+            continue
+        bars = oos.get("n_bars")
+        if isinstance(bars, int) and bars < 2:
+            key = "short-oos-note"
+        else:
+            key = "flat-oos-note" if oos.get("n_trades") else "no-oos-trade-note"
+        causes.setdefault(key, []).append(str(w["number"]))
+    return [
+        (key, f"— in OOS Sharpe: window{'s' if len(ks) > 1 else ''} {', '.join(ks)} {text}")
+        for key, text in OOS_SHARPE_NOTES.items()
+        if (ks := causes.get(key))
+    ]
+
+
 def window_notes(windows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """The notes explaining the dashes of the window table, as ``(id, text)``: an in-sample
-    Sharpe that is undefined (no trade in sample, else flat returns) and an OOS IC that is
-    undefined (a constant prediction); the page and the terminal table print the same."""
+    Sharpe that is undefined (no trade in sample, else flat returns), an OOS Sharpe that is
+    undefined (per window: no trade in the test block, flat returns or under 2 bars) and an OOS
+    IC that is undefined (a constant prediction); the page and the terminal table print the
+    same."""
     notes = []
     flat = [w["in_sample"] for w in windows if _missing(w["in_sample"].get("sharpe"))]
     if flat:
         traded = any(ins.get("n_trades") for ins in flat)
         notes.append(("no-is-sharpe-note", FLAT_IS_NOTE if traded else NO_IS_TRADE_NOTE))
+    notes += _oos_sharpe_notes(windows)
     if any(w["out_of_sample"].get("ic") is None for w in windows):
         notes.append(("no-ic-note", NO_IC_NOTE))
     return notes
@@ -281,6 +314,7 @@ __all__ = [
     "FLAT_IS_NOTE",
     "NO_IC_NOTE",
     "NO_IS_TRADE_NOTE",
+    "OOS_SHARPE_NOTES",
     "drift_figure",
     "equity_figure",
     "walkforward_html",
