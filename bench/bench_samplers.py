@@ -6,13 +6,13 @@ sweep's model) over the sweep's own search space, on a fresh SQLite study (the d
 and records after every trial the best value so far and the seconds since the loop began.
 The samplers are Hydra's ``hydra/sweeper/sampler`` choices as crypto-tune would build them:
 
-* ``tpe``: the sweep's own sampler, ``hydra.sweeper.sampler`` of the composed config (the
-  plugin's ``TPESamplerConfig``: independent TPE, ``multivariate: false``, unless the config
-  says otherwise);
+* ``tpe``: independent TPE, the plugin's ``hydra/sweeper/sampler=tpe`` (``multivariate:
+  false``): the composed ``hydra.sweeper.sampler`` with ``multivariate`` set to false;
 * ``tpe-multivariate``: the same config with ``multivariate: true`` (one joint Parzen model of
-  all the parameters). Optuna 5's own ``TPESampler()`` is multivariate by default for one
-  objective, the plugin's config is not: both rows are built from the config, never from
-  Optuna's defaults, so the table compares what the sweep runs;
+  all the parameters; ``hydra/sweeper/sampler=tpe_multivariate``, Phase 2's default). Optuna 5's
+  own ``TPESampler()`` is multivariate by default for one objective, the plugin's config is not:
+  both rows are built from the config, never from Optuna's defaults. ``sweep_sampler`` in the
+  results is the config a Phase 2 sweep runs;
 * ``cmaes``: ``CmaEsSampler`` (categoricals fall back to its independent sampler);
 * ``qmc``: ``QMCSampler(scramble=True)`` (Sobol points, scrambled by the seed; no model of
   the objective).
@@ -46,9 +46,7 @@ def make_sampler(name: str, seed: int, sweep_sampler: dict[str, Any]) -> Any:
         if name in ("tpe", "tpe-multivariate"):
             if "TPESampler" not in str(sweep_sampler.get("_target_", "")):
                 raise ValueError(f"the sweep's sampler is not TPE: {sweep_sampler.get('_target_')}")
-            config = {**sweep_sampler, "seed": seed}
-            if name == "tpe-multivariate":
-                config["multivariate"] = True
+            config = {**sweep_sampler, "seed": seed, "multivariate": name == "tpe-multivariate"}
             return instantiate(config, _execution_whitelist_=["optuna.samplers.*"])
         if name == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
