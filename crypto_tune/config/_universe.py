@@ -75,6 +75,15 @@ class UniverseSettings:
         check_real(f"{key}.max_gross", self.max_gross, low=0, high=125, closed="(]")
 
 
+def check_shorting(universe: UniverseSettings, *, allow_short: bool, market: str) -> None:
+    """A market-neutral book (``universe.long_only`` false) needs a market that can short."""
+    if not universe.long_only and not allow_short:
+        raise ConfigError(
+            f"universe.long_only must be true on asset.market={market} without shorting (or set "
+            "asset.market=perp, or asset.borrow_rate on spot), got false"
+        )
+
+
 def check_universe_asset(key: str, symbols: tuple[str, ...], path: str | None) -> None:
     """A universe reads ``path`` with ``{symbol}`` for each of ``symbols`` (at least two), or
     every candle file of a folder (``symbols`` empty: all of them)."""
@@ -98,5 +107,6 @@ __all__ = [
     "UNIVERSE_RULE",
     "UNIVERSE_WEIGHTS",
     "UniverseSettings",
+    "check_shorting",
     "check_universe_asset",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from crypto_tune.config import ModelSettings, Settings, StrategySettings, with_market_costs
+from crypto_tune.config._universe import UniverseSettings
 from crypto_tune.dataset import prepare_dataset
 from crypto_tune.evaluation import resolve_model
 from crypto_tune.exceptions import ConfigError
@@ -27,12 +28,19 @@ from crypto_tune.robustness import Bound, pareto_choice, pbo_picks, select_robus
 log = logging.getLogger("crypto_tune.best")
 
 
+# The groups whose ``group.key=value`` on the command line of phase=best win over the chosen
+# trial's (a universe's portfolio rule is ``universe.*`` beside ``strategy.*``).
+OVERRIDE_GROUPS: dict[str, type] = {
+    "model": ModelSettings,
+    "strategy": StrategySettings,
+    "universe": UniverseSettings,
+}
+
+
 def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
-    """Values given as ``group.key=value`` on this run's command line (manual overrides)."""
-    fields = {
-        f.name
-        for f in dataclasses.fields(StrategySettings if group == "strategy" else ModelSettings)
-    }
+    """Values given as ``group.key=value`` on this run's command line (manual overrides) of the
+    ``group`` (a key of :data:`OVERRIDE_GROUPS`), keyed by field name."""
+    fields = {f.name for f in dataclasses.fields(OVERRIDE_GROUPS[group])}
     current = getattr(settings, group)
     found = {}
     for item in settings.command_line:
@@ -43,36 +51,80 @@ def command_line_overrides(settings: Settings, group: str) -> dict[str, Any]:
     return found
 
 
+# What a replayed file must hold, by the kind of run (a universe's document has no model
+# parameters: its model is this run's, from the Phase 1 study or the config).
+_REPLAY_ENTRIES = {
+    "universe": (("strategy", "tuned"), ("asset", "data_fingerprint"), ("asset", "symbols")),
+    "single": (("model", "params"), ("strategy", "params")),
+}
+
+
 def load_replay(settings: Settings) -> dict[str, Any]:
-    """The ``best.from`` file, checked: it exists, it is a workflow.best.json, and it was made
-    on the data this run reads (a replay on other candles would silently mix two results)."""
+    """The ``best.from`` file, checked: it exists, it is a workflow.best.json of this kind of
+    run (a universe's, ``kind: universe``, for ``asset=universe``), and it was made on the data
+    this run reads (a replay on other candles would silently mix two results)."""
     file = Path(str(settings.best.from_file))
     if not file.is_file():
         raise ConfigError(f"best.from: no such file: {file}")
+    universe = settings.asset.kind == "universe"
     try:
         data = json.loads(file.read_text())
-        data["model"]["params"], data["strategy"]["params"]
+        made_for = "universe" if data.get("kind") == "universe" else "single"
+        if made_for != ("universe" if universe else "single"):
+            raise ConfigError(
+                f"best.from: {file} is "
+                f"{'a universe' if made_for == 'universe' else 'not a universe'}'s "
+                f"workflow.best.json, this run is{'' if universe else ' not'} asset=universe"
+            )
+        for group, key in _REPLAY_ENTRIES[made_for]:
+            data[group][key]
     except KeyError as exc:
         raise ConfigError(
             f"best.from: {file} is not a workflow.best.json (it has no '{exc.args[0]}' entry)"
         ) from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"best.from: {file} is not a workflow.best.json ({reason})") from None
-    recorded = data.get("fingerprint")
-    if recorded:
-        from crypto_tune.dataset import member_settings
-        from crypto_tune.fingerprint import DATA_KEYS, data_fingerprint, differences
-
-        datasets = [prepare_dataset(m) for m in member_settings(settings)]
-        current = data_fingerprint(settings, datasets)
-        changed = differences({k: recorded.get(k) for k in DATA_KEYS}, current)
-        if changed:
-            raise ConfigError(
-                f"best.from: {file} was made on other inputs than this run's ({changed[0]}): "
-                f"replay it with the overrides it was made with: {data.get('command', '?')}"
-            )
+    changed = _universe_changes(settings, data) if universe else _data_changes(settings, data)
+    if changed:
+        raise ConfigError(
+            f"best.from: {file} was made on other inputs than this run's ({changed}): "
+            f"replay it with the overrides it was made with: {data.get('command', '?')}"
+        )
     return data
+
+
+def _data_changes(settings: Settings, data: dict[str, Any]) -> str | None:
+    """The first data input (:data:`crypto_tune.fingerprint.DATA_KEYS`) on which a single
+    asset's or a basket's ``data`` differs from this run's, if any."""
+    recorded = data.get("fingerprint")
+    if not recorded:
+        return None
+    from crypto_tune.dataset import member_settings
+    from crypto_tune.fingerprint import DATA_KEYS, data_fingerprint, differences
+
+    datasets = [prepare_dataset(m) for m in member_settings(settings)]
+    current = data_fingerprint(settings, datasets)
+    changed = differences({k: recorded.get(k) for k in DATA_KEYS}, current)
+    return changed[0] if changed else None
+
+
+def _universe_changes(settings: Settings, data: dict[str, Any]) -> str | None:
+    """How a universe's ``data`` differs from this run's panel: its symbols, or the candles
+    they read (``asset.data_fingerprint``); None when it is the same."""
+    from crypto_tune.universe._dataset import prepare_universe
+
+    dataset = prepare_universe(settings)
+    asset = data["asset"]
+    here = list(dataset.panel.symbols)
+    if list(asset["symbols"]) != here:
+        return f"asset.symbols {list(asset['symbols'])} in the file, {here} here"
+    if asset["data_fingerprint"] != dataset.data_fingerprint:
+        return (
+            f"asset.data_fingerprint {asset['data_fingerprint']} in the file, "
+            f"{dataset.data_fingerprint} here"
+        )
+    return None
 
 
 @dataclasses.dataclass

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 
 from crypto_tune.config import Settings
-from crypto_tune.config._universe import UNIVERSE_RULE
+from crypto_tune.config._universe import UNIVERSE_RULE, check_shorting
 from crypto_tune.exceptions import ConfigError
 
 UNIVERSE_PHASES: dict[str, tuple[str, str]] = {
@@ -56,10 +56,30 @@ def check_universe(settings: Settings) -> None:
             f"asset=universe trades a portfolio: add strategy={UNIVERSE_RULE} "
             f"(got strategy={settings.strategy.name})"
         )
-    if not settings.universe.long_only and not settings.strategy.costs.allow_short:
+    if phase == "best":
+        _check_best_options(settings)
+    check_shorting(
+        settings.universe,
+        allow_short=settings.strategy.costs.allow_short,
+        market=settings.asset.market,
+    )
+
+
+def _check_best_options(settings: Settings) -> None:
+    """The ``best.*`` options a universe's best run does not honour, refused: it trades the
+    study's (or the replayed file's) portfolio and predicts the holdout with one refit.
+    ``best.from``, ``best.overwrite``, ``best.top_k`` (PBO) and ``best.pareto`` are honoured."""
+    best = settings.best
+    if best.selection != "best":
         raise ConfigError(
-            f"universe.long_only must be true on asset.market={settings.asset.market} without "
-            "shorting (or set asset.market=perp, or asset.borrow_rate on spot), got false"
+            "best.selection must be best on asset=universe (the neighbourhood selection runs "
+            f"on a single asset or a basket), got {best.selection!r}"
+        )
+    if best.retrain_months != 0:
+        raise ConfigError(
+            "best.retrain_months must be 0 on asset=universe (one refit on the tuning period "
+            f"predicts the holdout; phase=walkforward re-tunes through time), got "
+            f"{best.retrain_months}"
         )
 
 
@@ -89,6 +109,10 @@ def preflight_universe(settings: Settings, *, multirun: bool) -> None:
         universe_windows(settings, prepare_universe(settings))  # too short a window fails now
         return
     prepare_universe(settings)
+    if phase == "best" and settings.best.from_file:  # a file from other data: refused now
+        from crypto_tune.phases._best_choice import load_replay
+
+        load_replay(settings)
     if phase in _TRADING and settings.phase.model_source == "study":
         from crypto_tune.study import best_params, load_study
 

@@ -1,14 +1,17 @@
 """``phase=best asset=universe strategy=topk``: the best portfolio in and out of sample.
 
-In sample: the best Phase 2 trial traded on the out-of-fold predictions of the tuning folds
+In sample: the chosen portfolio (below) traded on the out-of-fold predictions of the tuning folds
 (what Phase 2 scored). Out of sample: one LightGBM refit on the whole tuning period (train and
 validation bars of the holdout split, the folds' median best iteration, no early stopping)
 predicts the holdout, traded by the same rule. Beside both: the benchmark (equal-weight
 buy-and-hold of the universe), turnover, net and gross exposure, each symbol's contribution, the
 per-bar cross-sectional IC; then the verdict (:mod:`crypto_tune.phases._universe_verdict`).
-Writes ``workflow.best.json`` (the contract of every best run: ``metrics.in_sample``,
-``metrics.out_of_sample``, ``metrics.benchmark``, ``robustness``) and ``universe_curves.csv``
-under ``paths.best/<study.name>/``.
+The portfolio is the study's best trial or a replayed file's, with the command line's manual
+overrides on top (:mod:`crypto_tune.phases._universe_choice`). Writes ``workflow.best.json``
+(the contract of every best run: ``metrics.in_sample``, ``metrics.out_of_sample``,
+``metrics.benchmark``, ``robustness``), named as a single asset's by ``best.overwrite``
+(:func:`crypto_tune.phases._best_output._target_path`), and its curves
+``workflow.best.universe_curves.csv`` under ``paths.best/<study.name>/``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +29,11 @@ from crypto_tune import metrics
 from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.model import fit_booster, refit_rounds
+from crypto_tune.phases._universe_choice import (
+    choose_universe,
+    describe_universe_how,
+    record_universe_look,
+)
 from crypto_tune.phases._universe_strategy import (
     UniverseContext,
     make_segment,
@@ -33,7 +42,7 @@ from crypto_tune.phases._universe_strategy import (
     score_matrix,
     universe_context,
 )
-from crypto_tune.phases._universe_verdict import universe_robustness, with_trial
+from crypto_tune.phases._universe_verdict import universe_robustness
 from crypto_tune.universe import PortfolioResult
 from crypto_tune.universe._summary import (
     benchmark_summary,
@@ -65,6 +74,12 @@ def holdout_predictions(
     out = np.full(panel.n_rows, np.nan)
     out[test] = booster.predict(panel.features[test])
     return out
+
+
+def curves_path(document: Path) -> Path:
+    """The curves written beside a universe's ``workflow.best[.<time>].json`` (named after its
+    stem, so a document kept under another name keeps its curves): what the report draws."""
+    return document.with_name(f"{document.name.removesuffix('.json')}.universe_curves.csv")
 
 
 def _ic_by_bar(context: UniverseContext, prediction: np.ndarray) -> pd.Series:
@@ -102,50 +117,14 @@ def _curves(
     )
 
 
-def _record_look(settings: Settings, params: dict[str, Any], model_source: str) -> dict:
-    """Count this look at the study line's holdout (:mod:`crypto_tune.phases._best_looks`)."""
-    from crypto_tune.phases._best_looks import record_holdout_look
-
-    split = settings.split
-    what = {
-        "kind": "universe",
-        "strategy": params,
-        "model": model_source,
-        "universe": dataclasses.asdict(settings.universe),
-        "holdout": [str(split.holdout_start), str(split.holdout_end)],
-    }
-    return record_holdout_look(settings, what, {"kind": "universe", "strategy": params})
-
-
-def _how(settings: Settings, looks: dict, model_source: str, strategy_source: str) -> dict:
-    """How the universe's result was made (the ``how`` of the document)."""
-    from crypto_tune.phases._best_how import holdout_model_text
-
-    split = settings.split
-    n, this = looks["looks"], looks["this_look"]
-    look = (
-        "first look at this holdout"
-        if n <= 1
-        else f"holdout look {this} of {n} with different settings: not out of sample"
-    )
-    text = (
-        f"holdout {split.holdout_start}..{split.holdout_end} predicted by "
-        f"{holdout_model_text(0)} (one model over the pooled panel); model {model_source}; "
-        f"portfolio {strategy_source} (objective {settings.strategy.objective}); {look}"
-    )
-    return {"holdout_looks": n, "holdout_look": this, "settings_key": looks["key"], "text": text}
-
-
 def run_universe_best(settings: Settings) -> None:
     """Choose, refit, trade in and out of sample, judge, write ``workflow.best.json``."""
     from crypto_tune._json import provenance
-    from crypto_tune.phases._results import best_folder
-    from crypto_tune.study import best_params, load_study
+    from crypto_tune.phases._best_output import _target_path
+    from crypto_tune.study import load_study
 
-    study = load_study(settings, phase="strategy")
-    params = best_params(study)
-    chosen = study.best_trials[0] if len(study.directions) > 1 else study.best_trial
-    settings = with_trial(settings, params)
+    choice = choose_universe(settings)
+    settings, study = choice.settings, choice.study
     context = universe_context(settings)
     data, ppy = context.data, context.periods_per_year
     fee = portfolio_params(settings).fee
@@ -166,13 +145,13 @@ def run_universe_best(settings: Settings) -> None:
     model_study = (
         load_study(settings, phase="model") if settings.phase.model_source == "study" else None
     )
-    looks = _record_look(settings, params, context.model_source)
+    looks = record_universe_look(choice, context.model_source)
     robustness = universe_robustness(
         settings,
         context,
         study,
         holdout_looks=looks["looks"],
-        chosen=chosen.number,
+        chosen=choice.trial_id,
         is_returns=np.concatenate([r.net for r in is_results]),
         in_sample=in_sample,
         out_of_sample=out_of_sample,
@@ -204,8 +183,9 @@ def run_universe_best(settings: Settings) -> None:
         "strategy": {
             "params": strategy,
             "universe": dataclasses.asdict(settings.universe),
-            "tuned": params,
-            "source": f"study:{study.study_name}#{chosen.number}",
+            "tuned": choice.tuned,
+            "overrides": choice.overrides,
+            "source": choice.source,
         },
         "metrics": {
             "model": {
@@ -241,13 +221,10 @@ def run_universe_best(settings: Settings) -> None:
         },
         "costs": {**settings.strategy.costs.describe(), "slippage": settings.strategy.slippage},
         "robustness": robustness,
-        "how": _how(
-            settings, looks, context.model_source, f"study:{study.study_name}#{chosen.number}"
-        ),
+        "how": describe_universe_how(choice, looks, context.model_source),
     }
-    folder = best_folder(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "workflow.best.json"
+    path = _target_path(settings, looks["key"])  # best.overwrite; never the replayed file
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_plain(document), indent=2, allow_nan=False))
     is_index = data.panel.index[np.concatenate([s.bars for s in context.segments])]
     curves = pd.concat(
@@ -257,9 +234,9 @@ def run_universe_best(settings: Settings) -> None:
         ]
     )
     curves = curves.join(pd.concat([is_ic, oos_ic]).rename("rank_ic"), how="left")
-    curves.to_csv(folder / "universe_curves.csv", index_label="timestamp")
+    curves.to_csv(curves_path(path), index_label="timestamp")
     _print(settings, document, path)
-    _track(settings, document, [path, folder / "universe_curves.csv"])
+    _track(settings, document, [path, curves_path(path)])
 
 
 def _track(settings: Settings, document: dict[str, Any], files: list[Any]) -> None:
@@ -345,4 +322,4 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["holdout_predictions", "run_universe_best"]
+__all__ = ["curves_path", "holdout_predictions", "run_universe_best"]

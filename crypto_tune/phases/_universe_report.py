@@ -13,8 +13,9 @@ log = logging.getLogger("crypto_tune.report")
 
 
 def run_universe_report(settings: Settings) -> None:
-    """Build the page from ``workflow.best.json`` and its curves; write it under
+    """Build the page from ``workflow.best.json`` (or ``best.from``) and its curves; write it under
     ``paths.reports`` and log it to MLflow."""
+    from crypto_tune.phases._universe_best import curves_path
     from crypto_tune.report import write_report
     from crypto_tune.report._universe import read_curves, universe_page
     from crypto_tune.study import rerun_hint
@@ -25,12 +26,10 @@ def run_universe_report(settings: Settings) -> None:
             f"nothing to report for {settings.study.name}: run "
             f"`{rerun_hint(settings, phase='best')}` first"
         )
-    curves_path = path.parent / "universe_curves.csv"
-    if not curves_path.is_file():
-        raise ConfigError(f"{curves_path}: missing; run `{rerun_hint(settings, phase='best')}`")
-    html = universe_page(
-        best, read_curves(curves_path), title=f"crypto-tune: {settings.study.name}"
-    )
+    curves = curves_path(path)
+    if not curves.is_file():
+        raise ConfigError(f"{curves}: missing; run `{rerun_hint(settings, phase='best')}`")
+    html = universe_page(best, read_curves(curves), title=f"crypto-tune: {settings.study.name}")
     written = write_report(html, Path(settings.paths.reports) / f"{settings.study.name}.html")
     print(f"wrote {written}")
     log_report(settings, written)

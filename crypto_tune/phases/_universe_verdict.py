@@ -52,14 +52,19 @@ def universe_robustness(
     context: UniverseContext,
     study: optuna.Study,
     *,
-    chosen: int,
+    chosen: int | None,
     is_returns: np.ndarray,
     in_sample: dict[str, Any],
     out_of_sample: dict[str, Any],
     model_trials: int,
     holdout_looks: int = 1,
 ) -> dict[str, Any]:
-    """Every test of the chosen portfolio and the verdict (``robustness`` of the document)."""
+    """Every test of the chosen portfolio and the verdict (``robustness`` of the document).
+
+    ``chosen``: the number of the trial the portfolio is, left out of the haircut's family by
+    number; None when it is no trial's (manual overrides, a replay), as on a single asset: the
+    family is then every kept trial but the portfolio's near-copies.
+    """
     from crypto_tune.ledger import summarise_ledger
     from crypto_tune.phases._best_family import FAMILY_METHOD, near_copies, others_in_family
     from crypto_tune.robustness import (
@@ -111,7 +116,8 @@ def universe_robustness(
     # the family's other tests: every kept trial but the chosen one and its near-copies
     copies = near_copies(matrix, ids, ledger.ids, is_returns)
     recorded = {"sharpes": list(ledger.sharpes), "ids": list(ledger.ids), "near_copy": copies}
-    others = others_in_family(recorded, f"strategy#{chosen}", periods_per_year=ppy)
+    chosen_id = None if chosen is None else f"strategy#{chosen}"
+    others = others_in_family(recorded, chosen_id, periods_per_year=ppy)
     haircut = metrics.haircut_of_returns(
         is_returns, periods_per_year=ppy, other_sharpes=others, seed=settings.seed
     )
@@ -146,6 +152,7 @@ def universe_robustness(
         ),
         "rule": list(VERDICT_RULE),
         "tests": tests,
+        "chosen": chosen_id,
         "family": {
             "model_trials": int(model_trials),
             "model_trials_traded": 0,

@@ -1,9 +1,10 @@
 """The HTML page of a universe's best run: the portfolio beside its benchmark, how it traded,
 where its return came from, and the per-bar cross-sectional IC.
 
-Input: the universe's ``workflow.best.json`` (as a dict) and its ``universe_curves.csv`` (per
-bar: period, net, gross, benchmark, turnover, long, short, rank_ic). Output: one HTML string
-whose plotly.js placeholder :func:`crypto_tune.report.write_report` links to the folder's copy.
+Input: the universe's ``workflow.best.json`` (as a dict) and its curves
+(``<stem>.universe_curves.csv``, per bar: period, net, gross, benchmark, turnover, long, short,
+rank_ic). Output: one HTML string whose plotly.js placeholder
+:func:`crypto_tune.report.write_report` links to the folder's copy.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ def universe_page(best: dict[str, Any], curves: pd.DataFrame, *, title: str) -> 
             f"({html.escape(', '.join(best['asset']['symbols']))}), "
             f"{html.escape(best['asset']['timeframe'])}; tuned {best['periods']['tune']}, "
             f"holdout {best['periods']['holdout']}; rule: {html.escape(rule)}.</p>",
+            f'<p class="how">{html.escape(str((best.get("how") or {}).get("text", "")))}</p>',
             '<section id="performance"><h2>Performance</h2>',
             _table(best),
             _figure(_equity(curves), "equity"),
@@ -204,7 +206,7 @@ def universe_page(best: dict[str, Any], curves: pd.DataFrame, *, title: str) -> 
 
 
 def read_curves(path: Any) -> pd.DataFrame:
-    """``universe_curves.csv`` as written by the best run (a UTC index)."""
+    """``workflow.best.universe_curves.csv`` as written by the best run (a UTC index)."""
     frame = pd.read_csv(path, index_col="timestamp", parse_dates=["timestamp"])
     return frame.replace([np.inf, -np.inf], np.nan)
 

@@ -1,0 +1,183 @@
+"""The portfolio a universe's best run trades (crypto_tune/phases/_universe_choice.py): the
+study's trial, the command line's ``strategy.*``/``universe.*`` over it, a replayed
+``workflow.best.json`` checked against this run's panel; the ``best.*`` options it does not
+honour refused in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_cli
+from universe_market import universe_candles, write_universe
+
+from crypto_tune.cli import preflight
+from crypto_tune.exceptions import ConfigError
+
+SYMBOLS = [f"S{j}USDT" for j in range(6)]
+NAME = "default." + "+".join(SYMBOLS) + ".4h.all.static.h1"
+
+
+def _base(tmp_path: Path, *, seed: int = 1, symbols: list[str] = SYMBOLS) -> list[str]:
+    folder = tmp_path / f"data{seed}"
+    if folder.is_dir():
+        template = str(folder / "binance_{symbol}_4h.csv")
+    else:
+        candles = universe_candles(n_symbols=6, n_bars=3000, reversal=0.15, seed=seed)
+        template = write_universe(folder, candles)
+    return [
+        "asset=universe",
+        f"asset.path='{template}'",
+        f"asset.symbols=[{','.join(symbols)}]",
+        "features.windows=[5,10,20]",
+        "phase.model_source=config",  # no Phase 1 study: the config's model
+        "debug=fast",
+        "tracking.enabled=false",
+        f"paths.outputs={tmp_path / 'out'}",
+    ]
+
+
+def _error(args: list[str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        preflight(args)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_best_options_a_universe_does_not_honour_are_refused(tmp_path: Path) -> None:
+    base = ["phase=best", "strategy=topk", *_base(tmp_path)]
+    message = _error([*base, "best.selection=robust"])
+    assert message.startswith("best.selection must be best on asset=universe")
+    assert message.endswith("got 'robust'")
+    message = _error([*base, "best.retrain_months=3"])
+    assert message.startswith("best.retrain_months must be 0 on asset=universe")
+
+
+def test_a_two_objective_study_is_chosen_from_by_best_pareto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    from crypto_tune.phases._universe_choice import choose_universe
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    space = {"universe.top_k": IntDistribution(1, 4)}
+    for top_k, values in ((1, [2.0, 0.5]), (2, [1.9, 0.1]), (3, [1.0, 0.05])):  # one front
+        trial = optuna.trial.create_trial(
+            params={"universe.top_k": top_k}, distributions=space, values=values
+        )
+        study.add_trial(trial)
+    monkeypatch.setattr("crypto_tune.study.load_study", lambda settings, phase: study)
+    base = ["phase=best", "strategy=topk", "hparams_search=strategy_pareto", *_base(tmp_path)]
+    for rule, top_k in (("utopia", 2), ("first", 1)):  # utopia: the balanced compromise
+        settings = preflight([*base, f"best.pareto={rule}"])
+        assert settings is not None
+        choice = choose_universe(settings)
+        assert choice.settings.universe.top_k == top_k and choice.trial_id == top_k - 1
+        assert choice.source.endswith(f"#{top_k - 1} (Pareto front of 3, best.pareto={rule})")
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A Phase 2 study of 6 portfolio trials on a planted-reversal universe."""
+    tmp = tmp_path_factory.mktemp("universe_choice")
+    base = _base(tmp)
+    done = run_cli("-m", "phase=strategy", "strategy=topk", *base)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp, base
+
+
+def _best(args: list[str]) -> tuple[dict[str, Any], Path]:
+    """Run phase=best in this process; the document it wrote (the newest) and its path."""
+    from crypto_tune.phases import run_phase
+    from crypto_tune.phases._results import best_folder
+
+    settings = preflight(["phase=best", "strategy=topk", *args])
+    assert settings is not None
+    run_phase(settings)
+    files = sorted(
+        best_folder(settings).glob("workflow.best*.json"), key=lambda p: p.stat().st_mtime
+    )
+    return json.loads(files[-1].read_text()), files[-1]
+
+
+@pytest.mark.slow
+def test_command_line_overrides_win_over_the_trial(tuned: tuple[Path, list[str]]) -> None:
+    _, base = tuned
+    plain, path = _best(base)
+    strategy = plain["strategy"]
+    trial_top_k = strategy["tuned"]["universe.top_k"]
+    assert strategy["universe"]["top_k"] == trial_top_k
+
+    before = set(path.parent.glob("workflow.best*"))
+    top_k = 1 if trial_top_k != 1 else 2
+    found, path = _best([*base, f"universe.top_k={top_k}", "strategy.slippage=0.0005"])
+    strategy = found["strategy"]
+    assert strategy["universe"]["top_k"] == top_k  # the command line won over the trial
+    assert strategy["params"]["slippage"] == 0.0005
+    assert plain["strategy"]["overrides"] == {} and "no overrides" in plain["how"]["text"]
+    assert strategy["overrides"] == {"strategy.slippage": 0.0005, "universe.top_k": top_k}
+    assert strategy["tuned"] == plain["strategy"]["tuned"]  # the trial's, as recorded
+    assert strategy["source"] == plain["strategy"]["source"]
+    assert f"overrides strategy.slippage=0.0005, universe.top_k={top_k}" in found["how"]["text"]
+    assert found["how"]["overrides"] == strategy["overrides"]
+    # no longer trial N: the verdict's family is the study's, none left out by number
+    number = int(plain["strategy"]["source"].rsplit("#", 1)[1])
+    assert plain["robustness"]["chosen"] == f"strategy#{number}"
+    robustness = found["robustness"]
+    assert robustness["chosen"] is None
+    assert (
+        robustness["family"]["strategy_trials"] == plain["robustness"]["family"]["strategy_trials"]
+    )
+    assert found["how"]["holdout_looks"] == plain["how"]["holdout_looks"] + 1  # a new look
+    # best.overwrite: the result made with other settings is kept, with its curves
+    assert path.name == "workflow.best.json"
+    assert (path.parent / "workflow.best.universe_curves.csv").is_file()
+    kept = sorted(set(path.parent.glob("workflow.best*")) - before)
+    assert [p.suffix for p in kept] == [".json", ".csv"], kept
+    assert kept[1].name == kept[0].name.removesuffix(".json") + ".universe_curves.csv"
+    assert json.loads(kept[0].read_text())["strategy"] == plain["strategy"]
+
+
+@pytest.mark.slow
+def test_a_replay_trades_the_files_portfolio_on_its_data_only(
+    tuned: tuple[Path, list[str]],
+) -> None:
+    tmp, base = tuned
+    made, path = _best([*base, "universe.top_k=3", "universe.rebalance=2"])
+    file = tmp / "replayed.json"
+    shutil.copy(path, file)
+    again, _ = _best([*base, f"best.from={file}"])
+    strategy = again["strategy"]
+    assert strategy["source"] == f"file:{file}"
+    assert strategy["tuned"] == made["strategy"]["tuned"]
+    assert strategy["overrides"] == made["strategy"]["overrides"]
+    assert strategy["universe"] == made["strategy"]["universe"]
+    assert again["metrics"]["out_of_sample"] == made["metrics"]["out_of_sample"]
+    assert again["metrics"]["in_sample"] == made["metrics"]["in_sample"]
+    assert again["robustness"]["chosen"] is None
+    assert f"portfolio file:{file}" in again["how"]["text"]
+    # the command line wins over the replayed file too
+    over, _ = _best([*base, f"best.from={file}", "universe.top_k=1"])
+    assert over["strategy"]["universe"]["top_k"] == 1
+    assert over["strategy"]["universe"]["rebalance"] == 2
+    assert over["strategy"]["overrides"]["universe.top_k"] == 1
+
+    # the file is refused on other data: other candles, other symbols, another kind of run
+    message = _error(["phase=best", "strategy=topk", f"best.from={file}", *_base(tmp, seed=2)])
+    assert message.startswith(f"best.from: {file} was made on other inputs than this run's")
+    assert "asset.data_fingerprint" in message
+    fewer = _base(tmp, symbols=SYMBOLS[:5])
+    message = _error(["phase=best", "strategy=topk", f"best.from={file}", *fewer])
+    assert f"asset.symbols {SYMBOLS} in the file, {SYMBOLS[:5]} here" in message
+    single = tmp / "single.json"
+    single.write_text(json.dumps({"model": {"params": {}}, "strategy": {"params": {}}}))
+    message = _error(["phase=best", "strategy=topk", f"best.from={single}", *base])
+    assert message == (
+        f"best.from: {single} is not a universe's workflow.best.json, this run is asset=universe"
+    )
