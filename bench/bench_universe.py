@@ -34,21 +34,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 ROOT = Path(__file__).resolve().parents[1]
 # where the config reads the candles (paths.data: CRYPTO_TUNE_DATA_DIR, else ../shared/data)
 DATA_DIR = (ROOT / os.environ.get("CRYPTO_TUNE_DATA_DIR", "../shared/data")).resolve()
-# conf/asset/universe.yaml's ten symbols
-SYMBOLS = (
-    "BTCUSDT",
-    "ETHUSDT",
-    "SOLUSDT",
-    "BNBUSDT",
-    "XRPUSDT",
-    "ADAUSDT",
-    "DOGEUSDT",
-    "LTCUSDT",
-    "LINKUSDT",
-    "AVAXUSDT",
+# conf/asset/universe.yaml's symbols (ten), read from that file: one home for the list
+SYMBOLS: tuple[str, ...] = tuple(
+    str(s) for s in OmegaConf.load(ROOT / "conf" / "asset" / "universe.yaml").asset.symbols
 )
 TARGET_PHASE1_RATIO = 2.0  # the universe's trial < 2x the ten single-asset trials
 TARGET_PHASE2_MS = 5.0  # a Phase 2 trial on ten 4h symbols over three years
@@ -276,7 +269,6 @@ def bench_universe_phase2(
     from crypto_tune.phases import _universe_strategy as us
     from crypto_tune.phases import run_phase
     from crypto_tune.study import open_study
-    from crypto_tune.universe import simulate_portfolio
 
     common = [
         "asset=universe",
@@ -308,15 +300,7 @@ def bench_universe_phase2(
         vols = context.segment_vol(params.vol_window)
         started = time.perf_counter()
         for segment, vol in zip(context.segments, vols, strict=True):
-            simulate_portfolio(
-                segment.scores,
-                segment.returns,
-                segment.tradable,
-                vol,
-                params,
-                funding=segment.funding,
-                borrow=segment.borrow,
-            )
+            us.simulate_segment(segment, vol, params)
         kernel.append(time.perf_counter() - started)
     clear("universe_datasets", "universe_predictions", "universe_contexts")
     ms = sorted(1000.0 * t for t in times)

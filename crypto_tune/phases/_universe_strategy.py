@@ -117,7 +117,9 @@ def portfolio_params(settings: Settings) -> PortfolioParams:
     )
 
 
-def _simulate(segment: Segment, vol: np.ndarray, params: PortfolioParams) -> PortfolioResult:
+def simulate_segment(segment: Segment, vol: np.ndarray, params: PortfolioParams) -> PortfolioResult:
+    """The portfolio kernel over ``segment`` with its trailing volatility ``vol``: what a trial
+    runs per fold (and the benchmark times alone)."""
     return simulate_portfolio(
         segment.scores,
         segment.returns,
@@ -132,7 +134,7 @@ def _simulate(segment: Segment, vol: np.ndarray, params: PortfolioParams) -> Por
 def run_segment(settings: Settings, context: UniverseContext, segment: Segment) -> PortfolioResult:
     """The portfolio rule of ``settings`` over ``segment`` (any block of the context's panel)."""
     vol = context.vol(settings.universe.vol_window)[segment.bars]
-    return _simulate(segment, vol, portfolio_params(settings))
+    return simulate_segment(segment, vol, portfolio_params(settings))
 
 
 def _context_key(settings: Settings) -> tuple[object, ...]:
@@ -191,7 +193,7 @@ def evaluate_universe(
     """(objective values, net returns per fold, names entered per fold) of ``settings``."""
     params = portfolio_params(settings)
     vols = context.segment_vol(params.vol_window)
-    results = [_simulate(s, v, params) for s, v in zip(context.segments, vols, strict=True)]
+    results = [simulate_segment(s, v, params) for s, v in zip(context.segments, vols, strict=True)]
     returns = [r.net for r in results]
     entries = [r.n_entries for r in results]
     strategy = settings.strategy
@@ -283,6 +285,7 @@ __all__ = [
     "run_segment",
     "run_universe_strategy_trial",
     "score_matrix",
+    "simulate_segment",
     "universe_context",
     "universe_strategy_fingerprint",
 ]
