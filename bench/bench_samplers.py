@@ -7,9 +7,10 @@ and records after every trial the best value so far and the seconds since the lo
 The samplers are Hydra's ``hydra/sweeper/sampler`` choices as crypto-tune would build them:
 
 * ``tpe``: independent TPE, the plugin's ``hydra/sweeper/sampler=tpe`` (``multivariate:
-  false``): the composed ``hydra.sweeper.sampler`` with ``multivariate`` set to false;
+  false``), the sweeps' default: the composed ``hydra.sweeper.sampler`` with ``multivariate``
+  set to false;
 * ``tpe-multivariate``: the same config with ``multivariate: true`` (one joint Parzen model of
-  all the parameters; ``hydra/sweeper/sampler=tpe_multivariate``, Phase 2's default). Optuna 5's
+  all the parameters; ``hydra/sweeper/sampler=tpe_multivariate``). Optuna 5's
   own ``TPESampler()`` is multivariate by default for one objective, the plugin's config is not:
   both rows are built from the config, never from Optuna's defaults. ``sweep_sampler`` in the
   results is the config a Phase 2 sweep runs;

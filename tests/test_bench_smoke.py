@@ -87,7 +87,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     }
     assert all(r["trials_per_s"] > 0 and r["best_at_trials"] for r in samplers.values())
     assert set(results["samplers_long"]["samplers"]) == {"tpe", "tpe-multivariate"}
-    assert results["samplers_long"]["sweep_sampler"]["multivariate"] is True  # Phase 2's default
+    assert results["samplers_long"]["sweep_sampler"]["multivariate"] is False  # the default TPE
 
     assert results["sweep"]["kernel"]["trials_per_s"] > 0  # the kernel's own limit
     runs = results["sweep"]["runs"]

@@ -125,8 +125,23 @@ def test_hparams_search_pareto_is_metric_sampler_and_directions_in_one_file() ->
     s = settings_from_config(OmegaConf.masked_copy(full, [str(k) for k in full if k != "hydra"]))
     assert s.strategy.objectives == ("sharpe", "max_drawdown")
     assert s.hparams_search.name == "strategy_pareto"
-    # without a preset the sampler is the sweeper's default TPE
+    # without a preset the sampler is the sweeper's default, independent TPE
     assert _compose_full("phase=strategy").hydra.sweeper.sampler._target_.endswith("TPESampler")
+
+
+def test_tpe_is_independent_by_default_and_multivariate_one_override_away() -> None:
+    """The sweeps' default sampler is the plugin's independent TPE (chosen by
+    bench/bench_samplers.py over multivariate TPE at 3,000 trials); ``tpe_multivariate``
+    (conf/hydra/sweeper/sampler/) is the plugin's TPE config with ``multivariate: true``."""
+    for phase in ("strategy", "model"):
+        sampler = _compose_full(f"phase={phase}").hydra.sweeper.sampler
+        assert sampler._target_ == "optuna.samplers.TPESampler" and sampler.multivariate is False
+    joint = _compose_full("phase=strategy", "hydra/sweeper/sampler=tpe_multivariate")
+    assert joint.hydra.sweeper.sampler.multivariate is True
+    assert joint.hydra.sweeper.sampler.n_startup_trials == 10  # the rest is the plugin's tpe
+    assert joint.hydra.sweeper.sampler.seed == joint.seed  # conf/config.yaml's seed still applies
+    qmc = _compose_full("phase=strategy", "hydra/sweeper/sampler=qmc").hydra.sweeper.sampler
+    assert qmc._target_ == "optuna.samplers.QMCSampler"
 
 
 def test_hparams_search_model_icir_changes_metric_sampler_and_space() -> None:
