@@ -170,3 +170,26 @@ def test_on_fold_sees_folds_in_order_and_a_stop_caches_nothing(
         on_fold=lambda fold, fitted: seen.append(fold.number),
     )
     assert seen == [f.number for f in dataset.folds] and not oof.from_cache
+
+
+def test_a_stop_ends_a_fit_still_training(tmp_path: Path) -> None:
+    """A pruned trial stops the folds its threads are still training (``stop`` is set when
+    ``on_fold`` raises): a real LightGBM fit of a million rounds ends at its next round."""
+    import threading
+
+    from crypto_tune.model._lightgbm import FitStopped, fit_fold
+
+    settings = _settings(tmp_path)
+    dataset = prepare_dataset(settings)
+    endless = dataclasses.replace(settings.model, num_boost_round=10**6, early_stopping_rounds=0)
+    fold = dataset.folds[-1]
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)  # set while the fit runs, as a pruned trial does
+    timer.start()
+    try:
+        with pytest.raises(FitStopped):
+            fit_fold(dataset.features, dataset.label, fold, endless, seed=1, stop=stop)
+    finally:
+        timer.cancel()
+    with pytest.raises(FitStopped):  # already set: the fit ends at its first round
+        fit_fold(dataset.features, dataset.label, fold, endless, seed=1, stop=stop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,21 @@ from crypto_tune.config import ModelSettings
 from crypto_tune.splits import Fold
 
 log = logging.getLogger(__name__)
+
+
+class FitStopped(Exception):
+    """Raised inside a fit whose ``stop`` event was set: the caller no longer wants it."""
+
+
+def _stop_when(stop: threading.Event) -> Callable[[Any], None]:
+    """A LightGBM callback ending the fit at its next boosting round once ``stop`` is set."""
+
+    def check(env: Any) -> None:
+        if stop.is_set():
+            raise FitStopped(f"fit stopped at round {env.iteration}")
+
+    return check
+
 
 WORKERS_ENV = "CRYPTO_TUNE_WORKERS"  # sweep workers per machine (`make workers N=...` sets it)
 
@@ -124,13 +140,15 @@ def fit_booster(
     *,
     seed: int,
     threads: int | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[lgb.Booster, int]:
-    """Train on ``train_idx``; early-stop on ``valid_idx`` (rows with a finite label only)."""
+    """Train on ``train_idx``; early-stop on ``valid_idx`` (rows with a finite label only).
+    Setting ``stop`` ends the fit at its next round with :class:`FitStopped`."""
     train_idx = _finite_rows(label, train_idx)
     valid_idx = _finite_rows(label, valid_idx)
     params = lightgbm_params(model, seed=seed, threads=threads)
     train_set = lgb.Dataset(features[train_idx], label[train_idx], free_raw_data=False)
-    callbacks: list[Callable[..., Any]] = []
+    callbacks: list[Callable[..., Any]] = [] if stop is None else [_stop_when(stop)]
     valid_sets = []
     if model.early_stopping_rounds > 0 and len(valid_idx):
         valid_sets = [lgb.Dataset(features[valid_idx], label[valid_idx], reference=train_set)]
@@ -154,12 +172,14 @@ def fit_fold(
     *,
     seed: int,
     threads: int | None = None,
+    stop: threading.Event | None = None,
 ) -> FittedFold:
-    """Train one fold and predict its test bars (all of them, label or not)."""
+    """Train one fold and predict its test bars (all of them, label or not); ``stop`` as in
+    :func:`fit_booster`."""
     x = features.to_numpy(dtype=np.float32, copy=False)
     y = label.to_numpy(dtype=np.float64)
     booster, best = fit_booster(
-        x, y, fold.train_idx, fold.valid_idx, model, seed=seed, threads=threads
+        x, y, fold.train_idx, fold.valid_idx, model, seed=seed, threads=threads, stop=stop
     )
     predictions = booster.predict(x[fold.test_idx], num_iteration=best)
     return FittedFold(booster, best, np.asarray(fold.test_idx), np.asarray(predictions))

@@ -5,10 +5,12 @@ feature definition, the label's content (so its horizon), the folds' positions, 
 settings and the seed. Phase 2 reuses exactly the predictions Phase 1 scored and never trains
 inside a strategy trial.
 
-Folds are trained side by side as ``model.num_threads`` plans (:func:`thread_plan`), in waves
-of ``fold_jobs`` folds, and handed to ``on_fold`` in fold order as each wave is done: a Phase 1
-trial scores each fold there and may stop (a pruned trial raises from ``on_fold``); no later
-wave starts, and nothing is cached.
+Folds are trained side by side as ``model.num_threads`` plans (:func:`thread_plan`): each of
+``fold_jobs`` threads takes the next fold in fold order as soon as it is free (no thread waits
+for a slower fold), and the folds are handed to ``on_fold`` in fold order as they are done: a
+Phase 1 trial scores each fold there and may stop (a pruned trial raises from ``on_fold``); the
+folds still training then stop at their next boosting round, no other starts, and nothing is
+cached.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -133,10 +136,17 @@ def _fit_folds(
 ) -> list[FittedFold]:
     """Every fold trained as :func:`thread_plan` says, handed to ``on_fold`` in fold order."""
     plan = thread_plan(model.num_threads, len(dataset.folds))
+    stop = threading.Event()  # set when on_fold raises: the fits still running end
 
     def fit(fold: Fold) -> FittedFold:
         return fit_fold(
-            dataset.features, dataset.label, fold, model, seed=seed, threads=plan.lightgbm_threads
+            dataset.features,
+            dataset.label,
+            fold,
+            model,
+            seed=seed,
+            threads=plan.lightgbm_threads,
+            stop=stop,
         )
 
     fitted: list[FittedFold] = []
@@ -146,18 +156,21 @@ def _fit_folds(
             if on_fold is not None:
                 on_fold(fold, fitted[-1])
         return fitted
-    # LightGBM releases the GIL while it trains: threads train folds side by side, in waves of
-    # fold_jobs folds, each wave handed to on_fold before the next starts (a trial pruned after a
-    # wave starts no fold it will not use).
+    # LightGBM releases the GIL while it trains: threads train folds side by side, each taking
+    # the next fold as it frees up (the executor's queue is in fold order). A pruned trial
+    # (on_fold raises) stops the fits still running at their next round and starts no other.
     with ThreadPoolExecutor(plan.fold_jobs, thread_name_prefix="crypto-tune-fold") as pool:
-        folds = list(dataset.folds)
-        for start in range(0, len(folds), plan.fold_jobs):
-            wave = folds[start : start + plan.fold_jobs]
-            futures: list[Future[FittedFold]] = [pool.submit(fit, fold) for fold in wave]
-            for fold, future in zip(wave, futures, strict=True):
+        futures: list[Future[FittedFold]] = [pool.submit(fit, fold) for fold in dataset.folds]
+        try:
+            for fold, future in zip(dataset.folds, futures, strict=True):
                 fitted.append(future.result())
                 if on_fold is not None:
                     on_fold(fold, fitted[-1])
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
     return fitted
 
 
