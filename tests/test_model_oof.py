@@ -193,3 +193,28 @@ def test_a_stop_ends_a_fit_still_training(tmp_path: Path) -> None:
         timer.cancel()
     with pytest.raises(FitStopped):  # already set: the fit ends at its first round
         fit_fold(dataset.features, dataset.label, fold, endless, seed=1, stop=stop)
+    from crypto_tune.model._lightgbm import _NATIVE_SETUP
+
+    assert not _NATIVE_SETUP.locked()  # a fit that raised left LightGBM's set-up lock free
+
+
+def test_fits_and_predictions_side_by_side_agree_with_one_at_a_time(tmp_path: Path) -> None:
+    """Folds trained and predicted by four threads at once (their set-ups and predictions take
+    turns, their rounds do not) give the same predictions as one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crypto_tune.model._lightgbm import _NATIVE_SETUP, fit_fold
+
+    settings = _settings(tmp_path)
+    dataset = prepare_dataset(settings)
+    model = dataclasses.replace(settings.model, num_boost_round=40, early_stopping_rounds=5)
+
+    def fit(fold):
+        return fit_fold(dataset.features, dataset.label, fold, model, seed=2).test_predictions
+
+    folds = list(dataset.folds) * 4
+    alone = [fit(fold) for fold in folds]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fit, folds))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
+    assert not _NATIVE_SETUP.locked()

@@ -7,6 +7,7 @@ from crypto_tune.model._lightgbm import (
     fit_fold,
     fit_refit,
     lightgbm_params,
+    predict,
     refit_rounds,
     thread_plan,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "lightgbm_params",
     "oof_key",
     "out_of_fold",
+    "predict",
     "refit_rounds",
     "thread_plan",
 ]

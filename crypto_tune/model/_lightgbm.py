@@ -25,6 +25,62 @@ from crypto_tune.splits import Fold
 log = logging.getLogger(__name__)
 
 
+# LightGBM's C API is not safe when one thread builds a dataset or a booster while another
+# predicts: CI crashed (a segfault) with LGBM_BoosterCreate in one fold thread beside
+# LGBM_BoosterPredictForMat in the other; each call sets the process-wide OpenMP thread count.
+# A fit's set-up (datasets, booster) and every prediction take this lock; the boosting rounds,
+# the bulk of a fit, still run side by side.
+_NATIVE_SETUP = threading.Lock()
+
+
+class _SetupDone:
+    """A LightGBM callback run before the first boosting round, once the booster exists: it
+    releases :data:`_NATIVE_SETUP`, taken by :func:`train` before the set-up."""
+
+    before_iteration = True
+    order = 0  # LightGBM sorts its callbacks by ``order``
+
+    def __init__(self) -> None:
+        self.held = True
+
+    def __call__(self, env: Any) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            _NATIVE_SETUP.release()
+
+
+def train(
+    params: dict,
+    train_set: lgb.Dataset,
+    *,
+    num_boost_round: int,
+    valid_sets: list[lgb.Dataset] | None = None,
+    callbacks: list[Callable[..., Any]] | None = None,
+) -> lgb.Booster:
+    """``lightgbm.train``, its set-up never beside another thread's set-up or prediction."""
+    done = _SetupDone()
+    _NATIVE_SETUP.acquire()
+    try:
+        return lgb.train(
+            params,
+            train_set,
+            num_boost_round=num_boost_round,
+            valid_sets=valid_sets or [],
+            callbacks=[done, *(callbacks or [])],
+        )
+    finally:
+        done.release()  # no round ran (or the set-up failed)
+
+
+def predict(booster: lgb.Booster, x: np.ndarray, **kwargs: Any) -> np.ndarray:
+    """``booster.predict(x)``, never beside another thread's set-up or prediction."""
+    with _NATIVE_SETUP:
+        return np.asarray(booster.predict(x, **kwargs))
+
+
 class FitStopped(Exception):
     """Raised inside a fit whose ``stop`` event was set: the caller no longer wants it."""
 
@@ -153,7 +209,7 @@ def fit_booster(
     if model.early_stopping_rounds > 0 and len(valid_idx):
         valid_sets = [lgb.Dataset(features[valid_idx], label[valid_idx], reference=train_set)]
         callbacks.append(lgb.early_stopping(model.early_stopping_rounds, verbose=False))
-    booster = lgb.train(
+    booster = train(
         params,
         train_set,
         num_boost_round=model.num_boost_round,
@@ -181,7 +237,7 @@ def fit_fold(
     booster, best = fit_booster(
         x, y, fold.train_idx, fold.valid_idx, model, seed=seed, threads=threads, stop=stop
     )
-    predictions = booster.predict(x[fold.test_idx], num_iteration=best)
+    predictions = predict(booster, x[fold.test_idx], num_iteration=best)
     return FittedFold(booster, best, np.asarray(fold.test_idx), np.asarray(predictions))
 
 
@@ -213,8 +269,8 @@ def fit_refit(
     stop = int(max(fold.train_idx.max(), fold.valid_idx.max()))
     rows = _finite_rows(y, np.arange(start, stop + 1))
     params = lightgbm_params(model, seed=seed)
-    booster = lgb.train(
+    booster = train(
         params, lgb.Dataset(x[rows], y[rows], free_raw_data=False), num_boost_round=num_rounds
     )
-    predictions = booster.predict(x[fold.test_idx])
+    predictions = predict(booster, x[fold.test_idx])
     return FittedFold(booster, int(num_rounds), np.asarray(fold.test_idx), np.asarray(predictions))

@@ -28,7 +28,7 @@ import pandas as pd
 from crypto_tune import metrics
 from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings
-from crypto_tune.model import fit_booster, refit_rounds
+from crypto_tune.model import fit_booster, predict, refit_rounds
 from crypto_tune.phases._universe_choice import (
     choose_universe,
     describe_universe_how,
@@ -72,7 +72,7 @@ def holdout_predictions(
     booster, _ = fit_booster(panel.features, panel.label, train, empty, fixed, seed=settings.seed)
     test = data.rows(holdout.test_idx)
     out = np.full(panel.n_rows, np.nan)
-    out[test] = booster.predict(panel.features[test])
+    out[test] = predict(booster, panel.features[test])
     return out
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from crypto_tune.config import ModelSettings
 from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
-from crypto_tune.model import fit_booster, thread_plan
+from crypto_tune.model import fit_booster, predict, thread_plan
 from crypto_tune.model._oof import folds_digest
 from crypto_tune.splits import Fold
 from crypto_tune.universe._dataset import UniverseDataset
@@ -120,7 +120,7 @@ def universe_oof(
             threads=plan.lightgbm_threads,
         )
         test = data.rows(fold.test_idx)
-        predicted = np.asarray(booster.predict(panel.features[test], num_iteration=best))
+        predicted = predict(booster, panel.features[test], num_iteration=best)
         return booster, best, test, predicted
 
     # Folds side by side as model.num_threads plans, the longest (most train rows) first so
