@@ -76,7 +76,15 @@ def train(
 
 
 def predict(booster: lgb.Booster, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-    """``booster.predict(x)``, never beside another thread's set-up or prediction."""
+    """``booster.predict(x)``, never beside another thread's set-up or prediction, on the
+    booster's own thread count.
+
+    Without ``num_threads`` a prediction sets LightGBM's process-wide thread count
+    (``LGBM_DEFAULT_NUM_THREADS``) back to OpenMP's default, and a fit boosting in another
+    thread ran its next rounds on more threads than asked: the same fold then early-stopped at
+    another round when other folds trained beside it (11 of 300 fits; CI failed on one).
+    """
+    kwargs.setdefault("num_threads", booster.params.get("num_threads", 0))
     with _NATIVE_SETUP:
         return np.asarray(booster.predict(x, **kwargs))
 
