@@ -221,4 +221,3 @@ def test_fits_and_predictions_side_by_side_agree_with_one_at_a_time(tmp_path: Pa
             together = list(pool.map(fit, folds))
         assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
     assert not _NATIVE_SETUP.locked()
-

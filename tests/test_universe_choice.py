@@ -1,7 +1,8 @@
-"""The portfolio a universe's best run trades (crypto_tune/phases/_universe_choice.py): the
-study's trial, the command line's ``strategy.*``/``universe.*`` over it, a replayed
-``workflow.best.json`` checked against this run's panel; the ``best.*`` options it does not
-honour refused in one line."""
+"""The model and portfolio a universe's best run trades (crypto_tune/phases/_universe_choice.py):
+the studies' choices, the command line's ``model.*``/``strategy.*``/``universe.*`` over them, a
+replayed ``workflow.best.json`` (its model too) checked against this run's panel; the holdout
+predicted by one refit or retrained every ``best.retrain_months``; the ``best.*`` option it does
+not honour refused in one line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import run_cli
 from universe_market import universe_candles, write_universe
@@ -53,8 +56,62 @@ def test_best_options_a_universe_does_not_honour_are_refused(tmp_path: Path) -> 
     message = _error([*base, "best.selection=robust"])
     assert message.startswith("best.selection must be best on asset=universe")
     assert message.endswith("got 'robust'")
-    message = _error([*base, "best.retrain_months=3"])
-    assert message.startswith("best.retrain_months must be 0 on asset=universe")
+
+
+def _holdout(base: list[str], *extra: str) -> tuple[Any, np.ndarray]:
+    """The context and holdout predictions of the config's model, as phase=best makes them
+    (the settings of a Phase 2 run: no study needed)."""
+    from crypto_tune.phases._universe_best import holdout_predictions
+    from crypto_tune.phases._universe_strategy import universe_context
+
+    settings = preflight(["phase=strategy", "strategy=topk", *base, *extra])
+    assert settings is not None
+    context = universe_context(settings)
+    retrain = settings.best.retrain_months
+    return context, holdout_predictions(settings, context, settings.model, retrain_months=retrain)
+
+
+def test_the_holdout_retrained_every_month_learns_only_from_the_past(tmp_path: Path) -> None:
+    """``best.retrain_months``: each block of the holdout (2022-01-01..05-15 here) is predicted
+    by a refit on every bar before it. A block longer than the holdout is the one refit; the
+    first month's block trains on the refit's span; truncating the candles after March leaves
+    January and February's predictions as they were."""
+    base = _base(tmp_path)
+    context, refit = _holdout(base)
+    _, yearly = _holdout(base, "best.retrain_months=12")
+    _, monthly = _holdout(base, "best.retrain_months=1")
+    data = context.data
+    rows = data.rows(np.asarray(data.holdout.test_idx))
+    assert np.isfinite(refit[rows]).all() and np.isnan(np.delete(refit, rows)).all()
+    np.testing.assert_array_equal(yearly, refit)
+    np.testing.assert_array_equal(np.isnan(monthly), np.isnan(refit))
+    when = data.panel.index[data.panel.bar[rows]]
+    january = rows[when < pd.Timestamp("2022-02-01", tz="UTC")]
+    later = rows[when >= pd.Timestamp("2022-02-01", tz="UTC")]
+    np.testing.assert_array_equal(monthly[january], refit[january])
+    assert not np.allclose(monthly[later], refit[later])  # retrained models from February
+
+    folder = tmp_path / "data1"
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for file in folder.glob("*.csv"):
+        frame = pd.read_csv(file)
+        frame[frame.iloc[:, 0] < "2022-03-01"].to_csv(cut / file.name, index=False)
+    truncated = [a for a in base if not a.startswith(("asset.path", "paths.outputs"))]
+    truncated += [
+        f"asset.path='{cut / 'binance_{symbol}_4h.csv'}'",
+        f"paths.outputs={tmp_path / 'out_cut'}",
+        "split.holdout_end=2022-02-28",  # the data's end: no block without bars
+    ]
+    short, past = _holdout(truncated, "best.retrain_months=1")
+    early = when < pd.Timestamp("2022-03-01", tz="UTC") - pd.Timedelta(hours=4)
+    bars = data.panel.bar[rows][early]
+    syms = data.panel.sym[rows][early]
+    panel = short.data.panel
+    position = {(b, s): r for r, (b, s) in enumerate(zip(panel.bar, panel.sym, strict=True))}
+    short_rows = np.array([position[(b, s)] for b, s in zip(bars, syms, strict=True)])
+    assert np.isfinite(past[short_rows]).all()
+    np.testing.assert_array_equal(past[short_rows], monthly[rows[early]])
 
 
 def test_a_two_objective_study_is_chosen_from_by_best_pareto(
@@ -181,3 +238,55 @@ def test_a_replay_trades_the_files_portfolio_on_its_data_only(
     assert message == (
         f"best.from: {single} is not a universe's workflow.best.json, this run is asset=universe"
     )
+
+
+@pytest.mark.slow
+def test_the_model_is_overridden_recorded_and_replayed(tuned: tuple[Path, list[str]]) -> None:
+    """The command line's ``model.*`` win over the resolved model and are recorded; a replay
+    trades the file's model (its ``model.params``), not this run's config or study."""
+    tmp, base = tuned
+    plain, _ = _best(base)
+    assert plain["model"]["source"] == "config" and plain["model"]["overrides"] == {}
+    made, path = _best([*base, "model.num_leaves=5", "model.min_data_in_leaf=50"])
+    model = made["model"]
+    assert model["params"]["num_leaves"] == 5 and model["params"]["min_data_in_leaf"] == 50
+    assert model["overrides"] == {"num_leaves": 5, "min_data_in_leaf": 50}
+    assert model["predictions"] != plain["model"]["predictions"]  # another model's
+    assert "overrides model.num_leaves=5, model.min_data_in_leaf=50" in made["how"]["text"]
+    assert made["how"]["overrides"] == {"model.num_leaves": 5, "model.min_data_in_leaf": 50}
+    assert made["robustness"]["chosen"] is None  # no longer the trial's portfolio
+    assert made["how"]["holdout_looks"] == plain["how"]["holdout_looks"] + 1
+
+    file = tmp / "model_replayed.json"
+    shutil.copy(path, file)
+    again, _ = _best([*base, f"best.from={file}"])  # no model.* on this command line
+    assert again["model"]["source"] == f"file:{file}" and again["model"]["overrides"] == {}
+    assert again["model"]["params"] == model["params"]
+    assert again["model"]["predictions"] == model["predictions"]
+    assert again["metrics"]["out_of_sample"] == made["metrics"]["out_of_sample"]
+    assert f"model file:{file}" in again["how"]["text"]
+
+    older = json.loads(file.read_text())
+    del older["model"]["params"]  # as written before a universe recorded its model
+    file.write_text(json.dumps(older))
+    with pytest.raises(ConfigError) as caught:
+        _best([*base, f"best.from={file}"])
+    assert str(caught.value).startswith(f"best.from: {file} has no model.params")
+
+
+@pytest.mark.slow
+def test_a_retrained_holdout_is_said_and_counted_as_another_look(
+    tuned: tuple[Path, list[str]],
+) -> None:
+    _, base = tuned
+    plain, _ = _best(base)
+    found, _ = _best([*base, "best.retrain_months=1"])
+    how = found["how"]
+    assert how["holdout_model"] == "retrained" and how["retrain_months"] == 1
+    assert plain["how"]["holdout_model"] == "refit" and plain["how"]["retrain_months"] == 0
+    assert "a model retrained every 1 month(s) on everything before" in how["text"]
+    assert found["strategy"]["holdout_retrain_months"] == 1
+    assert found["strategy"]["tuned"] == plain["strategy"]["tuned"]
+    assert found["metrics"]["in_sample"] == plain["metrics"]["in_sample"]
+    assert found["metrics"]["out_of_sample"] != plain["metrics"]["out_of_sample"]
+    assert how["holdout_looks"] == plain["how"]["holdout_looks"] + 1

@@ -66,20 +66,16 @@ def check_universe(settings: Settings) -> None:
 
 
 def _check_best_options(settings: Settings) -> None:
-    """The ``best.*`` options a universe's best run does not honour, refused: it trades the
-    study's (or the replayed file's) portfolio and predicts the holdout with one refit.
-    ``best.from``, ``best.overwrite``, ``best.top_k`` (PBO) and ``best.pareto`` are honoured."""
+    """The ``best.*`` option a universe's best run does not honour, refused:
+    ``best.selection=robust`` (its neighbourhoods perturb a single asset's continuous rule
+    parameters; a portfolio's search space is a few integers and choices). ``best.from``,
+    ``best.overwrite``, ``best.top_k`` (PBO), ``best.pareto`` and ``best.retrain_months`` are
+    honoured."""
     best = settings.best
     if best.selection != "best":
         raise ConfigError(
             "best.selection must be best on asset=universe (the neighbourhood selection runs "
             f"on a single asset or a basket), got {best.selection!r}"
-        )
-    if best.retrain_months != 0:
-        raise ConfigError(
-            "best.retrain_months must be 0 on asset=universe (one refit on the tuning period "
-            f"predicts the holdout; phase=walkforward re-tunes through time), got "
-            f"{best.retrain_months}"
         )
 
 

@@ -56,23 +56,40 @@ log = logging.getLogger("crypto_tune.best")
 
 
 def holdout_predictions(
-    settings: Settings, context: UniverseContext, model: ModelSettings
+    settings: Settings, context: UniverseContext, model: ModelSettings, *, retrain_months: int = 0
 ) -> np.ndarray:
-    """Per panel row: the prediction of ``model`` refit on the holdout split's training span
-    (train and validation bars) on the holdout bars (NaN elsewhere)."""
+    """Per panel row: the predictions of ``model`` on the holdout bars (NaN elsewhere), from one
+    refit on the holdout split's training span (train and validation bars), or with
+    ``retrain_months`` (``best.retrain_months``) from a refit every that many months on every
+    bar before its block
+    (expanding window, same purge: :func:`~crypto_tune.phases._best_runs.holdout_refits` on the
+    panel's calendar). Each refit trains the folds' median best iteration, without early
+    stopping, as a single asset's."""
+    from crypto_tune.phases._best_runs import holdout_refits
+
     data, oof = context.data, context.oof
     rounds = refit_rounds(oof.best_iterations)
     fixed = dataclasses.replace(model, num_boost_round=rounds, early_stopping_rounds=0)
-    holdout = data.holdout
-    first = int(min(holdout.train_idx.min(), holdout.valid_idx.min()))
-    last = int(max(holdout.train_idx.max(), holdout.valid_idx.max()))
-    train = data.rows(np.arange(first, last + 1))
+    retrain = retrain_months
+    blocks = [data.holdout] if retrain == 0 else holdout_refits(settings, data.panel.index)
+    holdout = np.asarray(data.holdout.test_idx)
     empty = np.zeros(0, dtype=np.int64)
     panel = data.panel
-    booster, _ = fit_booster(panel.features, panel.label, train, empty, fixed, seed=settings.seed)
-    test = data.rows(holdout.test_idx)
     out = np.full(panel.n_rows, np.nan)
-    out[test] = predict(booster, panel.features[test])
+    for block in blocks:
+        bars = np.intersect1d(np.asarray(block.test_idx), holdout)
+        if not len(bars):
+            continue
+        first = int(min(block.train_idx.min(), block.valid_idx.min()))
+        last = int(max(block.train_idx.max(), block.valid_idx.max()))
+        train = data.rows(np.arange(first, last + 1))
+        booster, _ = fit_booster(
+            panel.features, panel.label, train, empty, fixed, seed=settings.seed
+        )
+        test = data.rows(bars)
+        out[test] = predict(booster, panel.features[test])
+    if retrain:
+        log.info("holdout: walk-forward, retrained every %d month(s)", retrain)
     return out
 
 
@@ -125,15 +142,15 @@ def run_universe_best(settings: Settings) -> None:
 
     choice = choose_universe(settings)
     settings, study = choice.settings, choice.study
-    context = universe_context(settings)
+    context = universe_context(settings, (choice.model, choice.model_source))
     data, ppy = context.data, context.periods_per_year
     fee = portfolio_params(settings).fee
     symbols = data.panel.symbols
     is_results = [run_segment(settings, context, s) for s in context.segments]
     is_bench = np.concatenate([buy_and_hold(s.returns, s.tradable) for s in context.segments])
-    from crypto_tune.evaluation import resolve_model
-
-    holdout = holdout_predictions(settings, context, resolve_model(settings)[0])
+    holdout = holdout_predictions(
+        settings, context, choice.model, retrain_months=settings.best.retrain_months
+    )
     segment = make_segment(
         settings, data, score_matrix(data, holdout), np.asarray(data.holdout.test_idx)
     )
@@ -145,7 +162,7 @@ def run_universe_best(settings: Settings) -> None:
     model_study = (
         load_study(settings, phase="model") if settings.phase.model_source == "study" else None
     )
-    looks = record_universe_look(choice, context.model_source)
+    looks = record_universe_look(choice)
     robustness = universe_robustness(
         settings,
         context,
@@ -179,13 +196,19 @@ def run_universe_best(settings: Settings) -> None:
             "tune": [split.tune_start, split.tune_end],
             "holdout": [split.holdout_start, split.holdout_end],
         },
-        "model": {"source": context.model_source, "predictions": context.oof.key},
+        "model": {
+            "source": choice.model_source,
+            "params": choice.model.params(),
+            "overrides": choice.model_overrides,
+            "predictions": context.oof.key,
+        },
         "strategy": {
             "params": strategy,
             "universe": dataclasses.asdict(settings.universe),
             "tuned": choice.tuned,
             "overrides": choice.overrides,
             "source": choice.source,
+            "holdout_retrain_months": settings.best.retrain_months,
         },
         "metrics": {
             "model": {
@@ -221,7 +244,7 @@ def run_universe_best(settings: Settings) -> None:
         },
         "costs": {**settings.strategy.costs.describe(), "slippage": settings.strategy.slippage},
         "robustness": robustness,
-        "how": describe_universe_how(choice, looks, context.model_source),
+        "how": describe_universe_how(choice, looks),
     }
     path = _target_path(settings, looks["key"])  # best.overwrite; never the replayed file
     path.parent.mkdir(parents=True, exist_ok=True)

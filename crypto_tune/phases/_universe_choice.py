@@ -1,11 +1,12 @@
-"""Which portfolio a universe's best run trades, and where it came from, as on a single asset
-(:mod:`crypto_tune.phases._best_choice`): the Phase 2 study's best trial (for a two-objective
-study, the Pareto-front trial ``best.pareto`` picks), or a universe's ``workflow.best.json``
-replayed with ``best.from`` (its ``strategy.tuned`` and ``strategy.overrides``, the file checked
-against this run's panel by :func:`~crypto_tune.phases._best_choice.load_replay`); then the
-``strategy.*`` and ``universe.*`` values given on the command line, which win over both (manual
-overrides: the portfolio is then no longer the trial's). Also how the run is described (``how``)
-and counted as a look at the holdout.
+"""Which model and portfolio a universe's best run trades, and where they came from, as on a
+single asset (:mod:`crypto_tune.phases._best_choice`): the Phase 1 study's best model (or
+``phase.model_source=config``'s) and the Phase 2 study's best trial (for a two-objective study,
+the Pareto-front trial ``best.pareto`` picks), or a universe's ``workflow.best.json`` replayed
+with ``best.from`` (its ``model.params``, ``strategy.tuned`` and ``strategy.overrides``, the file
+checked against this run's panel by :func:`~crypto_tune.phases._best_choice.load_replay`); then
+the ``model.*``, ``strategy.*`` and ``universe.*`` values given on the command line, which win
+over both (manual overrides: the portfolio is then no longer the trial's). Also how the run is
+described (``how``) and counted as a look at the holdout.
 
 Overrides are keyed as on the command line (``universe.top_k``, ``strategy.fee``), as the
 trials' parameters are. The verdict's family stays the study's trials either way; the chosen
@@ -20,8 +21,9 @@ from typing import Any
 
 import optuna
 
-from crypto_tune.config import Settings, with_market_costs
+from crypto_tune.config import ModelSettings, Settings, with_market_costs
 from crypto_tune.config._universe import check_shorting
+from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._best_choice import (
     OVERRIDE_GROUPS,
     _chosen_trial,
@@ -47,12 +49,15 @@ class UniverseChoice:
     source: str  # ``study:<name>#<number>`` or ``file:<path>``
     study: optuna.Study  # the Phase 2 study: the verdict's family (a replay's too)
     trial_number: int | None  # the trial chosen (None on replay)
+    model: ModelSettings  # the model whose predictions the portfolio trades, overrides applied
+    model_source: str  # ``study:<name>#<number>``, ``config`` or ``file:<path>``
+    model_overrides: dict[str, Any]  # the command line's ``model.*`` (keyed ``num_leaves``)
 
     @property
     def trial_id(self) -> int | None:
         """The chosen trial's number when the portfolio is that trial's (None with manual
         overrides or on replay), as :attr:`crypto_tune.phases._best_choice.Choice.trial_id`."""
-        return None if self.overrides else self.trial_number
+        return None if self.overrides or self.model_overrides else self.trial_number
 
 
 def manual_overrides(settings: Settings) -> dict[str, Any]:
@@ -79,17 +84,52 @@ def _known(params: dict[str, Any], file: str) -> dict[str, Any]:
     return out
 
 
+def _replayed_model(settings: Settings, document: dict[str, Any], file: str) -> ModelSettings:
+    """The model a replayed universe file traded (its ``model.params``)."""
+    params = (document.get("model") or {}).get("params")
+    if not isinstance(params, dict):
+        raise ConfigError(
+            f"best.from: {file} has no model.params (written before a universe's best run "
+            "recorded its model); run phase=best again to write a file that can be replayed"
+        )
+    fields = {f.name for f in dataclasses.fields(ModelSettings)}
+    known: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in fields
+    }
+    return dataclasses.replace(settings.model, **known)
+
+
+def choose_model(
+    settings: Settings, replay: dict[str, Any] | None
+) -> tuple[ModelSettings, str, dict[str, Any]]:
+    """(model, where it came from, the command line's ``model.*``): the replayed file's model or
+    the resolved one (:func:`crypto_tune.evaluation.resolve_model`), the command line on top."""
+    from crypto_tune.evaluation import resolve_model
+
+    if replay is not None:
+        file = str(settings.best.from_file)
+        model, source = _replayed_model(settings, replay, file), f"file:{file}"
+    else:
+        model, source = resolve_model(settings)
+    model_overrides = command_line_overrides(settings, "model")
+    model = dataclasses.replace(model, **model_overrides)
+    model.validate("model")
+    return model, source, model_overrides
+
+
 def choose_universe(settings: Settings) -> UniverseChoice:
-    """The portfolio of the best run: the study's trial or the replayed file's parameters,
-    the command line's ``strategy.*``/``universe.*`` on top; the result checked as a config."""
+    """The model and portfolio of the best run: the studies' or the replayed file's, the
+    command line's ``model.*``/``strategy.*``/``universe.*`` on top; checked as a config."""
     from crypto_tune.study import load_study
 
     study = load_study(settings, phase="strategy")
     overrides = manual_overrides(settings)
     number = None
-    if settings.best.from_file:
+    replay = load_replay(settings) if settings.best.from_file else None
+    model, model_source, model_overrides = choose_model(settings, replay)
+    if replay is not None:
         file = str(settings.best.from_file)
-        replayed = load_replay(settings)["strategy"]
+        replayed = replay["strategy"]
         tuned = _known(replayed["tuned"], file)
         overrides = {**_known(replayed.get("overrides") or {}, file), **overrides}
         source = f"file:{file}"
@@ -108,64 +148,87 @@ def choose_universe(settings: Settings) -> UniverseChoice:
     check_shorting(chosen.universe, allow_short=costs.allow_short, market=chosen.asset.market)
     if overrides:
         log.info("manual overrides over %s: %s", source, overrides)
-    return UniverseChoice(chosen, tuned, overrides, source, study, number)
+    if model_overrides:
+        log.info("manual model overrides over %s: %s", model_source, model_overrides)
+    return UniverseChoice(
+        chosen, tuned, overrides, source, study, number, model, model_source, model_overrides
+    )
 
 
-def record_universe_look(choice: UniverseChoice, model_source: str) -> dict[str, Any]:
+def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     """Count this look at the study line's holdout (:mod:`crypto_tune.phases._best_looks`)."""
     from crypto_tune.phases._best_looks import record_holdout_look
 
     settings = choice.settings
     split = settings.split
+    retrain = int(settings.best.retrain_months)
     what: dict[str, Any] = {
         "kind": "universe",
         "strategy": choice.tuned,
-        "model": model_source,
+        "model": choice.model_source,
         "universe": dataclasses.asdict(settings.universe),
         "holdout": [str(split.holdout_start), str(split.holdout_end)],
     }
-    if choice.overrides:  # without, the key of the runs made before overrides were honoured
+    # Each key only when set: without, the key of the runs made before it was honoured.
+    if choice.overrides:
         what["overrides"] = choice.overrides
+    if choice.model_overrides:
+        what["model_overrides"] = choice.model_overrides
+    if retrain:
+        what["retrain_months"] = retrain
     entry = {
         "kind": "universe",
         "strategy": choice.tuned,
-        "overrides": choice.overrides,
+        "overrides": {**_model_keys(choice.model_overrides), **choice.overrides},
         "strategy_source": choice.source,
+        "model_source": choice.model_source,
+        "retrain_months": retrain,
     }
     return record_holdout_look(settings, what, entry)
 
 
-def describe_universe_how(
-    choice: UniverseChoice, looks: dict[str, Any], model_source: str
-) -> dict[str, Any]:
-    """How the universe's result was made (the ``how`` of the document, with a ``text``)."""
+def _model_keys(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {f"model.{k}": v for k, v in overrides.items()}
+
+
+def describe_universe_how(choice: UniverseChoice, looks: dict[str, Any]) -> dict[str, Any]:
+    """How the universe's result was made (the ``how`` of the document, with a ``text``), with
+    the keys of a single asset's (:func:`crypto_tune.phases._best_how.describe_how`)."""
     from crypto_tune.phases._best_how import holdout_model_text
 
     settings = choice.settings
     split = settings.split
+    retrain = int(settings.best.retrain_months)
     n, this = looks["looks"], looks["this_look"]
     look = (
         "first look at this holdout"
         if n <= 1
         else f"holdout look {this} of {n} with different settings: not out of sample"
     )
-    overrides = (
-        "overrides " + ", ".join(f"{k}={v}" for k, v in choice.overrides.items())
-        if choice.overrides
+    overrides = {**_model_keys(choice.model_overrides), **choice.overrides}
+    listed = (
+        "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+        if overrides
         else "no overrides"
     )
     text = (
         f"holdout {split.holdout_start}..{split.holdout_end} predicted by "
-        f"{holdout_model_text(0)} (one model over the pooled panel); model {model_source}; "
-        f"portfolio {choice.source} (objective {settings.strategy.objective}); {overrides}; "
-        f"{look}"
+        f"{holdout_model_text(retrain)} (one model over the pooled panel); "
+        f"model {choice.model_source}; portfolio {choice.source} "
+        f"(objective {settings.strategy.objective}); {listed}; {look}"
     )
     return {
+        "holdout": [str(split.holdout_start), str(split.holdout_end)],
+        "holdout_model": "retrained" if retrain > 0 else "refit",
+        "retrain_months": retrain,
+        "model_source": choice.model_source,
         "holdout_looks": n,
         "holdout_look": this,
         "settings_key": looks["key"],
         "strategy_source": choice.source,
-        "overrides": choice.overrides,
+        "selection": settings.best.selection,
+        "objective": list(settings.strategy.objectives),
+        "overrides": overrides,
         "text": text,
     }
 
@@ -173,6 +236,7 @@ def describe_universe_how(
 __all__ = [
     "PORTFOLIO_GROUPS",
     "UniverseChoice",
+    "choose_model",
     "choose_universe",
     "describe_universe_how",
     "manual_overrides",

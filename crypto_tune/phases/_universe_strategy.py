@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crypto_tune.config import Settings
+from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.memo import memo
 from crypto_tune.objectives import strategy_values
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
@@ -165,17 +165,20 @@ def _context_key(settings: Settings) -> tuple[object, ...]:
 _CONTEXTS: dict[tuple[object, ...], UniverseContext] = memo("universe_contexts", {})
 
 
-def universe_context(settings: Settings) -> UniverseContext:
+def universe_context(
+    settings: Settings, resolved: tuple[ModelSettings, str] | None = None
+) -> UniverseContext:
     """The Phase 2 context of ``settings``, built once per process and configuration: the
     model is resolved (from the Phase 1 study by default) when it is built, as a single asset's
-    strategy context is."""
+    strategy context is; ``resolved``: (model, where it came from) given instead (a best run's
+    replayed or overridden model)."""
     from crypto_tune.evaluation import resolve_model
 
-    key = _context_key(settings)
+    key = (*_context_key(settings), resolved)
     context = _CONTEXTS.get(key)
     if context is None:
         data = prepare_universe(settings)
-        model, source = resolve_model(settings)
+        model, source = resolve_model(settings) if resolved is None else resolved
         oof = universe_oof(data, model, seed=settings.seed, cache_dir=settings.paths.cache)
         scores = score_matrix(data, oof.prediction)
         segments = tuple(make_segment(settings, data, scores, f.test_idx) for f in data.folds)
