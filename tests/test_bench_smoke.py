@@ -25,6 +25,7 @@ TOP_KEYS = {
     "phase1_study",
     "cache",
     "sweep",
+    "sweep_5y",
     "samplers",
     "samplers_long",
     "workers",
@@ -101,6 +102,12 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert {"sweep_over_bare", "meets_target"} <= set(run)
         # The bare loop samples exactly what the sweep sampled (same sampler, same seed).
         assert run["same_first_20_params"] is True
+
+    # The five-year market's sweep (the quick run: on the quick market, SQLite, 30 trials).
+    five = results["sweep_5y"]
+    assert five["market"] == results["data"]["overrides"]
+    assert [(r["storage"], r["n_trials"]) for r in five["runs"]] == [("sqlite", 30)]
+    assert five["kernel"]["trials_per_s"] > 0 and five["runs"][0]["same_first_20_params"]
 
     # Phase 1 workers on PostgreSQL: measured or skipped with the reason.
     workers = results["workers"]
