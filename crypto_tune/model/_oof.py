@@ -82,7 +82,7 @@ def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
         "folds": folds_digest(dataset.folds),
         "model": {"name": model.name, **model.params(), "num_threads": 1},
         "seed": seed,
-        "version": 2,
+        "version": 3,  # 3: LightGBM's feature_pre_filter off (crypto_tune.model._lightgbm)
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -137,6 +137,8 @@ def _fit_folds(
     """Every fold trained as :func:`thread_plan` says, handed to ``on_fold`` in fold order."""
     plan = thread_plan(model.num_threads, len(dataset.folds))
     stop = threading.Event()  # set when on_fold raises: the fits still running end
+    # the next trial reuses each fold's binned datasets (same candles, features and label)
+    data_key = f"{dataset.data_fingerprint}:{dataset.feature_key}:{dataset.label_key}"
 
     def fit(fold: Fold) -> FittedFold:
         return fit_fold(
@@ -147,6 +149,7 @@ def _fit_folds(
             seed=seed,
             threads=plan.lightgbm_threads,
             stop=stop,
+            data_key=data_key,
         )
 
     fitted: list[FittedFold] = []

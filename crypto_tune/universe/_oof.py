@@ -57,7 +57,7 @@ def universe_oof_key(data: UniverseDataset, model: ModelSettings, *, seed: int) 
         "folds": folds_digest(data.folds),
         "model": {"name": model.name, **model.params()},
         "seed": seed,
-        "version": 1,
+        "version": 2,  # 2: LightGBM's feature_pre_filter off (crypto_tune.model._lightgbm)
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -107,6 +107,8 @@ def universe_oof(
     best_iterations: list[int] = []
     importances: dict[str, np.ndarray] = {}
     plan = thread_plan(model.num_threads, len(data.folds))
+    # the next trial reuses each fold's binned datasets (same panel, features and label)
+    data_key = f"universe:{data.data_fingerprint}:{data.feature_key}:{data.label_key}"
 
     def train(fold: Fold) -> tuple[Any, int, np.ndarray, np.ndarray]:
         train_rows, valid_rows = data.rows(fold.train_idx), data.rows(fold.valid_idx)
@@ -118,6 +120,7 @@ def universe_oof(
             model,
             seed=seed,
             threads=plan.lightgbm_threads,
+            data_key=data_key,
         )
         test = data.rows(fold.test_idx)
         predicted = predict(booster, panel.features[test], num_iteration=best)
