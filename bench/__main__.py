@@ -449,6 +449,11 @@ def render_universe(universe: dict[str, Any]) -> list[str]:
         f"{min(rounds)}-{max(rounds)}, median {statistics.median(rounds):g} |",
         f"| pooled / single-asset | {_fmt(p1['ratio'], 2)}x ({_fmt(p1['cpu_ratio'], 2)}x in "
         f"CPU time) | target < {p1['target_ratio']:.0f}x (wall): {_ok(p1['meets_target'])} |",
+        f"| a study's later trial (each fold's LightGBM datasets built by the trial before): "
+        f"pooled / single-asset | {_fmt(p1['later_universe_s'], 1)} s against "
+        f"{_fmt(p1['later_single_s'], 1)} s: {_fmt(p1['later_ratio'], 2)}x "
+        f"({_fmt(p1['later_cpu_ratio'], 2)}x in CPU time) | target < "
+        f"{p1['target_ratio']:.0f}x (wall): {_ok(p1['later_meets_target'])} |",
         f"| Phase 2 trial, {len(p2['symbols'])} {p2['timeframe']} symbols tuned "
         f"{p2['tune']}, cached predictions ({p2['n_folds']} folds, "
         f"{p2['n_test_bars']:,} test bars) | {_fmt(p2['ms_median'], 2)} ms median | "

@@ -123,6 +123,8 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         phase1, phase2 = universe["phase1"], universe["phase2"]
         assert len(phase1["singles"]) == 3 and phase1["universe_s"] > 0
         assert phase1["ratio"] == pytest.approx(phase1["universe_s"] / phase1["single_s"])
+        later = phase1["later_universe_s"] / phase1["later_single_s"]
+        assert phase1["later_ratio"] == pytest.approx(later)
         assert phase2["n_trials"] == 30 and phase2["kernel_ms_median"] > 0
         assert phase2["model_source"].startswith("study:")
         assert "Universe studies (issue 23)" in (out / "results.md").read_text()
