@@ -265,6 +265,16 @@ def test_the_model_is_overridden_recorded_and_replayed(tuned: tuple[Path, list[s
     assert again["model"]["predictions"] == model["predictions"]
     assert again["metrics"]["out_of_sample"] == made["metrics"]["out_of_sample"]
     assert f"model file:{file}" in again["how"]["text"]
+    # no Phase 1 study in these outputs: a replay (the file's model) and a report (the file
+    # alone) need none, whatever phase.model_source says
+    default_source = [a for a in base if a != "phase.model_source=config"]
+    replayed, _ = _best([*default_source, f"best.from={file}"])
+    assert replayed["model"]["params"] == model["params"]
+    from crypto_tune.phases import run_phase
+
+    settings = preflight(["phase=report", "strategy=topk", *default_source])
+    assert settings is not None
+    run_phase(settings)
 
     older = json.loads(file.read_text())
     del older["model"]["params"]  # as written before a universe recorded its model

@@ -109,7 +109,10 @@ def preflight_universe(settings: Settings, *, multirun: bool) -> None:
         from crypto_tune.phases._best_choice import load_replay
 
         load_replay(settings)
-    if phase in _TRADING and settings.phase.model_source == "study":
+    # the model from the Phase 1 study: Phase 2 and a best run (a replay trades the file's
+    # model; a report draws its workflow.best.json only)
+    replay = phase == "best" and settings.best.from_file
+    if phase in ("strategy", "best") and not replay and settings.phase.model_source == "study":
         from crypto_tune.study import best_params, load_study
 
         best_params(load_study(settings, phase="model"))

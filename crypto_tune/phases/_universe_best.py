@@ -159,8 +159,8 @@ def run_universe_best(settings: Settings) -> None:
     in_sample = portfolio_summary(is_results, periods_per_year=ppy, fee=fee)
     out_of_sample = portfolio_summary(oos_results, periods_per_year=ppy, fee=fee)
     is_ic, oos_ic = _ic_by_bar(context, context.oof.prediction), _ic_by_bar(context, holdout)
-    model_study = (
-        load_study(settings, phase="model") if settings.phase.model_source == "study" else None
+    model_study = (  # the Phase 1 trials the model was chosen among (none: config or file)
+        load_study(settings, phase="model") if choice.model_source.startswith("study:") else None
     )
     looks = record_universe_look(choice)
     robustness = universe_robustness(
