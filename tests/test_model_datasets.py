@@ -58,8 +58,11 @@ def test_reused_datasets_predict_as_fresh_ones_whatever_the_trial(data) -> None:
     assert len(_DATASETS) == 1  # one fold's datasets, built by the first trial
 
 
-def test_every_input_of_the_datasets_gives_other_datasets(data) -> None:
+def test_every_input_of_the_datasets_gives_other_datasets(
+    data, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset, x, y, model = data
+    monkeypatch.setattr("crypto_tune.model._lightgbm._DATA_KEYS_KEPT", 2)
     first, second = dataset.folds[0], dataset.folds[1]
     _predict(x, y, first, model, data_key="d1")
     (key,) = _DATASETS
@@ -72,12 +75,15 @@ def test_every_input_of_the_datasets_gives_other_datasets(data) -> None:
     no_valid = dataclasses.replace(model, early_stopping_rounds=0)
     _predict(x, y, first, no_valid, data_key="d1")  # no validation set
     assert len(_DATASETS) == 5
-    # other data (new candles, features or label): the earlier data's datasets are dropped
+    # other data (new candles, features or label): its own datasets, the same predictions
     changed = y.copy()
     changed[first.train_idx[:50]] *= -1
     fresh = _predict(x, changed, first, model)
     np.testing.assert_array_equal(_predict(x, changed, first, model, data_key="d2"), fresh)
-    assert [k[0] for k in _DATASETS] == ["d2"]
+    assert sorted({k[0] for k in _DATASETS}) == ["d1", "d2"]  # a basket's members: both kept
+    _predict(x, y, first, model, data_key="d1")  # d1 used last: d2 is the oldest
+    _predict(x, y, first, model, data_key="d3")  # beyond the two data sets kept
+    assert sorted({k[0] for k in _DATASETS}) == ["d1", "d3"]
 
 
 def test_fits_of_the_same_fold_at_once_each_get_datasets(data) -> None:

@@ -218,10 +218,22 @@ class _FoldDatasets:
     busy: threading.Lock = field(default_factory=threading.Lock)
 
 
-# The datasets of one data set's folds (keyed by its ``data_key``, the rows and the seed, which
-# draws LightGBM's binning sample); a new data set's first fit drops the others' datasets.
+# The folds' datasets, keyed by their data's ``data_key``, the rows and the seed (which draws
+# LightGBM's binning sample), for the last few data sets used (a basket's trial trains every
+# member in turn); binned, they are an eighth of the float64 features the datasets memo keeps.
 _DATASETS: dict[tuple[str, str, str, int], _FoldDatasets] = memo("lightgbm_datasets", {})
 _DATASETS_LOCK = threading.Lock()
+_DATA_KEYS_KEPT = 16
+
+
+def _forget_old_data(data_key: str) -> None:
+    """Drop the datasets of the least recently used data keys beyond :data:`_DATA_KEYS_KEPT`
+    (``data_key``'s last; the caller holds :data:`_DATASETS_LOCK`)."""
+    last_used = {k[0]: i for i, k in enumerate(_DATASETS) if k[0] != data_key}  # dict: recency
+    order = sorted(last_used, key=last_used.__getitem__)
+    for old in order[: max(0, len(order) + 1 - _DATA_KEYS_KEPT)]:
+        for key in [k for k in _DATASETS if k[0] == old]:
+            del _DATASETS[key]
 
 
 def _build_datasets(
@@ -260,12 +272,11 @@ def _claim_datasets(
     valid_digest = "-" if valid_idx is None else _positions_digest(valid_idx)
     key = (data_key, _positions_digest(train_idx), valid_digest, seed)
     with _DATASETS_LOCK:
-        entry = _DATASETS.get(key)
+        entry = _DATASETS.pop(key, None)  # put back last: the dict's order is recency
         if entry is None:
-            for other in [k for k in _DATASETS if k[0] != data_key]:
-                del _DATASETS[other]
+            _forget_old_data(data_key)
             entry = _build_datasets(features, label, train_idx, valid_idx, keep_raw=False)
-            _DATASETS[key] = entry
+        _DATASETS[key] = entry
         if entry.busy.acquire(blocking=False):
             return entry, True
     return _build_datasets(features, label, train_idx, valid_idx, keep_raw=True), False
