@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from crypto_tune.config import Settings
+from crypto_tune.config import LIGHTGBM_FIXED, Settings
 from crypto_tune.dataset import Dataset
 
 ATTR = "crypto_tune.fingerprint"
@@ -80,6 +80,7 @@ def study_fingerprint(
     if phase == "model":
         out["objective"] = settings.phase.objective
         out.update({f"model.{k}": v for k, v in settings.model.params().items()})
+        out["model.lightgbm_fixed"] = LIGHTGBM_FIXED
     elif phase == "strategy":
         strategy = settings.strategy
         out.update({f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"})

@@ -55,3 +55,21 @@ def test_the_thread_count_is_no_input(tmp_path: Path) -> None:
     current = study_fingerprint(settings, [prepare_dataset(settings)], phase="model")
     assert "model.num_threads" not in current
     assert differences({**current, "model.num_threads": 1}, current) == []
+
+
+def test_the_fixed_lightgbm_parameters_are_an_input(tmp_path: Path, monkeypatch) -> None:
+    """A Phase 1 study recorded before the fixed LightGBM parameters changed (no
+    ``model.lightgbm_fixed``: feature_pre_filter on) is refused, not resumed with other models;
+    the prediction caches' keys change with them too."""
+    from crypto_tune.config import LIGHTGBM_FIXED
+    from crypto_tune.model import oof_key
+
+    settings = preflight(["phase=inspect", "debug=fast", f"paths.outputs={tmp_path}"])
+    assert settings is not None
+    dataset = prepare_dataset(settings)
+    current = study_fingerprint(settings, [dataset], phase="model")
+    older = {k: v for k, v in current.items() if k != "model.lightgbm_fixed"}
+    assert differences(older, current) == [f"model.lightgbm_fixed (absent) -> {LIGHTGBM_FIXED}"]
+    key = oof_key(dataset, settings.model, seed=1)
+    monkeypatch.setattr("crypto_tune.model._oof.LIGHTGBM_FIXED", LIGHTGBM_FIXED + 1)
+    assert oof_key(dataset, settings.model, seed=1) != key

@@ -36,10 +36,13 @@ def settings(tmp_path: Path):
     )
 
 
-def test_the_key_names_every_input(settings) -> None:
+def test_the_key_names_every_input(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     data = prepare_universe(settings)
     model, seed = settings.model, settings.seed
     key = universe_oof_key(data, model, seed=seed)
+    with monkeypatch.context() as patch:  # the fixed LightGBM parameters (feature_pre_filter)
+        patch.setattr("crypto_tune.universe._oof.LIGHTGBM_FIXED", -1)
+        assert universe_oof_key(data, model, seed=seed) != key
     changed = [
         dataclasses.replace(data, data_fingerprint="other"),
         dataclasses.replace(data, feature_key="other"),

@@ -16,6 +16,7 @@ from crypto_tune.config._data import (
 from crypto_tune.config._periods import RegimeSettings, SplitSettings
 from crypto_tune.config._resolvers import register_resolvers
 from crypto_tune.config._run import (
+    LIGHTGBM_FIXED,
     PHASES,
     BestSettings,
     ModelSettings,
@@ -34,6 +35,7 @@ def config_dir() -> Path:
 
 
 __all__ = [
+    "LIGHTGBM_FIXED",
     "PHASES",
     "STRATEGY_RULES",
     "AssetSettings",

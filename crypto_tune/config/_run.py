@@ -31,6 +31,12 @@ SELECTIONS = ("best", "robust")
 PARETO_RULES = ("utopia", "first")
 
 
+# The version of the LightGBM parameters every fit sets besides ModelSettings' own
+# (crypto_tune.model.lightgbm_params): part of what identifies a trained model, in the
+# prediction caches' keys and the Phase 1 study fingerprint. 2: feature_pre_filter off.
+LIGHTGBM_FIXED = 2
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     name: str = "lightgbm"

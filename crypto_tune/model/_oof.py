@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crypto_tune.config import ModelSettings
+from crypto_tune.config import LIGHTGBM_FIXED, ModelSettings
 from crypto_tune.dataset import Dataset, read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
 from crypto_tune.model._lightgbm import FittedFold, fit_fold, thread_plan
@@ -82,7 +82,8 @@ def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
         "folds": folds_digest(dataset.folds),
         "model": {"name": model.name, **model.params(), "num_threads": 1},
         "seed": seed,
-        "version": 3,  # 3: LightGBM's feature_pre_filter off (crypto_tune.model._lightgbm)
+        "lightgbm": LIGHTGBM_FIXED,
+        "version": 2,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from crypto_tune import metrics
-from crypto_tune.config import Settings
+from crypto_tune.config import LIGHTGBM_FIXED, Settings
 from crypto_tune.objectives import MODEL_OBJECTIVES
 from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
 from crypto_tune.universe._oof import UniverseOOF, universe_oof
@@ -67,6 +67,7 @@ def universe_model_fingerprint(
         "regime": settings.regime.name,
         "objective": settings.phase.objective,
         **{f"model.{k}": v for k, v in settings.model.params().items()},
+        "model.lightgbm_fixed": LIGHTGBM_FIXED,
     }
 
 

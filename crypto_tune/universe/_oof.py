@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crypto_tune.config import ModelSettings
+from crypto_tune.config import LIGHTGBM_FIXED, ModelSettings
 from crypto_tune.dataset import read_checked_parquet, write_atomic_parquet
 from crypto_tune.memo import memo
 from crypto_tune.model import fit_booster, predict, thread_plan
@@ -57,7 +57,8 @@ def universe_oof_key(data: UniverseDataset, model: ModelSettings, *, seed: int) 
         "folds": folds_digest(data.folds),
         "model": {"name": model.name, **model.params()},
         "seed": seed,
-        "version": 2,  # 2: LightGBM's feature_pre_filter off (crypto_tune.model._lightgbm)
+        "lightgbm": LIGHTGBM_FIXED,
+        "version": 1,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
