@@ -71,9 +71,10 @@ def oof_key(dataset: Dataset, model: ModelSettings, *, seed: int) -> str:
 
     The candles (``data``), the feature definition (``features``), the label's content
     (``label``: its definition, horizon and values), every fold's positions (``folds``), the
-    model's settings and the seed. Changing any one gives another key. The thread count is not an
-    input (predictions are bit-identical for every count): the key holds ``num_threads: 1``
-    whatever it is, the key every earlier cache was written under with the old default.
+    model's settings, the version of the LightGBM parameters set besides them
+    (:data:`~crypto_tune.config.LIGHTGBM_FIXED`) and the seed. Changing any one gives another
+    key. The thread count is not an input (predictions are bit-identical for every count): the
+    key holds ``num_threads: 1`` whatever it is, as every earlier cache's key did.
     """
     payload = {
         "data": dataset.data_fingerprint,
