@@ -53,16 +53,14 @@ def test_pip_check_and_versions(fresh_env: Path) -> None:
 
 @pytest.mark.parametrize("storage", ["sqlite", "postgres"])
 def test_installed_sweeper_runs_from_any_directory(
-    fresh_env: Path, tmp_path: Path, storage: str, request: pytest.FixtureRequest
+    fresh_env: Path, tmp_path: Path, storage: str, experiment: str, request: pytest.FixtureRequest
 ) -> None:
     extra = []
     if storage == "postgres":
         pg_url = request.getfixturevalue("pg_url")
-        extra = [
-            "storage=postgres",
-            f"storage.url={pg_url}",
-            f"experiment_name=fresh{tmp_path.name[-6:]}",
-        ]
+        # A new study each run: the name was the temporary folder's last six letters, the same
+        # every run, so the test database kept an earlier run's study and this run resumed it.
+        extra = ["storage=postgres", f"storage.url={pg_url}", f"experiment_name={experiment}"]
     outputs = tmp_path / "outputs"
     done = _run(
         str(fresh_env / "bin" / "crypto-tune"),
