@@ -162,21 +162,52 @@ def _bounds_from_study(study: Any) -> dict[str, Bound]:
     return bounds
 
 
+def _replayed_model(settings: Settings, document: dict[str, Any], file: str) -> ModelSettings:
+    """The model a replayed file traded (its ``model.params``; one this version has not is
+    refused in one line, a parameter it has not is dropped with a warning)."""
+    params = (document.get("model") or {}).get("params")
+    if not isinstance(params, dict):
+        raise ConfigError(
+            f"best.from: {file} has no model.params (a universe's file written before its best "
+            "run recorded its model); run phase=best again to write a file that can be replayed"
+        )
+    fields = {f.name for f in dataclasses.fields(ModelSettings)}
+    dropped = sorted(set(params) - fields)
+    if dropped:
+        log.warning(
+            "best.from: %s: ignored model parameters this version has not: %s", file, dropped
+        )
+    known: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in fields
+    }
+    return dataclasses.replace(settings.model, **known)
+
+
+def choose_model(
+    settings: Settings, replay: dict[str, Any] | None
+) -> tuple[ModelSettings, str, dict[str, Any]]:
+    """(model, where it came from, the command line's ``model.*``) of a best run: the replayed
+    file's model or the resolved one (:func:`crypto_tune.evaluation.resolve_model`: the Phase 1
+    study's best or the config's), the command line's on top, checked."""
+    if replay is not None:
+        file = str(settings.best.from_file)
+        model, source = _replayed_model(settings, replay, file), f"file:{file}"
+    else:
+        model, source = resolve_model(settings)
+    model_overrides = command_line_overrides(settings, "model")
+    model = dataclasses.replace(model, **model_overrides)
+    model.validate("model")
+    return model, source, model_overrides
+
+
 def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     replay = load_replay(settings) if settings.best.from_file else None
-    model_overrides = command_line_overrides(settings, "model")
-    if replay is not None:
-        model = dataclasses.replace(settings.model, **replay["model"]["params"])
-        model_source = f"file:{settings.best.from_file}"
-    else:
-        model, model_source = resolve_model(settings)
+    model, model_source, model_overrides = choose_model(settings, replay)
     model_study = None
     if model_source.startswith("study:"):
         from crypto_tune.study import cached_study
 
         model_study = cached_study(settings, phase="model")
-    model = dataclasses.replace(model, **model_overrides)
-    model.validate("model")
 
     overrides = command_line_overrides(settings, "strategy")
     study = None

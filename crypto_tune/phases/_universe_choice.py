@@ -23,10 +23,10 @@ import optuna
 
 from crypto_tune.config import ModelSettings, Settings, with_market_costs
 from crypto_tune.config._universe import check_shorting
-from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._best_choice import (
     OVERRIDE_GROUPS,
     _chosen_trial,
+    choose_model,
     command_line_overrides,
     load_replay,
 )
@@ -82,39 +82,6 @@ def _known(params: dict[str, Any], file: str) -> dict[str, Any]:
     if dropped:
         log.warning("best.from: %s: ignored parameters this version has not: %s", file, dropped)
     return out
-
-
-def _replayed_model(settings: Settings, document: dict[str, Any], file: str) -> ModelSettings:
-    """The model a replayed universe file traded (its ``model.params``)."""
-    params = (document.get("model") or {}).get("params")
-    if not isinstance(params, dict):
-        raise ConfigError(
-            f"best.from: {file} has no model.params (written before a universe's best run "
-            "recorded its model); run phase=best again to write a file that can be replayed"
-        )
-    fields = {f.name for f in dataclasses.fields(ModelSettings)}
-    known: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in fields
-    }
-    return dataclasses.replace(settings.model, **known)
-
-
-def choose_model(
-    settings: Settings, replay: dict[str, Any] | None
-) -> tuple[ModelSettings, str, dict[str, Any]]:
-    """(model, where it came from, the command line's ``model.*``): the replayed file's model or
-    the resolved one (:func:`crypto_tune.evaluation.resolve_model`), the command line on top."""
-    from crypto_tune.evaluation import resolve_model
-
-    if replay is not None:
-        file = str(settings.best.from_file)
-        model, source = _replayed_model(settings, replay, file), f"file:{file}"
-    else:
-        model, source = resolve_model(settings)
-    model_overrides = command_line_overrides(settings, "model")
-    model = dataclasses.replace(model, **model_overrides)
-    model.validate("model")
-    return model, source, model_overrides
 
 
 def choose_universe(settings: Settings) -> UniverseChoice:
@@ -236,7 +203,6 @@ def describe_universe_how(choice: UniverseChoice, looks: dict[str, Any]) -> dict
 __all__ = [
     "PORTFOLIO_GROUPS",
     "UniverseChoice",
-    "choose_model",
     "choose_universe",
     "describe_universe_how",
     "manual_overrides",
