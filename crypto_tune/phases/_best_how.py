@@ -20,30 +20,43 @@ def holdout_model_text(retrain_months: int) -> str:
     return "one refit on the whole tuning period"
 
 
+def keyed(group: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` of one config group keyed as on the command line (``model.num_leaves``)."""
+    return {f"{group}.{k}": v for k, v in overrides.items()}
+
+
+def look_text(n_looks: int, this: int) -> str:
+    """Which look at the holdout a result is, for the ``how`` line: the first, or look ``this``
+    of ``n_looks`` distinct ones (no longer out of sample)."""
+    if n_looks <= 1:
+        return "first look at this holdout"
+    return f"holdout look {this} of {n_looks} with different settings: not out of sample"
+
+
+def overrides_text(overrides: dict[str, Any]) -> str:
+    """The manual overrides, keyed as on the command line, for the ``how`` line."""
+    if not overrides:
+        return "no overrides"
+    return "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+
+
 def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> dict[str, Any]:
     """The ``how`` section of ``workflow.best.json`` (with a one-line ``text``)."""
     split = settings.split
     retrain = int(settings.best.retrain_months)
     overrides = {
-        **{f"model.{k}": v for k, v in choice.model_overrides.items()},
-        **{f"strategy.{k}": v for k, v in choice.overrides.items()},
+        **keyed("model", choice.model_overrides),
+        **keyed("strategy", choice.overrides),
     }
     holdout = [str(split.holdout_start), str(split.holdout_end)]
     n_looks, this = int(looks.get("looks", 1)), int(looks.get("this_look", 1))
-    look_text = (
-        "first look at this holdout"
-        if n_looks <= 1
-        else f"holdout look {this} of {n_looks} with different settings: not out of sample"
-    )
     parts = [
         f"holdout {holdout[0]}..{holdout[1]} predicted by {holdout_model_text(retrain)}",
         f"model {choice.model_source}",
         f"strategy {choice.strategy_source} (selection {settings.best.selection}, "
         f"objective {' + '.join(settings.strategy.objectives)})",
-        "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-        if overrides
-        else "no overrides",
-        look_text,
+        overrides_text(overrides),
+        look_text(n_looks, this),
     ]
     return {
         "holdout": holdout,

@@ -204,7 +204,7 @@ def run_switch_best(settings: Settings) -> None:
 def _record_look(settings: Settings, document: dict[str, Any]) -> None:
     """Count this look at the holdout (:mod:`crypto_tune.phases._best_looks`) and say how the
     result was made (``how``), as the single-set best run does."""
-    from crypto_tune.phases._best_how import holdout_model_text
+    from crypto_tune.phases._best_how import holdout_model_text, look_text
     from crypto_tune.phases._best_looks import record_holdout_look
 
     split = settings.split
@@ -222,12 +222,7 @@ def _record_look(settings: Settings, document: dict[str, Any]) -> None:
     text = (
         f"holdout {split.holdout_start}..{split.holdout_end} predicted per regime set by "
         f"{holdout_model_text(0)}; sets from the studies of regime=calm and regime=volatile, "
-        f"switched after {settings.regime.confirm} confirming bars; "
-        + (
-            "first look at this holdout"
-            if n <= 1
-            else f"holdout look {this} of {n} with different settings: not out of sample"
-        )
+        f"switched after {settings.regime.confirm} confirming bars; " + look_text(n, this)
     )
     document["how"] = {"holdout_looks": n, "holdout_look": this, "text": text}
     document["robustness"]["family"] = {"holdout_looks": n}

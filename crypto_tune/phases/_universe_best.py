@@ -61,17 +61,15 @@ def holdout_predictions(
     """Per panel row: the predictions of ``model`` on the holdout bars (NaN elsewhere), from one
     refit on the holdout split's training span (train and validation bars), or with
     ``retrain_months`` (``best.retrain_months``) from a refit every that many months on every
-    bar before its block
-    (expanding window, same purge: :func:`~crypto_tune.phases._best_runs.holdout_refits` on the
-    panel's calendar). Each refit trains the folds' median best iteration, without early
-    stopping, as a single asset's."""
+    bar before its block (expanding window, same purge:
+    :func:`~crypto_tune.phases._best_runs.holdout_refits` on the panel's calendar). Each refit
+    trains the folds' median best iteration, without early stopping, as a single asset's."""
     from crypto_tune.phases._best_runs import holdout_refits
 
     data, oof = context.data, context.oof
     rounds = refit_rounds(oof.best_iterations)
     fixed = dataclasses.replace(model, num_boost_round=rounds, early_stopping_rounds=0)
-    retrain = retrain_months
-    blocks = [data.holdout] if retrain == 0 else holdout_refits(settings, data.panel.index)
+    blocks = [data.holdout] if retrain_months == 0 else holdout_refits(settings, data.panel.index)
     holdout = np.asarray(data.holdout.test_idx)
     empty = np.zeros(0, dtype=np.int64)
     panel = data.panel
@@ -88,8 +86,8 @@ def holdout_predictions(
         )
         test = data.rows(bars)
         out[test] = predict(booster, panel.features[test])
-    if retrain:
-        log.info("holdout: walk-forward, retrained every %d month(s)", retrain)
+    if retrain_months:
+        log.info("holdout: walk-forward, retrained every %d month(s)", retrain_months)
     return out
 
 

@@ -30,6 +30,7 @@ from crypto_tune.phases._best_choice import (
     command_line_overrides,
     load_replay,
 )
+from crypto_tune.phases._best_how import holdout_model_text, keyed, look_text, overrides_text
 from crypto_tune.phases._universe_verdict import with_trial
 
 log = logging.getLogger("crypto_tune.best")
@@ -146,7 +147,7 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     entry = {
         "kind": "universe",
         "strategy": choice.tuned,
-        "overrides": {**_model_keys(choice.model_overrides), **choice.overrides},
+        "overrides": {**keyed("model", choice.model_overrides), **choice.overrides},
         "strategy_source": choice.source,
         "model_source": choice.model_source,
         "retrain_months": retrain,
@@ -154,35 +155,20 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     return record_holdout_look(settings, what, entry)
 
 
-def _model_keys(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {f"model.{k}": v for k, v in overrides.items()}
-
-
 def describe_universe_how(choice: UniverseChoice, looks: dict[str, Any]) -> dict[str, Any]:
     """How the universe's result was made (the ``how`` of the document, with a ``text``), with
     the keys of a single asset's (:func:`crypto_tune.phases._best_how.describe_how`)."""
-    from crypto_tune.phases._best_how import holdout_model_text
-
     settings = choice.settings
     split = settings.split
     retrain = int(settings.best.retrain_months)
     n, this = looks["looks"], looks["this_look"]
-    look = (
-        "first look at this holdout"
-        if n <= 1
-        else f"holdout look {this} of {n} with different settings: not out of sample"
-    )
-    overrides = {**_model_keys(choice.model_overrides), **choice.overrides}
-    listed = (
-        "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-        if overrides
-        else "no overrides"
-    )
+    overrides = {**keyed("model", choice.model_overrides), **choice.overrides}
     text = (
         f"holdout {split.holdout_start}..{split.holdout_end} predicted by "
         f"{holdout_model_text(retrain)} (one model over the pooled panel); "
         f"model {choice.model_source}; portfolio {choice.source} "
-        f"(objective {settings.strategy.objective}); {listed}; {look}"
+        f"(objective {settings.strategy.objective}); {overrides_text(overrides)}; "
+        f"{look_text(n, this)}"
     )
     return {
         "holdout": [str(split.holdout_start), str(split.holdout_end)],
