@@ -11,7 +11,8 @@ sweep as :class:`~crypto_tune.exceptions.SweepAborted`, which the CLI prints as 
 The stock sweeper (hydra-optuna-sweeper 1.4) writes every fixed command-line override
 (``asset=eth``, ``paths.outputs=...``) as a user attribute of every trial: one storage write per
 override per trial, about a fifth of a Phase 2 trial. :class:`CryptoTuneSweeper`
-(``hydra.sweeper._target_`` in ``conf/config.yaml``) is the stock sweeper with that one change:
+(``hydra.sweeper._target_`` in ``conf/hydra/sweeper/crypto_tune.yaml``) is the stock sweeper
+with that one change (and its default sampler, below):
 it asks, suggests, launches and tells exactly as the stock one does (same trials, same overrides
 handed to the launcher, same ``optimization_results.yaml``), and records the fixed overrides as
 follows (:func:`fixed_overrides` reads them back for any trial):
@@ -25,6 +26,10 @@ follows (:func:`fixed_overrides` reads them back for any trial):
   cannot differ: the study fingerprint (:func:`crypto_tune.study.check_fingerprint`) refuses such
   a process before its first trial;
 * passwords in values (``storage.url=postgresql://user:pw@...``) are masked.
+
+Its default sampler, :class:`crypto_tune.samplers.IncrementalTPESampler` (Optuna's TPE, the same
+proposals, faster on large studies), is a target of this package, which the stock constructor
+does not instantiate (its execution whitelist is the plugin's and Optuna's): this one does.
 
 It prunes: the study is created with the pruner of ``phase.pruner``
 (:func:`crypto_tune.pruning.make_pruner`; pruners are not stored in a study, so each worker and
@@ -348,6 +353,20 @@ def _without_heartbeat(storage: WorkerStorage, study_name: str, *, older_than_s:
         return [int(i) for i in connection.execute(query).scalars()]
 
 
+def _own_sampler(sampler: Any) -> Any | None:
+    """The sampler of a config whose ``_target_`` is this package's (the default,
+    :class:`crypto_tune.samplers.IncrementalTPESampler`), instantiated here: the stock
+    constructor instantiates only the plugin's and Optuna's targets. None for any other."""
+    target = sampler.get("_target_") if isinstance(sampler, DictConfig | dict) else None
+    if not isinstance(target, str) or not target.startswith("crypto_tune."):
+        return None
+    from hydra.utils import instantiate
+
+    from crypto_tune.samplers import SAMPLER_TARGETS
+
+    return instantiate(sampler, _execution_whitelist_=SAMPLER_TARGETS)
+
+
 class CryptoTuneSweeper(OptunaSweeper):
     """``hydra.sweeper._target_: crypto_tune.sweeper.CryptoTuneSweeper``: the Optuna sweeper,
     same configuration, fixed overrides recorded once per study (see the module)."""
@@ -364,8 +383,9 @@ class CryptoTuneSweeper(OptunaSweeper):
         custom_search_space: str | None,
         params: DictConfig | None,
     ) -> None:
+        own = _own_sampler(sampler)
         super().__init__(
-            sampler,
+            None if own is not None else sampler,  # the stock constructor instantiates Optuna's
             direction,
             storage,
             study_name,
@@ -377,7 +397,7 @@ class CryptoTuneSweeper(OptunaSweeper):
         )
         stock = self.sweeper  # holds the sampler the stock constructor instantiated
         self.sweeper = CryptoTuneSweeperImpl(
-            stock.sampler,
+            own if own is not None else stock.sampler,
             direction,
             storage,
             study_name,

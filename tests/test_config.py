@@ -127,17 +127,25 @@ def test_hparams_search_pareto_is_metric_sampler_and_directions_in_one_file() ->
     assert s.hparams_search.name == "strategy_pareto"
     # without a preset the sampler is the sweeper's default, independent TPE
     assert _compose_full("phase=strategy").hydra.sweeper.sampler._target_.endswith("TPESampler")
+    pareto = _compose_full("phase=strategy", "hparams_search=strategy_pareto").hydra.sweeper
+    assert pareto._target_ == "crypto_tune.sweeper.CryptoTuneSweeper"  # still our sweeper
 
 
 def test_tpe_is_independent_by_default_and_multivariate_one_override_away() -> None:
-    """The sweeps' default sampler is the plugin's independent TPE (chosen by
-    bench/bench_samplers.py over multivariate TPE at 3,000 trials); ``tpe_multivariate``
-    (conf/hydra/sweeper/sampler/) is the plugin's TPE config with ``multivariate: true``."""
+    """The sweeps' default sampler is independent TPE (chosen by bench/bench_samplers.py over
+    multivariate TPE at 3,000 trials): the plugin's TPE config run by
+    :class:`crypto_tune.samplers.IncrementalTPESampler` (``incremental_tpe``);
+    ``hydra/sweeper/sampler=tpe`` is Optuna's own TPESampler, ``tpe_multivariate``
+    (conf/hydra/sweeper/sampler/) the default's config with ``multivariate: true``."""
     for phase in ("strategy", "model"):
         sampler = _compose_full(f"phase={phase}").hydra.sweeper.sampler
-        assert sampler._target_ == "optuna.samplers.TPESampler" and sampler.multivariate is False
+        assert sampler._target_ == "crypto_tune.samplers.IncrementalTPESampler"
+        assert sampler.multivariate is False and sampler.constant_liar is False
+    stock = _compose_full("phase=strategy", "hydra/sweeper/sampler=tpe").hydra.sweeper.sampler
+    assert stock._target_ == "optuna.samplers.TPESampler" and stock.multivariate is False
     joint = _compose_full("phase=strategy", "hydra/sweeper/sampler=tpe_multivariate")
     assert joint.hydra.sweeper.sampler.multivariate is True
+    assert joint.hydra.sweeper.sampler._target_ == "crypto_tune.samplers.IncrementalTPESampler"
     assert joint.hydra.sweeper.sampler.n_startup_trials == 10  # the rest is the plugin's tpe
     assert joint.hydra.sweeper.sampler.seed == joint.seed  # conf/config.yaml's seed still applies
     qmc = _compose_full("phase=strategy", "hydra/sweeper/sampler=qmc").hydra.sweeper.sampler

@@ -138,8 +138,9 @@ def test_a_seeded_sweep_records_the_trials_of_a_bare_optuna_loop(
 ) -> None:
     """What the sweep's machinery (launcher, sweeper, worker storage) adds changes no result: a
     seeded sweep through ``crypto-tune -m`` holds, trial by trial, the parameters and values of
-    a plain ask-and-tell loop with the sampler the sweep composes (TPE, seed 42) over the same
-    search space and objective; so the same best value and parameters."""
+    a plain ask-and-tell loop with Optuna's own TPESampler, configured as the sweep's sampler
+    (seed 42), over the same search space and objective; so the same best value and parameters.
+    The sweep's sampler is the default, :class:`crypto_tune.samplers.IncrementalTPESampler`."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -164,7 +165,9 @@ def test_a_seeded_sweep_records_the_trials_of_a_bare_optuna_loop(
     assert settings is not None
     with initialize_config_dir(config_dir=str(config_dir())):
         sampler_cfg = compose("config", overrides=given, return_hydra_config=True).hydra.sweeper
+    assert sampler_cfg.sampler._target_ == "crypto_tune.samplers.IncrementalTPESampler"
     plain = OmegaConf.create(OmegaConf.to_container(sampler_cfg.sampler, resolve=True))
+    plain._target_ = "optuna.samplers.TPESampler"
     bare = optuna.create_study(
         sampler=instantiate(plain, _execution_whitelist_=("optuna.samplers.*",)),
         direction="maximize",

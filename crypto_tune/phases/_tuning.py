@@ -104,10 +104,12 @@ def _sampler(space: SearchSpace, offset: int) -> optuna.samplers.BaseSampler:
     """The sweep's sampler; a fixed seed moves by ``offset`` (each study draws its own)."""
     from hydra.utils import instantiate
 
+    from crypto_tune.samplers import SAMPLER_TARGETS
+
     config = dict(space.sampler)
     if config.get("seed") is not None:
         config["seed"] = int(config["seed"]) + offset
-    return instantiate(config)
+    return instantiate(config, _execution_whitelist_=SAMPLER_TARGETS)
 
 
 def model_settings(settings: Settings, params: dict[str, Any]) -> ModelSettings:
