@@ -6,9 +6,10 @@ sweep's model) over the sweep's own search space, on a fresh SQLite study (the d
 and records after every trial the best value so far and the seconds since the loop began.
 The samplers are Hydra's ``hydra/sweeper/sampler`` choices as crypto-tune would build them:
 
-* ``tpe``: independent TPE, the plugin's ``hydra/sweeper/sampler=tpe`` (``multivariate:
-  false``), the sweeps' default: the composed ``hydra.sweeper.sampler`` with ``multivariate``
-  set to false;
+* ``tpe``: independent TPE (``multivariate: false``), the sweeps' default: the composed
+  ``hydra.sweeper.sampler`` (``incremental_tpe``: the plugin's TPE config run by
+  :class:`crypto_tune.samplers.IncrementalTPESampler`, Optuna's proposals from arrays) with
+  ``multivariate`` set to false;
 * ``tpe-multivariate``: the same config with ``multivariate: true`` (one joint Parzen model of
   all the parameters; ``hydra/sweeper/sampler=tpe_multivariate``). Optuna 5's
   own ``TPESampler()`` is multivariate by default for one objective, the plugin's config is not:
@@ -42,13 +43,15 @@ def make_sampler(name: str, seed: int, sweep_sampler: dict[str, Any]) -> Any:
     import optuna
     from hydra.utils import instantiate
 
+    from crypto_tune.samplers import SAMPLER_TARGETS
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name in ("tpe", "tpe-multivariate"):
             if "TPESampler" not in str(sweep_sampler.get("_target_", "")):
                 raise ValueError(f"the sweep's sampler is not TPE: {sweep_sampler.get('_target_')}")
             config = {**sweep_sampler, "seed": seed, "multivariate": name == "tpe-multivariate"}
-            return instantiate(config, _execution_whitelist_=["optuna.samplers.*"])
+            return instantiate(config, _execution_whitelist_=SAMPLER_TARGETS)
         if name == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if name == "qmc":

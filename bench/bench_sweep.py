@@ -114,13 +114,14 @@ def _compose_sweep(overrides: Sequence[str]) -> tuple[Any, str, str]:
     from omegaconf import OmegaConf
 
     from crypto_tune.config import config_dir, register_resolvers
+    from crypto_tune.samplers import SAMPLER_TARGETS
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(config_dir())):
         cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     sampler_cfg = OmegaConf.create(OmegaConf.to_container(sweeper.sampler, resolve=True))
-    sampler = instantiate(sampler_cfg, _execution_whitelist_=("optuna.samplers.*",))
+    sampler = instantiate(sampler_cfg, _execution_whitelist_=SAMPLER_TARGETS)
     return sampler, str(sweeper.storage), str(sweeper.study_name)
 
 
