@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import comb
-from scipy.stats import norm, rankdata
 
 from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
@@ -50,6 +49,8 @@ def probabilistic_sharpe_ratio(
     >>> round(probabilistic_sharpe_ratio(0.1, 101, 0.0, 3.0), 4)
     0.8407
     """
+    from scipy.stats import norm  # here: importing scipy.stats takes ~0.35 s
+
     z = probabilistic_sharpe_z(sharpe, n_obs, skew, kurtosis, benchmark)
     return z if math.isnan(z) else float(norm.cdf(z))
 
@@ -95,6 +96,8 @@ def expected_maximum_sharpe(n_trials: int, trial_sharpe_variance: float) -> floa
         raise ConfigError(f"trial_sharpe_variance must be >= 0, got {trial_sharpe_variance!r}")
     if n == 1:
         return 0.0
+    from scipy.stats import norm
+
     gamma = EULER_MASCHERONI
     z = (1.0 - gamma) * norm.ppf(1.0 - 1.0 / n) + gamma * norm.ppf(1.0 - 1.0 / (n * math.e))
     return float(math.sqrt(variance) * z)
@@ -132,13 +135,15 @@ def sharpe_moments(returns: ArrayLike) -> tuple[float, int, float, float]:
     n = int(r.size)
     if n < 2 or np.ptp(r) == 0:
         return _NAN, n, _NAN, _NAN
-    deviations = r - r.mean()
-    m2 = float(np.mean(deviations**2))
-    m3 = float(np.mean(deviations**3))
-    m4 = float(np.mean(deviations**4))
+    mean = float(r.mean())
+    deviations = r - mean
+    squares = deviations * deviations  # products, not ``**``: NumPy's pow is ~20x slower
+    m2 = float(squares.mean())
+    m3 = float(np.dot(squares, deviations)) / n
+    m4 = float(np.dot(squares, squares)) / n
     if not m4 > 0:  # deviations so small that their powers underflow
         return _NAN, n, _NAN, _NAN
-    sharpe = float(r.mean() / np.std(r, ddof=1))
+    sharpe = mean / float(np.sqrt(m2 * n / (n - 1)))  # std with ddof=1
     return sharpe, n, m3 / m2**1.5, m4 / m2**2
 
 
@@ -241,6 +246,8 @@ def probability_of_backtest_overfitting(
     block_m2 = ((blocks - block_mean[:, None, :]) ** 2).sum(axis=1)
     block_min = blocks.min(axis=1)
     block_max = blocks.max(axis=1)
+
+    from scipy.stats import rankdata
 
     all_blocks = np.arange(n_splits)
     combos_iter = itertools.combinations(range(n_splits), half)
