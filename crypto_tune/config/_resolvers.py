@@ -42,6 +42,25 @@ def objective_names(kind: str) -> str:
     return "|".join(MODEL_OBJECTIVES if kind == "model" else STRATEGY_OBJECTIVES)
 
 
+# The resolvers whose value depends on their arguments alone (none takes _parent_, _root_ or
+# _node_), so an interpolation using them reads only the keys it names: the sweep check
+# (crypto_tune/_sweep_check.py) validates a swept key no such interpolation names without
+# resolving the whole config again. A resolver missing here is taken to read any key.
+ARGUMENT_ONLY_RESOLVERS = frozenset(
+    {
+        "oc.env",
+        "oc.decode",
+        "ct.abspath",
+        "ct.db_url",
+        "ct.study_name",
+        "ct.join",
+        "ct.directions",
+        "ct.snapshot_dir",
+        "ct.objectives",
+    }
+)
+
+
 def register_resolvers() -> None:
     """Register the ``ct.*`` resolvers; safe to call more than once."""
     if not OmegaConf.has_resolver("ct.abspath"):
