@@ -103,6 +103,22 @@ class _FinishedTrials:
 _ABSENT = object()
 
 
+def instantiate_own_sampler(config: Any) -> optuna.samplers.BaseSampler | None:
+    """The sampler of a sampler config whose ``_target_`` is this package's (the default,
+    :class:`IncrementalTPESampler`); None for any other, which the Optuna sweeper's own
+    constructor instantiates (its execution whitelist is the plugin's and Optuna's only)."""
+    from hydra.utils import instantiate
+    from omegaconf import DictConfig
+
+    target = config.get("_target_") if isinstance(config, DictConfig | dict) else None
+    if not isinstance(target, str) or not target.startswith("crypto_tune."):
+        return None
+    sampler: optuna.samplers.BaseSampler = instantiate(
+        config, _execution_whitelist_=SAMPLER_TARGETS
+    )
+    return sampler
+
+
 class IncrementalTPESampler(optuna.samplers.TPESampler):
     """:class:`optuna.samplers.TPESampler` with the same proposals, made from arrays of the
     finished trials kept between proposals (module docstring). Same arguments."""
@@ -194,4 +210,4 @@ def _observations(
     return observations
 
 
-__all__ = ["SAMPLER_TARGETS", "IncrementalTPESampler"]
+__all__ = ["SAMPLER_TARGETS", "IncrementalTPESampler", "instantiate_own_sampler"]

@@ -74,7 +74,8 @@ from crypto_tune.exceptions import CryptoTuneError, SweepAborted
 from crypto_tune.launcher import CryptoTuneLauncher
 from crypto_tune.logs import mask_secrets
 from crypto_tune.pruning import make_pruner
-from crypto_tune.storage import WorkerStorage, open_storage
+from crypto_tune.samplers import instantiate_own_sampler
+from crypto_tune.storage import WorkerStorage, open_storage, parameters_together
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +217,9 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
             self._heal_orphans(trials[0])
         overrides = []
         for trial in trials:
-            for param_name, distribution in search_space_distributions.items():
-                trial._suggest(param_name, distribution)
+            with parameters_together(trial.storage):  # one write for the trial's parameters
+                for param_name, distribution in search_space_distributions.items():
+                    trial._suggest(param_name, distribution)
             if self._per_trial is not None:
                 trial.set_user_attr(FIXED_ATTR, self._per_trial)
             taken = set(fixed_params)
@@ -353,20 +355,6 @@ def _without_heartbeat(storage: WorkerStorage, study_name: str, *, older_than_s:
         return [int(i) for i in connection.execute(query).scalars()]
 
 
-def _own_sampler(sampler: Any) -> Any | None:
-    """The sampler of a config whose ``_target_`` is this package's (the default,
-    :class:`crypto_tune.samplers.IncrementalTPESampler`), instantiated here: the stock
-    constructor instantiates only the plugin's and Optuna's targets. None for any other."""
-    target = sampler.get("_target_") if isinstance(sampler, DictConfig | dict) else None
-    if not isinstance(target, str) or not target.startswith("crypto_tune."):
-        return None
-    from hydra.utils import instantiate
-
-    from crypto_tune.samplers import SAMPLER_TARGETS
-
-    return instantiate(sampler, _execution_whitelist_=SAMPLER_TARGETS)
-
-
 class CryptoTuneSweeper(OptunaSweeper):
     """``hydra.sweeper._target_: crypto_tune.sweeper.CryptoTuneSweeper``: the Optuna sweeper,
     same configuration, fixed overrides recorded once per study (see the module)."""
@@ -383,7 +371,7 @@ class CryptoTuneSweeper(OptunaSweeper):
         custom_search_space: str | None,
         params: DictConfig | None,
     ) -> None:
-        own = _own_sampler(sampler)
+        own = instantiate_own_sampler(sampler)
         super().__init__(
             None if own is not None else sampler,  # the stock constructor instantiates Optuna's
             direction,

@@ -386,3 +386,93 @@ def test_the_cli_refuses_a_sqlite_file_in_a_missing_folder_in_one_line(outputs: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("crypto-tune: error: storage.url: "), lines
     assert not Path("/nonexistent").exists()
+
+
+def test_a_trials_parameters_written_together_are_the_rows_written_one_by_one(tmp_path):
+    """Inside ``parameters_together`` a worker's trial's parameters are served to reads at once
+    and reach the database when it ends, in one transaction: the same rows (values,
+    distributions, order) as Optuna writes one parameter at a time; Optuna's distribution check
+    still refuses at the call, and a write the database refuses raises at the end."""
+    import sqlalchemy
+
+    from crypto_tune.storage import parameters_together
+
+    def suggest(trial: optuna.Trial) -> None:
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        trial.suggest_int("n", 1, 9)
+        trial.suggest_categorical("c", ["a", None, 2.5, True])
+
+    rows = "select trial_id, param_name, param_value, distribution_json from trial_params"
+    written = {}
+    for together in (False, True):
+        url = f"sqlite:///{tmp_path}/{together}.db"
+        # heartbeats far apart: no beat's commit inside the counts below
+        worker = WorkerStorage(url, WorkerOptions(heartbeat=60, grace=120, db_wait=5))
+        study = optuna.create_study(
+            study_name="s", storage=worker, sampler=optuna.samplers.RandomSampler(seed=0)
+        )
+        commits: list[object] = []
+        sqlalchemy.event.listen(worker.engine, "commit", commits.append)
+        for _ in range(3):
+            trial = study.ask()
+            commits.clear()
+            if together:
+                with parameters_together(study._storage):
+                    suggest(trial)
+                    assert worker.get_trial(trial._trial_id).params.keys() == {"x", "lr", "n", "c"}
+                    with worker.engine.connect() as connection:  # not written yet
+                        mine = f"{rows} where trial_id = {trial._trial_id}"
+                        held = connection.execute(sqlalchemy.text(mine)).all()
+                    assert len(held) == (0 if trial.number else 4)
+            else:
+                suggest(trial)
+            # a process's first trial: each parameter at once (no distribution known to check)
+            assert len(commits) == (1 if together and trial.number else 4)
+            assert worker.get_trial(trial._trial_id) == optuna.storages.RDBStorage.get_trial(
+                worker, trial._trial_id
+            )
+            study.tell(trial, 0.5)
+        with worker.engine.connect() as connection:
+            written[together] = connection.execute(
+                sqlalchemy.text(rows + " order by param_id")
+            ).all()
+
+        trial = study.ask()
+        with pytest.raises(ValueError, match="different distribution"), parameters_together(worker):
+            choice = optuna.distributions.CategoricalDistribution(["a"])
+            worker.set_trial_param(trial._trial_id, "x", 0, choice)
+        study.tell(trial, 0.5)
+        trial = study.ask()
+        with (
+            pytest.raises(optuna.exceptions.UpdateFinishedTrialError),
+            parameters_together(worker),
+        ):
+            trial.suggest_float("x", 0.0, 1.0)  # kept: "x" has a distribution to check
+            optuna.storages.RDBStorage.set_trial_state_values(  # another worker ended it
+                worker, trial._trial_id, optuna.trial.TrialState.FAIL
+            )
+        assert "x" not in optuna.storages.RDBStorage.get_trial(worker, trial._trial_id).params
+        assert trial._trial_id not in worker._written  # its reads go to the database again
+    assert written[True] == written[False] and len(written[True]) == 12
+
+
+def test_parameters_together_changes_nothing_for_another_thread_or_storage(tmp_path):
+    import threading
+
+    from crypto_tune.storage import parameters_together
+
+    plain = optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/plain.db")
+    with parameters_together(plain):  # not a worker storage: nothing to keep
+        pass
+    worker = WorkerStorage(
+        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+    )
+    study = optuna.create_study(study_name="s", storage=worker)
+    trial = study.ask()
+    with parameters_together(worker):
+        other = threading.Thread(target=lambda: trial.suggest_float("x", 0.0, 1.0))
+        other.start()
+        other.join()
+        # the other thread's parameter is written at once
+        assert "x" in optuna.storages.RDBStorage.get_trial(worker, trial._trial_id).params

@@ -28,6 +28,7 @@ from crypto_tune.storage._open import (
     workers_enabled,
 )
 from crypto_tune.storage._options import ENV, WorkerOptions, worker_options
+from crypto_tune.storage._own_trials import parameters_together
 from crypto_tune.storage._proxy import (
     DEFAULT_PORT,
     ProxyWorkerStorage,
@@ -58,6 +59,7 @@ __all__ = [
     "forget_storages",
     "open_storage",
     "open_study",
+    "parameters_together",
     "proxy_storage",
     "serve",
     "study_name",

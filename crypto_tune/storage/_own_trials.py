@@ -28,15 +28,21 @@ trials are always read from the database.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from typing import Any, Literal
 
-from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
+from optuna.distributions import (
+    BaseDistribution,
+    check_distribution_compatibility,
+    distribution_to_json,
+    json_to_distribution,
+)
 from optuna.trial import FrozenTrial, TrialState
 
 
@@ -147,6 +153,8 @@ class KeepOwnTrials:
 
     _written: OwnTrials
     _retrying: Callable[[Callable[[], Any]], Any]
+    # (thread, parameters kept until written together) while parameters_together is open
+    _params_together: tuple[int, list[tuple[Any, ...]]] | None = None
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         kept = self._written.get(trial_id)
@@ -197,10 +205,55 @@ class KeepOwnTrials:
         distribution: BaseDistribution,
         previous_distribution: BaseDistribution | None,
     ) -> None:
-        base = super()._set_trial_param  # type: ignore[misc]
         args = (trial_id, param_name, param_value_internal, distribution, previous_distribution)
-        self._write(trial_id, lambda: base(*args))
+        pending = self._pending_params()
+        # Kept for later only when Optuna's check can run now, as before: against the study's
+        # distribution Optuna's cache passes (none for a process's first trial: written now).
+        if pending is not None and trial_id in self._written and previous_distribution:
+            check_distribution_compatibility(previous_distribution, distribution)
+            pending.append(args)
+        else:
+            base = super()._set_trial_param  # type: ignore[misc]
+            self._write(trial_id, lambda: base(*args))
         self._written.param(trial_id, param_name, param_value_internal, distribution)
+
+    def _pending_params(self) -> list[tuple[Any, ...]] | None:
+        """The parameters kept by this thread's :meth:`parameters_together`, if it is open."""
+        together = self._params_together
+        return together[1] if together and together[0] == threading.get_ident() else None
+
+    @contextlib.contextmanager
+    def parameters_together(self) -> Iterator[None]:
+        """Within it, this thread's parameters of this process's RUNNING trials are kept (and
+        served to reads) and written when it ends, each trial's in one transaction, with
+        Optuna's own checks and rows: one commit instead of one per parameter (a Phase 2 trial
+        sets five). A write that fails raises there, and the trial is no longer kept."""
+        if self._params_together is not None:  # open (here: the outer one writes; elsewhere:
+            yield  # another thread's, whose parameters are not this one's)
+            return
+        pending: list[tuple[Any, ...]] = []
+        self._params_together = (threading.get_ident(), pending)
+        try:
+            yield
+        finally:
+            self._params_together = None
+            self._write_params(pending)
+
+    def _write_params(self, pending: list[tuple[Any, ...]]) -> None:
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        by_trial: dict[int, list[tuple[Any, ...]]] = {}
+        for args in pending:
+            by_trial.setdefault(args[0], []).append(args)
+        for trial_id, params in by_trial.items():
+
+            def write(params: list[tuple[Any, ...]] = params) -> None:
+                scoped = self.scoped_session  # type: ignore[attr-defined]
+                with _create_scoped_session(scoped, True) as session:
+                    for args in params:
+                        self._set_trial_param_without_commit(session, *args)  # type: ignore[attr-defined]
+
+            self._write(trial_id, write)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         base = super().set_trial_user_attr  # type: ignore[misc]
@@ -225,6 +278,16 @@ class KeepOwnTrials:
         except BaseException:
             self._written.forget(trial_id)
             raise
+
+
+def parameters_together(storage: object) -> contextlib.AbstractContextManager[None]:
+    """``storage``'s :meth:`KeepOwnTrials.parameters_together` (through Optuna's cache, when
+    it wraps one): a trial's parameters written in one transaction; with any other storage,
+    nothing changes."""
+    backend = getattr(storage, "_backend", storage)
+    if isinstance(backend, KeepOwnTrials):
+        return backend.parameters_together()
+    return contextlib.nullcontext()
 
 
 def _matching(
