@@ -26,9 +26,15 @@ def timeframe_delta(timeframe: str) -> pd.Timedelta:
     return pd.Timedelta(minutes=timeframe_minutes(timeframe))
 
 
+def bars_per_day(timeframe: str) -> int:
+    """Bars in a 24/7 day, at least one (a weekly bar counts as one a day);
+    ``bars_per_day("4h") == 6``."""
+    return max(1, round(1440 / timeframe_minutes(timeframe)))
+
+
 def periods_per_year(timeframe: str) -> float:
     """Bars per year in a 24/7 market; ``periods_per_year("4h") == 2190.0``."""
     return MINUTES_PER_YEAR / timeframe_minutes(timeframe)
 
 
-__all__ = ["periods_per_year", "timeframe_delta", "timeframe_minutes"]
+__all__ = ["bars_per_day", "periods_per_year", "timeframe_delta", "timeframe_minutes"]

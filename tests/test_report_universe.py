@@ -1,19 +1,13 @@
-"""The universe page's time arithmetic (crypto_tune/report/_universe.py)."""
+"""The universe page's time arithmetic (crypto_tune/report/_universe.py, bars per day from
+crypto_tune.timeframes)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from crypto_tune.report._universe import _trading, bars_per_day_of
-
-
-@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
-@pytest.mark.parametrize(("freq", "expected"), [("1h", 24), ("4h", 6), ("1D", 1)])
-def test_bars_per_day_whatever_the_time_unit(unit: str, freq: str, expected: int) -> None:
-    index = pd.date_range("2024-01-01", periods=50, freq=freq, tz="UTC").as_unit(unit)
-    assert bars_per_day_of(index) == expected
+from crypto_tune.report._universe import _trading
+from crypto_tune.timeframes import bars_per_day
 
 
 def test_turnover_per_day_is_a_30_day_mean_on_a_csv_index() -> None:
@@ -23,6 +17,6 @@ def test_turnover_per_day_is_a_30_day_mean_on_a_csv_index() -> None:
     curves = pd.DataFrame(
         {"turnover": 1.0, "long": 0.5, "short": 0.5}, index=index, dtype=np.float64
     )
-    trace = _trading(curves, bars_per_day_of(index)).data[0]
+    trace = _trading(curves, bars_per_day("4h")).data[0]
     settled = np.asarray(trace.y)[6 * 30 - 1 :]
     np.testing.assert_allclose(settled, 6.0)

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.timeframes import periods_per_year, timeframe_delta, timeframe_minutes
+from crypto_tune.timeframes import (
+    bars_per_day,
+    periods_per_year,
+    timeframe_delta,
+    timeframe_minutes,
+)
 
 
 @pytest.mark.parametrize(
@@ -27,3 +32,10 @@ def test_bad_timeframes_are_one_line_naming_the_value(timeframe: str) -> None:
     with pytest.raises(ConfigError, match=r"^timeframe must look like") as info:
         timeframe_minutes(timeframe)
     assert repr(timeframe) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "expected"), [("15m", 96), ("1h", 24), ("4h", 6), ("1d", 1), ("1w", 1)]
+)
+def test_bars_per_day_of_a_timeframe(timeframe: str, expected: int) -> None:
+    assert bars_per_day(timeframe) == expected

@@ -25,6 +25,7 @@ from crypto_tune.phases._best_family import (
     others_in_family,
 )
 from crypto_tune.robustness import Bound, holdout_disagrees, neighbourhood, verdict
+from crypto_tune.timeframes import bars_per_day
 
 log = logging.getLogger("crypto_tune.best")
 _clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
@@ -73,7 +74,7 @@ def _robustness(
             matrix,
             members.feasible,
             n_trials=members.strategy_trials,
-            bars_per_day=max(1, round(24.0 / evaluator.bar_hours)),
+            bars_per_day=bars_per_day(settings.asset.timeframe),
             seed=settings.seed,
             ids=members.ids,
         )

@@ -25,6 +25,7 @@ from crypto_tune.config import Settings
 from crypto_tune.objectives import FEASIBLE_FLOOR
 from crypto_tune.phases._universe_strategy import UniverseContext, evaluate_universe
 from crypto_tune.study import group_params
+from crypto_tune.timeframes import bars_per_day
 
 log = logging.getLogger("crypto_tune.best")
 
@@ -85,12 +86,11 @@ def universe_robustness(
         ids.append(f"strategy#{trial.number}")
     n_trials = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     matrix = np.column_stack(columns) if columns else np.empty((is_returns.size, 0))
-    hours = 24.0 * 365.0 / context.periods_per_year
     ledger = summarise_ledger(
         matrix,
         [bool(f) for f in feasible],
         n_trials=n_trials,
-        bars_per_day=max(1, round(24.0 / hours)),
+        bars_per_day=bars_per_day(settings.asset.timeframe),
         seed=settings.seed,
         ids=ids,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from crypto_tune import timeframes
 from crypto_tune.report._plotlyjs import PLOTLY_JS
 
 _ROWS = (
@@ -154,21 +155,9 @@ def _model(best: dict[str, Any]) -> str:
     )
 
 
-def bars_per_day_of(index: pd.DatetimeIndex) -> int:
-    """Bars per day from the index's median spacing (6 for 4h bars), whatever the index's time
-    unit (pandas 3 reads a CSV's times in seconds or microseconds, not always nanoseconds).
-
-    >>> bars_per_day_of(pd.date_range("2024-01-01", periods=5, freq="4h").as_unit("s"))
-    6
-    """
-    steps = np.diff(index.as_unit("ns").asi8) if len(index) > 1 else np.zeros(0)
-    bar_ns = float(np.median(steps)) if steps.size else 4 * 3600e9
-    return max(1, round(86400e9 / bar_ns))
-
-
 def universe_page(best: dict[str, Any], curves: pd.DataFrame, *, title: str) -> str:
     """The page of a universe's best run (see the module docstring)."""
-    bars_per_day = bars_per_day_of(pd.DatetimeIndex(curves.index))
+    bars_per_day = timeframes.bars_per_day(best["asset"]["timeframe"])
     robustness = best.get("robustness", {})
     verdict = html.escape(str(robustness.get("verdict", "")))
     colour = (
