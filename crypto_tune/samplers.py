@@ -16,6 +16,7 @@ it proposes through Optuna's own code. It is the sweeps' default
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -126,23 +127,24 @@ class IncrementalTPESampler(optuna.samplers.TPESampler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._finished: _FinishedTrials | None = None
+        self._arrays_lock = threading.Lock()  # Optuna's optimize(n_jobs=...) shares a sampler
 
     def _sample(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        finished = self._finished_trials(study)
+        with self._arrays_lock:
+            finished = self._finished_trials(study)
+            if finished is not None:
+                below, above = self._split(study, finished)
+                observed_below = _observations(finished, search_space, below)
+                observed_above = _observations(finished, search_space, above)
         if finished is None:
             return super()._sample(study, trial, search_space)
-        below, above = self._split(study, finished)
         mpe_below = self._parzen_estimator_cls(
-            _observations(finished, search_space, below),
-            search_space,
-            self._parzen_estimator_parameters,
+            observed_below, search_space, self._parzen_estimator_parameters
         )
         mpe_above = self._parzen_estimator_cls(
-            _observations(finished, search_space, above),
-            search_space,
-            self._parzen_estimator_parameters,
+            observed_above, search_space, self._parzen_estimator_parameters
         )
         samples_below = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
         acq_func_vals = self._compute_acquisition_func(samples_below, mpe_below, mpe_above)

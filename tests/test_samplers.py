@@ -139,3 +139,15 @@ def test_a_sampler_used_on_a_second_study_keeps_none_of_the_first() -> None:
     second = _proposals(ours, 40)
     assert [first, second] == [_proposals(theirs, 30), _proposals(theirs, 40)]
     assert ours._finished is not None and len(ours._finished.numbers) == 39
+
+
+def test_threads_sharing_the_sampler_complete_every_trial() -> None:
+    """Optuna's ``optimize(n_jobs=2)`` asks from two threads with one sampler: its arrays are
+    read and extended under a lock (the proposals then depend on the threads' timing, as with
+    Optuna's own sampler)."""
+    sampler = IncrementalTPESampler(seed=6, constant_liar=False, n_startup_trials=5)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_objective, n_trials=80, n_jobs=2)
+    states = {t.state for t in study.trials}
+    assert states == {optuna.trial.TrialState.COMPLETE} and len(study.trials) == 80
+    assert sampler._finished is not None and sampler._finished.supported
