@@ -142,3 +142,15 @@ def test_a_bad_price_gives_the_same_error_either_way(make):
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert messages[0] == "candles row 2 (2022-01-02 04:00:00+00:00): close is nan, must be finite"
+
+
+@pytest.mark.parametrize("repeated", ["close", "open"])
+def test_a_repeated_price_label_is_one_data_error(repeated):
+    """Two columns named ``close``: which is the price? One line naming it (it was pandas'
+    AttributeError from deep inside)."""
+    candles, predictions = market(n=20)
+    frame = pd.concat([candles, candles[[repeated]]], axis=1)
+    with pytest.raises(DataError, match=f"^candles has column '{repeated}' more than once$"):
+        run_backtest(frame, predictions, **OPTIONS)
+    with pytest.raises(DataError, match="more than once"):
+        run_backtest(column_by_column(frame), predictions, **OPTIONS)

@@ -166,6 +166,10 @@ def _check_frames(candles: pd.DataFrame, predictions: pd.Series) -> None:
             raise DataError(
                 f"candles is missing column {column!r} (columns: {list(candles.columns)})"
             )
+    if not candles.columns.is_unique:  # a repeated price label: which column is the price?
+        for column in PRICE_COLUMNS:
+            if not isinstance(candles.columns.get_loc(column), int):
+                raise DataError(f"candles has column {column!r} more than once")
     index = candles.index
     if not isinstance(index, pd.DatetimeIndex):
         raise DataError(f"candles index must be a DatetimeIndex, got {type(index).__name__}")
