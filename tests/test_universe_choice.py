@@ -300,3 +300,29 @@ def test_a_retrained_holdout_is_said_and_counted_as_another_look(
     assert found["metrics"]["in_sample"] == plain["metrics"]["in_sample"]
     assert found["metrics"]["out_of_sample"] != plain["metrics"]["out_of_sample"]
     assert how["holdout_looks"] == plain["how"]["holdout_looks"] + 1
+
+
+def test_a_look_with_the_configs_model_is_keyed_on_its_parameters(tmp_path: Path) -> None:
+    """The holdout look of a universe traded with the config's model (or a file's) is told
+    apart by the model's parameters: editing the model in the config is another look. A model
+    from a Phase 1 trial is named by its trial (its key as before)."""
+    import dataclasses
+
+    from crypto_tune.phases._universe_choice import UniverseChoice, record_universe_look
+
+    settings = preflight(["phase=strategy", "strategy=topk", *_base(tmp_path)])
+    assert settings is not None
+
+    def look(model_source: str, num_leaves: int) -> dict[str, Any]:
+        model = dataclasses.replace(settings.model, num_leaves=num_leaves)
+        choice = UniverseChoice(
+            settings, {"universe.top_k": 2}, {}, "study:s#1", None, 1, model, model_source, {}
+        )
+        return record_universe_look(choice)
+
+    assert look("config", 15)["looks"] == 1
+    assert look("config", 15)["new"] is False  # the same look again
+    edited = look("config", 9)  # the config's model edited: another look
+    assert (edited["new"], edited["looks"], edited["this_look"]) == (True, 2, 2)
+    first = look("study:m#4", 15)
+    assert first["new"] is True and look("study:m#4", 9)["new"] is False

@@ -144,6 +144,9 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
         what["model_overrides"] = choice.model_overrides
     if retrain:
         what["retrain_months"] = retrain
+    if not choice.model_source.startswith("study:"):
+        # the config's model or a file's: its source alone does not say which parameters
+        what["model_params"] = choice.model.params()
     entry = {
         "kind": "universe",
         "strategy": choice.tuned,
