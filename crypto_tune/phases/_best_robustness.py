@@ -25,7 +25,6 @@ from crypto_tune.phases._best_family import (
     others_in_family,
 )
 from crypto_tune.robustness import Bound, holdout_disagrees, neighbourhood, verdict
-from crypto_tune.timeframes import bars_per_day
 
 log = logging.getLogger("crypto_tune.best")
 _clean = json_value  # NaN/inf -> None, NumPy scalars -> Python numbers
@@ -74,7 +73,7 @@ def _robustness(
             matrix,
             members.feasible,
             n_trials=members.strategy_trials,
-            bars_per_day=bars_per_day(settings.asset.timeframe),
+            bars_per_day=max(1, round(24.0 / evaluator.bar_hours)),
             seed=settings.seed,
             ids=members.ids,
         )
