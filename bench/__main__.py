@@ -43,6 +43,7 @@ SECTIONS = (
     "cache",
     "sweep",
     "sweep_5y",
+    "sampler_ab",
     "samplers",
     "samplers_long",
     "workers",
@@ -57,6 +58,7 @@ DATA_SECTIONS = (
     "phase1_study",
     "cache",
     "sweep",
+    "sampler_ab",
     "samplers",
     "samplers_long",
     "workers",
@@ -338,6 +340,28 @@ def render_markdown(results: dict[str, Any]) -> str:
                     for r in sweep["runs"]
                 ),
             ]
+    ab = results.get("sampler_ab")
+    if ab:
+        lines += [
+            "",
+            f"The default sampler against Optuna's own TPE: one Phase 2 sweep of "
+            f"{ab['n_trials']:,} trials on SQLite each (ms/trial = (wall - time to first trial) / "
+            "(n - 1))",
+            "",
+            "| sampler | ms/trial | trials/s | wall | best value |",
+            "|---|---|---|---|---|",
+        ]
+        for label, run in ab["runs"].items():
+            row(
+                f"| {label} | {_fmt(run['ms_per_trial'], 1)} | {_fmt(run['trials_per_s'], 1)} | "
+                f"{_fmt(run['wall_s'], 1)} s | {run['best_value']:.4f} |"
+            )
+        lines += [
+            "",
+            f"Same trials (every trial's parameters, values and state): "
+            f"{'yes' if ab['same_trials'] else 'NO'}; the default {_fmt(ab['speedup'], 2)}x "
+            "faster a trial",
+        ]
     for key, title in (
         ("samplers", "Phase 2 samplers"),
         ("samplers_long", "Phase 2 samplers at 3,000 trials, independent and multivariate TPE"),
@@ -503,6 +527,7 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
     from bench.bench_phase1 import bench_phase1
     from bench.bench_phase1_study import VARIANTS as PHASE1_VARIANTS
     from bench.bench_phase1_study import bench_phase1_study
+    from bench.bench_sampler_ab import bench_sampler_ab
     from bench.bench_samplers import bench_samplers
     from bench.bench_sweep import DEFAULT_PG_URL, bench_sweep, profile_sweep
     from bench.bench_universe import bench_universe
@@ -571,6 +596,15 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
         (
             "sweep_5y",
             lambda: _five_year_sweep(quick, data, work / "sweep_5y", progress),
+        ),
+        (
+            "sampler_ab",
+            lambda: bench_sampler_ab(
+                data,
+                work_dir=work / "sampler_ab",
+                n_trials=30 if quick else 3000,
+                progress=progress,
+            ),
         ),
         (
             "samplers",
@@ -644,6 +678,7 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
             )
     results["commands"] += results.get("sweep", {}).get("commands", [])
     results["commands"] += results.get("sweep_5y", {}).get("commands", [])
+    results["commands"] += results.get("sampler_ab", {}).get("commands", [])
     results["commands"] += results.get("workers", {}).get("commands", [])
     if "universe" in results and "skipped" not in results["universe"]:
         results["commands"].append(

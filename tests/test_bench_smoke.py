@@ -26,6 +26,7 @@ TOP_KEYS = {
     "cache",
     "sweep",
     "sweep_5y",
+    "sampler_ab",
     "samplers",
     "samplers_long",
     "workers",
@@ -108,6 +109,11 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert five["market"] == results["data"]["overrides"]
     assert [(r["storage"], r["n_trials"]) for r in five["runs"]] == [("sqlite", 30)]
     assert five["kernel"]["trials_per_s"] > 0 and five["runs"][0]["same_first_20_params"]
+
+    # The default sampler against Optuna's TPE: the same trials, each sweep timed.
+    ab = results["sampler_ab"]
+    assert ab["n_trials"] == 30 and ab["same_trials"] is True
+    assert len(ab["runs"]) == 2 and all(set(r) >= TIMING_KEYS for r in ab["runs"].values())
 
     # Phase 1 workers on PostgreSQL: measured or skipped with the reason.
     workers = results["workers"]
