@@ -6,12 +6,12 @@ trial's parameter to its internal value, once per parameter of every new trial. 
 study holds 3,000 trials that is ~50 ms a proposal, most of a sweep's time (docs/benchmarks.md).
 
 :class:`IncrementalTPESampler` keeps each finished trial's value and internal parameter values in
-arrays, adds only the trials finished since its last proposal, and splits them once per trial
-size of the study, with NumPy's stable sort where Optuna sorts a list: the proposals are Optuna's
-own, bit for bit (``tests/test_samplers.py`` runs both side by side). Where the arrays cannot give
-Optuna's split (pruned or infeasible trials, ``constant_liar``, constraints, several objectives),
-it proposes through Optuna's own code. It is the sweeps' default
-(``hydra.sweeper.sampler._target_`` in ``conf/config.yaml``).
+arrays, adds only the trials finished since its last proposal, and splits them once per number
+of finished trials (not once per parameter), with NumPy's stable sort where Optuna sorts a list:
+the proposals are Optuna's own, bit for bit (``tests/test_samplers.py`` runs both side by side).
+Where the arrays cannot give Optuna's split (pruned or infeasible trials, ``constant_liar``,
+constraints, several objectives), it proposes through Optuna's own code. It is the sweeps'
+default (``conf/hydra/sweeper/sampler/incremental_tpe.yaml``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ So :class:`OwnTrials` keeps each trial the worker creates as Optuna returned it,
 each later write of the worker once the database has accepted it (the value as the database
 gives it back: a distribution through its JSON, an attribute through ``json``, a value through
 its stored form), and serves reads of it (a copy). Every write still goes to the database as
-before; a write that fails, and any write not mirrored here (an intermediate value), drops the
-trial, whose reads then go to the database again.
+before (the parameters the sweeper suggests for a trial, inside ``parameters_together``, go
+together, in one transaction, once all are suggested); a write that fails, and any write not
+mirrored here (an intermediate value), drops the trial, whose reads then go to the database
+again.
 
 Optuna's storage cache (``_CachedStorage``) also reads, before each trial's suggestions, every
 trial that is new or was unfinished at its last read (``_get_trials``): in a sweep, the trial
@@ -209,7 +211,7 @@ class KeepOwnTrials:
         pending = self._pending_params()
         # Kept for later only when Optuna's check can run now, as before: against the study's
         # distribution Optuna's cache passes (none for a process's first trial: written now).
-        if pending is not None and trial_id in self._written and previous_distribution:
+        if pending is not None and trial_id in self._written and previous_distribution is not None:
             check_distribution_compatibility(previous_distribution, distribution)
             pending.append(args)
         else:
