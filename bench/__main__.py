@@ -232,6 +232,11 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{_fmt(api['speedup'], 0)}x; {_fmt(api['speedup_with_trades'], 0)}x with trades | "
             "≥ 20x |"
         )
+        row(
+            f"| api | the wrapping (pandas in and out, checks) against the kernel "
+            f"(`simulate_returns`: {_fmt(1000 * api['kernel_s'], 3)} ms/call) | "
+            f"{_fmt(api['wrapping_vs_kernel'], 2)}x | ≤ 1x, alternated rounds, medians |"
+        )
     p1 = results.get("phase1")
     if p1:
         where = f"{p1['asset']} {p1['timeframe']}, {p1['split']} split, {p1['n_folds']} folds"

@@ -1,10 +1,14 @@
 """Time ``run_backtest`` (the public API: pandas in, pandas out) against the plain-Python
 reference fed and read back through pandas the same way.
 
-``bench_api()`` returns seconds per call of :func:`crypto_tune.backtest.run_backtest` without
-reading the trade table (it is built on first use), with it (``result.trades``), and of
+``bench_api()`` returns seconds per call of :func:`crypto_tune.backtest.run_backtest` reading its
+returns (every output is built on first use), with the trade table too (``result.trades``), of
 ``tests/reference_backtest.py`` given the candles' columns as lists and its returns turned back
-into a Series, and the two ratios. ``python bench/bench_api.py`` prints the dict as JSON.
+into a Series, and the two ratios; and the wrapping's cost against the kernel's: the time of
+``run_backtest(...).returns`` less that of :func:`crypto_tune.backtest.simulate_returns` (the
+kernel with its own argument checks, arrays in and out) on the same market, the two alternated
+in rounds (medians), as a multiple of the latter (the issue's target: at most 1).
+``python bench/bench_api.py`` prints the dict as JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.bench_engine import OPTIONS, _reference, synthetic_market
-from crypto_tune.backtest import run_backtest
+from crypto_tune.backtest import run_backtest, simulate_returns
 
 
 def _best_of(call: Callable[[], Any], repeats: int, inner: int) -> float:
@@ -30,6 +34,21 @@ def _best_of(call: Callable[[], Any], repeats: int, inner: int) -> float:
             call()
         rounds.append((time.perf_counter() - start) / inner)
     return min(rounds)
+
+
+def _alternated_medians(
+    calls: tuple[Callable[[], Any], Callable[[], Any]], repeats: int, inner: int
+) -> tuple[float, float]:
+    """Seconds per call of each of two calls, timed in alternated rounds of ``inner`` calls:
+    the median round of each (the machine's load falls on both alike)."""
+    rounds: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for call, kept in zip(calls, rounds, strict=True):
+            start = time.perf_counter()
+            for _ in range(inner):
+                call()
+            kept.append((time.perf_counter() - start) / inner)
+    return float(np.median(rounds[0])), float(np.median(rounds[1]))
 
 
 def bench_api(n_bars: int = 12000, repeats: int = 5, inner: int = 20) -> dict[str, Any]:
@@ -54,11 +73,17 @@ def bench_api(n_bars: int = 12000, repeats: int = 5, inner: int = 20) -> dict[st
         returns, _ = reference(*columns, signal.tolist(), **OPTIONS)
         return pd.Series(returns, index=index, name="returns")
 
+    def kernel() -> np.ndarray:
+        returns, _ = simulate_returns(open_, high, low, close, predictions, **OPTIONS)
+        return returns
+
     if not np.allclose(api().to_numpy(), plain().to_numpy(), rtol=0.0, atol=1e-9):
         raise RuntimeError("run_backtest and the reference disagree on the bench market")
     api_s = _best_of(api, repeats, inner)
     trades_s = _best_of(api_with_trades, repeats, inner)
     plain_s = _best_of(plain, repeats, 1)
+    kernel()  # compiled before it is timed
+    beside_s, kernel_s = _alternated_medians((api, kernel), 2 * repeats + 1, 10 * inner)
     return {
         "n_bars": n_bars,
         "n_trades": len(api_with_trades()),
@@ -67,6 +92,9 @@ def bench_api(n_bars: int = 12000, repeats: int = 5, inner: int = 20) -> dict[st
         "reference_s": plain_s,
         "speedup": plain_s / api_s,
         "speedup_with_trades": plain_s / trades_s,
+        "api_beside_kernel_s": beside_s,
+        "kernel_s": kernel_s,
+        "wrapping_vs_kernel": (beside_s - kernel_s) / kernel_s,
     }
 
 

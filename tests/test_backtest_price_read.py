@@ -1,7 +1,10 @@
-"""run_backtest reads a narrow all-float64 candles frame in one ``to_numpy`` and any other frame
-column by column (``_price_arrays``): the same results, bit for bit, and the same errors."""
+"""run_backtest reads a narrow candles frame that ``to_numpy`` reads as float64 in one
+``to_numpy`` and any other frame column by column (``_price_arrays``): the same results, bit for
+bit, and the same errors. Its outputs are built on first use from the kernel's arrays."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -67,7 +70,28 @@ def prices_only(candles: pd.DataFrame) -> pd.DataFrame:
     return candles.drop(columns="volume")
 
 
-WHOLE_READ = [one_block, from_2d_array, reordered, several_blocks, prices_only]
+def int_volume(candles: pd.DataFrame) -> pd.DataFrame:
+    return candles.astype({"volume": np.int64})  # another numpy dtype: read whole, as float64
+
+
+def float32_close(candles: pd.DataFrame) -> pd.DataFrame:
+    return candles.astype({"close": np.float32})  # a price column not float64
+
+
+def uint64_volume(candles: pd.DataFrame) -> pd.DataFrame:
+    return candles.assign(volume=np.arange(len(candles), dtype=np.uint64) + 2**63)
+
+
+WHOLE_READ = [
+    one_block,
+    from_2d_array,
+    reordered,
+    several_blocks,
+    prices_only,
+    int_volume,
+    float32_close,
+    uint64_volume,
+]
 
 
 def column_by_column(frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,12 +133,14 @@ def test_a_one_block_float_frame_is_read_without_a_copy():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda c: c.astype({"volume": np.int64}),  # another numpy dtype
-        lambda c: c.astype({"close": np.float32}),  # a price column not float64
         lambda c: c.astype({"open": "Float64"}),  # a nullable float column
+        lambda c: c.assign(volume=pd.array(np.arange(len(c)), dtype="Int64")),  # nullable ints
+        lambda c: c.assign(volume=c["volume"] > 0.5),  # booleans
+        lambda c: c.assign(volume=c.index),  # dates
         lambda c: c.assign(**{f"x{i}": 1.0 for i in range(_WHOLE_READ_MAX_COLUMNS)}),  # wide
+        lambda c: c.astype(np.float32),  # every column float32: to_numpy keeps float32
     ],
-    ids=["int-volume", "float32-close", "nullable-open", "wide"],
+    ids=["nullable-open", "nullable-volume", "bool-volume", "date-volume", "wide", "all-float32"],
 )
 def test_other_frames_are_read_column_by_column_as_before(make):
     candles, predictions = market()
@@ -154,3 +180,26 @@ def test_a_repeated_price_label_is_one_data_error(repeated):
         run_backtest(frame, predictions, **OPTIONS)
     with pytest.raises(DataError, match="more than once"):
         run_backtest(column_by_column(frame), predictions, **OPTIONS)
+
+
+def test_the_outputs_are_built_on_first_use_from_the_kernels_arrays_without_a_copy():
+    candles, predictions = market()
+    result = run_backtest(candles, predictions, **OPTIONS)
+    assert not {"returns", "equity", "positions", "costs", "trades"} & set(vars(result))
+    log = result.bar_log
+    for name, array in (
+        ("returns", log.returns),
+        ("equity", log.equity),
+        ("positions", log.positions),
+        ("costs", log.costs),
+    ):
+        built = getattr(result, name)
+        assert built is getattr(result, name)  # built once, then kept
+        assert np.shares_memory(built.to_numpy(), array)
+        assert built.index is log.index
+    assert result.returns.name == "returns" and result.positions.name == "position"
+    assert list(result.costs.columns) == ["trading", "funding", "borrow"]
+    assert result.final_equity == result.equity.iloc[-1]
+    traded = dataclasses.replace(result, signal=predictions)  # how callers attach the signal
+    assert_identical(traded, result)
+    assert traded.signal is predictions and result.signal is None

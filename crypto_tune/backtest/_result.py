@@ -35,9 +35,9 @@ _REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
 # The costs frame's columns, built once: an Index made from strings per call was ~40 us of a
 # ~0.5 ms run_backtest on 12,000 bars (pandas 3 stores them as Arrow strings).
 _COST_INDEX = pd.Index(list(COST_COLUMNS))
-# Candles of at most this many columns (OHLCV), all float64, are read in one to_numpy (see
-# _price_arrays): a frame held in several blocks is copied whole, and from 6 such columns on
-# that copy is slower than reading the four price columns one by one.
+# Candles of at most this many columns (OHLCV) that to_numpy reads as float64 are read in one
+# to_numpy (see _price_arrays): a frame held in several blocks is copied whole, and from 6 such
+# columns on that copy is slower than reading the four price columns one by one.
 _WHOLE_READ_MAX_COLUMNS = 5
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -83,25 +83,52 @@ class TradeLog:
         )
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
+class BarLog:
+    """The kernel's per-bar arrays and the bars they index: built into pandas objects on first
+    use (a Series costs ~20 us, the costs frame ~10 us: most callers read the returns only)."""
+
+    index: pd.DatetimeIndex
+    returns: np.ndarray
+    equity: np.ndarray
+    positions: np.ndarray
+    costs: np.ndarray
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class BacktestResult:
     """Outcome of :func:`run_backtest`, every series on the candles' index.
 
     ``returns``: simple per-bar returns of equity; ``equity``: equity at each bar's close;
     ``positions``: signed quantity held at each close (the last bar shows the position the
-    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding,
-    built on first use from ``trade_log`` (most callers only need the returns);
+    "end" exit closes); ``trades``: one row per round trip, ``pnl`` net of fees and funding;
     ``signal``: what the rule traded on (set by callers that transform predictions);
     ``costs``: money paid on each bar, columns :data:`COST_COLUMNS` (trading = fee + slippage,
-    funding (negative: received), borrow).
+    funding (negative: received), borrow). Each is built on first use from the kernel's arrays
+    (``bar_log``, ``trade_log``), without a copy, and kept.
     """
 
-    returns: pd.Series
-    equity: pd.Series
-    positions: pd.Series
+    bar_log: BarLog
     trade_log: TradeLog
     signal: pd.Series | None = None
-    costs: pd.DataFrame | None = None
+
+    @functools.cached_property
+    def returns(self) -> pd.Series:
+        return pd.Series(self.bar_log.returns, index=self.bar_log.index, name="returns", copy=False)
+
+    @functools.cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self.bar_log.equity, index=self.bar_log.index, name="equity", copy=False)
+
+    @functools.cached_property
+    def positions(self) -> pd.Series:
+        log = self.bar_log
+        return pd.Series(log.positions, index=log.index, name="position", copy=False)
+
+    @functools.cached_property
+    def costs(self) -> pd.DataFrame:
+        log = self.bar_log
+        return pd.DataFrame(log.costs, index=log.index, columns=_COST_INDEX, copy=False)
 
     @functools.cached_property
     def trades(self) -> pd.DataFrame:
@@ -111,11 +138,12 @@ class BacktestResult:
     @property
     def final_equity(self) -> float:
         """Equity after the last bar (NaN when there are no bars)."""
-        return float(self.equity.iloc[-1]) if len(self.equity) else math.nan
+        equity = self.bar_log.equity
+        return float(equity[-1]) if len(equity) else math.nan
 
     def __repr__(self) -> str:
         return (
-            f"BacktestResult(bars={len(self.returns)}, trades={len(self.trade_log)}, "
+            f"BacktestResult(bars={len(self.bar_log.returns)}, trades={len(self.trade_log)}, "
             f"final_equity={self.final_equity:.6g})"
         )
 
@@ -141,19 +169,19 @@ def _float_array(column: pd.Series) -> np.ndarray:
 
 def _price_arrays(candles: pd.DataFrame) -> list[np.ndarray]:
     """The :data:`PRICE_COLUMNS` of ``candles`` (checked present) as :func:`_float_array` makes
-    them, the same float64 values either way. A narrow frame of float64 columns only (loaded
-    candles: OHLCV) is read whole, once: ``to_numpy`` is a view of its block (or one copy when
-    its columns are held in several blocks), where ``candles[column]`` builds a Series per
-    column (~9 us each: ~40 us of a ~0.3 ms run_backtest on 12,000 bars). Anything else (other
-    dtypes, a repeated price label, wider frames) reads the columns one by one."""
+    them, the same float64 values either way. A narrow frame whose columns ``to_numpy`` reads
+    as float64 (loaded candles: OHLCV) is read whole, once: a view of its block (or one copy
+    when its columns are held in several blocks or are other numbers), where
+    ``candles[column]`` builds a Series per column (~9 us each) and ``candles.dtypes`` a Series
+    too (~17 us). Anything else (text, dates, missing values held as objects, a repeated price
+    label, wider frames) reads the columns one by one."""
     columns = candles.columns
     if len(columns) <= _WHOLE_READ_MAX_COLUMNS:
         locs = [columns.get_loc(name) for name in PRICE_COLUMNS]
-        if all(isinstance(loc, int) for loc in locs) and all(
-            isinstance(dtype, np.dtype) and dtype == np.float64 for dtype in candles.dtypes
-        ):
+        if all(isinstance(loc, int) for loc in locs):
             values = candles.to_numpy()
-            return [np.ascontiguousarray(values[:, loc]) for loc in locs]
+            if values.dtype == np.float64:
+                return [np.ascontiguousarray(values[:, loc]) for loc in locs]
     return [_float_array(candles[column]) for column in PRICE_COLUMNS]
 
 
@@ -271,11 +299,8 @@ def run_backtest(
     returns, equity, positions, _, t_int, t_flt, bar_costs = options.run(
         opens, highs, lows, closes, pred, bar_hours=hours, records=True
     )
-    # The kernel's arrays are this call's own: wrapped without a copy.
+    # The kernel's arrays are this call's own: wrapped without a copy, when first read.
     return BacktestResult(
-        returns=pd.Series(returns, index=index, name="returns", copy=False),
-        equity=pd.Series(equity, index=index, name="equity", copy=False),
-        positions=pd.Series(positions, index=index, name="position", copy=False),
+        bar_log=BarLog(index, returns, equity, positions, bar_costs),
         trade_log=TradeLog(index, t_int, t_flt),
-        costs=pd.DataFrame(bar_costs, index=index, columns=_COST_INDEX, copy=False),
     )

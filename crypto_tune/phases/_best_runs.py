@@ -81,7 +81,8 @@ def _run_member(settings: Settings, model: ModelSettings, strategy: StrategySett
     mask = regime_mask(dataset, settings.regime.name)
     timeframe = settings.asset.timeframe
     oof = out_of_fold(dataset, model, seed=settings.seed, cache_dir=settings.paths.cache)
-    parts, trades, positions, signals, costs = [], [], [], [], []
+    parts, trades, positions, signals = [], [], [], []
+    costs: list[pd.DataFrame | None] = []
     for fold in dataset.folds:
         preds = oof.fold_slice(fold.number)
         pos = dataset.candles.index.get_indexer(preds.index)
