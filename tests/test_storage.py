@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -162,8 +163,8 @@ def test_a_lasting_outage_raises_and_never_exits(tmp_path):
 
 def test_a_worker_reads_its_running_trials_back_as_the_database_holds_them(tmp_path):
     """A trial the worker created is read back from memory while RUNNING, without a query, and
-    equal at every step to a read from the database; a failed write, an intermediate value or
-    the tell send its reads back to the database."""
+    equal at every step to a read from the database (its intermediate values too); a failed
+    write or the tell send its reads back to the database."""
     import sqlalchemy
 
     worker = WorkerStorage(
@@ -211,8 +212,21 @@ def test_a_worker_reads_its_running_trials_back_as_the_database_holds_them(tmp_p
 
     trial = study.ask()
     trial.suggest_float("x", 0.0, 1.0)
-    trial.report(0.5, step=1)
-    read_back(trial._trial_id, kept=False)
+    trial.report(0.5, step=1)  # a Phase 1 fold's score
+    read_back(trial._trial_id, kept=True)
+    trial.report(float("-inf"), step=2)
+    worker.set_trial_intermediate_value(trial._trial_id, 1, 0.75)  # a step written again
+    read_back(trial._trial_id, kept=True)
+    assert worker.get_trial(trial._trial_id).intermediate_values == {1: 0.75, 2: float("-inf")}
+    queries.clear()
+    assert not trial.should_prune()  # the pruner's reads: the study's trials, then this one
+    assert len(queries) == 1, queries  # which trials match, then served from memory
+    trial.report(float("nan"), step=3)
+    queries.clear()
+    kept = worker.get_trial(trial._trial_id).intermediate_values
+    assert not queries and math.isnan(kept[3])
+    database = optuna.storages.RDBStorage.get_trial(worker, trial._trial_id).intermediate_values
+    assert list(kept) == list(database) == [1, 2, 3] and math.isnan(database[3])
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 
     study.enqueue_trial({"x": 0.5})  # a WAITING trial picked up by ask: read from the database

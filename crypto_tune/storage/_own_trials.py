@@ -3,9 +3,11 @@ back costs no query.
 
 Optuna reads a running trial back from the database at each step of an ask-and-tell trial:
 ``study.ask`` builds the :class:`optuna.Trial` from a fresh read of the trial it has just created,
-and ``study.tell`` reads it again before recording its end. Each read is six queries (the trial,
-then its parameters, values, user and system attributes and intermediate values) for what this
-process wrote itself a moment before: ~2 ms a read on SQLite, two reads a Phase 2 trial.
+and ``study.tell`` reads it again before recording its end; a Phase 1 trial's pruning check
+(``trial.should_prune`` after each fold) reads it too, and the study's unfinished trials. Each
+read is six queries (the trial, then its parameters, values, user and system attributes and
+intermediate values) for what this process wrote itself a moment before: ~2 ms a read on
+SQLite, two reads a Phase 2 trial, four a Phase 1 fold.
 
 A worker is the only writer of a RUNNING trial it created: other workers only read it, or fail
 it as stale once its heartbeats stop (and :class:`~crypto_tune.storage.WorkerStorage` shows a
@@ -13,11 +15,10 @@ trial failed that way to its owner as RUNNING anyway, so that its tell is record
 So :class:`OwnTrials` keeps each trial the worker creates as Optuna returned it, applies to it
 each later write of the worker once the database has accepted it (the value as the database
 gives it back: a distribution through its JSON, an attribute through ``json``, a value through
-its stored form), and serves reads of it (a copy). Every write still goes to the database as
-before (the parameters the sweeper suggests for a trial, inside ``parameters_together``, go
-together, in one transaction, once all are suggested); a write that fails, and any write not
-mirrored here (an intermediate value), drops the trial, whose reads then go to the database
-again.
+its stored form, an intermediate value too), and serves reads of it (a copy). Every write still
+goes to the database as before (the parameters the sweeper suggests for a trial, inside
+``parameters_together``, go together, in one transaction, once all are suggested); a write that
+fails drops the trial, whose reads then go to the database again.
 
 Optuna's storage cache (``_CachedStorage``) also reads, before each trial's suggestions, every
 trial that is new or was unfinished at its last read (``_get_trials``): in a sweep, the trial
@@ -135,6 +136,21 @@ class OwnTrials:
                 return
             trial.params[name] = stored.to_external_repr(internal)
             trial.distributions[name] = stored
+
+    def intermediate(self, trial_id: int, step: int, value: float) -> None:
+        """An intermediate value the database accepted, as a read would give it back (a step
+        written again replaces its value there too)."""
+        from optuna.storages._rdb.models import TrialIntermediateValueModel as Stored
+
+        kept = float(
+            Stored.stored_repr_to_intermediate_value(
+                *Stored.intermediate_value_to_stored_repr(value)
+            )
+        )
+        with self._lock:
+            trial = self._trials.get(trial_id)
+            if trial is not None:
+                trial.intermediate_values[step] = kept
 
     def attr(self, trial_id: int, kind: Literal["user", "system"], key: str, value: Any) -> None:
         """A user or system attribute the database accepted, as a read would give it back."""
@@ -268,9 +284,9 @@ class KeepOwnTrials:
         self._written.attr(trial_id, "system", key, value)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
-        self._written.forget(trial_id)  # not mirrored: read from the database from now on
         base = super().set_trial_intermediate_value  # type: ignore[misc]
-        self._retrying(lambda: base(trial_id, step, value))
+        self._write(trial_id, lambda: base(trial_id, step, value))
+        self._written.intermediate(trial_id, step, value)
 
     def _write(self, trial_id: int, write: Callable[[], Any]) -> None:
         """``write()``, retried through outages; a trial whose write failed is no longer kept
