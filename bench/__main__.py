@@ -40,6 +40,7 @@ SECTIONS = (
     "api",
     "phase1",
     "phase1_study",
+    "phase1_markets",
     "cache",
     "sweep",
     "sweep_5y",
@@ -299,6 +300,30 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"({run['best_ic_vs_baseline']:.0%}) | {run['pruned']} of "
                 f"{run['complete'] + run['pruned'] + run['failed']} | {target} |"
             )
+    markets = results.get("phase1_markets")
+    if markets:
+        lines += [
+            "",
+            f"Phase 1's default pruner on several markets and seeds: {markets['n_trials']} trials "
+            "a study, the default against `phase.pruner=none` (both num_threads=auto), one after "
+            "the other",
+            "",
+            "| market | seed | default | unpruned | time | best IC default | unpruned | pruned | "
+            f"within {markets['target_ic_within']:.0%} |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in markets["studies"]:
+            row(
+                f"| {s['market']} | {s['seed']} | {_fmt(s['default_s'], 1)} s | "
+                f"{_fmt(s['unpruned_s'], 1)} s | {s['default_s'] / s['unpruned_s']:.0%} | "
+                f"{s['default_best_ic']:.4f} | {s['unpruned_best_ic']:.4f} | "
+                f"{s['pruned']} of {markets['n_trials']} | {_ok(s['ic_within'])} |"
+            )
+        row(
+            f"| all | | | | median {markets['median_time_ratio']:.0%} | mean "
+            f"{markets['mean_default_best_ic']:.4f} | mean {markets['mean_unpruned_best_ic']:.4f} "
+            f"| | {markets['within']} of {len(markets['studies'])} |"
+        )
     for key, title in (
         ("sweep", "Phase 2 sweep throughput"),
         ("sweep_5y", "Phase 2 sweep throughput on five years of hourly candles"),
@@ -530,6 +555,7 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
     from bench.bench_cache import bench_cache
     from bench.bench_engine import bench_engine
     from bench.bench_phase1 import bench_phase1
+    from bench.bench_phase1_markets import bench_phase1_markets
     from bench.bench_phase1_study import VARIANTS as PHASE1_VARIANTS
     from bench.bench_phase1_study import bench_phase1_study
     from bench.bench_sampler_ab import bench_sampler_ab
@@ -575,6 +601,16 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
                 work_dir=work / "phase1_study",
                 n_trials=4 if quick else 30,
                 variants=dict(list(PHASE1_VARIANTS.items())[:2]) if quick else None,
+                progress=progress,
+            ),
+        ),
+        (
+            "phase1_markets",
+            lambda: bench_phase1_markets(
+                work_dir=work / "phase1_markets",
+                markets={"synthetic": data} if quick else None,
+                seeds=(0,) if quick else (0, 1, 2),
+                n_trials=4 if quick else 30,
                 progress=progress,
             ),
         ),
@@ -676,6 +712,8 @@ def run(out: Path, *, quick: bool, only: Sequence[str] = ()) -> dict[str, Any]:
         results["total_s"] = time.perf_counter() - started
         _write(out, results)
     results["commands"] += results.get("phase1_study", {}).get("commands", [])
+    for study in results.get("phase1_markets", {}).get("studies", []):
+        results["commands"] += study["commands"]
     for name in ("phase1", "cache"):
         if name in results:
             results["commands"].append(

@@ -23,6 +23,7 @@ TOP_KEYS = {
     "api",
     "phase1",
     "phase1_study",
+    "phase1_markets",
     "cache",
     "sweep",
     "sweep_5y",
@@ -79,6 +80,14 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert all(
         r["complete"] + r["pruned"] == 4 and r["best_ic"] == r["best_ic"]
         for r in study["runs"].values()
+    )
+    markets = results["phase1_markets"]  # the default pruner against none, market by market
+    (one,) = markets["studies"]
+    assert one["market"] == "synthetic" and one["seed"] == 0
+    assert one["default_best_ic"] == one["default_best_ic"] and one["unpruned_s"] > 0
+    assert markets["within"] == int(one["ic_within"])
+    assert api["kernel_s"] > 0 and api["wrapping_vs_kernel"] == pytest.approx(
+        (api["api_beside_kernel_s"] - api["kernel_s"]) / api["kernel_s"]
     )
     samplers = results["samplers"]["samplers"]
     assert set(samplers) | set(results["samplers"]["skipped"]) == {
@@ -154,6 +163,8 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         "| api |",
         "| phase1 |",
         "| cache |",
+        "| synthetic | 0 |",
+        "the wrapping (pandas in and out, checks) against the kernel",
         "| sqlite | 30 |",
         "hydra_sweeper_launcher",
         "crypto-tune -m phase=strategy",
