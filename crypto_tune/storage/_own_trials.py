@@ -4,10 +4,10 @@ back costs no query.
 Optuna reads a running trial back from the database at each step of an ask-and-tell trial:
 ``study.ask`` builds the :class:`optuna.Trial` from a fresh read of the trial it has just created,
 and ``study.tell`` reads it again before recording its end; a Phase 1 trial's pruning check
-(``trial.should_prune`` after each fold) reads it too, and the study's unfinished trials. Each
-read is six queries (the trial, then its parameters, values, user and system attributes and
-intermediate values) for what this process wrote itself a moment before: ~2 ms a read on
-SQLite, two reads a Phase 2 trial, four a Phase 1 fold.
+(``trial.should_prune`` after each fold) reads the study's unfinished trials, this one among
+them. Each read is six queries (the trial, then its parameters, values, user and system
+attributes and intermediate values) for what this process wrote itself a moment before: ~2 ms a
+read on SQLite, two reads a Phase 2 trial, one a Phase 1 fold.
 
 A worker is the only writer of a RUNNING trial it created: other workers only read it, or fail
 it as stale once its heartbeats stop (and :class:`~crypto_tune.storage.WorkerStorage` shows a
