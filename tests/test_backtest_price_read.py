@@ -1,6 +1,6 @@
-"""run_backtest reads a narrow candles frame that ``to_numpy`` reads as float64 in one
-``to_numpy`` and any other frame column by column (``_price_arrays``): the same results, bit for
-bit, and the same errors. Its outputs are built on first use from the kernel's arrays."""
+"""run_backtest reads a narrow candles frame of numpy numbers in one ``to_numpy`` and any other
+frame column by column (``_price_arrays``): the same results, bit for bit, and the same errors.
+Its outputs are built on first use from the kernel's arrays."""
 
 from __future__ import annotations
 
@@ -82,7 +82,12 @@ def uint64_volume(candles: pd.DataFrame) -> pd.DataFrame:
     return candles.assign(volume=np.arange(len(candles), dtype=np.uint64) + 2**63)
 
 
+def all_float32(candles: pd.DataFrame) -> pd.DataFrame:
+    return candles.astype(np.float32)  # to_numpy keeps float32: each price converted
+
+
 WHOLE_READ = [
+    all_float32,
     one_block,
     from_2d_array,
     reordered,
@@ -138,9 +143,9 @@ def test_a_one_block_float_frame_is_read_without_a_copy():
         lambda c: c.assign(volume=c["volume"] > 0.5),  # booleans
         lambda c: c.assign(volume=c.index),  # dates
         lambda c: c.assign(**{f"x{i}": 1.0 for i in range(_WHOLE_READ_MAX_COLUMNS)}),  # wide
-        lambda c: c.astype(np.float32),  # every column float32: to_numpy keeps float32
+        lambda c: c.assign(volume="BTCUSDT"),  # text
     ],
-    ids=["nullable-open", "nullable-volume", "bool-volume", "date-volume", "wide", "all-float32"],
+    ids=["nullable-open", "nullable-volume", "bool-volume", "date-volume", "wide", "text"],
 )
 def test_other_frames_are_read_column_by_column_as_before(make):
     candles, predictions = market()

@@ -35,9 +35,9 @@ _REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
 # The costs frame's columns, built once: an Index made from strings per call was ~40 us of a
 # ~0.5 ms run_backtest on 12,000 bars (pandas 3 stores them as Arrow strings).
 _COST_INDEX = pd.Index(list(COST_COLUMNS))
-# Candles of at most this many columns (OHLCV) that to_numpy reads as float64 are read in one
-# to_numpy (see _price_arrays): a frame held in several blocks is copied whole, and from 6 such
-# columns on that copy is slower than reading the four price columns one by one.
+# Candles of at most this many columns (OHLCV), numpy numbers only, are read in one to_numpy
+# (see _price_arrays): a frame held in several blocks is copied whole, and from 6 such columns on
+# that copy is slower than reading the four price columns one by one.
 _WHOLE_READ_MAX_COLUMNS = 5
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -169,19 +169,20 @@ def _float_array(column: pd.Series) -> np.ndarray:
 
 def _price_arrays(candles: pd.DataFrame) -> list[np.ndarray]:
     """The :data:`PRICE_COLUMNS` of ``candles`` (checked present) as :func:`_float_array` makes
-    them, the same float64 values either way. A narrow frame whose columns ``to_numpy`` reads
-    as float64 (loaded candles: OHLCV) is read whole, once: a view of its block (or one copy
-    when its columns are held in several blocks or are other numbers), where
-    ``candles[column]`` builds a Series per column (~9 us each) and ``candles.dtypes`` a Series
-    too (~17 us). Anything else (text, dates, missing values held as objects, a repeated price
-    label, wider frames) reads the columns one by one."""
+    them, the same float64 values either way. A narrow frame of numpy numbers only (loaded
+    candles: OHLCV; an int or float32 column too) is read whole, once: ``to_numpy`` is a view of
+    its block (or one float64 copy when its columns are held in several blocks or have other
+    dtypes), where ``candles[column]`` builds a Series per column (~9 us each). Anything else
+    (text or dates, whose ``to_numpy`` would box every value: ~1 ms on 12,000 bars; nullable
+    columns, a repeated price label, wider frames) reads the columns one by one."""
     columns = candles.columns
     if len(columns) <= _WHOLE_READ_MAX_COLUMNS:
         locs = [columns.get_loc(name) for name in PRICE_COLUMNS]
-        if all(isinstance(loc, int) for loc in locs):
+        if all(isinstance(loc, int) for loc in locs) and all(
+            isinstance(dtype, np.dtype) and dtype.kind in "fiu" for dtype in candles.dtypes
+        ):
             values = candles.to_numpy()
-            if values.dtype == np.float64:
-                return [np.ascontiguousarray(values[:, loc]) for loc in locs]
+            return [np.ascontiguousarray(values[:, loc], dtype=np.float64) for loc in locs]
     return [_float_array(candles[column]) for column in PRICE_COLUMNS]
 
 
