@@ -55,9 +55,23 @@ def mlflow_dataset(asset: AssetSettings, candles: Any, fingerprint: str) -> Any:
 
 
 def datasets(settings: Settings) -> list[Any]:
-    """The MLflow datasets of ``settings`` (one per member of a basket)."""
-    from crypto_tune.dataset import member_settings, prepare_dataset
+    """The MLflow datasets of ``settings`` (one per member of a basket, per symbol of a
+    universe)."""
+    from crypto_tune.dataset import file_asset, member_settings, prepare_dataset
 
+    if settings.asset.kind == "universe":
+        from crypto_tune.universe._dataset import prepare_universe
+
+        universe = prepare_universe(settings)  # memoised: the trial itself reuses it
+        timeframe = settings.asset.timeframe
+        return [
+            mlflow_dataset(
+                file_asset(symbol, timeframe, file),
+                universe.candles[symbol],
+                universe.fingerprints[symbol],
+            )
+            for symbol, file in universe.files.items()
+        ]
     found = []
     for member in member_settings(settings):
         data = prepare_dataset(member)  # memoised: the trial itself reuses it

@@ -120,17 +120,17 @@ def member_settings(settings: Settings) -> list[Settings]:
         return [settings]
     return [
         dataclasses.replace(
-            settings,
-            asset=AssetSettings(
-                name=symbol.lower(),
-                kind="file",
-                symbol=symbol,
-                timeframe=asset.timeframe,
-                path=asset_path(asset, symbol),
-            ),
+            settings, asset=file_asset(symbol, asset.timeframe, asset_path(asset, symbol))
         )
         for symbol in asset.symbols
     ]
+
+
+def file_asset(symbol: str, timeframe: str, path: str) -> AssetSettings:
+    """The single-file asset of one ``symbol`` of a basket or a universe, read from ``path``."""
+    return AssetSettings(
+        name=symbol.lower(), kind="file", symbol=symbol, timeframe=timeframe, path=path
+    )
 
 
 def data_fingerprint(candles: pd.DataFrame) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import optuna
 import pytest
 from conftest import run_cli
@@ -138,6 +139,7 @@ def test_walkforward_retunes_every_window_and_resumes(tmp_path: Path) -> None:
         "split.test_months=3",
         "walkforward.model_trials=2",
         "walkforward.strategy_trials=8",
+        "tracking.enabled=true",  # after _overrides' false: this run is logged to MLflow
     ]
     done = run_cli(*base)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -148,6 +150,22 @@ def test_walkforward_retunes_every_window_and_resumes(tmp_path: Path) -> None:
     assert len(document["windows"]) == 4
     assert document["stitched"]["sharpe"] > document["benchmark"]["sharpe"]
     assert all(w["test_rank_ic"] > 0.03 for w in document["windows"])
+    # how it was made: the studies, the data, the windows' budgets and objectives
+    assert document["studies"][:2] == [f"{name}.wf0.model", f"{name}.wf0.strategy"]
+    assert document["asset"]["symbols"] == SYMBOLS
+    assert document["asset"]["data_fingerprint"]
+    assert document["budgets"] == {"model_trials": 2, "strategy_trials": 8}
+    assert document["split"]["train_months"] == 6 and document["universe"]["top_k"] == 2
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'out'}/mlflow.db")
+    (run,) = mlflow.search_runs(experiment_names=[f"{name}.walkforward"], output_format="list")
+    assert run.data.tags["data_fingerprint"] == document["asset"]["data_fingerprint"]
+    assert run.data.params["budgets.model_trials"] == "2"
+    assert run.data.metrics["stitched.sharpe"] == pytest.approx(document["stitched"]["sharpe"])
+    steps = mlflow.MlflowClient().get_metric_history(run.info.run_id, "window.oos_sharpe")
+    assert sorted(m.step for m in steps) == [0, 1, 2, 3]
+    assert {d.dataset.name for d in run.inputs.dataset_inputs} == {f"{s}/4h" for s in SYMBOLS}
+    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)]
+    assert "walkforward.universe.json" in artifacts
     again = run_cli(*base)  # every study is complete: nothing is tuned again
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(0 tuned here" in again.stdout + again.stderr

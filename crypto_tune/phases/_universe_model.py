@@ -84,7 +84,7 @@ def run_universe_model_trial(settings: Settings) -> float:
         running_trial,
         study_name,
     )
-    from crypto_tune.tracking import code_version, settings_params, start_run
+    from crypto_tune.tracking import code_version, log_datasets, settings_params, start_run
 
     start = time.perf_counter()
     name = study_name(settings)
@@ -115,6 +115,7 @@ def run_universe_model_trial(settings: Settings) -> float:
             {k: _finite(summary[k]) for k in ("ic", "rank_ic", "icir")}
         )
         if run is not None:
+            log_datasets(run, settings)
             run.tags({"oof_cache_key": oof.key})
             run.params(settings_params(settings))
             numbers = {k: _finite(summary[k]) for k in _KEYS}

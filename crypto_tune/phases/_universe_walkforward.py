@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from crypto_tune.phases._universe_strategy import (
 )
 from crypto_tune.phases._universe_verdict import with_trial
 from crypto_tune.phases._walkforward import windows_on
+from crypto_tune.study import study_name
 from crypto_tune.timeframes import periods_per_year
 from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
 from crypto_tune.universe._oof import universe_oof
@@ -185,8 +187,10 @@ def run_universe_walkforward(settings: Settings) -> None:
         )
     document = {
         "kind": "universe",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "study": settings.study.name,
         "command": "crypto-tune " + " ".join(settings.command_line),
+        **_how_made(settings, data, len(windows)),
         "windows": rows,
         "stitched": stitched,
         "benchmark": benchmark,
@@ -195,6 +199,7 @@ def run_universe_walkforward(settings: Settings) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "walkforward.universe.json"
     path.write_text(json.dumps(document, indent=2, default=str))
+    _log_to_mlflow(settings, document, path)
     lines = [
         f"{r['test_start'][:10]}..{r['test_end'][:10]}  Sharpe {_f(r['sharpe'])}  "
         f"return {_f(r['total_return'])}  test rank IC {_f(r['test_rank_ic'])}"
@@ -206,6 +211,76 @@ def run_universe_walkforward(settings: Settings) -> None:
     )
     lines.append(f"wrote {path}")
     log.info("walk-forward of %s:\n%s", settings.study.name, "\n".join(lines))
+
+
+def _how_made(settings: Settings, data: UniverseDataset, n_windows: int) -> dict[str, Any]:
+    """What the walk-forward ran on: the studies, the data, the windows, budgets, objectives."""
+    split, wf, asset = settings.split, settings.walkforward, settings.asset
+    return {
+        "studies": [
+            study_name(settings, phase=f"wf{k}.{p}")
+            for k in range(n_windows)
+            for p in ("model", "strategy")
+        ],
+        "asset": {
+            "name": asset.name,
+            "symbol": asset.symbol,
+            "timeframe": asset.timeframe,
+            "market": asset.market,
+            "symbols": list(data.panel.symbols),
+            "files": dict(data.files),
+            "data_fingerprint": data.data_fingerprint,
+        },
+        "universe": dataclasses.asdict(settings.universe),
+        "period": [wf.start or split.tune_start, wf.end or split.holdout_end],
+        "split": {
+            "train_months": split.train_months,
+            "test_months": split.test_months,
+            "expanding": split.expanding,
+            "purge": split.purge,
+            "n_folds": split.n_folds,
+            "valid_fraction": split.valid_fraction,
+        },
+        "budgets": {"model_trials": wf.model_trials, "strategy_trials": wf.strategy_trials},
+        "objectives": {"model": settings.phase.objective, "strategy": settings.strategy.objective},
+    }
+
+
+def _log_to_mlflow(settings: Settings, document: dict[str, Any], path: Any) -> None:
+    """One run in ``<study.name>.walkforward``: the data, settings, stitched and per-window
+    metrics, the document."""
+    from crypto_tune.tracking import code_version, flatten, log_datasets, start_run
+
+    tags = {
+        "phase": "walkforward",
+        "asset": settings.asset.name,
+        "kind": "universe",
+        "code_version": code_version(),
+        "data_fingerprint": document["asset"]["data_fingerprint"],
+    }
+    name = study_name(settings, phase="walkforward")
+    with start_run(settings.tracking, name, run_name="walkforward", tags=tags) as run:
+        if run is None:
+            return
+        log_datasets(run, settings)
+        keys = ("split", "budgets", "objectives", "universe")
+        run.params(flatten({k: document[k] for k in keys}) | {"period": document["period"]})
+        numbers = {
+            f"{group}.{key}": float(value)
+            for group in ("stitched", "benchmark")
+            for key, value in document[group].items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        run.metrics(numbers)
+        for w in document["windows"]:
+            per = {
+                "window.oos_sharpe": w["sharpe"],
+                "window.oos_return": w["total_return"],
+                "window.turnover": w["turnover"],
+                "window.test_rank_ic": w["test_rank_ic"],
+            }
+            run.metrics({k: float(v) for k, v in per.items() if v is not None}, step=w["window"])
+        run.file(path)
 
 
 def _f(value: Any) -> str:

@@ -36,6 +36,8 @@ class UniverseDataset:
     panel: Panel
     reports: dict[str, CandleReport]
     files: dict[str, str]
+    candles: dict[str, pd.DataFrame]  # each symbol's candles as read (what MLflow logs)
+    fingerprints: dict[str, str]  # each symbol's data fingerprint; data_fingerprint names them all
     folds: tuple[Fold, ...]
     holdout: Fold
     data_fingerprint: str
@@ -158,7 +160,8 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
             f"universe: its calendar runs from {panel.index[0]:%Y-%m-%d} to "
             f"{panel.index[-1]:%Y-%m-%d}, too little for the split: {exc}"
         ) from None
-    data = _key({s: data_fingerprint(c) for s, c in candles.items()})
+    fingerprints = {s: data_fingerprint(c) for s, c in candles.items()}
+    data = _key(fingerprints)
     features = _key(
         {
             "data": data,
@@ -176,6 +179,8 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
         panel=panel,
         reports=reports,
         files=files,
+        candles=candles,
+        fingerprints=fingerprints,
         folds=tuple(folds),
         holdout=holdout,
         data_fingerprint=data,
