@@ -138,7 +138,9 @@ def _fit_folds(
 ) -> list[FittedFold]:
     """Every fold trained as :func:`thread_plan` says, handed to ``on_fold`` in fold order."""
     plan = thread_plan(model.num_threads, len(dataset.folds))
-    stop = threading.Event()  # set when on_fold raises: the fits still running end
+    # set when on_fold raises: the fits still running beside it end (none run beside one another
+    # when the folds train one after another)
+    stop = threading.Event() if plan.fold_jobs > 1 else None
     # the next trial reuses each fold's binned datasets (same candles, features and label)
     data_key = f"{dataset.data_fingerprint}:{dataset.feature_key}:{dataset.label_key}"
 
@@ -172,6 +174,7 @@ def _fit_folds(
                 if on_fold is not None:
                     on_fold(fold, fitted[-1])
         except BaseException:
+            assert stop is not None
             stop.set()
             for future in futures:
                 future.cancel()
