@@ -475,6 +475,7 @@ def render_universe(universe: dict[str, Any]) -> list[str]:
     if "skipped" in universe:
         return [f"Universe studies (issue 23): skipped: {universe['skipped']}"]
     p1, p2 = universe["phase1"], universe["phase2"]
+    eq = p1["equal_rounds"]
     n = len(p1["symbols"])
     singles = p1["singles"].values()
     per_symbol = [r["seconds"] for r in singles]
@@ -508,6 +509,12 @@ def render_universe(universe: dict[str, Any]) -> list[str]:
         f"{_fmt(p1['later_single_s'], 1)} s: {_fmt(p1['later_ratio'], 2)}x "
         f"({_fmt(p1['later_cpu_ratio'], 2)}x in CPU time) | target < "
         f"{p1['target_ratio']:.0f}x (wall): {_ok(p1['later_meets_target'])} |",
+        f"| the same trials at equal work ({eq['rounds']} boosting rounds a fold, no early "
+        f"stopping): pooled / single-asset | {_fmt(eq['universe_s'], 1)} s against "
+        f"{_fmt(eq['single_s'], 1)} s: {_fmt(eq['ratio'], 2)}x; a later trial "
+        f"{_fmt(eq['later_universe_s'], 1)} s against {_fmt(eq['later_single_s'], 1)} s: "
+        f"{_fmt(eq['later_ratio'], 2)}x | the panel's own cost, its model's extra rounds "
+        "apart (the pooled rows carry twice the features) |",
         f"| Phase 2 trial, {len(p2['symbols'])} {p2['timeframe']} symbols tuned "
         f"{p2['tune']}, cached predictions ({p2['n_folds']} folds, "
         f"{p2['n_test_bars']:,} test bars) | {_fmt(p2['ms_median'], 2)} ms median | "

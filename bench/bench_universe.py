@@ -45,6 +45,9 @@ SYMBOLS: tuple[str, ...] = tuple(
 )
 TARGET_PHASE1_RATIO = 2.0  # the universe's trial < 2x the ten single-asset trials
 TARGET_PHASE2_MS = 5.0  # a Phase 2 trial on ten 4h symbols over three years
+# the same trials at equal work: every fold boosts this many rounds, no early stopping (the
+# pooled panel's own cost, apart from the extra rounds its model earns)
+EQUAL_ROUNDS = 100
 Progress = Callable[[str], None]
 # the modules registering the memos this bench empties (crypto_tune.memo)
 MEMO_MODULES = (
@@ -376,6 +379,22 @@ def bench_universe(
     phase1 = bench_universe_phase1(
         work_dir=work_dir / "phase1", symbols=symbols, extra=p1_extra, progress=progress
     )
+    rounds = 20 if quick else EQUAL_ROUNDS
+    progress(f"[bench] universe: the same trials at {rounds} rounds a fold, no early stopping")
+    equal = bench_universe_phase1(
+        work_dir=work_dir / "phase1_equal",
+        symbols=symbols,
+        extra=[*p1_extra, f"model.num_boost_round={rounds}", "model.early_stopping_rounds=0"],
+        progress=progress,
+    )
+    phase1["equal_rounds"] = {
+        "rounds": rounds,
+        **{
+            k: equal[k]
+            for k in ("universe_s", "single_s", "ratio", "later_universe_s", "later_single_s")
+        },
+        "later_ratio": equal["later_ratio"],
+    }
     phase2 = bench_universe_phase2(
         work_dir=work_dir / "phase2",
         symbols=symbols,

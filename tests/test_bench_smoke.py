@@ -140,6 +140,10 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert phase1["ratio"] == pytest.approx(phase1["universe_s"] / phase1["single_s"])
         later = phase1["later_universe_s"] / phase1["later_single_s"]
         assert phase1["later_ratio"] == pytest.approx(later)
+        equal = phase1["equal_rounds"]  # the same trials at equal boosting rounds
+        assert equal["rounds"] == 20
+        assert equal["ratio"] == pytest.approx(equal["universe_s"] / equal["single_s"])
+        assert "at equal work (20 boosting rounds" in (out / "results.md").read_text()
         assert phase2["n_trials"] == 30 and phase2["kernel_ms_median"] > 0
         assert phase2["model_source"].startswith("study:")
         assert "Universe studies (issue 23)" in (out / "results.md").read_text()
