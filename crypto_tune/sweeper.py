@@ -56,6 +56,7 @@ import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import optuna
@@ -70,6 +71,7 @@ from optuna.distributions import BaseDistribution
 from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
+from crypto_tune._sweep_results import save_results
 from crypto_tune.exceptions import CryptoTuneError, SweepAborted
 from crypto_tune.launcher import CryptoTuneLauncher
 from crypto_tune.logs import mask_secrets
@@ -187,21 +189,7 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
     def _save_results(self, study: optuna.Study, directions: list[str]) -> None:
         """``optimization_results.yaml`` in the sweep's folder, as the stock sweeper writes it."""
         assert self.config is not None
-        results: dict[str, Any]
-        if len(directions) < 2:
-            best = study.best_trial
-            results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
-            log.info(f"Best parameters: {best.params}")
-            log.info(f"Best value: {best.value}")
-        else:
-            front = [{"params": t.params, "values": t.values} for t in study.best_trials]
-            results = {"name": "optuna", "solutions": front}
-            log.info(f"Number of Pareto solutions: {len(front)}")
-            for t in study.best_trials:
-                log.info(f"    Values: {t.values}, Params: {t.params}")
-        OmegaConf.save(
-            OmegaConf.create(results), f"{self.config.hydra.sweep.dir}/optimization_results.yaml"
-        )
+        save_results(study, len(directions), Path(str(self.config.hydra.sweep.dir)))
 
     def _configure_trials(
         self,
