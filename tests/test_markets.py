@@ -176,6 +176,29 @@ def test_a_funding_file_must_span_the_bars(tmp_path: Path) -> None:
         costs.funding(later, 240)
 
 
+def test_a_funding_file_short_of_the_traded_bars_is_refused_at_start(tmp_path: Path) -> None:
+    """Before any trial (each would fail on it), in one line naming the file; Phase 1, which
+    trades nothing, does not read it."""
+    path = tmp_path / "rates.csv"
+    path.write_text("timestamp,funding_rate\n2030-01-01T08:00:00Z,0.0001\n")
+    base = [
+        "debug=fast",
+        "asset.market=perp",
+        f"asset.funding={path}",
+        f"paths.outputs={tmp_path / 'out'}",
+    ]
+    refused = r"^asset\.funding: .*rates\.csv covers 2030-01-01"
+    trading = (
+        ["-m", "phase=strategy", "phase.model_source=config"],
+        ["phase=best"],
+        ["phase=report"],
+    )
+    for args in trading:
+        with pytest.raises(ConfigError, match=refused):
+            preflight([*args, *base])
+    assert preflight(["-m", "phase=model", *base]) is not None
+
+
 def test_every_best_run_records_its_costs_in_and_out_of_sample() -> None:
     """``workflow.best.json``'s ``costs`` from the best run's backtests: a long held over the
     08:00 and 16:00 funding timestamps of each fold pays 0.1% of its notional at each."""

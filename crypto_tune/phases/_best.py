@@ -95,7 +95,7 @@ def run_best(settings: Settings) -> None:
 def preflight_best(settings: Settings, *, multirun: bool) -> None:
     """The storage, the data, and what the best run starts from: a ``best.from`` file, or the
     Phase 1 and Phase 2 studies."""
-    check_datasets(settings, storage=True)
+    check_datasets(settings, storage=True, trades="holdout")
     if settings.best.from_file is not None:
         from crypto_tune.phases._best_choice import load_replay
 

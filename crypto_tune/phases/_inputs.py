@@ -3,19 +3,39 @@ readable and valid, the Phase 1 study's best model present."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+import numpy as np
+
 from crypto_tune.config import Settings
 
 
-def check_datasets(settings: Settings, *, storage: bool) -> None:
+def check_datasets(
+    settings: Settings, *, storage: bool, trades: Literal["folds", "holdout"] | None = None
+) -> None:
     """The storage reachable (``storage``) and every member's dataset prepared: data errors
-    surface now, and the phase reuses the prepared data."""
+    surface now, and the phase reuses the prepared data. ``trades``: the phase trades the folds'
+    test blocks (and the holdout): a funding file must span them, refused in one line naming
+    the file before any trial (each trial would fail on it)."""
+    from crypto_tune.data import time_index
     from crypto_tune.dataset import member_settings, prepare_dataset
+    from crypto_tune.markets import check_funding_covers
     from crypto_tune.study import check_storage
 
     if storage:
         check_storage(settings)
     for member in member_settings(settings):
-        prepare_dataset(member)
+        dataset = prepare_dataset(member)
+        costs = member.strategy.costs
+        if trades is None or costs.funding_file is None:
+            continue
+        blocks = [f.test_idx for f in dataset.folds]
+        if trades == "holdout":
+            blocks.append(dataset.holdout.test_idx)
+        traded = np.concatenate([np.asarray(b, dtype=np.int64) for b in blocks])
+        if traded.size:
+            when = time_index(dataset.candles)
+            check_funding_covers(costs, when[[int(traded.min()), int(traded.max())]])
 
 
 def check_model_study(settings: Settings) -> None:

@@ -60,7 +60,7 @@ def _study_or_none(settings: Settings, phase: str) -> Any:
 
 def preflight_report(settings: Settings, *, multirun: bool) -> None:
     """The storage reachable and the data readable."""
-    check_datasets(settings, storage=True)
+    check_datasets(settings, storage=True, trades="holdout")
 
 
 PHASE = Phase(run=run_report, preflight=preflight_report)

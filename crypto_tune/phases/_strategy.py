@@ -163,7 +163,7 @@ def preflight_strategy(settings: Settings, *, multirun: bool) -> None:
     """The storage, the data, the Phase 1 model and its cached predictions this study's."""
     from crypto_tune.evaluation import strategy_context
 
-    check_datasets(settings, storage=True)
+    check_datasets(settings, storage=True, trades="folds")
     check_model_study(settings)
     check_study_predictions(settings, strategy_context(settings))
 
