@@ -89,9 +89,26 @@ def printing_argv(argv: Sequence[str]) -> list[str]:
 
 
 # Overrides that define what a best run was made on (data, split, label, regime, study): a
-# replay (`best.from=FILE`) applies the file's own values unless the command line gives them.
+# replay (`best.from=FILE`) applies the file's own values unless the command line gives them;
+# of the rule, only its choice (`strategy=topk`: a universe's portfolio rule), whose values the
+# replay takes from the file.
 _REPLAYED = ("asset", "split", "label", "regime", "features", "experiment", "debug", "study")
-_REPLAYED_KEYS = ("experiment_name", "seed")
+_REPLAYED_KEYS = ("experiment_name", "seed", "strategy")
+
+
+def _best_from(given: Sequence[str]) -> str | None:
+    """``best.from``'s value, unquoted as Hydra reads it (``best.from='/a dir/x.json'``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    for arg in given:
+        if arg.startswith("best.from="):
+            try:
+                value = OverridesParser.create().parse_override(arg).value()
+            except HydraException:
+                return None  # preflight reports it
+            return str(value) if value is not None else None
+    return None
 
 
 def replay_overrides(args: Sequence[str]) -> list[str]:
@@ -101,19 +118,22 @@ def replay_overrides(args: Sequence[str]) -> list[str]:
     from pathlib import Path
 
     given = [a for a in args if not a.startswith("-")]
-    source = next((a.split("=", 1)[1] for a in given if a.startswith("best.from=")), None)
+    source = _best_from(given)
     if not source or not Path(source).is_file():
         return []
     try:
         recorded = json.loads(Path(source).read_text()).get("overrides") or []
     except (ValueError, AttributeError):
         return []  # preflight names the broken file
-    taken = {a.split("=", 1)[0].lstrip("+~").split(".")[0] for a in given}
+    keys = {a.split("=", 1)[0].lstrip("+~") for a in given}
+    taken = {k.split(".")[0] for k in keys}
     out = []
     for item in recorded:
         key = str(item).split("=", 1)[0].lstrip("+~")
         group = key.split(".")[0]
-        if (group in _REPLAYED or key in _REPLAYED_KEYS) and group not in taken:
+        if (group in _REPLAYED and group not in taken) or (
+            key in _REPLAYED_KEYS and key not in keys
+        ):
             out.append(str(item))
     return out
 
