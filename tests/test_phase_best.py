@@ -129,6 +129,9 @@ def test_null_market_is_not_significant(tmp_path: Path) -> None:
     assert doc["robustness"]["significant"] is False
     assert "edge not significant" in doc["robustness"]["verdict"]
     assert "verdict: edge not significant" in done.stdout
+    # the best run's own page, without MLflow too
+    page = (best_dir(outputs) / "workflow.best.html").read_text()
+    assert "edge not significant" in page
 
 
 def test_best_without_studies_says_what_to_run(tmp_path: Path) -> None:

@@ -23,7 +23,12 @@ from crypto_tune.phases._best_document import _buy_and_hold, _document, _explain
 from crypto_tune.phases._best_evaluator import Evaluator
 from crypto_tune.phases._best_how import describe_how
 from crypto_tune.phases._best_looks import record_look
-from crypto_tune.phases._best_output import _log_to_mlflow, _print_table, _write_outputs
+from crypto_tune.phases._best_output import (
+    _log_to_mlflow,
+    _print_table,
+    _write_outputs,
+    best_report,
+)
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.phases._best_runs import _combine, _run_member
 from crypto_tune.phases._inputs import check_datasets, check_model_study
@@ -84,12 +89,13 @@ def run_best(settings: Settings) -> None:
     hold = _buy_and_hold(runs)
     _explain(document, settings, choice, evaluator, runs, hold, ppy)
     paths = _write_outputs(settings, document, is_returns, oos_returns, hold, runs)
+    page = best_report(document, paths)  # written with MLflow or without
     _print_table(document, paths["json"])
     if portfolio is not None:
         from crypto_tune.phases._basket import print_portfolio
 
         print_portfolio(portfolio)
-    _log_to_mlflow(settings, document, paths)
+    _log_to_mlflow(settings, document, paths, page)
 
 
 def preflight_best(settings: Settings, *, multirun: bool) -> None:

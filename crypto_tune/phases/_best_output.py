@@ -237,7 +237,7 @@ def _print_table(document: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -> None:
+def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path], page: Path) -> None:
     from crypto_tune.study import study_name
     from crypto_tune.tracking import code_version, flatten, start_run
 
@@ -275,7 +275,7 @@ def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -
         run.metrics({k: float(v) for k, v in numbers.items() if isinstance(v, int | float)})
         for path in paths.values():
             run.file(path)
-        run.file(best_report(document, paths), None)
+        run.file(page, None)
 
 
 def best_report(document: dict, paths: dict[str, Path]) -> Path:
