@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
+from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.samplers._tpe.sampler import default_gamma
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -104,6 +105,20 @@ class _FinishedTrials:
 _ABSENT = object()
 
 
+def start_from(sampler: optuna.samplers.BaseSampler, number: int) -> None:
+    """A sweep process's sampler, once its first trial is asked (``number``): unchanged for
+    the study's first trial (a fresh study proposes as its seed says), reseeded otherwise, so
+    that a resumed study or a second worker does not propose again the start-up parameters of
+    the process that began the study (every process has the config's seed; Optuna reseeds only
+    its own ``n_jobs`` threads). The suggestions of the trial come after this call."""
+    if number == 0:
+        return
+    if isinstance(sampler, IncrementalTPESampler):
+        sampler.reseed_from(number)
+    else:
+        sampler.reseed_rng()
+
+
 def instantiate_own_sampler(config: Any) -> optuna.samplers.BaseSampler | None:
     """The sampler of a sampler config whose ``_target_`` is this package's (the default,
     :class:`IncrementalTPESampler`); None for any other, which the Optuna sweeper's own
@@ -126,8 +141,21 @@ class IncrementalTPESampler(optuna.samplers.TPESampler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._seed: int | None = kwargs.get("seed")
         self._finished: _FinishedTrials | None = None
         self._arrays_lock = threading.Lock()  # Optuna's optimize(n_jobs=...) shares a sampler
+
+    def reseed_from(self, number: int) -> None:
+        """Seed the proposals of a process whose first trial is ``number`` from ``(seed,
+        number)``: the same stream for the same resume, another one than the process that began
+        the study (see :func:`start_from`). Unseeded: :meth:`reseed_rng`, Optuna's own."""
+        if self._seed is None:
+            self.reseed_rng()
+            return
+        derived = int(np.random.SeedSequence([self._seed, number]).generate_state(1)[0])
+        # TPESampler's two generators, as its constructor makes them from ``seed``
+        self._rng = LazyRandomState(derived)
+        self._random_sampler = optuna.samplers.RandomSampler(seed=derived)
 
     def _sample(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -212,4 +240,4 @@ def _observations(
     return observations
 
 
-__all__ = ["SAMPLER_TARGETS", "IncrementalTPESampler", "instantiate_own_sampler"]
+__all__ = ["SAMPLER_TARGETS", "IncrementalTPESampler", "instantiate_own_sampler", "start_from"]

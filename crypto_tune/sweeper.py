@@ -76,7 +76,7 @@ from crypto_tune.exceptions import CryptoTuneError, SweepAborted
 from crypto_tune.launcher import CryptoTuneLauncher
 from crypto_tune.logs import mask_secrets
 from crypto_tune.pruning import make_pruner
-from crypto_tune.samplers import instantiate_own_sampler
+from crypto_tune.samplers import instantiate_own_sampler, start_from
 from crypto_tune.storage import WorkerStorage, open_storage, parameters_together
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,8 @@ class CryptoTuneSweeperImpl(OptunaSweeperImpl):
         while to_go > 0:
             batch = min(to_go, self.n_jobs)
             trials = [study.ask() for _ in range(batch)]
+            if to_go == self.n_trials:  # this process's first trial: a resume or another worker
+                start_from(study.sampler, trials[0].number)
             overrides = self._configure_trials(trials, distributions, fixed_params, fixed_overrides)
             if isinstance(self.launcher, CryptoTuneLauncher):
                 returns = self.launcher.launch_trials(overrides, self.job_idx, trials)

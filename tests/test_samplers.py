@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from crypto_tune.samplers import IncrementalTPESampler
+from crypto_tune.samplers import IncrementalTPESampler, start_from
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -151,3 +151,49 @@ def test_threads_sharing_the_sampler_complete_every_trial() -> None:
     states = {t.state for t in study.trials}
     assert states == {optuna.trial.TrialState.COMPLETE} and len(study.trials) == 80
     assert sampler._finished is not None and sampler._finished.supported
+
+
+def _process(study: optuna.Study, sampler: optuna.samplers.BaseSampler, n: int) -> list[dict]:
+    """``n`` trials of one sweep process on ``study`` (a new process: a new sampler), as the
+    sweeper runs them: ask, :func:`start_from` on its first trial, then the suggestions."""
+    study.sampler = sampler
+    params = []
+    for i in range(n):
+        trial = study.ask()
+        if i == 0:
+            start_from(sampler, trial.number)
+        study.tell(trial, _objective(trial))
+        params.append(trial.params)
+    return params
+
+
+@pytest.mark.parametrize("seed", [3, None])
+def test_a_resumed_study_or_a_second_worker_proposes_new_start_up_parameters(
+    seed: int | None,
+) -> None:
+    """Every process has the config's seed: without reseeding, a resume re-proposed the first
+    process's start-up trials (TPE's random start-up), and so did a second worker."""
+    study = optuna.create_study(direction="maximize")
+    first = _process(study, IncrementalTPESampler(seed=seed), 3)
+    resumed = _process(study, IncrementalTPESampler(seed=seed), 3)
+    assert not any(p in first for p in resumed)
+    if seed is not None:  # a fresh study is its seed's, as before; a resume is reproducible
+        fresh = optuna.create_study(direction="maximize")
+        assert _process(fresh, IncrementalTPESampler(seed=seed), 3) == first
+        again = optuna.create_study(direction="maximize")
+        _process(again, IncrementalTPESampler(seed=seed), 3)
+        assert _process(again, IncrementalTPESampler(seed=seed), 3) == resumed
+    # a second worker on the same study: its first trial is the study's second
+    shared = optuna.create_study(direction="maximize")
+    a, b = IncrementalTPESampler(seed=seed), IncrementalTPESampler(seed=seed)
+    first_a = shared.ask()
+    first_b = shared.ask()
+    for sampler, trial in ((a, first_a), (b, first_b)):
+        shared.sampler = sampler
+        start_from(sampler, trial.number)
+        trial.suggest_float("x", 1.0, 3.0)
+    assert first_a.params != first_b.params
+    # another sampler than ours: Optuna's own reseed
+    other = optuna.samplers.RandomSampler(seed=3)
+    resumed_random = _process(study, other, 2)
+    assert not any(p in first for p in resumed_random)

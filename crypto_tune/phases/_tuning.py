@@ -179,9 +179,15 @@ def optimize(
     interrupted one is FAIL and the interrupt goes on."""
     import optuna
 
+    from crypto_tune.samplers import start_from
+
     done = failed = 0
     while len(complete_trials(study)) < budget:
-        trial = study.ask(space.distributions)
+        trial = study.ask()  # then its parameters, as ask(distributions) suggests them
+        if done + failed == 0:  # this process's first trial: a resume or another worker
+            start_from(study.sampler, trial.number)
+        for name, distribution in space.distributions.items():
+            trial._suggest(name, distribution)
         params = {**trial.params, **space.fixed}
         try:
             value = float(objective(params))
