@@ -219,6 +219,9 @@ def test_a_replay_trades_the_files_portfolio_on_its_data_only(
     assert again["metrics"]["in_sample"] == made["metrics"]["in_sample"]
     assert again["robustness"]["chosen"] is None
     assert f"portfolio file:{file}" in again["how"]["text"]
+    # replaying the file is the same look at the holdout as the run that wrote it
+    assert again["how"]["settings_key"] == made["how"]["settings_key"]
+    assert again["how"]["holdout_looks"] == made["how"]["holdout_looks"]
     # the command line wins over the replayed file too
     over, _ = _best([*base, f"best.from={file}", "universe.top_k=1"])
     assert over["strategy"]["universe"]["top_k"] == 1
@@ -313,10 +316,19 @@ def test_a_look_with_the_configs_model_is_keyed_on_its_parameters(tmp_path: Path
     settings = preflight(["phase=strategy", "strategy=topk", *_base(tmp_path)])
     assert settings is not None
 
-    def look(model_source: str, num_leaves: int) -> dict[str, Any]:
+    def look(model_source: str, num_leaves: int, origin: str | None = None) -> dict[str, Any]:
         model = dataclasses.replace(settings.model, num_leaves=num_leaves)
         choice = UniverseChoice(
-            settings, {"universe.top_k": 2}, {}, "study:s#1", None, 1, model, model_source, {}
+            settings,
+            {"universe.top_k": 2},
+            {},
+            "study:s#1",
+            None,
+            1,
+            model,
+            model_source,
+            {},
+            origin,
         )
         return record_universe_look(choice)
 
@@ -326,3 +338,6 @@ def test_a_look_with_the_configs_model_is_keyed_on_its_parameters(tmp_path: Path
     assert (edited["new"], edited["looks"], edited["this_look"]) == (True, 2, 2)
     first = look("study:m#4", 15)
     assert first["new"] is True and look("study:m#4", 9)["new"] is False
+    # a replay of the file that trial's best run wrote: the same look, not another one
+    replayed = look("file:/x/workflow.best.json", 15, origin="study:m#4")
+    assert replayed["new"] is False and replayed["key"] == first["key"]

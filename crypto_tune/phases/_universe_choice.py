@@ -53,6 +53,9 @@ class UniverseChoice:
     model: ModelSettings  # the model whose predictions the portfolio trades, overrides applied
     model_source: str  # ``study:<name>#<number>``, ``config`` or ``file:<path>``
     model_overrides: dict[str, Any]  # the command line's ``model.*`` (keyed ``num_leaves``)
+    # a replay: the file's own model source (``study:<name>#<number>``), which keys its holdout
+    # look as the run that wrote the file keyed it; None: ``model_source``
+    model_origin: str | None = None
 
     @property
     def trial_id(self) -> int | None:
@@ -118,8 +121,22 @@ def choose_universe(settings: Settings) -> UniverseChoice:
         log.info("manual overrides over %s: %s", source, overrides)
     if model_overrides:
         log.info("manual model overrides over %s: %s", model_source, model_overrides)
+    origin = None
+    if replay is not None:  # the file's model as it was, when nothing changes it here
+        recorded = replay.get("model") or {}
+        if recorded.get("source") and not recorded.get("overrides") and not model_overrides:
+            origin = str(recorded["source"])
     return UniverseChoice(
-        chosen, tuned, overrides, source, study, number, model, model_source, model_overrides
+        chosen,
+        tuned,
+        overrides,
+        source,
+        study,
+        number,
+        model,
+        model_source,
+        model_overrides,
+        origin,
     )
 
 
@@ -133,7 +150,7 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     what: dict[str, Any] = {
         "kind": "universe",
         "strategy": choice.tuned,
-        "model": choice.model_source,
+        "model": choice.model_origin or choice.model_source,
         "universe": dataclasses.asdict(settings.universe),
         "holdout": [str(split.holdout_start), str(split.holdout_end)],
     }
@@ -144,7 +161,7 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
         what["model_overrides"] = choice.model_overrides
     if retrain:
         what["retrain_months"] = retrain
-    if not choice.model_source.startswith("study:"):
+    if not (choice.model_origin or choice.model_source).startswith("study:"):
         # the config's model or a file's: its source alone does not say which parameters
         what["model_params"] = choice.model.params()
     entry = {
