@@ -24,6 +24,7 @@ import pandas as pd
 from crypto_tune.config import AssetSettings, Settings
 from crypto_tune.data import (
     CandleReport,
+    finer_file,
     freqtrade_candles,
     load_candles,
     synthetic_market,
@@ -60,9 +61,16 @@ class Dataset:
 
 
 def asset_path(asset: AssetSettings, symbol: str | None = None) -> str:
-    """The file of ``asset`` (the basket template filled with ``symbol``)."""
+    """The file of ``asset`` (a basket's or a universe's template filled with ``symbol``); when
+    it is absent, the finer file of the same name it is resampled from
+    (:func:`~crypto_tune.data.finer_file`: ``binance_ETHUSDT_4h.csv`` for a 1d timeframe)."""
     path = str(asset.path)
-    return path.replace("{symbol}", symbol) if symbol else path
+    path = path.replace("{symbol}", symbol) if symbol else path
+    if asset.kind != "synthetic" and not Path(path).exists():
+        finer = finer_file(path, asset.timeframe)
+        if finer is not None:
+            return str(finer)
+    return path
 
 
 def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:

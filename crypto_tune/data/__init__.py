@@ -10,6 +10,7 @@ filled.
 >>> candles, report = load_candles(path, timeframe="4h")  # doctest: +SKIP
 """
 
+from crypto_tune.data._finer import finer_file
 from crypto_tune.data._freqtrade import freqtrade_candles
 from crypto_tune.data._loader import CandleReport, load_candles
 from crypto_tune.data._provenance import PROVENANCE_KEY, Provenance, read_provenance
@@ -33,6 +34,7 @@ __all__ = [
     "Provenance",
     "SyntheticMarket",
     "find_gaps",
+    "finer_file",
     "freqtrade_candles",
     "infer_timeframe",
     "load_candles",
