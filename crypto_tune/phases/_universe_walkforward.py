@@ -46,6 +46,7 @@ from crypto_tune.phases._universe_strategy import (
 )
 from crypto_tune.phases._universe_verdict import with_trial
 from crypto_tune.phases._walkforward import windows_on
+from crypto_tune.phases._walkforward_output import windows_made
 from crypto_tune.study import study_name
 from crypto_tune.timeframes import periods_per_year
 from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
@@ -215,7 +216,7 @@ def run_universe_walkforward(settings: Settings) -> None:
 
 def _how_made(settings: Settings, data: UniverseDataset, n_windows: int) -> dict[str, Any]:
     """What the walk-forward ran on: the studies, the data, the windows, budgets, objectives."""
-    split, wf, asset = settings.split, settings.walkforward, settings.asset
+    asset = settings.asset
     return {
         "studies": [
             study_name(settings, phase=f"wf{k}.{p}")
@@ -232,17 +233,7 @@ def _how_made(settings: Settings, data: UniverseDataset, n_windows: int) -> dict
             "data_fingerprint": data.data_fingerprint,
         },
         "universe": dataclasses.asdict(settings.universe),
-        "period": [wf.start or split.tune_start, wf.end or split.holdout_end],
-        "split": {
-            "train_months": split.train_months,
-            "test_months": split.test_months,
-            "expanding": split.expanding,
-            "purge": split.purge,
-            "n_folds": split.n_folds,
-            "valid_fraction": split.valid_fraction,
-        },
-        "budgets": {"model_trials": wf.model_trials, "strategy_trials": wf.strategy_trials},
-        "objectives": {"model": settings.phase.objective, "strategy": settings.strategy.objective},
+        **windows_made(settings),
     }
 
 

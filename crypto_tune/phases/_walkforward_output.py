@@ -52,6 +52,25 @@ def benchmark(
     return out.rename("benchmark")
 
 
+def windows_made(settings: Settings) -> dict[str, Any]:
+    """How a walk-forward's windows were made, as its documents record it: the period, the
+    split, the trial budgets and the objectives."""
+    split, wf = settings.split, settings.walkforward
+    return {
+        "period": [wf.start or split.tune_start, wf.end or split.holdout_end],
+        "split": {
+            "train_months": split.train_months,
+            "test_months": split.test_months,
+            "expanding": split.expanding,
+            "purge": split.purge,
+            "n_folds": split.n_folds,
+            "valid_fraction": split.valid_fraction,
+        },
+        "budgets": {"model_trials": wf.model_trials, "strategy_trials": wf.strategy_trials},
+        "objectives": {"model": settings.phase.objective, "strategy": settings.strategy.objective},
+    }
+
+
 def summarise(
     settings: Settings, datasets: Mapping[str, Dataset], results: list[WindowResult]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -67,7 +86,7 @@ def summarise(
     bench = performance(hold.to_numpy(), 1, ppy) | {"psr": _psr(hold.to_numpy())}
     bench.pop("n_trades")
     is_annual = [r.in_sample["annual_return"] for r in results]
-    split, wf, asset = settings.split, settings.walkforward, settings.asset
+    asset = settings.asset
     document: dict[str, Any] = {
         "version": 1,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -87,17 +106,7 @@ def summarise(
         },
         "fingerprint": data_fingerprint(settings, list(datasets.values())),
         "regime": settings.regime.name,
-        "period": [wf.start or split.tune_start, wf.end or split.holdout_end],
-        "split": {
-            "train_months": split.train_months,
-            "test_months": split.test_months,
-            "expanding": split.expanding,
-            "purge": split.purge,
-            "n_folds": split.n_folds,
-            "valid_fraction": split.valid_fraction,
-        },
-        "budgets": {"model_trials": wf.model_trials, "strategy_trials": wf.strategy_trials},
-        "objectives": {"model": settings.phase.objective, "strategy": settings.strategy.objective},
+        **windows_made(settings),
         "windows": [r.as_dict() for r in results],
         "stitched": stitched
         | {
