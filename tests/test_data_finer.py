@@ -47,37 +47,22 @@ def test_the_coarsest_finer_file_that_divides_the_timeframe(tmp_path: Path) -> N
     assert finer_file(tmp_path / "absent" / "binance_ETHUSDT_1d.csv", "1d") is None
 
 
+def _daily(path: Path, kind: str = "file") -> AssetSettings:
+    return AssetSettings(name="x", kind=kind, symbol="ETHUSDT", timeframe="1d", path=str(path))
+
+
 def test_an_asset_reads_the_finer_file_resampled(tmp_path: Path) -> None:
     _write(tmp_path / "binance_ETHUSDT_4h.csv", "4h", 60)
     _write(tmp_path / "binance_ETHUSDT_1h.csv", "1h", 240)
-    asset = AssetSettings(
-        name="eth",
-        kind="file",
-        symbol="ETHUSDT",
-        timeframe="1d",
-        path=str(tmp_path / "binance_ETHUSDT_1d.csv"),
-    )
+    asset = _daily(tmp_path / "binance_ETHUSDT_1d.csv")
     assert asset_path(asset) == str(tmp_path / "binance_ETHUSDT_4h.csv")
     candles, report = load_asset(asset)
     four_hours, _ = load_candles(tmp_path / "binance_ETHUSDT_4h.csv")
     pd.testing.assert_frame_equal(candles, resample_candles(four_hours, "1d"))
     assert len(candles) == 10 and report.source.endswith("binance_ETHUSDT_4h.csv")
     # a member of a basket or universe: the template filled with the symbol, then the same
-    template = AssetSettings(
-        name="basket",
-        kind="basket",
-        symbol="ETHUSDT",
-        timeframe="1d",
-        path=str(tmp_path / "binance_{symbol}_1d.csv"),
-    )
+    template = _daily(tmp_path / "binance_{symbol}_1d.csv", kind="basket")
     assert asset_path(template, "ETHUSDT") == str(tmp_path / "binance_ETHUSDT_4h.csv")
     # no finer file either: the error names the file asked for
-    missing = AssetSettings(
-        name="btc",
-        kind="file",
-        symbol="BTCUSDT",
-        timeframe="1d",
-        path=str(tmp_path / "binance_BTCUSDT_1d.csv"),
-    )
     with pytest.raises(ConfigError, match=r"binance_BTCUSDT_1d\.csv not found"):
-        load_asset(missing)
+        load_asset(_daily(tmp_path / "binance_BTCUSDT_1d.csv"))
