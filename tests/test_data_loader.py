@@ -135,6 +135,16 @@ def test_bom_blank_lines_and_crlf_are_tolerated(tmp_path):
     pd.testing.assert_frame_equal(candles, iso)
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_semicolon_tab_or_bar_separated_csv_loads_the_same(tmp_path, sep):
+    iso, _ = load_candles(write(tmp_path, csv_lines(), "iso.csv"))
+    lines = [line.replace(",", sep) for line in csv_lines()]
+    candles, _ = load_candles(write(tmp_path, lines, "other.csv"))
+    pd.testing.assert_frame_equal(candles, iso)
+    headerless, _ = load_candles(write(tmp_path, lines[1:], "headerless.csv"))
+    assert len(headerless) == len(iso)
+
+
 def test_parquet_round_trip_index_or_column(tmp_path):
     iso, _ = load_candles(write(tmp_path, csv_lines(), "iso.csv"))
     iso.to_parquet(tmp_path / "candles.parquet")

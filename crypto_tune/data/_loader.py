@@ -153,11 +153,25 @@ def _read_json(path: Path, source: str) -> pd.DataFrame:
     return pd.DataFrame([row[:6] for row in rows], columns=["timestamp", *OHLCV])
 
 
+def _delimiter(path: Path) -> str:
+    """The file's field delimiter (comma, semicolon, tab or bar), from its first lines
+    (:class:`csv.Sniffer`); a comma when they do not tell."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            sample = handle.read(4096)
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except (OSError, csv.Error):
+        return ","
+
+
 def _read_csv(path: Path, source: str) -> tuple[pd.DataFrame, RowNames]:
     """Raw cells as text, header detected; returns the named columns and their file line numbers."""
     try:
         raw = pd.read_csv(
             path,
+            sep=_delimiter(path),
             header=None,
             dtype=str,
             keep_default_na=False,
