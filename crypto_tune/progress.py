@@ -15,9 +15,12 @@ in Phase 2) are the record. Failed trials count as done and never become the bes
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import sys
+import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 
@@ -82,4 +85,43 @@ class SweepProgress:
             self._bar = None
 
 
-__all__ = ["SweepProgress"]
+class TrialLines:
+    """The plain record of a long Phase 2 sweep in its log: a line on its first trial, then one
+    every ``every_s`` seconds: ``<label>: N in this process (R/s), best B with <its params>``
+    (the rate counts the trials after the first)."""
+
+    def __init__(self, label: str, logger: logging.Logger, every_s: float = 10.0) -> None:
+        self.label, self.logger, self.every_s = label, logger, every_s
+        self.count = 0
+        self.best = -math.inf
+        self.best_params: dict[str, Any] = {}
+        self.started = self.last = 0.0
+
+    def update(self, value: float, params: Mapping[str, Any]) -> None:
+        """One more trial of this process, its (first) objective ``value`` and parameters."""
+        now = time.perf_counter()
+        if self.count == 0:
+            self.started = now
+        self.count += 1
+        if value > self.best:
+            self.best, self.best_params = value, dict(params)
+        if self.count > 1 and now - self.last < self.every_s:
+            return
+        self.last = now
+        elapsed = now - self.started
+        rate = f" ({(self.count - 1) / elapsed:.1f}/s)" if self.count > 1 and elapsed > 0 else ""
+        shown = " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in self.best_params.items()
+        )
+        self.logger.info(
+            "%s: %d in this process%s, best %.4f with %s",
+            self.label,
+            self.count,
+            rate,
+            self.best,
+            shown,
+        )
+
+
+__all__ = ["SweepProgress", "TrialLines"]

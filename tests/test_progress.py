@@ -4,6 +4,7 @@ and the best so far; nothing extra in logs and CI."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pty
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from crypto_tune.progress import SweepProgress
+from crypto_tune.progress import SweepProgress, TrialLines
 
 
 class _Terminal(io.StringIO):
@@ -87,3 +88,23 @@ def test_walk_forward_counts_windows() -> None:
     bar.close()
     text = screen.getvalue()
     assert "walk-forward: 3/3 windows" in text and "best 1.1" in text
+
+
+def test_trial_lines_log_the_first_trial_then_every_interval(caplog) -> None:
+    """A line on the first trial (no rate yet), none within the interval, then one with the
+    rate of the trials after the first and the best value's parameters."""
+    logger = logging.getLogger("test.trial_lines")
+    lines = TrialLines("portfolio trials", logger, every_s=3600.0)
+    with caplog.at_level(logging.INFO, logger="test.trial_lines"):
+        lines.update(0.5, {"top_k": 2, "weights": "equal"})
+        lines.update(0.9, {"top_k": 3, "weights": "inverse_vol"})
+        lines.update(0.1, {"top_k": 1, "weights": "equal"})
+        lines.every_s = 0.0
+        lines.update(0.2, {"top_k": 4, "weights": "equal"})
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        messages[0] == "portfolio trials: 1 in this process, best 0.5000 with top_k=2 weights=equal"
+    )
+    assert len(messages) == 2
+    assert messages[1].startswith("portfolio trials: 4 in this process (")
+    assert messages[1].endswith("/s), best 0.9000 with top_k=3 weights=inverse_vol")

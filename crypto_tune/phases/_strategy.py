@@ -8,7 +8,6 @@ them) and each trial only runs :func:`crypto_tune.backtest.simulate_returns` per
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 
@@ -22,44 +21,13 @@ from crypto_tune.evaluation import (
 )
 from crypto_tune.phases._inputs import check_datasets, check_model_study
 from crypto_tune.phases._phase import Phase
+from crypto_tune.progress import TrialLines
 from crypto_tune.tracking import trial_run
 
 log = logging.getLogger("crypto_tune.strategy")
 
 
-class _Progress:
-    """Periodic progress of a long strategy sweep (one line every ``every_s`` seconds)."""
-
-    def __init__(self, every_s: float = 10.0) -> None:
-        self.every_s = every_s
-        self.count = 0
-        self.best = -np.inf
-        self.best_params: dict = {}
-        self.started = time.perf_counter()
-        self.last = self.started
-
-    def update(self, value: float, params: dict) -> None:
-        self.count += 1
-        if value > self.best:
-            self.best, self.best_params = value, params
-        now = time.perf_counter()
-        if self.count == 1 or now - self.last >= self.every_s:
-            self.last = now
-            rate = self.count / max(now - self.started, 1e-9)
-            shown = " ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in self.best_params.items()
-            )
-            log.info(
-                "strategy trials: %d in this process (%.1f/s), best %.4f with %s",
-                self.count,
-                rate,
-                self.best,
-                shown,
-            )
-
-
-_PROGRESS = _Progress()
+_PROGRESS = TrialLines("strategy trials", log)
 
 
 def strategy_fingerprint(

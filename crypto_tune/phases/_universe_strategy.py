@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.memo import memo
 from crypto_tune.objectives import strategy_values
+from crypto_tune.progress import TrialLines
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 from crypto_tune.universe import PortfolioParams, PortfolioResult, simulate_portfolio
 from crypto_tune.universe._dataset import UniverseDataset, prepare_universe
@@ -229,32 +229,7 @@ def universe_strategy_fingerprint(
 
 
 _TAGGED: set[str] = set()
-_PROGRESS = {"count": 0, "best": -np.inf, "last": 0.0, "start": 0.0}
-
-
-def _progress(value: float, settings: Settings) -> None:
-    now = time.perf_counter()
-    if _PROGRESS["count"] == 0:
-        _PROGRESS["start"] = now
-    _PROGRESS["count"] += 1
-    _PROGRESS["best"] = max(_PROGRESS["best"], value)
-    if _PROGRESS["count"] == 1 or now - _PROGRESS["last"] >= 10.0:
-        _PROGRESS["last"] = now
-        elapsed = now - _PROGRESS["start"]
-        rate = (_PROGRESS["count"] - 1) / elapsed if elapsed > 0 else 0.0
-        u = settings.universe
-        log.info(
-            "portfolio trials: %d in this process (%.1f/s), best %.4f; last top_k=%d n_drop=%s "
-            "rebalance=%d weights=%s -> %.4f",
-            _PROGRESS["count"],
-            rate,
-            _PROGRESS["best"],
-            u.top_k,
-            u.n_drop,
-            u.rebalance,
-            u.weights,
-            value,
-        )
+_PROGRESS = TrialLines("portfolio trials", log)
 
 
 def run_universe_strategy_trial(settings: Settings) -> float | list[float]:
@@ -275,7 +250,9 @@ def run_universe_strategy_trial(settings: Settings) -> float | list[float]:
         check_fingerprint(settings, fingerprint, phase="strategy", record=True)
         _TAGGED.add(name)
     values, _, _ = evaluate_universe(settings, context)
-    _progress(values[0], settings)
+    u = settings.universe
+    shown = {"top_k": u.top_k, "n_drop": u.n_drop, "rebalance": u.rebalance, "weights": u.weights}
+    _PROGRESS.update(values[0], shown)
     return values[0] if len(values) == 1 else list(values)
 
 
