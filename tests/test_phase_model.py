@@ -230,9 +230,13 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
         f"paths.outputs={outputs}",
         "hydra.sweeper.n_trials=2",
         "tracking.enabled=false",
+        "phase.pruner=none",  # the resumed process proposes new trials: none may be pruned
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len(_study(url, name).get_trials(states=(COMPLETE,))) == complete + 2
+    resumed = _study(url, name).get_trials(states=(COMPLETE,))
+    assert len(resumed) == complete + 2
+    # new parameters, not the start-up trials of the interrupted process again
+    assert not any(t.params in [r.params for r in resumed[:complete]] for t in resumed[complete:])
 
 
 def test_a_trial_whose_folds_all_score_alike_logs_no_icir_nan(outputs: Path) -> None:
