@@ -41,6 +41,9 @@ class DeferredInterrupt:
     Between trials (the sweeper asking Optuna for the next trial, or recording the last one) it
     is held and raised when the next trial starts, before any work, so the trial the sweeper has
     just created is marked FAIL too instead of staying RUNNING. A second Ctrl-C is never held.
+    Inside a trial it is recorded as well: raised in a finalizer (a LightGBM booster's
+    ``__del__`` run by the garbage collector), Python ignores it and the trial goes on, so the
+    next trial's start raises it.
     """
 
     def __init__(self) -> None:
@@ -53,9 +56,9 @@ class DeferredInterrupt:
         signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.in_task or self.requested:
+        held, self.requested = self.requested, True
+        if self.in_task or held:
             raise KeyboardInterrupt
-        self.requested = True
 
     def enter_task(self) -> None:
         self.in_task = True

@@ -243,6 +243,40 @@ def test_failure_guard_stops_a_sweep_that_keeps_failing() -> None:
     assert guard.record(InvalidTrialError("worse")) == "3 of 5 trials failed; last: worse"
 
 
+def test_a_ctrl_c_lost_in_a_finalizer_stops_the_next_trial(monkeypatch) -> None:
+    """SIGINT inside a trial raises at once; when it lands in a finalizer (a LightGBM booster's
+    ``__del__``), Python ignores the exception and the trial goes on: the next trial's start
+    raises it (CI lost one such Ctrl-C: the sweep ran to its end with exit 0)."""
+    import signal
+    import sys
+
+    from crypto_tune._sweep_guards import DeferredInterrupt
+
+    ignored: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    guard = DeferredInterrupt()
+    guard.enter_task()
+
+    class Finalised:
+        def __del__(self) -> None:
+            guard._handle(signal.SIGINT, None)
+
+    Finalised()  # collected at once: its __del__ takes the signal, and Python ignores it
+    assert len(ignored) == 1 and isinstance(ignored[0].exc_value, KeyboardInterrupt)
+    guard.in_task = False  # the trial ended normally
+    with pytest.raises(KeyboardInterrupt):
+        guard.enter_task()  # the next trial stops before any work
+    # between trials an interrupt is held (once); inside a trial it raises
+    held = DeferredInterrupt()
+    held._handle(signal.SIGINT, None)
+    with pytest.raises(KeyboardInterrupt):
+        held._handle(signal.SIGINT, None)  # a second Ctrl-C is never held
+    inside = DeferredInterrupt()
+    inside.enter_task()
+    with pytest.raises(KeyboardInterrupt):
+        inside._handle(signal.SIGINT, None)
+
+
 # Issue 22, item 7: commands that used to succeed (or fail) by accident.
 
 
