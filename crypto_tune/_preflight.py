@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -104,44 +105,74 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     folder = unwritable(settings)  # before Hydra makes its run folder there
     if folder is not None:
         raise ConfigError(folder)
-    _check_creatable(("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache))
+    _remove(_make_folders(("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache)))
     preflight_phase(settings, multirun=multirun)
     return settings
 
 
 def _check_input_files(settings: Settings) -> None:
     """Files named on the command line exist (before any work writes a cache or a study)."""
-    from pathlib import Path
-
     given = settings.best.from_file
     if settings.phase.name in ("best", "report") and given and not Path(given).is_file():
         raise ConfigError(f"best.from: no such file: {given}")
 
 
-def _check_creatable(*folders: tuple[str, str]) -> None:
-    """Each ``(key, folder)`` exists or can be made: the missing folders are created and removed
-    again (a folder that looks writable may still refuse, e.g. under /proc), so nothing is left
-    behind and a folder Hydra could not make fails here, in one line naming the key."""
-    from pathlib import Path
+def _make_folders(*folders: tuple[str, str]) -> list[Path]:
+    """Make each missing ``(key, folder)``, so a folder Hydra could not make fails here, in one
+    line naming the key (a folder that looks writable may still refuse, e.g. under /proc).
+    Returns the folders this call made, the deepest first, for :func:`_remove`: the check leaves
+    nothing behind.
 
+    Another process may run the same check at the same moment (two workers started together): a
+    folder it makes meanwhile is neither an error nor ours to remove, and a parent it removes
+    meanwhile is looked for again.
+    """
+    made: list[Path] = []
     for key, folder in folders:
-        path = Path(folder).absolute()
-        missing = []
-        while not path.exists() and path != path.parent:
-            missing.append(path)
-            path = path.parent
         try:
-            for made in reversed(missing):
-                made.mkdir()
+            for attempt in range(3):
+                try:
+                    made[:0] = _make_missing(Path(folder).absolute())
+                    break
+                except FileNotFoundError:  # a parent the other process made may be gone again
+                    if attempt == 2:
+                        raise
         except OSError as exc:
+            _remove(made)
             raise ConfigError(
                 f"{key}: cannot create {folder} ({exc.strerror or exc}): choose another folder "
                 f"with {key}=DIR"
             ) from None
-        finally:
-            for made in missing:  # the deepest first; only folders this check made (empty)
-                with contextlib.suppress(OSError):
-                    made.rmdir()
+    return made
+
+
+def _make_missing(path: Path) -> list[Path]:
+    """Make ``path`` and its missing parents; return those made here, the deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    made: list[Path] = []
+    try:
+        for step in reversed(missing):
+            try:
+                step.mkdir()
+            except FileExistsError:
+                if not step.is_dir():
+                    raise
+            else:
+                made.insert(0, step)
+    except OSError:
+        _remove(made)
+        raise
+    return made
+
+
+def _remove(made: list[Path]) -> None:
+    """Remove the folders a check made (the deepest first; only if still empty)."""
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 __all__ = ["preflight"]
