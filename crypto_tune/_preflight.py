@@ -105,7 +105,8 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     folder = unwritable(settings)  # before Hydra makes its run folder there
     if folder is not None:
         raise ConfigError(folder)
-    _remove(_make_folders(("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache)))
+    folders = (("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache))
+    _remove(_make_folders(*folders))
     preflight_phase(settings, multirun=multirun)
     return settings
 
