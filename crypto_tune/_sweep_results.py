@@ -4,6 +4,7 @@ trial completed ends with one line instead (the stock sweeper's ``study.best_tri
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,13 @@ def save_results(study: optuna.Study, n_directions: int, sweep_dir: Path) -> Non
     """Log the best trial (the Pareto front for several objectives) and write it to
     ``sweep_dir/optimization_results.yaml``; :class:`SweepAborted` when no trial completed."""
     results: dict[str, Any]
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        counts = {
-            state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
-            for state in (TrialState.FAIL, TrialState.PRUNED)
-        }
+    states = Counter(t.state for t in study.get_trials(deepcopy=False))
+    if not states[TrialState.COMPLETE]:
         raise SweepAborted(
             CryptoTuneError(
-                f"no trial of study {study.study_name} completed ({counts['fail']} failed, "
-                f"{counts['pruned']} pruned): each failure is in the warnings above"
+                f"no trial of study {study.study_name} completed ({states[TrialState.FAIL]} "
+                f"failed, {states[TrialState.PRUNED]} pruned): each failure is in the warnings "
+                "above"
             )
         )
     if n_directions < 2:

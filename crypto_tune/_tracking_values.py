@@ -65,4 +65,25 @@ def settings_params(settings: Settings) -> dict[str, Any]:
     return flatten(data)
 
 
-__all__ = ["code_version", "flatten", "settings_params"]
+def result_tags(settings: Settings, phase: str, document: Mapping[str, Any]) -> dict[str, str]:
+    """The tags of a result's run (``phase=best``, a walk-forward): what it ran on and with which
+    code, the universe's ``kind``, and where the document holds them its verdict and how it was
+    made."""
+    tags = {
+        "phase": phase,
+        "asset": settings.asset.name,
+        "code_version": code_version(),
+        "data_fingerprint": str(document["asset"]["data_fingerprint"]),
+    }
+    if settings.asset.kind == "universe":
+        tags["kind"] = "universe"
+    verdict = (document.get("robustness") or {}).get("verdict")
+    if verdict:
+        tags["verdict"] = str(verdict)
+    how = document.get("how")
+    if how:
+        tags["how"] = str(how["text"])
+    return tags
+
+
+__all__ = ["code_version", "flatten", "result_tags", "settings_params"]

@@ -40,7 +40,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from crypto_tune._tracking_datasets import dataset_source, datasets, log_datasets, mlflow_dataset
 from crypto_tune._tracking_store import Run, best_child_objective, experiment_id, open_mlflow
-from crypto_tune._tracking_values import code_version, flatten, settings_params
+from crypto_tune._tracking_values import code_version, flatten, result_tags, settings_params
 from crypto_tune.config import Settings, TrackingSettings
 from crypto_tune.logs import mask_secrets
 
@@ -311,6 +311,7 @@ __all__ = [
     "log_datasets",
     "mlflow_dataset",
     "open_sweep_run",
+    "result_tags",
     "settings_params",
     "start_run",
     "sweep_run",

@@ -375,3 +375,26 @@ def test_a_page_goes_to_mlflow_loading_plotly_from_the_cdn(tmp_path: Path) -> No
     text = logged[0].read_text(encoding="utf-8")
     assert '<script src="https://cdn.plot.ly/plotly-' in text and "data-plotlyjs" not in text
     assert logged[0].stat().st_size < 10_000
+
+
+def test_a_results_tags_say_what_it_ran_on_and_how_it_was_made(tmp_path: Path) -> None:
+    from crypto_tune.tracking import code_version, result_tags
+
+    settings = _settings(tmp_path, "tags")
+    best = {
+        "asset": {"data_fingerprint": "abc123"},
+        "robustness": {"verdict": "no evidence of an edge"},
+        "how": {"text": "holdout 2024 predicted by the model refit", "settings_key": "k"},
+    }
+    assert result_tags(settings, "best", best) == {
+        "phase": "best",
+        "asset": settings.asset.name,
+        "code_version": code_version(),
+        "data_fingerprint": "abc123",
+        "verdict": "no evidence of an edge",
+        "how": "holdout 2024 predicted by the model refit",
+    }
+    walkforward = result_tags(settings, "walkforward", {"asset": best["asset"]})
+    assert set(walkforward) == {"phase", "asset", "code_version", "data_fingerprint"}
+    universe = _settings(tmp_path, "tags", "asset=universe", "strategy=topk")
+    assert result_tags(universe, "walkforward", {"asset": best["asset"]})["kind"] == "universe"

@@ -239,16 +239,9 @@ def _print_table(document: dict, path: Path) -> None:
 
 def _log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path], page: Path) -> None:
     from crypto_tune.study import study_name
-    from crypto_tune.tracking import code_version, flatten, start_run
+    from crypto_tune.tracking import flatten, result_tags, start_run
 
-    tags = {
-        "phase": "best",
-        "asset": settings.asset.name,
-        "code_version": code_version(),
-        "data_fingerprint": document["asset"]["data_fingerprint"],
-        "verdict": document["robustness"]["verdict"],
-        "how": (document.get("how") or {}).get("text", ""),
-    }
+    tags = result_tags(settings, "best", document)
     with start_run(
         settings.tracking, study_name(settings, phase="best"), run_name="best", tags=tags
     ) as run:

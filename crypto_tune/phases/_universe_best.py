@@ -264,16 +264,9 @@ def _track(settings: Settings, document: dict[str, Any], files: list[Any]) -> No
     """The best run in MLflow (the study's ``best`` experiment): parameters, the IS/OOS and
     benchmark figures, the per-bar IC, the robustness numbers, the verdict; the files."""
     from crypto_tune.study import study_name
-    from crypto_tune.tracking import code_version, flatten, start_run
+    from crypto_tune.tracking import flatten, result_tags, start_run
 
-    tags = {
-        "phase": "best",
-        "asset": settings.asset.name,
-        "kind": "universe",
-        "code_version": code_version(),
-        "data_fingerprint": document["asset"]["data_fingerprint"],
-        "verdict": document["robustness"]["verdict"],
-    }
+    tags = result_tags(settings, "best", document)
     name = study_name(settings, phase="best")
     with start_run(settings.tracking, name, run_name="best", tags=tags) as run:
         if run is None:

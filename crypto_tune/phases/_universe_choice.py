@@ -63,6 +63,11 @@ class UniverseChoice:
         overrides or on replay), as :attr:`crypto_tune.phases._best_choice.Choice.trial_id`."""
         return None if self.overrides or self.model_overrides else self.trial_number
 
+    @property
+    def look_model(self) -> str:
+        """The model source that keys this run's holdout look: a replay's file's own."""
+        return self.model_origin or self.model_source
+
 
 def manual_overrides(settings: Settings) -> dict[str, Any]:
     """The ``strategy.*`` and ``universe.*`` values given on this run's command line."""
@@ -150,7 +155,7 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     what: dict[str, Any] = {
         "kind": "universe",
         "strategy": choice.tuned,
-        "model": choice.model_origin or choice.model_source,
+        "model": choice.look_model,
         "universe": dataclasses.asdict(settings.universe),
         "holdout": [str(split.holdout_start), str(split.holdout_end)],
     }
@@ -161,7 +166,7 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
         what["model_overrides"] = choice.model_overrides
     if retrain:
         what["retrain_months"] = retrain
-    if not (choice.model_origin or choice.model_source).startswith("study:"):
+    if not choice.look_model.startswith("study:"):
         # the config's model or a file's: its source alone does not say which parameters
         what["model_params"] = choice.model.params()
     entry = {

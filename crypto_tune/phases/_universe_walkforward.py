@@ -240,15 +240,9 @@ def _how_made(settings: Settings, data: UniverseDataset, n_windows: int) -> dict
 def _log_to_mlflow(settings: Settings, document: dict[str, Any], path: Any) -> None:
     """One run in ``<study.name>.walkforward``: the data, settings, stitched and per-window
     metrics, the document."""
-    from crypto_tune.tracking import code_version, flatten, log_datasets, start_run
+    from crypto_tune.tracking import flatten, log_datasets, result_tags, start_run
 
-    tags = {
-        "phase": "walkforward",
-        "asset": settings.asset.name,
-        "kind": "universe",
-        "code_version": code_version(),
-        "data_fingerprint": document["asset"]["data_fingerprint"],
-    }
+    tags = result_tags(settings, "walkforward", document)
     name = study_name(settings, phase="walkforward")
     with start_run(settings.tracking, name, run_name="walkforward", tags=tags) as run:
         if run is None:

@@ -261,14 +261,9 @@ def print_table(document: dict, path: Path) -> None:
 
 def log_to_mlflow(settings: Settings, document: dict, paths: dict[str, Path]) -> None:
     """One run in ``<study.name>.walkforward``: settings, stitched and per-window metrics, files."""
-    from crypto_tune.tracking import code_version, flatten, log_datasets, start_run
+    from crypto_tune.tracking import flatten, log_datasets, result_tags, start_run
 
-    tags = {
-        "phase": "walkforward",
-        "asset": settings.asset.name,
-        "code_version": code_version(),
-        "data_fingerprint": document["asset"]["data_fingerprint"],
-    }
+    tags = result_tags(settings, "walkforward", document)
     with start_run(
         settings.tracking,
         study_name(settings, phase="walkforward"),
