@@ -145,6 +145,31 @@ def check_fingerprint(
         )
 
 
+def check_studied_data(
+    settings: Settings, current: dict[str, Any], *, phases: tuple[str, ...]
+) -> None:
+    """Refuse a run that reads other data than its studies were tuned on (a best run or a report
+    over another file, or the file edited since): the studies' trials, their verdict and this
+    run's backtest would silently mix two markets. ``current``: this run's data inputs
+    (:data:`crypto_tune.fingerprint.DATA_KEYS`, a universe's ``label.universe`` too), compared
+    with each existing study's recorded fingerprint on the keys it records."""
+    from crypto_tune.fingerprint import ATTR, differences
+
+    for phase in phases:
+        study = cached_study(settings, phase=phase)
+        recorded = None if study is None else study.user_attrs.get(ATTR)
+        if study is None or not isinstance(recorded, dict):
+            continue
+        keys = [k for k in current if k in recorded]
+        changed = differences({k: recorded[k] for k in keys}, {k: current[k] for k in keys})
+        if changed:
+            raise ConfigError(
+                f"phase={settings.phase.name}: study '{study.study_name}' was tuned on other data "
+                f"than this run reads ({'; '.join(changed[:2])}): give the data it was tuned on, "
+                "or tune a new study on these data with experiment_name=<new name>"
+            )
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:

@@ -89,6 +89,18 @@ def _pg_reachable(url: str) -> bool:
         return False
 
 
+def _optuna_tables(url: str) -> None:
+    """Create Optuna's tables in the test database, in this one process. Workers started
+    together on a new database each create them (Optuna's create_all is not safe beside
+    another process: one fails with UniqueViolation on pg_type): the tests of several workers
+    must not depend on an earlier test having made them."""
+    import optuna
+
+    from crypto_tune.config._resolvers import database_url
+
+    optuna.storages.RDBStorage(database_url(url)).engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """URL of the project's test database; sets PostgreSQL up (scripts/pg-setup.sh) if needed."""
@@ -96,4 +108,5 @@ def pg_url() -> str:
         done = subprocess.run(["bash", str(PG_SETUP)], capture_output=True, text=True)
         if done.returncode != 0 or not _pg_reachable(TEST_PG_URL):
             pytest.fail(f"PostgreSQL setup failed: {done.stderr.strip()[-500:]}")
+    _optuna_tables(TEST_PG_URL)
     return TEST_PG_URL

@@ -487,9 +487,9 @@ def test_real_eth_4h_file_matches_sources_md():
 
 def test_real_eth_1h_file_loads_fast_with_its_gaps():
     path = real("binance_ETHUSDT_1h.csv")
-    began = time.perf_counter()
+    began = time.process_time()  # CPU time: a loaded machine does not slow it down
     candles, report = load_candles(path)
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert report.n_rows == 72_583 and report.timeframe == "1h"
     assert len(report.gaps) == 28 and report.missing_bars == 128
     window = [g for g in report.gaps if 2021 <= g.after.year <= 2024]

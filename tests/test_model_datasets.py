@@ -14,7 +14,7 @@ import pytest
 from crypto_tune.cli import preflight
 from crypto_tune.dataset import prepare_dataset
 from crypto_tune.memo import clear_memos
-from crypto_tune.model._lightgbm import _DATASETS, fit_booster
+from crypto_tune.model._lightgbm import _DATASETS, fit_booster, predict
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def _predict(x, y, fold, model, *, seed: int = 1, data_key: str | None = None) -
     booster, best = fit_booster(
         x, y, fold.train_idx, fold.valid_idx, model, seed=seed, data_key=data_key
     )
-    return booster.predict(x[fold.test_idx], num_iteration=best)
+    # the project's predict: a bare booster.predict beside another thread's fit set-up can crash
+    # LightGBM and resets the thread count that fit boosts with (crypto_tune/model/_lightgbm.py)
+    return predict(booster, x[fold.test_idx], num_iteration=best)
 
 
 def test_reused_datasets_predict_as_fresh_ones_whatever_the_trial(data) -> None:

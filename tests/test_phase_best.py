@@ -229,3 +229,18 @@ def test_a_retrained_holdout_says_so_and_keeps_the_refit_result(tuned: Path) -> 
     assert kept and kept[-1]["metrics"] == plain["metrics"]  # the refit result is still there
     for name in (kept[-1]["files"]["curves"], kept[-1]["files"]["trades"]):
         assert name.startswith("workflow.best.2") and (best_dir(tuned) / name).is_file()
+
+
+@pytest.mark.parametrize("phase", ["best", "report"])
+def test_other_data_than_the_studies_were_tuned_on_is_refused(tuned: Path, phase: str) -> None:
+    """The same study name over another market (here the synthetic market without its planted
+    signal; a user's other file, or the same file edited): before, the best run refit the tuned
+    model on it and judged it with the studies' trials, exit 0."""
+    done = run_cli(f"phase={phase}", f"paths.outputs={tuned}", "asset.synthetic.planted_ic=0.1")
+    assert done.returncode == 2, done.stdout[-2000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(
+        f"crypto-tune: error: phase={phase}: study 'default.SYNTH.4h.all.static.h1.model' was "
+        "tuned on other data than this run reads (data "
+    ), line
+    assert "experiment_name=<new name>" in line

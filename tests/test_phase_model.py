@@ -205,20 +205,27 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(outputs: Path) -> None:
     sweep = subprocess.Popen(
         args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    name = "default.SYNTH.4h.all.static.h1.model"
+    url = f"sqlite:///{outputs}/optuna.db"
     lines = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         line = sweep.stdout.readline()
         lines.append(line)
-        if "trial 2 |" in line:
+        if "trial 2 |" in line or not line:
             break
-    time.sleep(0.1)  # let the sweeper record trial 2; the signal then lands inside trial 3
+    assert "trial 2 |" in lines[-1], "".join(lines)[-2000:]
+    # The line is logged inside trial 2: a signal then would still fail it. Wait until the
+    # sweeper has recorded it COMPLETE (a fixed sleep lost that race on a loaded machine); the
+    # signal then lands between trials or inside trial 3.
+    study = _study(url, name)
+    while not any(t.number == 2 for t in study.get_trials(states=(COMPLETE,))):
+        assert sweep.poll() is None and time.monotonic() < deadline, "trial 2 not recorded"
+        time.sleep(0.05)
     sweep.send_signal(signal.SIGINT)
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
-    name = "default.SYNTH.4h.all.static.h1.model"
-    url = f"sqlite:///{outputs}/optuna.db"
     trials = _study(url, name).get_trials()
     complete = sum(t.state == COMPLETE for t in trials)
     assert complete >= 3

@@ -143,8 +143,12 @@ def _assert_consistent(trials: list[optuna.trial.FrozenTrial]) -> None:
 def test_three_workers_share_one_study(pg_url: str, outputs: Path, experiment: str) -> None:
     n = 2
     name = f"{experiment}.SYNTH.4h.all.static.h1.model"
+    # No worker dies here: a long grace period, so three live workers on a loaded machine never
+    # judge each other's trial stale (at 4 s, one heartbeat held up 3 s would fail a trial).
+    live = {"CRYPTO_TUNE_GRACE": "60"}
     started = [
-        Worker(_args(pg_url, outputs, experiment, n), outputs.parent / f"w{k}") for k in range(3)
+        Worker(_args(pg_url, outputs, experiment, n), outputs.parent / f"w{k}", live)
+        for k in range(3)
     ]
     with workers(*started):
         for worker in started:

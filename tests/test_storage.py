@@ -167,8 +167,9 @@ def test_a_worker_reads_its_running_trials_back_as_the_database_holds_them(tmp_p
     write or the tell send its reads back to the database."""
     import sqlalchemy
 
+    # heartbeats far apart: the heartbeat thread's queries (same engine) never land in a count
     worker = WorkerStorage(
-        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=1, grace=2, db_wait=5)
+        f"sqlite:///{tmp_path}/optuna.db", WorkerOptions(heartbeat=60, grace=120, db_wait=5)
     )
     study = optuna.create_study(
         study_name="s", storage=worker, sampler=optuna.samplers.RandomSampler(seed=0)
@@ -242,7 +243,8 @@ def test_the_caches_reads_of_own_trials_are_served_from_memory(tmp_path):
     import sqlalchemy
 
     url = f"sqlite:///{tmp_path}/optuna.db"
-    worker = WorkerStorage(url, WorkerOptions(heartbeat=1, grace=2, db_wait=5))
+    # heartbeats far apart: the heartbeat thread's queries (same engine) never land in a count
+    worker = WorkerStorage(url, WorkerOptions(heartbeat=60, grace=120, db_wait=5))
     study = optuna.create_study(
         study_name="s", storage=worker, sampler=optuna.samplers.RandomSampler(seed=0)
     )

@@ -178,8 +178,11 @@ def test_an_interrupted_sweep_says_so(outputs: Path, experiment: str) -> None:
     import signal
 
     args = ["-m", "phase=model", *FAST, f"paths.outputs={outputs}", f"experiment_name={experiment}"]
+    # trials of a second or more, nearly all of it training: the signal lands in trial 2's folds
+    slow = ["model.num_boost_round=800", "model.early_stopping_rounds=800"]
+    slow += ["model.learning_rate=0.001", "model.num_leaves=31", "model.min_data_in_leaf=20"]
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "crypto_tune", *args, "hydra.sweeper.n_trials=200"],
+        [sys.executable, "-m", "crypto_tune", *args, *slow, "hydra.sweeper.n_trials=200"],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -189,7 +192,13 @@ def test_an_interrupted_sweep_says_so(outputs: Path, experiment: str) -> None:
     for line in sweep.stdout:  # until trial 1 is done (or the process ended)
         if "trial 1 |" in line:
             break
-    time.sleep(0.1)  # the signal lands inside trial 2
+    # Not at once: the line is logged inside trial 1, before its run closes (a signal then kills
+    # trial 1), and one landing in MLflow's own calls can leave a run RUNNING. Once trial 2 has
+    # reported its first fold, it is training the next ones: the signal lands there.
+    study, deadline = _only_study(outputs), time.monotonic() + 300
+    while not any(t.number == 2 and t.intermediate_values for t in study.trials):
+        assert sweep.poll() is None and time.monotonic() < deadline, "trial 2 reported no fold"
+        time.sleep(0.01)
     sweep.send_signal(signal.SIGINT)
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, err[-2000:]

@@ -25,8 +25,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Per request: a server's first answers can take seconds on a loaded machine (the search below
+# is not retried).
+TIMEOUT_S = 30
+
+
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
         return json.loads(response.read())
 
 
@@ -34,7 +39,7 @@ def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         return json.loads(response.read())
 
 

@@ -126,6 +126,14 @@ def test_a_null_universe_has_no_edge(tmp_path: Path) -> None:
     assert best["robustness"]["significant"] is False
     assert "do not trade" in best["robustness"]["verdict"]
     assert abs(best["metrics"]["model"]["rank_ic"]) < 0.03
+    # the same files rewritten with other candles: the studies' verdict would judge another market
+    write_universe(tmp_path / "data", universe_candles(n_symbols=6, n_bars=3000, seed=5))
+    done = run_cli("phase=best", "strategy=topk", *base)
+    assert done.returncode == 2
+    assert (
+        f"phase=best: study '{name}.model' was tuned on other data than this run reads (data "
+        in (done.stderr)
+    )
 
 
 @pytest.mark.slow

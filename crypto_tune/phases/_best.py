@@ -31,7 +31,7 @@ from crypto_tune.phases._best_output import (
 )
 from crypto_tune.phases._best_robustness import _robustness
 from crypto_tune.phases._best_runs import _combine, _run_member
-from crypto_tune.phases._inputs import check_datasets, check_model_study
+from crypto_tune.phases._inputs import check_datasets, check_model_study, check_same_data
 from crypto_tune.phases._phase import Phase
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
 
@@ -111,6 +111,8 @@ def preflight_best(settings: Settings, *, multirun: bool) -> None:
 
     check_model_study(settings)
     best_params(load_study(settings, phase="strategy"))
+    from_study = settings.phase.model_source == "study"
+    check_same_data(settings, phases=("model", "strategy") if from_study else ("strategy",))
 
 
 def _run_with_studied_objective(settings: Settings) -> None:

@@ -1,5 +1,5 @@
 """The checks the phases share before any work: the storage reachable, every member's dataset
-readable and valid, the Phase 1 study's best model present."""
+readable and valid, the data the studies were tuned on, the Phase 1 study's best model present."""
 
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ def check_datasets(
             check_funding_covers(costs, when[[int(traded.min()), int(traded.max())]])
 
 
+def check_same_data(settings: Settings, *, phases: tuple[str, ...]) -> None:
+    """This run reads the data its ``phases``' studies were tuned on (a best run or a report over
+    another file would mix two markets): :func:`crypto_tune.study.check_studied_data`."""
+    from crypto_tune.dataset import member_settings, prepare_dataset
+    from crypto_tune.fingerprint import DATA_KEYS, data_fingerprint
+    from crypto_tune.study import check_studied_data
+
+    current = data_fingerprint(settings, [prepare_dataset(m) for m in member_settings(settings)])
+    check_studied_data(settings, {k: current.get(k) for k in DATA_KEYS}, phases=phases)
+
+
 def check_model_study(settings: Settings) -> None:
     """The Phase 1 study's best parameters readable, when the model comes from the study."""
     if settings.phase.model_source != "study":
@@ -47,4 +58,4 @@ def check_model_study(settings: Settings) -> None:
     best_params(load_study(settings, phase="model"))
 
 
-__all__ = ["check_datasets", "check_model_study"]
+__all__ = ["check_datasets", "check_model_study", "check_same_data"]

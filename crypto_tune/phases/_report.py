@@ -8,7 +8,7 @@ from typing import Any
 
 from crypto_tune.config import Settings
 from crypto_tune.exceptions import ConfigError
-from crypto_tune.phases._inputs import check_datasets
+from crypto_tune.phases._inputs import check_datasets, check_same_data
 from crypto_tune.phases._phase import Phase
 from crypto_tune.phases._results import fold_ic_frame, load_best, log_report
 
@@ -59,8 +59,9 @@ def _study_or_none(settings: Settings, phase: str) -> Any:
 
 
 def preflight_report(settings: Settings, *, multirun: bool) -> None:
-    """The storage reachable and the data readable."""
+    """The storage reachable, the data readable and the studies' own."""
     check_datasets(settings, storage=True, trades="holdout")
+    check_same_data(settings, phases=("model", "strategy"))
 
 
 PHASE = Phase(run=run_report, preflight=preflight_report)
