@@ -42,6 +42,7 @@ def test_a_folder_is_every_candle_file_of_the_timeframe(folder: Path, tmp_path: 
             *COMMON,
             f"asset.path={folder}",
             "asset.symbols=[S2USDT,S0USDT]",
+            "universe.min_symbols=2",
             f"paths.outputs={tmp_path}",
         ]
     )
@@ -70,8 +71,61 @@ def test_errors_name_the_key(folder: Path, tmp_path: Path) -> None:
                 *COMMON,
                 f"asset.path={folder}",
                 "asset.symbols=[S0USDT,S1USDT]",
+                "universe.min_symbols=2",
                 "split.tune_start=2019-01-01",
                 "split.tune_end=2019-12-31",
                 f"paths.outputs={tmp_path}",
             ]
         )
+
+
+def _universe(tmp_path: Path, **candles: object) -> list[str]:
+    template = write_universe(tmp_path / "data", universe_candles(n_symbols=3, **candles))
+    return [
+        *COMMON,
+        f"asset.path='{template}'",
+        "asset.symbols=[S0USDT,S1USDT,S2USDT]",
+        f"paths.outputs={tmp_path / 'out'}",
+    ]
+
+
+def test_fewer_symbols_than_a_bar_needs_is_refused(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^universe\.min_symbols: 3 symbols must trade at a "
+        r"bar .* the universe has 2 \(S0USDT, S1USDT\)",
+    ):
+        preflight(
+            [
+                *COMMON,
+                f"asset.path={folder}",
+                "asset.symbols=[S0USDT,S1USDT]",
+                f"paths.outputs={tmp_path}",
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    ("candles", "block"),
+    [
+        # listed from 2022 on: before, fold 0 trained on no row and LightGBM crashed (exit 139)
+        ({"late": {2: 2400}}, "fold 0's train block"),
+        # delisted in the tuning period: the last fold's test block and the holdout are empty
+        ({"gaps": {2: (1600, 3000)}}, "fold 2's test block"),
+    ],
+)
+def test_a_block_without_panel_rows_is_refused(
+    tmp_path: Path, candles: dict[str, object], block: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        preflight(_universe(tmp_path, **candles))
+    message = str(refused.value)
+    assert message.startswith(f"universe: {block} (")
+    assert "has no panel rows: fewer than universe.min_symbols=3 symbols" in message
+    assert "(listed then: S0USDT, S1USDT)" in message
+
+
+def test_an_empty_holdout_is_refused(tmp_path: Path) -> None:
+    args = _universe(tmp_path, gaps={2: (2180, 3000)})  # gone from 2021-12-29
+    with pytest.raises(ConfigError, match=r"^universe: the holdout \(.*\) has no panel rows"):
+        preflight(args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,41 @@ def _before_final(candles: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return candles[candles.index < stamp]
 
 
+def _check_blocks_have_rows(
+    panel: Panel,
+    candles: dict[str, pd.DataFrame],
+    folds: Sequence[Fold],
+    holdout: Fold,
+    settings: Settings,
+) -> None:
+    """Every fold's train and test block and the holdout hold panel rows (a train block with no
+    labelled row crashed LightGBM; an empty test block or holdout was scored or traded as if
+    it were there): refused in one line naming the block, its period and the symbols listed."""
+    blocks = [(f"fold {f.number}'s train block", f.train_idx) for f in folds]
+    blocks += [(f"fold {f.number}'s test block", f.test_idx) for f in folds]
+    blocks.append(("the holdout", holdout.test_idx))
+    in_panel = np.zeros(len(panel.index), dtype=bool)
+    in_panel[panel.bar] = True
+    labelled = np.zeros(len(panel.index), dtype=bool)
+    labelled[panel.bar[np.isfinite(panel.label)]] = True
+    for name, bars in blocks:
+        bars = np.asarray(bars, dtype=np.int64)
+        needed = labelled if "train" in name else in_panel
+        if not len(bars) or needed[bars].any():
+            continue
+        start, end = panel.index[bars[0]], panel.index[bars[-1]]
+        listed = [
+            s for s, c in candles.items() if len(c) and c.index[0] <= end and c.index[-1] >= start
+        ]
+        universe = settings.universe
+        raise ConfigError(
+            f"universe: {name} ({start:%Y-%m-%d}..{end:%Y-%m-%d}) has no panel rows: fewer than "
+            f"universe.min_symbols={universe.min_symbols} symbols trade there past their warm-up "
+            f"(listed then: {', '.join(listed) or 'none'}); move split.tune_start or the holdout, "
+            "lower universe.min_symbols or add symbols"
+        )
+
+
 _MEMORY: dict[str, UniverseDataset] = memo("universe_datasets", {})
 
 
@@ -114,6 +150,12 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
     """Load, panel and fold the universe of ``settings`` (memoised per process)."""
     asset, universe = settings.asset, settings.universe
     files = universe_files(asset)
+    if len(files) < universe.min_symbols:
+        raise ConfigError(
+            f"universe.min_symbols: {universe.min_symbols} symbols must trade at a bar for it to "
+            f"be in the panel, the universe has {len(files)} ({', '.join(files)}): lower "
+            "universe.min_symbols or add symbols"
+        )
     memo_key = _key(
         {
             "files": files,
@@ -160,6 +202,7 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
             f"universe: its calendar runs from {panel.index[0]:%Y-%m-%d} to "
             f"{panel.index[-1]:%Y-%m-%d}, too little for the split: {exc}"
         ) from None
+    _check_blocks_have_rows(panel, candles, folds, holdout, settings)
     fingerprints = {s: data_fingerprint(c) for s, c in candles.items()}
     data = _key(fingerprints)
     features = _key(
