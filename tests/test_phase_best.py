@@ -244,3 +244,34 @@ def test_other_data_than_the_studies_were_tuned_on_is_refused(tuned: Path, phase
         "tuned on other data than this run reads (data "
     ), line
     assert "experiment_name=<new name>" in line
+
+
+def test_a_holdout_cut_short_by_the_data_says_so(tmp_path: Path) -> None:
+    """A file ending a week into the holdout: before, the result named the whole configured
+    holdout and its out-of-sample figures read as if they covered it."""
+    from crypto_tune.data import synthetic_market
+
+    candles = synthetic_market(seed=3, n_bars=3000, planted_ic=0.1).candles
+    path = tmp_path / "short.csv"
+    short = candles[candles.index < "2022-01-08"]  # debug=fast: holdout 2022-01-01..2022-05-15
+    short.rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    outputs = tmp_path / "outputs"
+    args = ["asset=csv", f"asset.path={path}", "asset.symbol=SHORT", "debug=fast"]
+    args += [f"paths.outputs={outputs}", "tracking.enabled=false"]
+    for phase, trials in (("model", 2), ("strategy", 20)):
+        done = run_cli("-m", f"phase={phase}", f"hydra.sweeper.n_trials={trials}", *args)
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = run_cli("phase=best", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = " (data 2022-01-01 00:00..2022-01-07 20:00 only: 42 bars, 5% of the period)"
+    assert f"holdout 2022-01-01..2022-05-15{said}\n" in done.stdout
+    assert "holds data from 2022-01-01 00:00 to 2022-01-07 20:00 only" in done.stdout + done.stderr
+    document = json.loads((best_dir(outputs) / "workflow.best.json").read_text())
+    assert document["periods"]["holdout_data"] == {
+        "first": "2022-01-01 00:00",
+        "last": "2022-01-07 20:00",
+        "bars": 42,
+        "share": 0.0519,
+        "short": True,
+    }
+    assert said in document["how"]["text"]

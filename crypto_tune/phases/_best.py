@@ -15,13 +15,14 @@ explanations (``_best_document``) and the outputs (``_best_output``).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.evaluation import portfolio_context, single_context
 from crypto_tune.phases._best_choice import _choose
 from crypto_tune.phases._best_document import _buy_and_hold, _document, _explain
 from crypto_tune.phases._best_evaluator import Evaluator
-from crypto_tune.phases._best_how import describe_how
+from crypto_tune.phases._best_how import describe_how, holdout_coverage
 from crypto_tune.phases._best_looks import record_look
 from crypto_tune.phases._best_output import (
     _log_to_mlflow,
@@ -30,7 +31,7 @@ from crypto_tune.phases._best_output import (
     best_report,
 )
 from crypto_tune.phases._best_robustness import _robustness
-from crypto_tune.phases._best_runs import _combine, _run_member
+from crypto_tune.phases._best_runs import MemberRun, _combine, _run_member
 from crypto_tune.phases._inputs import check_datasets, check_model_study, check_same_data
 from crypto_tune.phases._phase import Phase
 from crypto_tune.timeframes import periods_per_year, timeframe_minutes
@@ -83,7 +84,9 @@ def run_best(settings: Settings) -> None:
         holdout_looks=looks["looks"],
     )
     document = _document(settings, runs, choice, in_sample, out_of_sample, robustness, ppy)
-    document["how"] = describe_how(settings, choice, looks)
+    coverage = _holdout_coverage(settings, runs)
+    document["periods"]["holdout_data"] = coverage
+    document["how"] = describe_how(settings, choice, looks, coverage)
     if portfolio is not None:
         document["portfolio"] = portfolio
     hold = _buy_and_hold(runs)
@@ -96,6 +99,17 @@ def run_best(settings: Settings) -> None:
 
         print_portfolio(portfolio)
     _log_to_mlflow(settings, document, paths, page)
+
+
+def _holdout_coverage(settings: Settings, runs: list[MemberRun]) -> dict[str, Any]:
+    """What the members' data cover of the holdout (:func:`holdout_coverage`)."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex([], tz="UTC")
+    for run in runs:
+        index = pd.DatetimeIndex(run.dataset.candles.index)
+        times = times.union(index[run.dataset.holdout.test_idx])
+    return holdout_coverage(settings, times)
 
 
 def preflight_best(settings: Settings, *, multirun: bool) -> None:

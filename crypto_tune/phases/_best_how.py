@@ -5,10 +5,15 @@ holdout. The JSON (``how``), the terminal, the report and MLflow all read this d
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pandas as pd
 
 from crypto_tune.config import Settings
 from crypto_tune.phases._best_choice import Choice
+
+log = logging.getLogger("crypto_tune.best")
 
 
 def holdout_model_text(retrain_months: int) -> str:
@@ -18,6 +23,31 @@ def holdout_model_text(retrain_months: int) -> str:
             "(expanding window, same purge)"
         )
     return "one refit on the whole tuning period"
+
+
+def holdout_coverage(settings: Settings, times: pd.DatetimeIndex) -> dict[str, Any]:
+    """What the bars ``times`` cover of the holdout (:func:`crypto_tune.splits.period_coverage`);
+    a file ending early cuts the holdout short: its figures are over the bars it holds, and the
+    run warns and says so."""
+    from crypto_tune.splits import period_coverage
+    from crypto_tune.timeframes import timeframe_delta
+
+    split = settings.split
+    coverage = period_coverage(
+        times, split.holdout_start, split.holdout_end, timeframe_delta(settings.asset.timeframe)
+    )
+    if coverage["short"]:
+        log.warning(
+            "the holdout %s..%s holds data from %s to %s only (%d bars, %.0f%% of the period): "
+            "its out-of-sample figures are over those bars",
+            split.holdout_start,
+            split.holdout_end,
+            coverage["first"],
+            coverage["last"],
+            coverage["bars"],
+            100 * coverage["share"],
+        )
+    return coverage
 
 
 def keyed(group: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +70,17 @@ def overrides_text(overrides: dict[str, Any]) -> str:
     return "overrides " + ", ".join(f"{k}={v}" for k, v in overrides.items())
 
 
-def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> dict[str, Any]:
-    """The ``how`` section of ``workflow.best.json`` (with a one-line ``text``)."""
+def describe_how(
+    settings: Settings,
+    choice: Choice,
+    looks: dict[str, Any],
+    coverage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``how`` section of ``workflow.best.json`` (with a one-line ``text``); ``coverage``:
+    what the data cover of the holdout (:func:`crypto_tune.splits.period_coverage`), said when
+    short."""
+    from crypto_tune.splits import coverage_text
+
     split = settings.split
     retrain = int(settings.best.retrain_months)
     overrides = {
@@ -51,7 +90,8 @@ def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> d
     holdout = [str(split.holdout_start), str(split.holdout_end)]
     n_looks, this = int(looks.get("looks", 1)), int(looks.get("this_look", 1))
     parts = [
-        f"holdout {holdout[0]}..{holdout[1]} predicted by {holdout_model_text(retrain)}",
+        f"holdout {holdout[0]}..{holdout[1]}{coverage_text(coverage) if coverage else ''} "
+        f"predicted by {holdout_model_text(retrain)}",
         f"model {choice.model_source}",
         f"strategy {choice.strategy_source} (selection {settings.best.selection}, "
         f"objective {' + '.join(settings.strategy.objectives)})",
@@ -74,4 +114,4 @@ def describe_how(settings: Settings, choice: Choice, looks: dict[str, Any]) -> d
     }
 
 
-__all__ = ["describe_how", "holdout_model_text"]
+__all__ = ["describe_how", "holdout_coverage", "holdout_model_text"]

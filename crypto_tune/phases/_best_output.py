@@ -22,6 +22,7 @@ from crypto_tune.dataset import write_atomic_parquet
 from crypto_tune.phases._best_document import BENCHMARK_KEYS
 from crypto_tune.phases._best_runs import MemberRun
 from crypto_tune.phases._results import best_folder, fold_ic_frame
+from crypto_tune.splits import coverage_text
 from crypto_tune.strategies import RULES
 
 log = logging.getLogger("crypto_tune.best")
@@ -192,6 +193,7 @@ def _print_table(document: dict, path: Path) -> None:
         f"== best run: {document['asset']['name']} {document['asset']['timeframe']}, "
         f"tune {document['periods']['tune'][0]}..{document['periods']['tune'][1]}, "
         f"holdout {document['periods']['holdout'][0]}..{document['periods']['holdout'][1]}"
+        f"{coverage_text(covered) if (covered := document['periods'].get('holdout_data')) else ''}"
     )
     how = document.get("how") or {}
     if how.get("text"):

@@ -29,6 +29,7 @@ from crypto_tune import metrics
 from crypto_tune._json import json_value
 from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.model import fit_booster, predict, refit_rounds
+from crypto_tune.phases._best_how import holdout_coverage
 from crypto_tune.phases._universe_choice import (
     choose_universe,
     describe_universe_how,
@@ -144,6 +145,7 @@ def run_universe_best(settings: Settings) -> None:
     data, ppy = context.data, context.periods_per_year
     fee = portfolio_params(settings).fee
     symbols = data.panel.symbols
+    coverage = holdout_coverage(settings, data.panel.index[data.holdout.test_idx])
     is_results = [run_segment(settings, context, s) for s in context.segments]
     is_bench = np.concatenate([buy_and_hold(s.returns, s.tradable) for s in context.segments])
     holdout = holdout_predictions(
@@ -193,6 +195,7 @@ def run_universe_best(settings: Settings) -> None:
         "periods": {
             "tune": [split.tune_start, split.tune_end],
             "holdout": [split.holdout_start, split.holdout_end],
+            "holdout_data": coverage,
         },
         "model": {
             "source": choice.model_source,
@@ -242,7 +245,7 @@ def run_universe_best(settings: Settings) -> None:
         },
         "costs": {**settings.strategy.costs.describe(), "slippage": settings.strategy.slippage},
         "robustness": robustness,
-        "how": describe_universe_how(choice, looks),
+        "how": describe_universe_how(choice, looks, coverage),
     }
     path = _target_path(settings, looks["key"])  # best.overwrite; never the replayed file
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -180,16 +180,21 @@ def record_universe_look(choice: UniverseChoice) -> dict[str, Any]:
     return record_holdout_look(settings, what, entry)
 
 
-def describe_universe_how(choice: UniverseChoice, looks: dict[str, Any]) -> dict[str, Any]:
+def describe_universe_how(
+    choice: UniverseChoice, looks: dict[str, Any], coverage: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """How the universe's result was made (the ``how`` of the document, with a ``text``), with
     the keys of a single asset's (:func:`crypto_tune.phases._best_how.describe_how`)."""
+    from crypto_tune.splits import coverage_text
+
     settings = choice.settings
     split = settings.split
     retrain = int(settings.best.retrain_months)
     n, this = looks["looks"], looks["this_look"]
     overrides = {**keyed("model", choice.model_overrides), **choice.overrides}
     text = (
-        f"holdout {split.holdout_start}..{split.holdout_end} predicted by "
+        f"holdout {split.holdout_start}..{split.holdout_end}"
+        f"{coverage_text(coverage) if coverage else ''} predicted by "
         f"{holdout_model_text(retrain)} (one model over the pooled panel); "
         f"model {choice.model_source}; portfolio {choice.source} "
         f"(objective {settings.strategy.objective}); {overrides_text(overrides)}; "

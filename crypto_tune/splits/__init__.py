@@ -6,6 +6,7 @@ Example::
     print(fold_table(folds, feats.index))
 """
 
+from crypto_tune.splits._coverage import coverage_text, period_coverage
 from crypto_tune.splits._folds import (
     Fold,
     fold_table,
@@ -14,4 +15,12 @@ from crypto_tune.splits._folds import (
     walk_forward_folds,
 )
 
-__all__ = ["Fold", "fold_table", "holdout_split", "static_folds", "walk_forward_folds"]
+__all__ = [
+    "Fold",
+    "coverage_text",
+    "fold_table",
+    "holdout_split",
+    "period_coverage",
+    "static_folds",
+    "walk_forward_folds",
+]
