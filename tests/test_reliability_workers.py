@@ -194,21 +194,23 @@ def test_a_killed_worker_loses_no_trial_and_the_study_completes(
             return [t for t, k in _top_k(pg_url, name) if t.state == State.RUNNING and k == marker]
 
         _poll(lambda: bool(running_of("18")), 300, "the live worker to run a trial", (live,))
+        seen: list[optuna.trial.FrozenTrial] = []  # the victim's RUNNING trials, last look
+
+        def in_its_second_trial() -> bool:
+            trials = _top_k(pg_url, name)  # one look: the kill follows it at once
+            seen[:] = [t for t, k in trials if t.state == State.RUNNING and k == "17"]
+            return bool(seen) and any(t.state == State.COMPLETE and k == "17" for t, k in trials)
+
         for attempt in range(3):  # a kill between two trials (a few ms of ~2 s) is retried
             victim = Worker(victim_args, outputs.parent / f"victim{attempt}", retry)
             with workers(victim):
                 _poll(
-                    lambda: (
-                        any(
-                            t.state == State.COMPLETE and k == "17" for t, k in _top_k(pg_url, name)
-                        )
-                        and bool(running_of("17"))
-                    ),
+                    in_its_second_trial,
                     300,
                     "the victim to complete one trial and start the next",
                     (victim, live),
                 )
-                target = running_of("17")[-1]
+                target = seen[-1]  # (a second look found none when that trial had just ended)
                 os.kill(victim.process.pid, signal.SIGKILL)
                 killed_at = time.monotonic()
                 victim.wait(60)

@@ -202,17 +202,19 @@ def test_workers_through_the_grpc_proxy_share_a_study_and_bury_a_killed_one(
             worker_env,
         )
         with running(victim):
+            seen: list[optuna.trial.FrozenTrial] = []  # RUNNING and beating, last look
 
-            def beating() -> list[optuna.trial.FrozenTrial]:
-                beats = _heartbeats(pg_url, name)
-                return [
+            def beating() -> bool:
+                beats = _heartbeats(pg_url, name)  # one look: the kill follows it at once
+                seen[:] = [
                     t
                     for t in _trials(pg_url, name)
                     if t.state == State.RUNNING and beats.get(t.number)
                 ]
+                return bool(seen)
 
-            _poll(lambda: bool(beating()), 300, "the victim's trial to beat", (victim, server))
-            target = beating()[0]
+            _poll(beating, 300, "the victim's trial to beat", (victim, server))
+            target = seen[0]  # (a second look found none when that trial had just ended)
             os.kill(victim.process.pid, signal.SIGKILL)
             victim.wait(60)
         assert "Storage: grpc://127.0.0.1" in victim.output()
