@@ -29,6 +29,7 @@ from crypto_tune.exceptions import ConfigError
 from crypto_tune.storage._check import check_database, check_sqlite_folder
 from crypto_tune.storage._options import WorkerOptions
 from crypto_tune.storage._proxy import ProxyWorkerStorage, check_proxy, client
+from crypto_tune.storage._schema import tables_made_one_at_a_time
 from crypto_tune.storage._url import StorageURL
 from crypto_tune.storage._workers import WorkerStorage
 
@@ -100,9 +101,10 @@ def open_storage(url: StorageURL | str, *, outputs: Path | str | None = None) ->
         else:
             if not url.is_sqlite:
                 check_database(url)
-            _STORAGES[key] = optuna.storages.RDBStorage(
-                url.url, engine_kwargs={"pool_pre_ping": True}
-            )
+            with tables_made_one_at_a_time(url):
+                _STORAGES[key] = optuna.storages.RDBStorage(
+                    url.url, engine_kwargs={"pool_pre_ping": True}
+                )
         opened = _STORAGES[key]
         if url.is_sqlite and isinstance(opened, optuna.storages.RDBStorage):
             fast_sqlite(opened)

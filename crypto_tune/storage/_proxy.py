@@ -34,6 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 from crypto_tune.exceptions import ConfigError, StorageError
 from crypto_tune.storage._check import check_database, check_sqlite_folder
 from crypto_tune.storage._options import WorkerOptions, heartbeat_rdb_kwargs
+from crypto_tune.storage._schema import tables_made_one_at_a_time
 from crypto_tune.storage._url import KEY, StorageURL
 from crypto_tune.storage._workers import WorkerMixin, fail_stale, retry_outages, stale_message
 
@@ -197,7 +198,8 @@ def proxy_storage(url: StorageURL | str, options: WorkerOptions) -> RDBStorage:
         check_database(url)
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url.url, **heartbeat_rdb_kwargs(url, options))
+        with tables_made_one_at_a_time(url):
+            return RDBStorage(url.url, **heartbeat_rdb_kwargs(url, options))
 
 
 def serve(

@@ -44,6 +44,7 @@ from crypto_tune.exceptions import CryptoTuneError, StorageError
 from crypto_tune.logs import mask_secrets
 from crypto_tune.storage._options import WorkerOptions, heartbeat_rdb_kwargs
 from crypto_tune.storage._own_trials import KeepOwnTrials, OwnTrials, first_heartbeat
+from crypto_tune.storage._schema import tables_made_one_at_a_time
 from crypto_tune.storage._url import StorageURL
 
 log = logging.getLogger("crypto_tune")
@@ -352,9 +353,11 @@ class WorkerStorage(KeepOwnTrials, WorkerMixin, RDBStorage):
         self._written = OwnTrials()  # the RUNNING trials created here, read without a query
         with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self._retrying(
-                lambda: RDBStorage.__init__(self, url.url, **heartbeat_rdb_kwargs(url, options))
-            )
+            self._retrying(lambda: self._open_tables(url, options))
+
+    def _open_tables(self, url: StorageURL, options: WorkerOptions) -> None:
+        with tables_made_one_at_a_time(url):  # workers started together on a new database
+            RDBStorage.__init__(self, url.url, **heartbeat_rdb_kwargs(url, options))
 
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
         self._first_trial_in(study_id)
