@@ -4,6 +4,8 @@ inside a trial, never between the sweeper's bookkeeping steps."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from crypto_tune.logs import mask_secrets
 
@@ -49,15 +51,26 @@ class DeferredInterrupt:
     def __init__(self) -> None:
         self.requested = False
         self.in_task = False
+        self.holding = 0  # depth of held_interrupts() blocks (MLflow's writes) now running
 
     def install(self) -> None:
         import signal
+        import sys
 
         signal.signal(signal.SIGINT, self._handle)
+        _INSTALLED[:] = [self]
+        previous = sys.unraisablehook
+
+        def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+            # the interrupt a finalizer swallowed is recorded (see the class): no traceback
+            if not (self.requested and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+                previous(unraisable)
+
+        sys.unraisablehook = quiet
 
     def _handle(self, signum: int, frame: object) -> None:
         held, self.requested = self.requested, True
-        if self.in_task or held:
+        if (self.in_task and not self.holding) or held:
             raise KeyboardInterrupt
 
     def enter_task(self) -> None:
@@ -66,4 +79,25 @@ class DeferredInterrupt:
             raise KeyboardInterrupt
 
 
-__all__ = ["DeferredInterrupt", "FailureGuard"]
+_INSTALLED: list[DeferredInterrupt] = []  # the process's guard, once a sweep installed it
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Hold a sweep's Ctrl-C while the block runs and raise it at the block's end: an interrupt
+    inside MLflow's writes left its SQLite store locked and runs RUNNING (the sweep's next writes
+    waited, then failed). Outside a sweep, or a second Ctrl-C: nothing is held."""
+    guard = _INSTALLED[0] if _INSTALLED else None
+    if guard is None:
+        yield
+        return
+    guard.holding += 1
+    try:
+        yield
+    finally:
+        guard.holding -= 1
+        if not guard.holding and guard.requested and guard.in_task:
+            raise KeyboardInterrupt
+
+
+__all__ = ["DeferredInterrupt", "FailureGuard", "held_interrupts"]

@@ -4,13 +4,15 @@ run."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from crypto_tune._sweep_guards import held_interrupts
 from crypto_tune.config import TrackingSettings
 from crypto_tune.logs import mask_secrets
 
@@ -63,28 +65,46 @@ def experiment_id(tracking: TrackingSettings, name: str) -> str:
     return exp_id
 
 
+def _held(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` with a sweep's Ctrl-C held until it returns (:func:`held_interrupts`)."""
+
+    @functools.wraps(method)
+    def held(*args: Any, **kwargs: Any) -> None:
+        with held_interrupts():
+            method(*args, **kwargs)
+
+    return held
+
+
 class Run:
-    """A thin handle on an active MLflow run (metrics, params, artifacts, datasets)."""
+    """A thin handle on an active MLflow run (metrics, params, artifacts, datasets); a sweep's
+    Ctrl-C waits for each write (an interrupt inside MLflow's SQLAlchemy session left its store
+    locked)."""
 
     def __init__(self, mlflow: Any, run: Any) -> None:
         self._mlflow = mlflow
         self.run_id = run.info.run_id
         self.info = run.info
 
+    @_held
     def params(self, params: Mapping[str, Any]) -> None:
         clean = {k: (mask_secrets(str(v)) if v is not None else "None") for k, v in params.items()}
         self._mlflow.log_params(clean)
 
+    @_held
     def metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
         self._mlflow.log_metrics(finite, step=step)
 
+    @_held
     def tags(self, tags: Mapping[str, Any]) -> None:
         self._mlflow.set_tags({k: mask_secrets(str(v)) for k, v in tags.items()})
 
+    @_held
     def text(self, text: str, name: str) -> None:
         self._mlflow.log_text(mask_secrets(text), name)
 
+    @_held
     def file(self, path: str | Path, folder: str | None = None) -> None:
         """Log ``path``; an HTML page goes as a copy that loads plotly.js from the CDN (its
         folder's shared copy does not travel with it: crypto_tune.report._plotlyjs)."""
@@ -101,12 +121,14 @@ class Run:
                 return
         self._mlflow.log_artifact(str(path), artifact_path=folder)
 
+    @_held
     def frame(self, frame: Any, name: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp, name)
             frame.to_csv(path)
             self._mlflow.log_artifact(str(path))
 
+    @_held
     def dataset(self, dataset: Any, context: str = "tuning") -> None:
         """Log an MLflow dataset (see :func:`mlflow_dataset`) as an input of this run."""
         self._mlflow.log_input(dataset, context=context)

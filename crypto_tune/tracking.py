@@ -38,6 +38,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from crypto_tune._sweep_guards import held_interrupts
 from crypto_tune._tracking_datasets import dataset_source, datasets, log_datasets, mlflow_dataset
 from crypto_tune._tracking_store import Run, best_child_objective, experiment_id, open_mlflow
 from crypto_tune._tracking_values import code_version, flatten, result_tags, settings_params
@@ -278,26 +279,29 @@ def start_run(
         trial.run.tags(more)
         yield trial.run
         return
-    mlflow = open_mlflow(tracking)
-    exp_id = experiment_id(tracking, experiment)
-    run_tags = dict(tags or {})
-    parent = parent_run_id or _sweep_parent(tracking, exp_id)
-    if parent:
-        run_tags["mlflow.parentRunId"] = parent
-    active = mlflow.start_run(
-        experiment_id=exp_id,
-        run_name=run_name,
-        tags={k: mask_secrets(str(v)) for k, v in run_tags.items()},
-    )
-    status = "FAILED"
+    active, status = None, "FAILED"
     try:
+        with held_interrupts():  # a sweep's Ctrl-C waits for MLflow's writes, then is raised
+            mlflow = open_mlflow(tracking)
+            exp_id = experiment_id(tracking, experiment)
+            run_tags = dict(tags or {})
+            parent = parent_run_id or _sweep_parent(tracking, exp_id)
+            if parent:
+                run_tags["mlflow.parentRunId"] = parent
+            active = mlflow.start_run(
+                experiment_id=exp_id,
+                run_name=run_name,
+                tags={k: mask_secrets(str(v)) for k, v in run_tags.items()},
+            )
         yield Run(mlflow, active)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
-        mlflow.end_run(status=status)
+        if active is not None:
+            with held_interrupts():
+                mlflow.end_run(status=status)
 
 
 __all__ = [
