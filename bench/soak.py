@@ -199,7 +199,9 @@ def soak(
         victim.kill()
         killed_at, killed_wall = time.monotonic(), dt.datetime.now()
         at_kill = _trials(storage, name)
-        running_at_kill = {t.number for t in at_kill if t.state.name == "RUNNING"}
+        # RUNNING, or FAIL already: a live worker may fail the killed trial (after the grace
+        # period) before this look returns; nothing else fails (no retries, valid trials)
+        running_at_kill = {t.number for t in at_kill if t.state.name in ("RUNNING", "FAIL")}
         complete_at_kill = sum(t.state.name == "COMPLETE" for t in at_kill)
         progress(
             f"killed worker 0 (SIGKILL) at {complete_at_kill} complete trials; running then: "
