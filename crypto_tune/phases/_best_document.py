@@ -51,7 +51,9 @@ def _document(
     split = settings.split
     single = len(runs) == 1
     fold_scores = _mean_scores(runs)
-    holdout_ic = float(np.nanmean([r.holdout_ic for r in runs]))
+    member_ics = np.array([r.holdout_ic for r in runs], dtype=float)
+    # NaN when no member's holdout IC is defined (constant predictions), without numpy's warning
+    holdout_ic = float(np.nanmean(member_ics)) if np.isfinite(member_ics).any() else float("nan")
     iterations = {r.symbol: r.fitted.best_iteration for r in runs}
     # every strategy setting, so a replay restores the rule, its sizing and its costs
     strategy_params = dataclasses.asdict(choice.strategy)
