@@ -266,9 +266,13 @@ def test_a_model_that_makes_no_split_fails_its_trial_saying_why(outputs: Path) -
         "SYNTH (constant predictions; the smallest fold trains on "
     ) in out, out[-3000:]
     assert "nan" not in out.lower()
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "crypto-tune: error: no trial of study default.SYNTH.4h.all.static.h1.model completed "
-        "(1 failed, 0 pruned)"
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "crypto-tune: error: no trial of study default.SYNTH.4h.all.static.h1.model completed "
+            "(1 failed, 0 pruned)"
+        )
     )
 
 
