@@ -59,7 +59,7 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(_one_line(exc) + _quoting_hint(overrides)) from None
     texts = {id(o): str(o.input_line) for o in parsed}  # the parser always keeps the text
     for o in parsed:
         if o.is_sweep_override() and o.key_or_group.startswith("hydra."):
@@ -109,6 +109,16 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     _remove(_make_folders(*folders))
     preflight_phase(settings, multirun=multirun)
     return settings
+
+
+def _quoting_hint(overrides: Sequence[str]) -> str:
+    """For an override whose value holds ``{`` (a path template the shell stripped of its
+    quotes): how to quote it so that Hydra reads it as a string."""
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        if sep and "{" in value and not value.startswith(("'", '"')):
+            return f" (quote a value with braces: \"{key}='{value}'\")"
+    return ""
 
 
 def _check_input_files(settings: Settings) -> None:

@@ -356,3 +356,13 @@ def test_help_starts_with_the_ten_knobs() -> None:
     assert len(knobs) == 10 and all("=" in k for k in knobs), knobs
     assert "hydra.sweeper.n_trials=N" in knobs
     assert not lines[start + 11].strip()  # ten, then the commands
+
+
+def test_a_path_template_the_shell_unquoted_gets_the_quoting_hint() -> None:
+    """`asset.path='/data/{symbol}.csv'` typed in a shell reaches Hydra without its quotes."""
+    done = run_cli("phase=inspect", "asset=universe", "asset.path=/data/{symbol}.csv")
+    _assert_one_line_error(
+        done,
+        "mismatched input '{'",
+        "(quote a value with braces: \"asset.path='/data/{symbol}.csv'\")",
+    )
