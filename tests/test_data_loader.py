@@ -422,6 +422,31 @@ def test_bars_closer_than_the_timeframe_are_rejected(tmp_path):
         load_candles(write(tmp_path, csv_lines(rows), "mixed.csv"))
 
 
+def test_bar_close_times_are_refused_naming_the_file(tmp_path):
+    """Binance's close time (open + 1h - 1 ms) as the stamp: before, every bar was labelled by
+    its close, the milliseconds dropped, and a resample to 1d cut shifted days."""
+    rows = [(r[0].replace(":00:00Z", ":59:59.999Z"), *r[1:]) for r in ROWS]
+    path = write(tmp_path, csv_lines(rows), "close.csv")
+    with pytest.raises(DataError) as refused:
+        load_candles(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: timestamps must be bar open times on whole minutes, ")
+    assert "(4 such bar(s)); bar close times? give the open times" in message
+
+
+def test_numbers_read_in_the_wrong_unit_say_what_they_were_read_as(tmp_path):
+    """A spreadsheet's serial dates (44197.0 = 2021-01-01) are read as epoch seconds in 1970:
+    before, the error named neither the file nor the 1970 dates."""
+    rows = [(str(44197 + h / 24), *r[1:]) for h, r in enumerate(ROWS)]
+    with pytest.raises(
+        DataError,
+        match=r"^.*serial\.csv: timestamps must be bar open times on whole minutes, .*"
+        r"the timestamps read as 1970-01-01T12:16:37Z\.\.1970-01-01T12:16:37Z: epoch numbers "
+        r"in another unit, or a spreadsheet's serial dates\?$",
+    ):
+        load_candles(write(tmp_path, csv_lines(rows), "serial.csv"))
+
+
 # ---------------------------------------------------------------- property: CSV round trip
 
 

@@ -238,6 +238,29 @@ def _check_spacing(index: pd.DatetimeIndex, timeframe: str, source: str) -> None
         )
 
 
+def _timeframe_of(index: pd.DatetimeIndex, source: str) -> str:
+    """The data's own timeframe, after checking the stamps are bar open times on whole minutes
+    (close times like ``03:59:59.999``, or numbers read in the wrong unit, are refused in one
+    line naming the file and what the stamps were read as)."""
+    minute = 60 * 1_000_000_000
+    stamps = index.as_unit("ns").asi8
+    off = np.flatnonzero(stamps % minute)
+    read_as = f"the timestamps read as {format_time(index[0])}..{format_time(index[-1])}"
+    if index[0].year < 1990:
+        hint = f"; {read_as}: epoch numbers in another unit, or a spreadsheet's serial dates?"
+    else:
+        hint = "; bar close times? give the open times"
+    if off.size:
+        raise DataError(
+            f"{source}: timestamps must be bar open times on whole minutes, "
+            f"{format_time(index[int(off[0])])} is not ({off.size} such bar(s)){hint}"
+        )
+    try:
+        return infer_timeframe(index)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}{hint if index[0].year < 1990 else ''}") from None
+
+
 def load_candles(
     path: str | Path, *, timeframe: str | None = None
 ) -> tuple[pd.DataFrame, CandleReport]:
@@ -283,7 +306,7 @@ def load_candles(
         candles, n_dropped = frame_to_candles(raw, source=source, labels=rows)
 
     if len(candles) >= 2:
-        native = infer_timeframe(time_index(candles))
+        native = _timeframe_of(time_index(candles), source)
         _check_spacing(time_index(candles), native, source)
     elif timeframe is None:
         raise DataError(f"{source}: cannot infer the timeframe from 1 bar; pass timeframe=")
