@@ -200,3 +200,22 @@ def test_real_eth_1h_resampled_equals_the_4h_file():
     )
     # bins with missing hours are kept, not filled: every 4h bin of the period is there
     assert len(mine) == 8_766
+
+
+def test_the_report_counts_bars_made_from_part_of_their_bin(tmp_path: Path) -> None:
+    """Before, a 1h file with missing hours resampled to 4h reported "0 gaps": the bins missing
+    an hour became bars like the others."""
+    path = tmp_path / "hourly.csv"
+    candles(HOURLY).rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    resampled, report = load_candles(path, timeframe="4h")
+    # bins 00:00 (01-03: starts mid-bin) and 04:00 (06:00 missing) are partial; 08:00 ends the
+    # data before its last hour and is dropped
+    assert list(resampled.index.hour) == [0, 4]
+    assert report.resampled_from == "1h" and report.partial_bars == 2
+    assert (
+        "resampled:  from 1h bars; 2 bar(s) made from part of their 1h bars (gaps in the source)"
+        in report.lines()
+    )
+    _, native = load_candles(path)
+    assert native.resampled_from is None and native.partial_bars == 0
+    assert not any(line.startswith("resampled:") for line in native.lines())

@@ -11,7 +11,7 @@ import pandas as pd
 
 from crypto_tune.data._bar_grid import Gap, find_gaps, infer_timeframe, time_index
 from crypto_tune.data._provenance import Provenance, read_provenance
-from crypto_tune.data._resample import resample_candles
+from crypto_tune.data._resample import partial_bins, resample_candles
 from crypto_tune.data._rows import RowNames
 from crypto_tune.data._timestamps import format_time
 from crypto_tune.data._validate import OHLCV, TIMESTAMP_ALIASES, frame_to_candles, normalise_name
@@ -68,6 +68,10 @@ class CandleReport:
     price_max: float
     # where a downloaded file came from (phase=download records it); None for other files
     provenance: Provenance | None = None
+    # resampled from finer bars: the source's timeframe, and the bars made from fewer source bars
+    # than a whole bin holds (a gap in the source inside the bin: the bar is kept, not filled)
+    resampled_from: str | None = None
+    partial_bars: int = 0
 
     @property
     def missing_bars(self) -> int:
@@ -92,6 +96,11 @@ class CandleReport:
             )
         if len(self.gaps) > max_gaps:
             out.append(f"  ... and {len(self.gaps) - max_gaps:,} more gap(s)")
+        if self.resampled_from is not None:
+            out.append(
+                f"resampled:  from {self.resampled_from} bars; {self.partial_bars:,} bar(s) made "
+                f"from part of their {self.resampled_from} bars (gaps in the source)"
+            )
         out.append(f"prices:     low {self.price_min:,.6g}, high {self.price_max:,.6g}")
         if self.provenance is not None:
             out.append(f"provenance: {self.provenance.describe()}")
@@ -321,7 +330,11 @@ def load_candles(
             raise DataError(
                 f"{source}: cannot resample {native} bars to {timeframe}: not a whole multiple"
             )
+        source_index = time_index(candles)
         candles = resample_candles(candles, timeframe, source_timeframe=native)
+        partial = partial_bins(source_index, time_index(candles), timeframe, native)
+    else:
+        partial = 0
     final = native if timeframe is None else timeframe
     report = CandleReport(
         source=source,
@@ -334,6 +347,8 @@ def load_candles(
         price_min=float(candles["low"].min()),
         price_max=float(candles["high"].max()),
         provenance=provenance,
+        resampled_from=None if final == native else native,
+        partial_bars=partial,
     )
     return candles, report
 

@@ -83,4 +83,21 @@ def resample_candles(
     return result
 
 
-__all__ = ["resample_candles"]
+def partial_bins(
+    source: pd.DatetimeIndex, resampled: pd.DatetimeIndex, timeframe: str, source_timeframe: str
+) -> int:
+    """How many bars of ``resampled`` were made from fewer ``source`` bars than their bin holds
+    (a gap in the source inside the bin).
+
+    >>> hours = pd.date_range("2021-01-01", periods=8, freq="1h", tz="UTC").delete(5)
+    >>> bars = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 04:00"], tz="UTC")
+    >>> partial_bins(hours, bars, "4h", "1h")  # 05:00 is missing from the second bin
+    1
+    """
+    starts = bin_starts(source, timeframe)
+    bins, counts = np.unique(starts, return_counts=True)
+    at = np.searchsorted(bins, pd.DatetimeIndex(resampled).as_unit("ns").asi8)
+    return int((counts[at] < timeframe_ratio(source_timeframe, timeframe)).sum())
+
+
+__all__ = ["partial_bins", "resample_candles"]
