@@ -129,3 +129,28 @@ def test_an_empty_holdout_is_refused(tmp_path: Path) -> None:
     args = _universe(tmp_path, gaps={2: (2180, 3000)})  # gone from 2021-12-29
     with pytest.raises(ConfigError, match=r"^universe: the holdout \(.*\) has no panel rows"):
         preflight(args)
+
+
+def test_a_folder_member_with_only_a_finer_file_is_resampled(tmp_path: Path) -> None:
+    """Before, a folder's binance_S3USDT_1h.csv was dropped without a word (and naming S3USDT
+    was "no file for S3USDT"), where a template resamples it."""
+    folder = tmp_path / "data"
+    write_universe(folder, universe_candles(n_symbols=3, n_bars=3000))
+    hourly = universe_candles(n_symbols=1, n_bars=3000, seed=9)["S0USDT"]
+    hours = hourly.resample("1h").ffill().rename_axis("timestamp").reset_index()
+    hours.to_csv(folder / "binance_S3USDT_1h.csv", index=False)
+    (folder / "binance_S3USDT_15m.csv").write_text("finer still: the 1h file is read\n")
+    settings = preflight(
+        [
+            *COMMON,
+            f"asset.path={folder}",
+            "asset.symbols=[]",
+            "asset.symbol=four",
+            f"paths.outputs={tmp_path / 'out'}",
+        ]
+    )
+    assert settings is not None
+    files = universe_files(settings.asset)
+    assert list(files) == ["S0USDT", "S1USDT", "S2USDT", "S3USDT"]
+    assert files["S3USDT"].endswith("binance_S3USDT_1h.csv")
+    assert prepare_universe(settings).reports["S3USDT"].resampled_from == "1h"

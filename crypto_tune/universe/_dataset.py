@@ -25,6 +25,7 @@ from crypto_tune.dataset import asset_path, data_fingerprint, make_folds
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.memo import memo
 from crypto_tune.splits import Fold, holdout_split
+from crypto_tune.timeframes import timeframe_minutes
 from crypto_tune.universe._panel import Panel, build_panel
 
 _SUFFIXES = (".csv", ".parquet", ".pq", ".feather", ".json", ".gz")
@@ -63,8 +64,9 @@ def _symbol_of(name: str, timeframe: str) -> str:
 
 def universe_files(asset: AssetSettings) -> dict[str, str]:
     """``{symbol: file}`` of a universe: the path template per symbol, or a folder's files (of
-    ``asset.symbols`` when given, else all of them; a name ending in another timeframe is
-    skipped)."""
+    ``asset.symbols`` when given, else all of them). A name ending in another timeframe is
+    skipped, unless it is a finer one that divides the universe's and the symbol has no file of
+    its own: the coarsest such is read and resampled, as a template's absent file is."""
     path = str(asset.path)
     if "{symbol}" in path:
         return {symbol: asset_path(asset, symbol) for symbol in asset.symbols}
@@ -72,6 +74,8 @@ def universe_files(asset: AssetSettings) -> dict[str, str]:
     if not folder.is_dir():
         raise ConfigError(f"asset.path: {path} is neither a {{symbol}} template nor a folder")
     found: dict[str, str] = {}
+    finer: dict[str, tuple[int, str]] = {}  # symbol -> (minutes, file) of its finer files
+    want = timeframe_minutes(asset.timeframe)
     other_timeframe = re.compile(r"[_\-](\d+[mhdw])$", re.IGNORECASE)
     for file in sorted(folder.iterdir()):
         if not file.is_file() or not file.name.lower().endswith(_SUFFIXES):
@@ -79,8 +83,17 @@ def universe_files(asset: AssetSettings) -> dict[str, str]:
         stem = file.name.split(".")[0]
         tail = other_timeframe.search(stem)
         if tail and tail.group(1).lower() != asset.timeframe.lower():
+            try:  # a finer file that divides the timeframe is resampled, as a template's is
+                minutes = timeframe_minutes(tail.group(1))
+            except ConfigError:
+                continue
+            symbol = _symbol_of(file.name, tail.group(1))
+            if minutes < want and want % minutes == 0 and minutes > finer.get(symbol, (0, ""))[0]:
+                finer[symbol] = (minutes, str(file))
             continue
         found.setdefault(_symbol_of(file.name, asset.timeframe), str(file))
+    for symbol, (_, finer_path) in finer.items():  # the coarsest finer file, if none of its own
+        found.setdefault(symbol, finer_path)
     if asset.symbols:
         missing = [s for s in asset.symbols if s not in found]
         if missing:
