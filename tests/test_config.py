@@ -169,3 +169,21 @@ def test_hparams_search_refuses_another_phase_in_one_line() -> None:
 def test_csv_asset_requires_its_path() -> None:
     with pytest.raises(ConfigError, match=r"asset\.path is required"):
         settings_from_config(_compose("asset=csv", "asset.symbol=X"))
+
+
+def test_a_pair_symbol_names_one_folder_not_nested_ones() -> None:
+    """asset.symbol=ETH/USDT (Freqtrade's pair) made outputs/best/default.ETH/USDT.4h.../."""
+    settings = settings_from_config(_compose("asset=eth", "asset.symbol=ETH/USDT:USDT"))
+    assert settings.study.name == "default.ETH_USDT_USDT.4h.all.static.h1"
+    assert settings.asset.symbol == "ETH/USDT:USDT"  # the lookup still reads the pair
+
+
+@pytest.mark.parametrize("asset", ["basket", "universe"])
+def test_a_symbol_listed_twice_is_refused(asset: str) -> None:
+    """Before, the basket or universe dropped the repeat quietly and its study name kept it."""
+    with pytest.raises(
+        ConfigError,
+        match=r"^asset\.symbols must be a list without repeats "
+        r"\(BTCUSDT twice\)",
+    ):
+        settings_from_config(_compose(f"asset={asset}", "asset.symbols=[BTCUSDT,ETHUSDT,BTCUSDT]"))

@@ -83,6 +83,13 @@ class AssetSettings:
             if self.synthetic is None:
                 _fail(f"{key}.synthetic", "a mapping of synthetic-market settings", None)
             self.synthetic.validate(f"{key}.synthetic")
+        repeated = sorted({s for s in self.symbols if list(self.symbols).count(s) > 1})
+        if repeated:
+            _fail(
+                f"{key}.symbols",
+                f"a list without repeats ({', '.join(repeated)} twice)",
+                list(self.symbols),
+            )
         if self.kind == "universe":
             check_universe_asset(key, self.symbols, self.path)
         if self.kind == "basket":

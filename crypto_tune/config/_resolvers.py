@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -19,6 +20,16 @@ def _abspath(path: str) -> str:
 def join_symbols(symbols: Any) -> str:
     """``[ETHUSDT, BTCUSDT]`` -> ``"ETHUSDT+BTCUSDT"`` (a basket's symbol in study names)."""
     return "+".join(str(symbol) for symbol in symbols)
+
+
+def name_part(value: Any) -> str:
+    """``ETH/USDT:USDT`` -> ``ETH_USDT_USDT``: a symbol as a part of a study name, which names
+    folders and files too (a ``/`` nested them).
+
+    >>> name_part("ETH/USDT:USDT"), name_part("ETHUSDT")
+    ('ETH_USDT_USDT', 'ETHUSDT')
+    """
+    return re.sub(r"[/\\:\s]", "_", str(value))
 
 
 def directions(objective: Any) -> Any:
@@ -54,6 +65,7 @@ ARGUMENT_ONLY_RESOLVERS = frozenset(
         "ct.db_url",
         "ct.study_name",
         "ct.join",
+        "ct.name_part",
         "ct.directions",
         "ct.snapshot_dir",
         "ct.objectives",
@@ -71,6 +83,8 @@ def register_resolvers() -> None:
         OmegaConf.register_resolver("ct.study_name", study_name)
     if not OmegaConf.has_resolver("ct.join"):
         OmegaConf.register_resolver("ct.join", join_symbols)
+    if not OmegaConf.has_resolver("ct.name_part"):
+        OmegaConf.register_resolver("ct.name_part", name_part)
     if not OmegaConf.has_resolver("ct.directions"):
         OmegaConf.register_resolver("ct.directions", directions)
     if not OmegaConf.has_resolver("ct.snapshot_dir"):
