@@ -52,6 +52,7 @@ def test_best_writes_the_json_contract_and_logs_to_mlflow(tuned: Path) -> None:
         "in-sample" in done.stdout and "out-of-sample" in done.stdout and "verdict:" in done.stdout
     )
     doc = json.loads(path.read_text())
+    assert doc["asset"]["files"] == {"SYNTH": "synthetic(seed=7, planted_ic=0.2)"}
     assert set(doc["model"]["params"]) >= {"learning_rate", "num_leaves"}
     assert set(doc["strategy"]["params"]) >= {"threshold", "stop_loss", "take_profit", "leverage"}
     assert doc["strategy"]["overrides"] == {}
@@ -275,3 +276,4 @@ def test_a_holdout_cut_short_by_the_data_says_so(tmp_path: Path) -> None:
         "short": True,
     }
     assert said in document["how"]["text"]
+    assert document["asset"]["files"] == {"SHORT": str(path)}  # absolute, as the run read it

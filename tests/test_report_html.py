@@ -311,6 +311,21 @@ def test_a_significant_edge_the_holdout_contradicts_is_a_caution_with_how_it_was
     assert "How this was made:</strong> holdout 2024-01-01..2024-12-31 predicted by" in html
 
 
+def test_the_header_names_the_data_the_result_was_made_on() -> None:
+    best = _best(True)
+    assert 'id="data"' not in build_report(
+        title="t", model_study=None, strategy_study=None, best=best, equity=None, fold_ic=None
+    )  # a document written before it named its files: no line
+    best["asset"] = {"files": {"ETHUSDT": "/data/eth <4h>.csv"}, "data_fingerprint": "abc123"}
+    html = build_report(
+        title="t", model_study=None, strategy_study=None, best=best, equity=None, fold_ic=None
+    )
+    assert _parse(html).by_id["data"] is not None
+    assert (
+        "<strong>Data:</strong> ETHUSDT /data/eth &lt;4h&gt;.csv (fingerprint abc123)</p>" in html
+    )
+
+
 def test_missing_inputs_become_notes() -> None:
     html = build_report(
         title="empty", model_study=None, strategy_study=None, best=None, equity=None, fold_ic=None

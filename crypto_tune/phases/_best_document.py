@@ -38,6 +38,13 @@ def _benchmark(returns: pd.Series, ppy: float) -> dict[str, Any]:
     return {k: _clean(out[k]) for k in BENCHMARK_KEYS}
 
 
+def _file_of(source: str) -> str:
+    """The file candles were read from, absolute (a synthetic market's description as is)."""
+    import os
+
+    return os.path.abspath(source) if os.path.exists(source) else source
+
+
 def _document(
     settings: Settings,
     runs: list[MemberRun],
@@ -66,6 +73,7 @@ def _document(
             "timeframe": settings.asset.timeframe,
             "symbols": [r.symbol for r in runs],
             "data_fingerprint": ",".join(r.dataset.data_fingerprint for r in runs),
+            "files": {r.symbol: _file_of(r.dataset.report.source) for r in runs},
         },
         "regime": settings.regime.name,
         "periods": {

@@ -73,4 +73,18 @@ def note_paragraph(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
 
-__all__ = ["DASH", "esc", "format_number", "format_value", "lookup", "note_paragraph"]
+def data_line(best: Mapping | None) -> str:
+    """The data a result was made on (its files and fingerprint), as a paragraph; empty when the
+    document does not say (a result written before it did)."""
+    files = lookup(best, "asset", "files")
+    fingerprint = lookup(best, "asset", "data_fingerprint")
+    if not isinstance(files, Mapping) or not files:
+        return ""
+    shown = ", ".join(f"{symbol} {path}" for symbol, path in files.items())
+    return (
+        f'<p class="data" id="data"><strong>Data:</strong> {esc(shown)} '
+        f"(fingerprint {esc(str(fingerprint))})</p>\n"
+    )
+
+
+__all__ = ["DASH", "data_line", "esc", "format_number", "format_value", "lookup", "note_paragraph"]

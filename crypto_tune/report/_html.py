@@ -18,7 +18,7 @@ from crypto_tune.report._basket import basket_section
 from crypto_tune.report._costs import costs_section
 from crypto_tune.report._equity import equity_panel
 from crypto_tune.report._fold_ic import fold_ic_panel
-from crypto_tune.report._format import esc, format_value, lookup, note_paragraph
+from crypto_tune.report._format import data_line, esc, format_value, lookup, note_paragraph
 from crypto_tune.report._landscape import chosen_params, heatmap_panel, pareto_panel
 from crypto_tune.report._monthly import monthly_panel
 from crypto_tune.report._page import CSS, ERRORS_JS, STATUS_JS, write_report
@@ -61,7 +61,7 @@ def _header(title: str, best: Mapping | None, generated: datetime) -> str:
         f'<header id="header" class="section">\n<h1>{esc(title)}</h1>\n'
         f'<p class="generated">generated {esc(stamp)}</p>\n'
         f'<div class="verdict {box[0]}" id="verdict" data-significant="{flag}">'
-        f"{esc(box[1])}</div>\n{how_html}</header>"
+        f"{esc(box[1])}</div>\n{how_html}{data_line(best)}</header>"
     )
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from crypto_tune import timeframes
+from crypto_tune.report._format import data_line
 from crypto_tune.report._plotlyjs import PLOTLY_JS
 
 _ROWS = (
@@ -176,6 +177,7 @@ def universe_page(best: dict[str, Any], curves: pd.DataFrame, *, title: str) -> 
             f"{html.escape(best['asset']['timeframe'])}; tuned {best['periods']['tune']}, "
             f"holdout {best['periods']['holdout']}; rule: {html.escape(rule)}.</p>",
             f'<p class="how">{html.escape(str((best.get("how") or {}).get("text", "")))}</p>',
+            data_line(best),
             '<section id="performance"><h2>Performance</h2>',
             _table(best),
             _figure(_equity(curves), "equity"),
