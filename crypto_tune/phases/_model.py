@@ -17,7 +17,6 @@ import optuna
 from crypto_tune import metrics
 from crypto_tune.config import Settings
 from crypto_tune.dataset import Dataset, prepare_dataset, regime_mask
-from crypto_tune.exceptions import InvalidTrialError
 from crypto_tune.model import FittedFold, OutOfFold, fold_arrays, out_of_fold
 from crypto_tune.objectives import MODEL_OBJECTIVES
 from crypto_tune.phases._inputs import check_datasets
@@ -61,21 +60,16 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
     }
 
 
-def check_model_splits(dataset: Dataset, oof: OutOfFold, settings: Settings) -> None:
-    """InvalidTrialError when the model made no split on any fold (every fold's predictions
-    constant): such a model predicts nothing, and its IC of 0 could win a study whose other
-    trials score below 0 (daily bars: ``min_data_in_leaf`` near the folds' row counts)."""
+def constant_folds(dataset: Dataset, oof: OutOfFold) -> bool:
+    """True when the model predicts a constant on every fold: it made no split (daily bars:
+    ``min_data_in_leaf`` near the folds' rows) or ``lambda_l1`` shrank every leaf to zero. Such a
+    trial scores IC 0 (no information), which the sampler learns from; the trial line says so."""
     for fold in dataset.folds:
         preds, _ = fold_arrays(dataset, oof, fold.number)
         finite = preds[np.isfinite(preds)]
         if finite.size and np.ptp(finite) > 0:
-            return
-    rows = min(len(f.train_idx) for f in dataset.folds)
-    raise InvalidTrialError(
-        f"model.min_data_in_leaf={settings.model.min_data_in_leaf}: the model made no split on "
-        f"any fold of {settings.asset.symbol} (constant predictions; the smallest fold trains "
-        f"on {rows} rows): lower model.min_data_in_leaf or its search range"
-    )
+            return False
+    return True
 
 
 def fold_score(dataset: Dataset, mask: np.ndarray, fitted: FittedFold, *, objective: str) -> float:
@@ -196,7 +190,16 @@ def run_model_trial(settings: Settings) -> float:
             cache_dir=settings.paths.cache,
             on_fold=_pruning_hook(settings, dataset, index * n_folds, len(basket) * n_folds - 1),
         )
-        check_model_splits(dataset, oofs[member.asset.symbol], member)
+        if constant_folds(dataset, oofs[member.asset.symbol]):
+            log.warning(
+                "%s: the model predicts a constant on every fold (IC 0): no split with "
+                "min_data_in_leaf=%d (the smallest fold trains on %d rows), or every leaf shrunk "
+                "to 0 by lambda_l1=%g",
+                member.asset.symbol,
+                settings.model.min_data_in_leaf,
+                min(len(f.train_idx) for f in dataset.folds),
+                settings.model.lambda_l1,
+            )
         summaries[member.asset.symbol] = score_folds(
             dataset, oofs[member.asset.symbol], settings.regime.name
         )
