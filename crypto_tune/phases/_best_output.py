@@ -41,7 +41,7 @@ def _target_path(settings: Settings, settings_key: str | None = None) -> Path:
     if settings.best.overwrite and not is_replayed:
         if settings_key is None or _settings_key(path) in (None, settings_key):
             return path
-        kept = _timestamped(folder)
+        kept = timestamped_path(folder)
         stem = kept.name.removesuffix(".json")
         for sibling in folder.glob("workflow.best.*"):  # its curves, trades, models and page
             rest = sibling.name.removeprefix("workflow.best.")
@@ -50,7 +50,7 @@ def _target_path(settings: Settings, settings_key: str | None = None) -> Path:
         _rename_files(kept, stem)
         log.info("kept the best run made with other settings as %s", kept)
         return path
-    return _timestamped(folder)
+    return timestamped_path(folder)
 
 
 def _rename_files(document_path: Path, stem: str) -> None:
@@ -81,7 +81,9 @@ def _settings_key(path: Path) -> str | None:
         return None
 
 
-def _timestamped(folder: Path) -> Path:
+def timestamped_path(folder: Path) -> Path:
+    """``folder/workflow.best.<UTC time>.json``, ``-2``, ``-3``... when taken (two runs in one
+    second keep both files)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     candidate, n = folder / f"workflow.best.{stamp}.json", 2
     while candidate.exists():

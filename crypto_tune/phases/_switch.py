@@ -23,7 +23,6 @@ import math
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,8 +257,9 @@ def _write(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "workflow.best.json"
     if not settings.best.overwrite and path.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = folder / f"workflow.best.{stamp}.json"
+        from crypto_tune.phases._best_output import timestamped_path
+
+        path = timestamped_path(folder)
     stem = path.name.removesuffix(".json")
     frame = pd.concat(
         {seg: curves[("switch", seg)] for seg in ("in_sample", "out_of_sample")},
