@@ -522,3 +522,16 @@ def test_real_eth_1h_file_loads_fast_with_its_gaps():
     assert elapsed < 1.0, f"loading 72k rows took {elapsed:.2f}s"
     assert candles.loc["2021-01-01T00:00Z", "close"] == 734.07  # SOURCES.md reference prices
     assert candles.loc["2024-01-01T00:00Z", "close"] == 2_295.51
+
+
+def test_the_report_names_the_largest_one_bar_move(tmp_path):
+    """A 50x wick of bad data was accepted with no word but a high price."""
+    report = load_candles(write(tmp_path, csv_lines(with_cell(2, 2, "5050")), "spike.csv"))[1]
+    assert report.largest_move == pytest.approx(5050 / 101 - 1)
+    assert report.largest_move_at == pd.Timestamp("2021-01-01T02:00Z")
+    assert (
+        "largest move: +4,900.0% in one bar (its high or low against the previous close) at "
+        "2021-01-01T02:00:00Z" in report.lines()
+    )
+    calm = load_candles(write(tmp_path, csv_lines(), "calm.csv"))[1]
+    assert calm.largest_move == pytest.approx(100 / 105 - 1)  # bar 1 low against bar 0 close

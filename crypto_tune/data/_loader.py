@@ -72,6 +72,10 @@ class CandleReport:
     # than a whole bin holds (a gap in the source inside the bin: the bar is kept, not filled)
     resampled_from: str | None = None
     partial_bars: int = 0
+    # the largest one-bar move of a high or low against the previous close, and its bar: a spike
+    # of bad data (a 50x wick) shows here before it shows in a drawdown
+    largest_move: float = 0.0
+    largest_move_at: pd.Timestamp | None = None
 
     @property
     def missing_bars(self) -> int:
@@ -102,6 +106,11 @@ class CandleReport:
                 f"from part of their {self.resampled_from} bars (gaps in the source)"
             )
         out.append(f"prices:     low {self.price_min:,.6g}, high {self.price_max:,.6g}")
+        if self.largest_move_at is not None:
+            out.append(
+                f"largest move: {100 * self.largest_move:+,.1f}% in one bar (its high or low "
+                f"against the previous close) at {format_time(self.largest_move_at)}"
+            )
         if self.provenance is not None:
             out.append(f"provenance: {self.provenance.describe()}")
         return out
@@ -336,6 +345,7 @@ def load_candles(
     else:
         partial = 0
     final = native if timeframe is None else timeframe
+    move, move_at = _largest_move(candles)
     report = CandleReport(
         source=source,
         timeframe=final,
@@ -349,8 +359,22 @@ def load_candles(
         provenance=provenance,
         resampled_from=None if final == native else native,
         partial_bars=partial,
+        largest_move=move,
+        largest_move_at=move_at,
     )
     return candles, report
+
+
+def _largest_move(candles: pd.DataFrame) -> tuple[float, pd.Timestamp | None]:
+    """``largest_move`` and ``largest_move_at`` of :class:`CandleReport` (none for one bar)."""
+    if len(candles) < 2:
+        return 0.0, None
+    previous = candles["close"].to_numpy()[:-1]
+    up = candles["high"].to_numpy()[1:] / previous - 1.0
+    down = candles["low"].to_numpy()[1:] / previous - 1.0
+    moves = np.where(np.abs(up) >= np.abs(down), up, down)
+    at = int(np.argmax(np.abs(moves)))
+    return float(moves[at]), pd.Timestamp(candles.index[at + 1])
 
 
 __all__ = ["CandleReport", "load_candles"]
