@@ -263,20 +263,22 @@ def _timeframe_of(index: pd.DatetimeIndex, source: str) -> str:
     minute = 60 * 1_000_000_000
     stamps = index.as_unit("ns").asi8
     off = np.flatnonzero(stamps % minute)
-    read_as = f"the timestamps read as {format_time(index[0])}..{format_time(index[-1])}"
-    if index[0].year < 1990:
-        hint = f"; {read_as}: epoch numbers in another unit, or a spreadsheet's serial dates?"
-    else:
-        hint = "; bar close times? give the open times"
+    unit_hint = (
+        f"; the timestamps read as {format_time(index[0])}..{format_time(index[-1])}: epoch "
+        "numbers in another unit, or a spreadsheet's serial dates?"
+        if index[0].year < 1990
+        else ""
+    )
     if off.size:
         raise DataError(
             f"{source}: timestamps must be bar open times on whole minutes, "
-            f"{format_time(index[int(off[0])])} is not ({off.size} such bar(s)){hint}"
+            f"{format_time(index[int(off[0])])} is not ({off.size} such bar(s))"
+            f"{unit_hint or '; bar close times? give the open times'}"
         )
     try:
         return infer_timeframe(index)
     except DataError as exc:
-        raise DataError(f"{source}: {exc}{hint if index[0].year < 1990 else ''}") from None
+        raise DataError(f"{source}: {exc}{unit_hint}") from None
 
 
 def load_candles(
