@@ -133,15 +133,17 @@ def preflight_universe(settings: Settings, *, multirun: bool) -> None:
         fingerprint = universe_strategy_fingerprint(settings, universe_context(settings))
         check_fingerprint(settings, fingerprint, phase="strategy", record=False)
     if phase in ("best", "report"):
-        from crypto_tune.phases._universe_model import universe_model_fingerprint
+        from crypto_tune.phases._universe_model import (
+            UNIVERSE_DATA_KEYS,
+            universe_model_fingerprint,
+        )
         from crypto_tune.study import best_params, check_studied_data, load_study
 
         best_params(load_study(settings, phase="strategy"))
         if not replay:  # a replay's file was checked against these data above
             current = universe_model_fingerprint(settings)
-            data_keys = ("data", "features", "label.horizon", "label.universe", "folds", "regime")
             check_studied_data(
-                settings, {k: current[k] for k in data_keys}, phases=("model", "strategy")
+                settings, {k: current[k] for k in UNIVERSE_DATA_KEYS}, phases=("model", "strategy")
             )
 
 

@@ -48,6 +48,11 @@ def _finite(value: float) -> float:
     return float(value) if np.isfinite(value) else 0.0
 
 
+# The data inputs of a universe's fingerprint (what a best run or a report checks against the
+# studies', as :data:`crypto_tune.fingerprint.DATA_KEYS` for a single asset)
+UNIVERSE_DATA_KEYS = ("data", "features", "label.horizon", "label.universe", "folds", "regime")
+
+
 def universe_model_fingerprint(
     settings: Settings, data: UniverseDataset | None = None
 ) -> dict[str, object]:
@@ -150,4 +155,9 @@ def run_universe_model_trial(settings: Settings) -> float:
     return value
 
 
-__all__ = ["run_universe_model_trial", "score_universe", "universe_model_fingerprint"]
+__all__ = [
+    "UNIVERSE_DATA_KEYS",
+    "run_universe_model_trial",
+    "score_universe",
+    "universe_model_fingerprint",
+]

@@ -131,16 +131,15 @@ def _check_blocks_have_rows(
     """Every fold's train and test block and the holdout hold panel rows (a train block with no
     labelled row crashed LightGBM; an empty test block or holdout was scored or traded as if
     it were there): refused in one line naming the block, its period and the symbols listed."""
-    blocks = [(f"fold {f.number}'s train block", f.train_idx) for f in folds]
-    blocks += [(f"fold {f.number}'s test block", f.test_idx) for f in folds]
-    blocks.append(("the holdout", holdout.test_idx))
-    in_panel = np.zeros(len(panel.index), dtype=bool)
+    in_panel = np.zeros(len(panel.index), dtype=bool)  # bars with a row
     in_panel[panel.bar] = True
-    labelled = np.zeros(len(panel.index), dtype=bool)
+    labelled = np.zeros(len(panel.index), dtype=bool)  # bars with a row the model can learn from
     labelled[panel.bar[np.isfinite(panel.label)]] = True
-    for name, bars in blocks:
-        bars = np.asarray(bars, dtype=np.int64)
-        needed = labelled if "train" in name else in_panel
+    blocks = [(f"fold {f.number}'s train block", f.train_idx, labelled) for f in folds]
+    blocks += [(f"fold {f.number}'s test block", f.test_idx, in_panel) for f in folds]
+    blocks.append(("the holdout", holdout.test_idx, in_panel))
+    for name, positions, needed in blocks:
+        bars = np.asarray(positions, dtype=np.int64)
         if not len(bars) or needed[bars].any():
             continue
         start, end = panel.index[bars[0]], panel.index[bars[-1]]
