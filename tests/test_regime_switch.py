@@ -145,3 +145,9 @@ def test_regimes_then_switched_best(tmp_path: Path) -> None:
     curves = pd.read_parquet(path.with_name("workflow.best.curves.parquet"))
     assert {"returns", "single_set", "label"} <= set(curves.columns)
     assert set(curves["label"]) <= {"calm", "volatile", "unknown"}
+    # another market under the same study names: refused, not switched across two markets
+    other = run_cli("phase=best", *common, "asset.synthetic.planted_ic=0.15")
+    assert other.returncode == 2
+    assert "phase=best: study 'default.SYNTH.4h.all.static.h1.model' was tuned on other data" in (
+        other.stderr  # the single set the switch is compared with: the first regime checked
+    )

@@ -94,6 +94,8 @@ def preflight_switch(settings: Settings, *, multirun: bool) -> None:
             if not search_space(regime_settings(settings, "calm"), name).distributions:
                 raise ConfigError(f"phase=regimes: the {name} search space is empty")
         return
+    from crypto_tune.phases._inputs import check_same_data
+
     for regime in TUNED:
         member = regime_settings(settings, regime)
         for name in ("model", "strategy"):
@@ -101,6 +103,7 @@ def preflight_switch(settings: Settings, *, multirun: bool) -> None:
                 best_params(load_study(member, phase=name))
             except ConfigError as exc:
                 raise with_regime_hint(settings, exc) from None
+        check_same_data(member, phases=("model", "strategy"))  # another file: two markets mixed
 
 
 # ------------------------------------------------------------------------- phase=regimes
