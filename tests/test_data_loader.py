@@ -391,7 +391,12 @@ def test_report_lists_gaps_and_summarises(tmp_path):
     assert "7 gap(s), 13 missing bar(s)" in lines[5]
     assert lines[6].strip() == "2021-01-01T02:00:00Z -> 2021-01-01T05:00:00Z: 2 missing"
     assert "... and 2 more gap(s)" in lines[11]
-    assert lines[-1].startswith("prices:") and "low 9" in lines[-1] and "high 12" in lines[-1]
+    assert lines[-2].startswith("prices:") and "low 9" in lines[-2] and "high 12" in lines[-2]
+    # each bar's high 12 and low 9 against the previous close 11: -18.2% the largest, bar 1
+    assert lines[-1] == (
+        "largest move: -18.2% in one bar (its high or low against the previous close) at "
+        "2021-01-01T01:00:00Z"
+    )
 
 
 @pytest.mark.parametrize(
