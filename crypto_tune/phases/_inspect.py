@@ -19,8 +19,7 @@ from crypto_tune.config import Settings
 from crypto_tune.data import Gap, time_index
 from crypto_tune.dataset import Dataset, member_settings, prepare_dataset
 from crypto_tune.phases._phase import Phase
-from crypto_tune.splits import Fold, fold_table
-from crypto_tune.splits._folds import _end_exclusive_ns, _start_ns
+from crypto_tune.splits import Fold, end_exclusive_ns, fold_table, start_ns
 
 PARTS: tuple[str, ...] = ("train", "valid", "test")
 GAPS_LISTED = 20  # gaps in the tuning/holdout periods listed one per line; the rest are counted
@@ -104,10 +103,10 @@ def locate_gaps(dataset: Dataset, settings: Settings) -> tuple[GapPlace, ...]:
         return ()
     split = settings.split
     periods = (
-        (_start_ns("tune_start", split.tune_start), _end_exclusive_ns("tune_end", split.tune_end)),
+        (start_ns("tune_start", split.tune_start), end_exclusive_ns("tune_end", split.tune_end)),
         (
-            _start_ns("holdout_start", split.holdout_start),
-            _end_exclusive_ns("holdout_end", split.holdout_end),
+            start_ns("holdout_start", split.holdout_start),
+            end_exclusive_ns("holdout_end", split.holdout_end),
         ),
     )
     named = [(str(f.number), f) for f in dataset.folds] + [("holdout", dataset.holdout)]

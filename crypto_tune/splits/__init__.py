@@ -7,6 +7,7 @@ Example::
 """
 
 from crypto_tune.splits._coverage import coverage_text, period_coverage
+from crypto_tune.splits._dates import end_exclusive_ns, start_ns
 from crypto_tune.splits._folds import (
     Fold,
     fold_table,
@@ -18,9 +19,11 @@ from crypto_tune.splits._folds import (
 __all__ = [
     "Fold",
     "coverage_text",
+    "end_exclusive_ns",
     "fold_table",
     "holdout_split",
     "period_coverage",
+    "start_ns",
     "static_folds",
     "walk_forward_folds",
 ]

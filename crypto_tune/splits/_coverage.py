@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from crypto_tune.splits._folds import _end_exclusive_ns, _start_ns
+from crypto_tune.splits._dates import end_exclusive_ns, start_ns
 
 
 def period_coverage(
@@ -23,7 +23,7 @@ def period_coverage(
     >>> c["bars"], c["share"], c["short"], c["last"]
     (42, 0.2258, True, '2024-01-07 20:00')
     """
-    first_ns, stop_ns = _start_ns("start", start), _end_exclusive_ns("end", end)
+    first_ns, stop_ns = start_ns("start", start), end_exclusive_ns("end", end)
     expected = max(1, (stop_ns - first_ns) // bar.value)
     if not len(times):
         return {"first": None, "last": None, "bars": 0, "share": 0.0, "short": True}

@@ -34,10 +34,10 @@ import pandas as pd
 
 from crypto_tune._checks import check_int, check_real
 from crypto_tune.exceptions import ConfigError, DataError
+from crypto_tune.splits._dates import end_exclusive_ns, start_ns
 
 DateLike = str | pd.Timestamp | dt.datetime | dt.date | np.datetime64
 
-_DAY_NS = 86_400 * 10**9
 _MINUTE_NS = 60 * 10**9
 
 
@@ -111,28 +111,6 @@ def _check_fraction(name: str, value: object, high: float) -> float:
     return check_real(name, value, low=0.0, high=high, closed="()", text=f"a float in (0, {high})")
 
 
-def _timestamp(name: str, value: object) -> pd.Timestamp:
-    """``value`` as a UTC Timestamp (naive values are read as UTC)."""
-    try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be an ISO date or a Timestamp, got {value!r}") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise ConfigError(f"{name} must be an ISO date or a Timestamp, got {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _start_ns(name: str, value: object) -> int:
-    return int(_timestamp(name, value).as_unit("ns").value)
-
-
-def _end_exclusive_ns(name: str, value: object) -> int:
-    """Exclusive bound: the next midnight for a date, just after the instant otherwise."""
-    ts = _timestamp(name, value)
-    ns = int(ts.as_unit("ns").value)
-    return ns + _DAY_NS if ts == ts.normalize() else ns + 1
-
-
 def _fmt(ns: int) -> str:
     return pd.Timestamp(ns, tz="UTC").strftime("%Y-%m-%d %H:%M")
 
@@ -154,8 +132,8 @@ def _period(
 ) -> tuple[np.ndarray, int, int, int, int]:
     """(bar times ns, start ns, exclusive end ns, first position, stop position) of the period."""
     times = _index_ns(index)
-    start = _start_ns("tune_start", tune_start)
-    stop = _end_exclusive_ns("tune_end", tune_end)
+    start = start_ns("tune_start", tune_start)
+    stop = end_exclusive_ns("tune_end", tune_end)
     if start >= stop:
         raise ConfigError(
             f"tune_start must be before tune_end, got {tune_start!r} and {tune_end!r}"
@@ -327,8 +305,8 @@ def holdout_split(
     purge = check_int("purge", purge, low=0)
     valid_fraction = _check_fraction("valid_fraction", valid_fraction, 0.5)
     times, start, stop, p0, p1 = _period(index, tune_start, tune_end)
-    h_start = _start_ns("holdout_start", holdout_start)
-    h_stop = _end_exclusive_ns("holdout_end", holdout_end)
+    h_start = start_ns("holdout_start", holdout_start)
+    h_stop = end_exclusive_ns("holdout_end", holdout_end)
     if h_start < stop:
         raise ConfigError(
             f"holdout_start must be after tune_end, got {holdout_start!r} <= {tune_end!r}"
