@@ -61,10 +61,19 @@ def judged_significant(record: Mapping[str, Any], rule: Sequence[str]) -> bool:
 def rates(records: Sequence[Mapping[str, Any]], rule: Sequence[str]) -> list[dict[str, Any]]:
     """One row per planted strength (0 = null, false positives), ascending: the count judged
     significant, the markets, the rate and its Wilson and Clopper-Pearson 95% intervals."""
+    judged = [
+        {"planted_ic": float(r["planted_ic"]), "significant": judged_significant(r, rule)}
+        for r in records
+    ]
+    return _rate_rows(judged)
+
+
+def _rate_rows(judged: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`rates`' rows from markets already judged (``planted_ic``, ``significant``)."""
     rows = []
-    for strength in sorted({float(r["planted_ic"]) for r in records}):
-        group = [r for r in records if float(r["planted_ic"]) == strength]
-        k = sum(judged_significant(r, rule) for r in group)
+    for strength in sorted({float(r["planted_ic"]) for r in judged}):
+        group = [r for r in judged if float(r["planted_ic"]) == strength]
+        k = sum(bool(r["significant"]) for r in group)
         rows.append(
             {
                 "planted_ic": strength,
@@ -239,22 +248,7 @@ def held_out_rates(
                     "significant": judged_significant(r, chosen["rule"]),
                 }
             )
-    rows = []
-    for strength in sorted({r["planted_ic"] for r in judged}):
-        group = [r for r in judged if r["planted_ic"] == strength]
-        k = sum(bool(r["significant"]) for r in group)
-        rows.append(
-            {
-                "planted_ic": strength,
-                "kind": "null (false positives)" if strength == 0 else "planted (power)",
-                "significant": k,
-                "n": len(group),
-                "rate": k / len(group),
-                "wilson": binomial_interval(k, len(group)),
-                "clopper_pearson": binomial_interval(k, len(group), method="exact"),
-            }
-        )
-    return {"rows": rows, "rules": rules, "judged": judged, "errors": errors}
+    return {"rows": _rate_rows(judged), "rules": rules, "judged": judged, "errors": errors}
 
 
 def _pct(rate: float) -> str:
