@@ -34,30 +34,28 @@ def scrub_snapshot() -> None:
 
 def discard_run_dir() -> None:
     """A single run that fails leaves no run folder behind: remove its folder if it holds only
-    what Hydra made for it (the .hydra/ snapshot, the job's log), and the parents this emptied
-    (``runs/<phase>/``, ``runs/``), never the working directory."""
-    import os
+    what Hydra made for it (the .hydra/ snapshot, the job's log), never the working directory,
+    then the folders this process made that are still empty (``runs/<phase>/``, ``runs/``,
+    ``paths.outputs``...: :func:`crypto_tune._made.undo`; never one that was there before)."""
     import shutil
     from pathlib import Path
 
+    from crypto_tune._made import undo
+
     if not HydraConfig.initialized():
+        undo()
         return
     hydra_cfg = HydraConfig.get()
     run_dir = Path(str(hydra_cfg.runtime.output_dir))
-    if not run_dir.is_dir() or run_dir.resolve() == Path.cwd().resolve():
-        return
     made = {str(hydra_cfg.output_subdir or ".hydra"), f"{hydra_cfg.job.name}.log"}
-    if any(p.name not in made for p in run_dir.iterdir()):
-        return
-    logging.shutdown()  # close the job log before removing it
-    shutil.rmtree(run_dir, ignore_errors=True)
-    for parent in list(run_dir.parents)[:2]:
-        if parent.resolve() == Path.cwd().resolve():
-            break
-        try:
-            os.rmdir(parent)  # only when empty
-        except OSError:
-            break
+    if (
+        run_dir.is_dir()
+        and run_dir.resolve() != Path.cwd().resolve()
+        and all(p.name in made for p in run_dir.iterdir())
+    ):
+        logging.shutdown()  # close the job log before removing it
+        shutil.rmtree(run_dir, ignore_errors=True)
+    undo()
 
 
 def fail_running_trial(cfg: DictConfig | dict) -> None:

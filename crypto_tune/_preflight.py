@@ -3,15 +3,16 @@ Hydra starts any work (overrides, config groups, sweep ranges, input files, outp
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from crypto_tune import _made
 from crypto_tune._command_line import split_args
 from crypto_tune._config_to_settings import settings_from_config
+from crypto_tune._made import make_missing, remove_empty
 from crypto_tune._sweep_check import check_sweep
 from crypto_tune.config import Settings, config_dir, register_resolvers
 from crypto_tune.exceptions import ConfigError
@@ -84,11 +85,10 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
         raise ConfigError(f"{swept[0]} is a sweep; add -m (multirun) to sweep over values")
     try:
         with initialize_config_dir(config_dir=str(config_dir())):
-            full = compose("config", overrides=plain, return_hydra_config=multirun)
+            full = compose("config", overrides=plain, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from None
-    task_keys = [str(k) for k in full if k != "hydra"]
-    cfg = OmegaConf.masked_copy(full, task_keys) if multirun else full
+    cfg = OmegaConf.masked_copy(full, [str(k) for k in full if k != "hydra"])
     settings = dataclasses.replace(settings_from_config(cfg), command_line=tuple(plain))
     from crypto_tune.phases import is_sweep, preflight_phase
 
@@ -107,7 +107,10 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
         raise ConfigError(folder)
     folders = (("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache))
     _remove(_make_folders(*folders))
-    preflight_phase(settings, multirun=multirun)
+    with _made.checking():  # refused: what the checks made (folders, a cache) is removed
+        preflight_phase(settings, multirun=multirun)
+        if command and not multirun:  # the run folder's parents: made here, removed on failure
+            _made.make_folders(Path(str(full.hydra.run.dir)).absolute().parent)
     return settings
 
 
@@ -136,18 +139,12 @@ def _make_folders(*folders: tuple[str, str]) -> list[Path]:
 
     Another process may run the same check at the same moment (two workers started together): a
     folder it makes meanwhile is neither an error nor ours to remove, and a parent it removes
-    meanwhile is looked for again.
+    meanwhile is looked for again (:func:`crypto_tune._made.make_missing`).
     """
     made: list[Path] = []
     for key, folder in folders:
         try:
-            for attempt in range(3):
-                try:
-                    made[:0] = _make_missing(Path(folder).absolute())
-                    break
-                except FileNotFoundError:  # a parent the other process made may be gone again
-                    if attempt == 2:
-                        raise
+            made[:0] = make_missing(Path(folder).absolute())
         except OSError as exc:
             _remove(made)
             raise ConfigError(
@@ -157,33 +154,7 @@ def _make_folders(*folders: tuple[str, str]) -> list[Path]:
     return made
 
 
-def _make_missing(path: Path) -> list[Path]:
-    """Make ``path`` and its missing parents; return those made here, the deepest first."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    made: list[Path] = []
-    try:
-        for step in reversed(missing):
-            try:
-                step.mkdir()
-            except FileExistsError:
-                if not step.is_dir():
-                    raise
-            else:
-                made.insert(0, step)
-    except OSError:
-        _remove(made)
-        raise
-    return made
-
-
-def _remove(made: list[Path]) -> None:
-    """Remove the folders a check made (the deepest first; only if still empty)."""
-    for folder in made:
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+_remove = remove_empty  # the folders a check made, removed (the deepest first; only if empty)
 
 
 __all__ = ["preflight"]

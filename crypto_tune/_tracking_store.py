@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from crypto_tune._made import make_folders
 from crypto_tune._sweep_guards import held_interrupts
 from crypto_tune.config import TrackingSettings
 from crypto_tune.logs import mask_secrets
@@ -32,7 +33,7 @@ def open_mlflow(tracking: TrackingSettings):
         import fcntl
 
         db = Path(tracking.uri.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(db.parent)
         with open(db.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             mlflow.search_experiments(max_results=1)  # creates and migrates the store once

@@ -145,8 +145,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from crypto_tune import reliability, storage
 
     try:
-        preflight(sys.argv[1:], command=True)
+        # the environment first: preflight may write (a cache, a study file) before passing
         workers = storage.worker_options() if split_args(sys.argv[1:])[1] else None
+        preflight(sys.argv[1:], command=True)
     except CryptoTuneError as exc:
         fail(str(exc))
     except OSError as exc:  # preflight writes the feature cache: a full disk is one line too

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ROOT, run_cli
+from conftest import FAST, ROOT, SHARED_DATA, run_cli
 
 pytestmark = pytest.mark.slow  # each case starts a Python process (~2 s)
 
@@ -366,3 +366,25 @@ def test_a_path_template_the_shell_unquoted_gets_the_quoting_hint() -> None:
         "mismatched input '{'",
         "(quote a value with braces: \"asset.path='/data/{symbol}.csv'\")",
     )
+
+
+def test_a_refused_run_removes_the_outputs_folder_it_made(tmp_path: Path) -> None:
+    """A missing data file: before, the new paths.outputs stayed behind, empty."""
+    target = tmp_path / "new" / "outputs"
+    missing = tmp_path / "none.csv"
+    csv = ["asset=csv", f"asset.path={missing}", "asset.symbol=X"]
+    done = run_cli("phase=best", *csv, f"paths.outputs={target}")
+    _assert_one_line_error(done, f"asset.path: file {missing} not found")
+    assert not (tmp_path / "new").exists(), [str(p) for p in tmp_path.rglob("*")]
+
+
+def test_inspect_of_a_basket_with_a_missing_member_prints_only_the_error(
+    tmp_path: Path, outputs: Path
+) -> None:
+    basket = ["asset=basket", f"asset.path='{SHARED_DATA}/binance_{{symbol}}_4h.csv'"]
+    done = run_cli(
+        "phase=inspect", *basket, "asset.symbols=[ETHUSDT,NOPEUSDT]", f"paths.outputs={outputs}"
+    )
+    _assert_one_line_error(done, "binance_NOPEUSDT_4h.csv not found")
+    assert done.stdout == ""
+    assert not any(outputs.iterdir()), [str(p) for p in outputs.rglob("*")]

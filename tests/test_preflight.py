@@ -53,3 +53,52 @@ def test_a_file_in_the_way_is_one_line_and_nothing_is_left(tmp_path: Path) -> No
 def test_a_folder_that_cannot_be_made_is_refused_not_retried_forever() -> None:
     with pytest.raises(ConfigError, match=r"^paths.outputs: cannot create /proc/crypto-tune-x"):
         _make_folders(("paths.outputs", "/proc/crypto-tune-x/outputs"))
+
+
+# A run refused by bad input leaves nothing behind (crypto_tune/_made.py).
+
+
+def _refused(tmp_path: Path, *args: str) -> str:
+    from crypto_tune._preflight import preflight
+
+    with pytest.raises(ConfigError) as refused:
+        preflight([*args, "debug=fast"])
+    return str(refused.value)
+
+
+def _short_csv(path: Path, bars: int) -> Path:
+    from crypto_tune.data import synthetic_market
+
+    synthetic_market(seed=1, n_bars=bars, start="2024-01-01").candles.to_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("outputs_before", [False, True])
+def test_a_missing_data_file_leaves_no_folder_and_keeps_one_there_before(
+    tmp_path: Path, outputs_before: bool
+) -> None:
+    outputs = tmp_path / "new" / "outputs"
+    if outputs_before:
+        outputs.mkdir(parents=True)
+    missing = tmp_path / "none.csv"
+    csv = ["asset=csv", f"asset.path={missing}", "asset.symbol=X", f"paths.outputs={outputs}"]
+    message = _refused(tmp_path, "phase=best", *csv)
+    assert message.startswith(f"asset.path: file {missing} not found")
+    assert outputs.is_dir() is outputs_before  # made by the check: gone; there before: kept
+    assert [p.name for p in tmp_path.rglob("*")] == (["new", "outputs"] if outputs_before else [])
+
+
+def test_data_too_short_for_the_split_leaves_nothing(tmp_path: Path) -> None:
+    short = _short_csv(tmp_path / "short.csv", 200)
+    csv = ["asset=csv", f"asset.path={short}", "asset.symbol=X", "asset.timeframe=4h"]
+    message = _refused(tmp_path, "phase=inspect", *csv, f"paths.outputs={tmp_path / 'out'}")
+    assert "too little for the split" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["short.csv"]
+
+
+def test_a_refused_sweep_leaves_no_study_database(tmp_path: Path) -> None:
+    """Phase 2 without its Phase 1 study: the SQLite file the check opened is removed."""
+    outputs = tmp_path / "outputs"
+    message = _refused(tmp_path, "-m", "phase=strategy", f"paths.outputs={outputs}")
+    assert message.startswith("no model study named")
+    assert not outputs.exists(), [str(p) for p in tmp_path.rglob("*")]

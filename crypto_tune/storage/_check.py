@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crypto_tune._made import make_folders
 from crypto_tune.exceptions import ConfigError, StorageError
 from crypto_tune.logs import mask_secrets
 from crypto_tune.storage._url import KEY, StorageURL
@@ -27,7 +28,7 @@ def check_sqlite_folder(url: StorageURL, *, outputs: Path | str | None = None) -
     if folder.is_dir():
         return
     if outputs is not None and folder.is_relative_to(Path(outputs).absolute()):
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)  # recorded: a refused run removes it again while empty
         return
     if folder.exists():
         raise ConfigError(f"{KEY}: {folder} is not a folder")

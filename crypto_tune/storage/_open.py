@@ -25,6 +25,7 @@ from typing import Literal
 import optuna
 from optuna.storages import BaseStorage
 
+from crypto_tune._made import wrote
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.storage._check import check_database, check_sqlite_folder
 from crypto_tune.storage._options import WorkerOptions
@@ -101,10 +102,13 @@ def open_storage(url: StorageURL | str, *, outputs: Path | str | None = None) ->
         else:
             if not url.is_sqlite:
                 check_database(url)
+            existed = url.sqlite_path is None or url.sqlite_path.exists()
             with tables_made_one_at_a_time(url):
                 _STORAGES[key] = optuna.storages.RDBStorage(
                     url.url, engine_kwargs={"pool_pre_ping": True}
                 )
+            if url.sqlite_path is not None:  # a refused run's checks remove a new, unused file
+                wrote(url.sqlite_path, existed=existed, remove=remove_if_unused)
         opened = _STORAGES[key]
         if url.is_sqlite and isinstance(opened, optuna.storages.RDBStorage):
             fast_sqlite(opened)
@@ -130,6 +134,26 @@ def fast_sqlite(storage: optuna.storages.RDBStorage) -> None:
 
     sa.event.listen(storage.engine, "connect", pragmas)
     storage.engine.dispose()  # the connections Optuna opened to set the schema up: new ones
+
+
+def remove_if_unused(path: Path) -> None:
+    """Remove the SQLite study file ``path`` (and its ``-wal``, ``-shm``) if it holds no study,
+    after closing this process's connections to it: a refused run removes the file it made,
+    never one another process has put a study in meanwhile."""
+    import sqlite3
+
+    for key, opened in list(_STORAGES.items()):
+        if isinstance(opened, optuna.storages.RDBStorage) and key[0].startswith("sqlite:"):
+            opened.engine.dispose()
+            del _STORAGES[key]
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            if db.execute("SELECT count(*) FROM studies").fetchone()[0]:
+                return
+    except sqlite3.Error:
+        return
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
 
 
 def forget_storages() -> None:
