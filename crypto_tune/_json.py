@@ -17,6 +17,18 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def json_document(value: Any) -> Any:
+    """``value`` made JSON-safe all the way down: :func:`json_value` on every leaf of nested
+    dicts, lists and tuples (NaN and infinities as null), NumPy booleans as ``bool``."""
+    if isinstance(value, dict):
+        return {str(k): json_document(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_document(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return json_value(value)
+
+
 def provenance(settings: Any, datasets: Any) -> dict[str, Any]:
     """The head of every result document: when, the command, its overrides (a replay applies the
     data-defining ones again), the experiment, the study and the data fingerprint."""
@@ -35,4 +47,4 @@ def provenance(settings: Any, datasets: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["json_value", "provenance"]
+__all__ = ["json_document", "json_value", "provenance"]

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crypto_tune._made import make_folders, wrote
 from crypto_tune.config import AssetSettings, Settings
 from crypto_tune.data import (
     CandleReport,
+    bar_statistics,
     finer_file,
     freqtrade_candles,
     load_candles,
@@ -91,13 +93,9 @@ def load_asset(asset: AssetSettings) -> tuple[pd.DataFrame, CandleReport]:
         report = CandleReport(
             source=f"synthetic(seed={syn.seed}, planted_ic={syn.planted_ic})",
             timeframe=asset.timeframe,
-            n_rows=len(candles),
-            start=candles.index[0],
-            end=candles.index[-1],
             n_duplicates_dropped=0,
             gaps=find_gaps(time_index(candles), asset.timeframe),
-            price_min=float(candles["low"].min()),
-            price_max=float(candles["high"].max()),
+            **bar_statistics(candles),
         )
         return candles, report
     if asset.kind == "basket":
@@ -183,7 +181,7 @@ def write_atomic_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -197,7 +195,9 @@ def write_atomic_parquet(
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.chmod(tmp, 0o644)
+        existed = path.exists()
         os.replace(tmp, path)
+        wrote(path, existed=existed)  # a refused run's checks remove the new file again
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -324,11 +324,8 @@ def lock_final(
 
     return kept, dataclasses.replace(
         report,
-        n_rows=len(kept),
-        end=kept.index[-1],
         gaps=tuple(g for g in report.gaps if g.before < stamp),
-        price_min=float(kept["low"].min()),
-        price_max=float(kept["high"].max()),
+        **bar_statistics(kept),  # nothing of the locked bars: their prices, moves, flat runs
     )
 
 

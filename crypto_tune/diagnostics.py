@@ -78,6 +78,24 @@ def holdout_note(significant: bool, out_of_sample_sharpe: float | None) -> str |
     return None
 
 
+def benchmark_note(
+    significant: bool, sharpe: float | None, buy_and_hold_sharpe: float | None
+) -> str | None:
+    """When a significant edge has a lower in-sample Sharpe than buy-and-hold of the same bars,
+    one line that says so: in a market that only rises, being long part of the time is
+    significant against zero yet earns the drift, not a forecast."""
+    if not significant or sharpe is None or buy_and_hold_sharpe is None:
+        return None
+    if not (math.isfinite(sharpe) and math.isfinite(buy_and_hold_sharpe)):
+        return None
+    if buy_and_hold_sharpe < sharpe:
+        return None
+    return (
+        f"buy-and-hold did better in sample (Sharpe {buy_and_hold_sharpe:.2f} against "
+        f"{sharpe:.2f}): the edge may be the market's drift, not the model's forecast"
+    )
+
+
 def objective_note(
     objective: str,
     *,
@@ -97,8 +115,10 @@ def objective_note(
     if infeasible:
         how = "infeasible: the drawdown goes beyond strategy.max_drawdown (or ruin)"
     elif shortfall > 0:
+        flat = "undefined (the returns never vary)"
+        score = f"{raw_score:.4g}" if math.isfinite(raw_score) else flat
         how = (
-            f"{objective} {raw_score:.4g} lowered by a trade-floor penalty of {shortfall:.3g} "
+            f"{objective} {score} lowered by a trade-floor penalty of {shortfall:.3g} "
             "(some folds close fewer than strategy.min_trades_per_year trades)"
         )
     else:
@@ -116,6 +136,7 @@ def objective_note(
 __all__ = [
     "QUANTILES",
     "TRADE_RATE_FLOOR",
+    "benchmark_note",
     "holdout_note",
     "objective_note",
     "signal_distribution",

@@ -235,6 +235,10 @@ def test_coarser_timeframe_resamples_finer_or_odd_one_fails(tmp_path):
             r"bad\.csv: line 2, column 'high': high 104\.0 < max\(open, close\) 105\.0",
         ),
         (
+            csv_lines([ROWS[0], ("2021-01-01T01:00:00Z", "105", "100", "108", "101", "20")]),
+            r"bad\.csv: line 3, column 'high': high 100\.0 < low 108\.0 \(high and low swapped\?\)",
+        ),
+        (
             csv_lines(with_cell(2, 3, "101.5")),
             r"bad\.csv: line 4, column 'low': low 101\.5 > min\(open, close\) 101\.0",
         ),
@@ -268,6 +272,7 @@ def test_coarser_timeframe_resamples_finer_or_odd_one_fails(tmp_path):
         "zero-price",
         "negative-volume",
         "high-below-body",
+        "high-below-low",
         "low-above-body",
         "not-increasing",
         "conflicting-duplicate",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from crypto_tune.diagnostics import (
+    benchmark_note,
     holdout_note,
     objective_note,
     signal_distribution,
@@ -75,3 +76,30 @@ def test_objective_note_names_the_penalty_and_the_study_value() -> None:
         **common,
     )
     assert "infeasible" in ruined
+
+
+def test_benchmark_note_only_for_a_significant_edge_that_trails_buy_and_hold() -> None:
+    note = benchmark_note(True, 20.33, 62.31)
+    assert (
+        note is not None
+        and "buy-and-hold did better in sample (Sharpe 62.31 against 20.33)" in note
+    )
+    assert benchmark_note(True, 1.5, 0.9) is None
+    assert benchmark_note(False, 0.5, 2.0) is None
+    assert benchmark_note(True, None, 2.0) is None
+    assert benchmark_note(True, 1.0, float("nan")) is None
+
+
+def test_objective_note_says_undefined_for_a_score_of_flat_returns() -> None:
+    note = objective_note(
+        "psr_nines",
+        study_value=-0.301,
+        recomputed=-0.301,
+        raw_score=float("nan"),
+        shortfall=1.0,
+        infeasible=False,
+        in_sample_sharpe=None,
+        reasons=[],
+    )
+    assert "psr_nines undefined (the returns never vary) lowered by" in note
+    assert "nan" not in note.lower()

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from crypto_tune.exceptions import ConfigError, DataError
-from crypto_tune.features import DEFAULT_WINDOWS, compute_features, feature_names, forward_return
+from crypto_tune.features import (
+    DEFAULT_WINDOWS,
+    compute_features,
+    empty_features,
+    feature_names,
+    forward_return,
+    warm_up_bars,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -99,6 +106,19 @@ def test_warm_up_is_nan_not_filled() -> None:
     assert first_valid["volvol_20"] == 20 + 19  # std of 20 vol values, the first at row 20
     assert first_valid["skew_5"] == 5 and first_valid["kurt_20"] == 20
     assert feats.iloc[300 - 1].notna().all()
+
+
+def test_warm_up_bars_is_the_longest_window_and_ignores_columns_never_defined() -> None:
+    candles = random_candles(300)
+    feats = compute_features(candles, windows=(5, 20))
+    assert warm_up_bars(feats) == 20 + 19 and empty_features(feats) == []
+    silent = compute_features(candles.assign(volume=0.0), windows=(5, 20))
+    volume_columns = ["vchg", "corr_rv_5", "corr_rv_20", "vratio_5", "vratio_20"]
+    assert set(volume_columns) <= set(empty_features(silent))
+    assert all(
+        name.startswith(("vchg", "corr_rv", "vratio", "vstd")) for name in empty_features(silent)
+    )
+    assert warm_up_bars(silent) == 20 + 19  # not 0: every bar has a missing volume column
 
 
 def test_degenerate_bars_give_nan_never_inf() -> None:

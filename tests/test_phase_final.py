@@ -11,7 +11,8 @@ import pytest
 from conftest import best_dir, run_cli
 
 from crypto_tune.cli import preflight
-from crypto_tune.dataset import prepare_dataset
+from crypto_tune.data import CandleReport, bar_statistics
+from crypto_tune.dataset import lock_final, prepare_dataset
 from crypto_tune.memo import clear_memos
 
 FINAL = [
@@ -40,6 +41,27 @@ def test_no_phase_but_final_sees_the_final_holdout(tmp_path: Path) -> None:
     )
     assert np.isnan(locked.label.to_numpy()[-1])  # its label would need a final-holdout price
     assert locked.data_fingerprint != opened.data_fingerprint
+
+
+def test_the_locked_report_says_nothing_of_the_final_holdouts_bars(tmp_path: Path) -> None:
+    clear_memos()
+    common = [f"paths.outputs={tmp_path}", *FINAL]
+    settings = preflight(["phase=inspect", *common])
+    candles = prepare_dataset(preflight(["phase=final", *common])).candles.copy()
+    start = pd.Timestamp("2022-04-01", tz="UTC")
+    inside = candles.index[candles.index >= start][5:12]
+    candles.loc[inside[0], "high"] = 50 * candles.loc[inside[0], "close"]  # a bad wick
+    candles.loc[inside[1:], ["open", "high", "low", "close"]] = 1.0  # a halt
+    candles.loc[inside[1:], "volume"] = 0.0
+    whole = CandleReport("x", "4h", n_duplicates_dropped=0, gaps=(), **bar_statistics(candles))
+    assert whole.flat_run == 6 and whole.zero_volume_bars >= 6 and whole.largest_move > 40
+
+    kept, report = lock_final(candles, whole, settings)
+    assert kept.index[-1] < start
+    for field, value in bar_statistics(kept).items():
+        assert getattr(report, field) == value, field
+    assert report.largest_move < 40 and report.flat_run < 6
+    assert report.largest_move_at is None or report.largest_move_at < start
 
 
 @pytest.mark.parametrize(

@@ -236,3 +236,38 @@ def test_cli_inspect_lists_the_in_fold_gap_first(gappy: Path, tmp_path: Path) ->
     out = done.stdout
     assert "fold 1 test; fold 2 valid" in out
     assert out.index("2021-09-14 20:00") < out.index("== gaps outside") < out.index("2020-07-31")
+
+
+def test_a_basket_member_that_fails_prints_no_report_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second member's file is missing: the first member's report is not printed, and its
+    feature cache (written while checking it) is removed with the folders the check made."""
+    from crypto_tune.exceptions import ConfigError
+
+    _gappy_csv(tmp_path / "AAA.csv", seed=3)
+    basket = [
+        "phase=inspect",
+        "asset=basket",
+        f"asset.path='{tmp_path}/{{symbol}}.csv'",
+        "asset.symbols=[AAA,BBB]",
+        f"paths.outputs={tmp_path / 'out'}",
+        *SPLIT,
+    ]
+    with pytest.raises(ConfigError, match=r"^asset.path: file .*BBB.csv not found"):
+        _inspect(capsys, basket)
+    assert capsys.readouterr().out == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["AAA.csv"]
+
+
+def test_a_market_without_volume_says_so_and_keeps_the_real_warm_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = _gappy_csv(tmp_path / "clean.csv", gaps=False)
+    silent = tmp_path / "silent.csv"
+    pd.read_csv(clean).assign(volume=0.0).to_csv(silent, index=False)
+    out = _inspect(capsys, _overrides(silent, tmp_path / "out"))
+    assert "(every bar: the volume features are missing)" in out
+    features = _section(out, "features")[0]
+    assert "warm-up 0 bars" not in features
+    assert re.search(r"warm-up 1\d\d bars; 16 missing on every bar: vchg, corr_rv_5", features)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -13,6 +15,7 @@ import yaml
 from conftest import ROOT, run_cli
 
 from crypto_tune.config._resolvers import database_url
+from crypto_tune.phases._model import _mean_defined
 
 pytestmark = pytest.mark.slow
 
@@ -283,3 +286,10 @@ def test_the_best_parameters_print_once(outputs: Path) -> None:
     out = done.stdout + done.stderr
     assert out.count("'model.learning_rate': ") == 1, out[-3000:]
     assert "2 trials complete, best" in out
+
+
+def test_hit_rate_of_folds_without_direction_is_nan_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" would fail here
+        assert math.isnan(_mean_defined([math.nan, math.nan]))
+        assert _mean_defined([0.4, math.nan, 0.6]) == pytest.approx(0.5)

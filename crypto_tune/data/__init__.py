@@ -12,8 +12,9 @@ filled.
 
 from crypto_tune.data._finer import finer_file
 from crypto_tune.data._freqtrade import freqtrade_candles
-from crypto_tune.data._loader import CandleReport, load_candles
+from crypto_tune.data._loader import load_candles
 from crypto_tune.data._provenance import PROVENANCE_KEY, Provenance, read_provenance
+from crypto_tune.data._report import CandleReport, bar_statistics
 from crypto_tune.data._resample import resample_candles
 from crypto_tune.data._synthetic import REGIMES, SyntheticMarket, synthetic_market
 from crypto_tune.data._validate import (
@@ -33,6 +34,7 @@ __all__ = [
     "Gap",
     "Provenance",
     "SyntheticMarket",
+    "bar_statistics",
     "find_gaps",
     "finer_file",
     "freqtrade_candles",

@@ -3,20 +3,27 @@ data health report (and the file's provenance when a download recorded one)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crypto_tune.data._bar_grid import Gap, find_gaps, infer_timeframe, time_index
-from crypto_tune.data._provenance import Provenance, read_provenance
+from crypto_tune.data._bar_grid import find_gaps, infer_timeframe, time_index
+from crypto_tune.data._local_time import check_spacing
+from crypto_tune.data._provenance import read_provenance
+from crypto_tune.data._report import CandleReport, bar_statistics
 from crypto_tune.data._resample import partial_bins, resample_candles
 from crypto_tune.data._rows import RowNames
 from crypto_tune.data._timestamps import format_time
-from crypto_tune.data._validate import OHLCV, TIMESTAMP_ALIASES, frame_to_candles, normalise_name
+from crypto_tune.data._validate import (
+    OHLCV,
+    TIMESTAMP_ALIASES,
+    frame_to_candles,
+    normalise_name,
+    time_values,
+)
 from crypto_tune.exceptions import ConfigError, DataError
-from crypto_tune.timeframes import timeframe_delta, timeframe_minutes
+from crypto_tune.timeframes import timeframe_minutes
 
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 FEATHER_SUFFIXES: tuple[str, ...] = (".feather", ".arrow")
@@ -50,70 +57,6 @@ _KNOWN_NAMES = frozenset(
         "taker_buy_quote_asset_volume",
     )
 )
-_GAPS_LISTED = 5
-
-
-@dataclass(frozen=True)
-class CandleReport:
-    """Data health summary of loaded candles (what ``phase=inspect`` prints)."""
-
-    source: str
-    timeframe: str
-    n_rows: int
-    start: pd.Timestamp
-    end: pd.Timestamp
-    n_duplicates_dropped: int
-    gaps: tuple[Gap, ...]
-    price_min: float
-    price_max: float
-    # where a downloaded file came from (phase=download records it); None for other files
-    provenance: Provenance | None = None
-    # resampled from finer bars: the source's timeframe, and the bars made from fewer source bars
-    # than a whole bin holds (a gap in the source inside the bin: the bar is kept, not filled)
-    resampled_from: str | None = None
-    partial_bars: int = 0
-    # the largest one-bar move of a high or low against the previous close, and its bar: a spike
-    # of bad data (a 50x wick) shows here before it shows in a drawdown
-    largest_move: float = 0.0
-    largest_move_at: pd.Timestamp | None = None
-
-    @property
-    def missing_bars(self) -> int:
-        """Bars missing from the grid, summed over all gaps."""
-        return sum(gap.missing_bars for gap in self.gaps)
-
-    def lines(self, *, max_gaps: int = _GAPS_LISTED) -> list[str]:
-        """Human-readable lines for a terminal; the first ``max_gaps`` gaps are listed."""
-        out = [
-            f"source:     {self.source}",
-            f"timeframe:  {self.timeframe}",
-            f"rows:       {self.n_rows:,}",
-            f"range:      {format_time(self.start)} -> {format_time(self.end)}",
-            f"duplicates: {self.n_duplicates_dropped:,} identical row(s) dropped",
-            f"gaps:       {len(self.gaps):,} gap(s), {self.missing_bars:,} missing bar(s)"
-            + (" (not filled)" if self.gaps else ""),
-        ]
-        for gap in self.gaps[:max_gaps]:
-            out.append(
-                f"  {format_time(gap.after)} -> {format_time(gap.before)}: "
-                f"{gap.missing_bars:,} missing"
-            )
-        if len(self.gaps) > max_gaps:
-            out.append(f"  ... and {len(self.gaps) - max_gaps:,} more gap(s)")
-        if self.resampled_from is not None:
-            out.append(
-                f"resampled:  from {self.resampled_from} bars; {self.partial_bars:,} bar(s) made "
-                f"from part of their {self.resampled_from} bars (gaps in the source)"
-            )
-        out.append(f"prices:     low {self.price_min:,.6g}, high {self.price_max:,.6g}")
-        if self.largest_move_at is not None:
-            out.append(
-                f"largest move: {100 * self.largest_move:+,.1f}% in one bar (its high or low "
-                f"against the previous close) at {format_time(self.largest_move_at)}"
-            )
-        if self.provenance is not None:
-            out.append(f"provenance: {self.provenance.describe()}")
-        return out
 
 
 def _is_parquet(path: Path) -> bool:
@@ -244,18 +187,6 @@ def _read_parquet(path: Path, source: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _check_spacing(index: pd.DatetimeIndex, timeframe: str, source: str) -> None:
-    """Bars closer together than the data's own timeframe mean mixed or corrupt data."""
-    stamps = index.as_unit("ns").asi8
-    close = np.flatnonzero(np.diff(stamps) < timeframe_delta(timeframe).value)
-    if close.size:
-        i = int(close[0])
-        raise DataError(
-            f"{source}: bars {format_time(index[i])} and {format_time(index[i + 1])} are closer "
-            f"than the data's {timeframe} timeframe ({close.size} such pair(s)); mixed timeframes?"
-        )
-
-
 def _timeframe_of(index: pd.DatetimeIndex, source: str) -> str:
     """The data's own timeframe, after checking the stamps are bar open times on whole minutes
     (close times like ``03:59:59.999``, or numbers read in the wrong unit, are refused in one
@@ -322,12 +253,17 @@ def load_candles(
         frame = _read_feather(file, source) if _is_feather(file) else _read_json(file, source)
         candles, n_dropped = frame_to_candles(frame, source=source, labels=RowNames())
     else:
-        raw, rows = _read_csv(file, source)
-        candles, n_dropped = frame_to_candles(raw, source=source, labels=rows)
+        frame, rows = _read_csv(file, source)
+        candles, n_dropped = frame_to_candles(frame, source=source, labels=rows)
 
     if len(candles) >= 2:
         native = _timeframe_of(time_index(candles), source)
-        _check_spacing(time_index(candles), native, source)
+        check_spacing(
+            time_index(candles),
+            native,
+            source=source,
+            raw_time=lambda: time_values(frame, source=source),
+        )
     elif timeframe is None:
         raise DataError(f"{source}: cannot infer the timeframe from 1 bar; pass timeframe=")
     else:
@@ -347,36 +283,17 @@ def load_candles(
     else:
         partial = 0
     final = native if timeframe is None else timeframe
-    move, move_at = _largest_move(candles)
     report = CandleReport(
         source=source,
         timeframe=final,
-        n_rows=len(candles),
-        start=candles.index[0],
-        end=candles.index[-1],
         n_duplicates_dropped=n_dropped,
         gaps=find_gaps(time_index(candles), final),
-        price_min=float(candles["low"].min()),
-        price_max=float(candles["high"].max()),
         provenance=provenance,
         resampled_from=None if final == native else native,
         partial_bars=partial,
-        largest_move=move,
-        largest_move_at=move_at,
+        **bar_statistics(candles),
     )
     return candles, report
-
-
-def _largest_move(candles: pd.DataFrame) -> tuple[float, pd.Timestamp | None]:
-    """``largest_move`` and ``largest_move_at`` of :class:`CandleReport` (none for one bar)."""
-    if len(candles) < 2:
-        return 0.0, None
-    previous = candles["close"].to_numpy()[:-1]
-    up = candles["high"].to_numpy()[1:] / previous - 1.0
-    down = candles["low"].to_numpy()[1:] / previous - 1.0
-    moves = np.where(np.abs(up) >= np.abs(down), up, down)
-    at = int(np.argmax(np.abs(moves)))
-    return float(moves[at]), pd.Timestamp(candles.index[at + 1])
 
 
 __all__ = ["CandleReport", "load_candles"]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune.data._bar_grid import Gap, find_gaps, infer_timeframe, time_index
+from crypto_tune.data._local_time import daylight_saving_hint
 from crypto_tune.data._rows import RowNames, cell_text, first_row
 from crypto_tune.data._timestamps import TIME_UNIT, format_time, parse_timestamps
 from crypto_tune.exceptions import ConfigError, DataError
@@ -71,11 +72,17 @@ def parse_numbers(values: pd.Series, *, column: str, source: str, labels: RowNam
 
 
 def check_parsed_rows(
-    index: pd.DatetimeIndex, values: np.ndarray, *, source: str, labels: RowNames
+    index: pd.DatetimeIndex,
+    values: np.ndarray,
+    *,
+    source: str,
+    labels: RowNames,
+    raw_time: pd.Series | pd.Index | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Sanity checks on parsed candles (finite float64 ``values`` in OHLCV order, UTC ``index``).
 
-    Returns the candles frame and the number of identical duplicate rows dropped.
+    Returns the candles frame and the number of identical duplicate rows dropped. ``raw_time``
+    (the times as written) lets a conflicting duplicate name a daylight-saving change.
     """
     if len(index) == 0:
         raise DataError(f"{source}: no data rows")
@@ -91,6 +98,12 @@ def check_parsed_rows(
     if bad is not None:
         raise DataError(
             f"{source}: {labels[bad]}, column 'volume': volume must be >= 0, got {float(vol[bad])}"
+        )
+    bad = first_row(h < low)
+    if bad is not None:
+        raise DataError(
+            f"{source}: {labels[bad]}, column 'high': high {float(h[bad])} < low "
+            f"{float(low[bad])} (high and low swapped?)"
         )
     top = np.maximum(o, c)
     bad = first_row(h < top)
@@ -119,10 +132,11 @@ def check_parsed_rows(
         if j is not None:
             first, second = int(order[j]), int(order[j + 1])
             col = int(np.flatnonzero(values[first] != values[second])[0])
+            hint = "" if raw_time is None else daylight_saving_hint(raw_time, index[second])
             raise DataError(
                 f"{source}: {labels[second]}: duplicate timestamp {format_time(index[second])} "
                 f"with different values than {labels[first]} ({OHLCV[col]} "
-                f"{float(values[first, col])} vs {float(values[second, col])})"
+                f"{float(values[first, col])} vs {float(values[second, col])}){hint}"
             )
         keep[order[1:][same]] = False
         n_dropped = int((~keep).sum())
@@ -166,19 +180,8 @@ def frame_to_candles(
     if len(frame) == 0:
         raise DataError(f"{source}: no data rows")
     columns = find_columns(frame.columns, source=source)
-    if isinstance(frame.index, pd.DatetimeIndex):
-        raw_time: pd.Series | pd.Index = frame.index
-        time_column = "index"
-    elif "timestamp" in columns:
-        raw_time = frame[columns["timestamp"]]
-        if isinstance(raw_time, pd.DataFrame):  # repeated label: take the first
-            raw_time = raw_time.iloc[:, 0]
-        time_column = str(columns["timestamp"])
-    else:
-        raise DataError(
-            f"{source}: missing column 'timestamp' (or {'/'.join(TIMESTAMP_ALIASES[1:])}) "
-            f"and the index is not a DatetimeIndex"
-        )
+    raw_time = time_values(frame, source=source)
+    time_column = "index" if isinstance(raw_time, pd.Index) else str(columns["timestamp"])
     values = np.empty((len(frame), 5), dtype=np.float64)
     for i, name in enumerate(OHLCV):
         column = frame[columns[name]]
@@ -186,7 +189,23 @@ def frame_to_candles(
             column = column.iloc[:, 0]
         values[:, i] = parse_numbers(column, column=name, source=source, labels=labels)
     index = parse_timestamps(raw_time, column=time_column, source=source, labels=labels)
-    return check_parsed_rows(index, values, source=source, labels=labels)
+    return check_parsed_rows(index, values, source=source, labels=labels, raw_time=raw_time)
+
+
+def time_values(frame: pd.DataFrame, *, source: str) -> pd.Series | pd.Index:
+    """The raw bar times of ``frame``: its DatetimeIndex, else its timestamp (or alias) column."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return frame.index
+    columns = find_columns(frame.columns, source=source)
+    if "timestamp" not in columns:
+        raise DataError(
+            f"{source}: missing column 'timestamp' (or {'/'.join(TIMESTAMP_ALIASES[1:])}) "
+            f"and the index is not a DatetimeIndex"
+        )
+    raw_time = frame[columns["timestamp"]]
+    if isinstance(raw_time, pd.DataFrame):  # repeated label: take the first
+        raw_time = raw_time.iloc[:, 0]
+    return raw_time
 
 
 __all__ = [

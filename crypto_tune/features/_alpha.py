@@ -185,3 +185,23 @@ def compute_features(
     if not np.isfinite(values[~np.isnan(values)]).all():
         frame = frame.replace([np.inf, -np.inf], np.nan)
     return frame
+
+
+def warm_up_bars(features: pd.DataFrame) -> int:
+    """Bars before every feature that is ever defined is defined at once (the first bar with the
+    most defined features when no bar has them all); columns missing on every bar (e.g. the
+    volume features of a market without volume) do not count: :func:`empty_features`.
+
+    >>> warm_up_bars(pd.DataFrame({"a": [np.nan, 1.0, 2.0], "b": [np.nan] * 3}))
+    1
+    """
+    defined = features.notna().to_numpy()
+    if defined.size == 0:
+        return 0
+    counts = defined[:, defined.any(axis=0)].sum(axis=1)
+    return int(np.argmax(counts == counts.max()))
+
+
+def empty_features(features: pd.DataFrame) -> list[str]:
+    """Names of the feature columns missing (NaN) on every bar."""
+    return [str(name) for name in features.columns[features.isna().all(axis=0).to_numpy()]]

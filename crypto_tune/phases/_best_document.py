@@ -18,6 +18,7 @@ from crypto_tune._json import json_value, provenance
 from crypto_tune.config import Settings, StrategySettings
 from crypto_tune.costs import costs_document
 from crypto_tune.diagnostics import (
+    benchmark_note,
     holdout_note,
     objective_note,
     signal_distribution,
@@ -197,6 +198,13 @@ def _explain(
     robustness["holdout_note"] = note
     if note:
         warnings.append(note)
+    drift = benchmark_note(
+        robustness["significant"],
+        found["in_sample"]["sharpe"],
+        found["benchmark"]["in_sample"]["sharpe"],
+    )
+    if drift:
+        warnings.append(drift)
     document["warnings"] = warnings
 
     _explain_objective(document, settings, choice, evaluator, ppy)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from crypto_tune._json import json_document
 from crypto_tune.config import Settings
 from crypto_tune.costs import applied_leverage, bridge_lines
 from crypto_tune.dataset import write_atomic_parquet
@@ -139,20 +140,27 @@ def _write_outputs(
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2, default=str)
+        json.dump(json_document(document), handle, indent=2, default=str)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     written = {"json": path, "curves": curves, "trades": trades}
     return written | {f"model.{s}": f for s, f in models.items()}
 
 
+# Percentages from this size on are printed in three significant digits (1.48e+07%): a market
+# that rises 1000-fold keeps its digits inside the table's 14-character column.
+_LONG_PERCENT = 1e6
+
+
 def _fmt(value: Any, key: str) -> str:
+    """One table cell: "—" for a missing value, percentages for shares and returns."""
     if value is None:
         return "—"
     if key in ("max_drawdown", "win_rate", "total_return", "exposure", "cagr", "volatility"):
         if isinstance(value, str):
             return value
-        return f"{100 * value:.2f}%"
+        percent = 100 * value
+        return f"{percent:.3g}%" if abs(percent) >= _LONG_PERCENT else f"{percent:.2f}%"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):

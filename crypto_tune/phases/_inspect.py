@@ -18,6 +18,8 @@ import pandas as pd
 from crypto_tune.config import Settings
 from crypto_tune.data import Gap, time_index
 from crypto_tune.dataset import Dataset, member_settings, prepare_dataset
+from crypto_tune.features import empty_features, warm_up_bars
+from crypto_tune.phases._inputs import check_datasets
 from crypto_tune.phases._phase import Phase
 from crypto_tune.splits import Fold, end_exclusive_ns, fold_table, start_ns
 
@@ -308,9 +310,12 @@ def inspect_lines(settings: Settings) -> list[str]:
         f"== regimes (window {settings.regime.window}, "
         f"lookback {settings.regime.lookback}): {shares}"
     )
+    empty = empty_features(dataset.features)
     out.append(
         f"== features: {dataset.features.shape[1]} columns, warm-up "
-        f"{int(dataset.features.isna().any(axis=1).to_numpy().argmin())} bars"
+        f"{warm_up_bars(dataset.features)} bars"
+        + (f"; {len(empty)} missing on every bar: {', '.join(empty[:4])}" if empty else "")
+        + (", ..." if len(empty) > 4 else "")
     )
     out += fold_lines(dataset, settings)
     out += gap_lines(dataset, settings)
@@ -321,13 +326,14 @@ def run_inspect(settings: Settings) -> None:
     """Print rows, date range, duplicates, prices, label and regime stats, the folds, and the
     gaps by fold; for a basket, all of it for every member."""
     members = member_settings(settings)
+    reports = [inspect_lines(m) for m in members]  # every member read before any is printed
     if settings.asset.kind == "basket":
         symbols = ", ".join(settings.asset.symbols)
         print(f"== basket: {len(members)} member(s): {symbols}; folds are cut per member")
-    for number, member in enumerate(members):
+    for number, lines in enumerate(reports):
         if number:
             print()
-        for line in inspect_lines(member):
+        for line in lines:
             print(line)
     counts = {m.asset.symbol: len(prepare_dataset(m).folds) for m in members}
     if len(set(counts.values())) > 1:
@@ -338,4 +344,10 @@ def run_inspect(settings: Settings) -> None:
         )
 
 
-PHASE = Phase(run=run_inspect)
+def preflight_inspect(settings: Settings, *, multirun: bool) -> None:
+    """Every member's data read and split before Hydra starts: a basket whose second file is
+    missing fails in one line, with no report of the first printed."""
+    check_datasets(settings, storage=False)
+
+
+PHASE = Phase(run=run_inspect, preflight=preflight_inspect)

@@ -56,8 +56,15 @@ def score_folds(dataset: Dataset, oof: OutOfFold, regime: str) -> dict:
         "ic": float(np.mean(ic)),
         "rank_ic": float(np.mean(rank_ic)),
         "icir": metrics.information_ratio(ic),
-        "hit_rate": float(np.nanmean(raw["fold_hit_rate"])),
+        "hit_rate": _mean_defined(raw["fold_hit_rate"]),
     }
+
+
+def _mean_defined(values: list[float]) -> float:
+    """Mean of the finite values; NaN (without NumPy's empty-slice warning) when none is: every
+    fold's hit rate is undefined when no prediction or label has a direction."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def constant_folds(dataset: Dataset, oof: OutOfFold) -> bool:
@@ -253,14 +260,14 @@ def run_model_trial(settings: Settings) -> float:
         else " (" + ", ".join(f"{symbol} {s['ic']:.4f}" for symbol, s in summaries.items()) + ")"
     )
     log.info(
-        "trial %s | %s | IC %.4f%s rank IC %.4f ICIR %s hit %.3f | %s %.4f | best %.4f | %.1fs%s",
+        "trial %s | %s | IC %.4f%s rank IC %.4f ICIR %s hit %s | %s %.4f | best %.4f | %.1fs%s",
         "-" if number is None else number,
         _short(settings.model.params()),
         summary["ic"],
         members,
         summary["rank_ic"],
         icir_text(summary["icir"]),
-        summary["hit_rate"],
+        f"{summary['hit_rate']:.3f}" if np.isfinite(summary["hit_rate"]) else "n/a",
         settings.phase.objective,
         value,
         best,

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crypto_tune import metrics
-from crypto_tune._json import json_value
+from crypto_tune._json import json_document, json_value
 from crypto_tune.config import ModelSettings, Settings
 from crypto_tune.model import fit_booster, predict, refit_rounds
 from crypto_tune.phases._best_how import holdout_coverage
@@ -249,7 +249,7 @@ def run_universe_best(settings: Settings) -> None:
     }
     path = _target_path(settings, looks["key"])  # best.overwrite; never the replayed file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_plain(document), indent=2, allow_nan=False))
+    path.write_text(json.dumps(json_document(document), indent=2, allow_nan=False))
     is_index = data.panel.index[np.concatenate([s.bars for s in context.segments])]
     curves = pd.concat(
         [
@@ -322,17 +322,6 @@ def _print(settings: Settings, document: dict[str, Any], path: Any) -> None:
     lines.append(f"verdict: {document['robustness']['verdict']}")
     lines.append(f"wrote {path}")
     log.info("best portfolio of %s:\n%s", settings.study.name, "\n".join(lines))
-
-
-def _plain(value: Any) -> Any:
-    """``value`` made JSON-safe all the way down (NaN and infinities as null)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return json_value(value)
 
 
 def _fmt(value: Any) -> str:
