@@ -311,6 +311,20 @@ def test_a_significant_edge_the_holdout_contradicts_is_a_caution_with_how_it_was
     assert "How this was made:</strong> holdout 2024-01-01..2024-12-31 predicted by" in html
 
 
+def test_a_significant_edge_buy_and_hold_beat_in_sample_is_a_caution_that_says_why() -> None:
+    best = _best(True)
+    best["robustness"]["benchmark_note"] = (
+        "buy-and-hold did better in sample (Sharpe 62.31 against 20.33): the edge may be the "
+        "market's drift, not the model's forecast"
+    )
+    html = build_report(
+        title="t", model_study=None, strategy_study=None, best=best, equity=None, fold_ic=None
+    )
+    box = _parse(html).by_id["verdict"]
+    assert box["class"] == "verdict caution" and box["data-significant"] == "true"
+    assert "; but buy-and-hold did better in sample (Sharpe 62.31 against 20.33)" in html
+
+
 def test_the_header_names_the_data_the_result_was_made_on() -> None:
     best = _best(True)
     assert 'id="data"' not in build_report(

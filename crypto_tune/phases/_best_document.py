@@ -203,6 +203,7 @@ def _explain(
         found["in_sample"]["sharpe"],
         found["benchmark"]["in_sample"]["sharpe"],
     )
+    robustness["benchmark_note"] = drift  # the report's verdict box turns to caution
     if drift:
         warnings.append(drift)
     document["warnings"] = warnings

@@ -36,12 +36,15 @@ def _header(title: str, best: Mapping | None, generated: datetime) -> str:
     stamp = generated.strftime("%Y-%m-%d %H:%M:%S UTC")
     verdict = lookup(best, "robustness", "verdict")
     significant = lookup(best, "robustness", "significant")
+    drift = lookup(best, "robustness", "benchmark_note")  # buy-and-hold did better in sample
     if best is None:
         box = "unknown", "verdict not available: no best run was given"
     elif not isinstance(verdict, str) or not verdict.strip():
         box = "unknown", "verdict not available: best.robustness.verdict is missing"
     elif significant is True and lookup(best, "robustness", "holdout_disagrees") is True:
         box = "caution", verdict
+    elif significant is True and isinstance(drift, str) and drift:
+        box = "caution", f"{verdict}; but {drift}"
     elif significant is True:
         box = "significant", verdict
     elif significant is False:
