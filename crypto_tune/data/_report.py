@@ -66,13 +66,7 @@ class CandleReport:
             f"gaps:       {len(self.gaps):,} gap(s), {self.missing_bars:,} missing bar(s)"
             + (" (not filled)" if self.gaps else ""),
         ]
-        for gap in self.gaps[:max_gaps]:
-            out.append(
-                f"  {format_time(gap.after)} -> {format_time(gap.before)}: "
-                f"{gap.missing_bars:,} missing"
-            )
-        if len(self.gaps) > max_gaps:
-            out.append(f"  ... and {len(self.gaps) - max_gaps:,} more gap(s)")
+        out += gap_lines(self.gaps, indent="  ", listed=max_gaps)
         if self.resampled_from is not None:
             out.append(
                 f"resampled:  from {self.resampled_from} bars; {self.partial_bars:,} bar(s) made "
@@ -101,6 +95,19 @@ class CandleReport:
         if self.provenance is not None:
             out.append(f"provenance: {self.provenance.describe()}")
         return out
+
+
+def gap_lines(gaps: tuple[Gap, ...], *, indent: str, listed: int = _GAPS_LISTED) -> list[str]:
+    """The first ``listed`` gaps, a line each (``after -> before: n missing``), then how many
+    more there are."""
+    out = [
+        f"{indent}{format_time(gap.after)} -> {format_time(gap.before)}: "
+        f"{gap.missing_bars:,} missing"
+        for gap in gaps[:listed]
+    ]
+    if len(gaps) > listed:
+        out.append(f"{indent}... and {len(gaps) - listed:,} more gap(s)")
+    return out
 
 
 def largest_move(candles: pd.DataFrame) -> tuple[float, pd.Timestamp | None]:
@@ -168,6 +175,7 @@ __all__ = [
     "CandleReport",
     "bar_statistics",
     "flat_bars",
+    "gap_lines",
     "largest_move",
     "zero_volume_bars",
 ]

@@ -12,11 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from crypto_tune.data import PROVENANCE_KEY, Gap, Provenance, read_provenance
+from crypto_tune.data._report import gap_lines
 from crypto_tune.data._timestamps import TIME_UNIT, format_time
 from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.exchange import ExchangeClient, MarketInfo, ccxt_version
-
-_GAPS_LISTED = 5
 
 
 def _safe(name: str) -> str:
@@ -59,13 +58,7 @@ class DownloadResult:
             f"{self.path}: {self.rows:,} rows ({self.added:,} new), {span}",
             f"  gaps: {len(self.gaps):,} gap(s), {missing:,} missing (reported, not filled)",
         ]
-        for gap in self.gaps[:_GAPS_LISTED]:
-            out.append(
-                f"    {format_time(gap.after)} -> {format_time(gap.before)}: "
-                f"{gap.missing_bars:,} missing"
-            )
-        if len(self.gaps) > _GAPS_LISTED:
-            out.append(f"    ... and {len(self.gaps) - _GAPS_LISTED:,} more gap(s)")
+        out += gap_lines(self.gaps, indent="    ")
         out.append(f"  provenance: {self.provenance.describe()}")
         return out
 
