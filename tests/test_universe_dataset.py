@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from universe_market import universe_candles, write_universe
 
 from crypto_tune.cli import preflight
-from crypto_tune.exceptions import ConfigError
+from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.universe._dataset import prepare_universe, universe_files
 
 COMMON = ["phase=model", "asset=universe", "features.windows=[5,10]", "debug=fast"]
@@ -154,3 +155,58 @@ def test_a_folder_member_with_only_a_finer_file_is_resampled(tmp_path: Path) -> 
     assert list(files) == ["S0USDT", "S1USDT", "S2USDT", "S3USDT"]
     assert files["S3USDT"].endswith("binance_S3USDT_1h.csv")
     assert prepare_universe(settings).reports["S3USDT"].resampled_from == "1h"
+
+
+def _folder_args(folder: Path, tmp_path: Path) -> list[str]:
+    return [
+        *COMMON,
+        f"asset.path={folder}",
+        "asset.symbols=[]",
+        "asset.symbol=robust",
+        f"paths.outputs={tmp_path / 'out'}",
+    ]
+
+
+def test_two_files_of_one_symbol_in_a_folder_are_refused(folder: Path, tmp_path: Path) -> None:
+    """Before, BTCUSDT.csv beside binance_BTCUSDT_4h.csv: one of them read without a word."""
+    (folder / "S1USDT.csv").write_text((folder / "binance_S1USDT_4h.csv").read_text())
+    with pytest.raises(ConfigError) as refused:
+        preflight(_folder_args(folder, tmp_path))
+    assert str(refused.value) == (
+        f"asset.path: {folder} has 2 4h files for S1USDT (S1USDT.csv, binance_S1USDT_4h.csv): "
+        "keep one"
+    )
+    # not a member of this universe: no ambiguity to refuse
+    named = preflight(
+        [*_folder_args(folder, tmp_path), "asset.symbols=[S0USDT,S2USDT]", "universe.min_symbols=2"]
+    )
+    assert named is not None and list(universe_files(named.asset)) == ["S0USDT", "S2USDT"]
+
+
+def test_a_member_copied_under_another_name_is_refused(tmp_path: Path) -> None:
+    """Before, two identical members were traded as two markets: long one, short the other."""
+    folder = tmp_path / "data"
+    candles = universe_candles(n_symbols=3, n_bars=3000)
+    write_universe(folder, {**candles, "S9USDT": candles["S1USDT"]})
+    with pytest.raises(DataError) as refused:
+        preflight(_folder_args(folder, tmp_path))
+    assert str(refused.value) == (
+        f"{folder / 'binance_S9USDT_4h.csv'}: the same candles as "
+        f"{folder / 'binance_S1USDT_4h.csv'} (3,000 rows): S9USDT and S1USDT are one market "
+        "under two names; keep one"
+    )
+
+
+def test_a_member_off_the_calendar_names_its_file(tmp_path: Path) -> None:
+    """Before: "universe: S2USDT's candles are off the 4h calendar", no file, no candle."""
+    folder = tmp_path / "data"
+    candles = universe_candles(n_symbols=3, n_bars=3000)
+    shifted = candles["S2USDT"].copy()
+    shifted.index = shifted.index + pd.Timedelta("30min")
+    write_universe(folder, {**candles, "S2USDT": shifted})
+    with pytest.raises(DataError) as refused:
+        preflight(_folder_args(folder, tmp_path))
+    assert str(refused.value) == (
+        f"{folder / 'binance_S2USDT_4h.csv'}: candle at 2021-01-01 00:30 is off the universe's "
+        "4h calendar (bars every 4h from 2021-01-01 00:00 UTC, the earliest candle of any symbol)"
+    )

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crypto_tune.exceptions import ConfigError
+from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.universe import build_panel
+from crypto_tune.universe._panel import off_calendar
 from tests.universe_market import universe_candles
 
 WINDOWS = (5, 10)
@@ -78,3 +79,19 @@ def test_a_late_listing_does_not_move_the_past(candles) -> None:
     before = a.bar < 150
     keep = a.sym[before] != 3
     np.testing.assert_array_equal(a.features[before][keep], b.features[b.bar < 150])
+
+
+def test_off_calendar_names_the_first_candle_off_the_grid(candles) -> None:
+    assert off_calendar(candles, "4h") is None
+    shifted = candles["S2USDT"].copy()
+    shifted.index = shifted.index.where(
+        np.arange(len(shifted)) != 7, shifted.index + pd.Timedelta("1h")
+    )
+    symbol, stamp, origin = off_calendar({**candles, "S2USDT": shifted}, "4h")
+    assert (symbol, stamp, origin) == (
+        "S2USDT",
+        candles["S2USDT"].index[7] + pd.Timedelta("1h"),
+        candles["S0USDT"].index[0],
+    )
+    with pytest.raises(DataError, match=r"^universe: S2USDT's candle at .* is off the 4h calendar"):
+        build_panel({**candles, "S2USDT": shifted}, **KW)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from crypto_tune.config import Settings
 from crypto_tune.splits import fold_table
+from crypto_tune.universe import Panel
 from crypto_tune.universe._dataset import prepare_universe
 
 log = logging.getLogger("crypto_tune.inspect")
@@ -40,6 +41,29 @@ def universe_health(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("symbol")
 
 
+def left_out(panel: Panel, *, min_symbols: int) -> list[str]:
+    """What the panel leaves out and the symbol table does not say: bars between its first and
+    last row with too few symbols, symbols that never enter (a line each; none: nothing)."""
+    per_bar = panel.entered.sum(axis=1)
+    live = np.nonzero(per_bar)[0]
+    lines = []
+    if live.size:
+        span = per_bar[live[0] : live[-1] + 1]
+        if (gaps := int((span == 0).sum())) > 0:
+            lines.append(
+                f"bars left out of the panel: {gaps:,} of the {span.size:,} between its first "
+                f"and last row, with fewer than universe.min_symbols={min_symbols} symbols past "
+                "their warm-up"
+            )
+    absent = [s for j, s in enumerate(panel.symbols) if not panel.entered[:, j].any()]
+    if absent:
+        lines.append(
+            f"never in the panel: {', '.join(absent)} (fewer own candles than the warm-up, or "
+            f"never beside {min_symbols - 1} other symbols past theirs)"
+        )
+    return lines
+
+
 def run_universe_inspect(settings: Settings) -> None:
     """Print the universe's health and fold table."""
     data = prepare_universe(settings)
@@ -54,6 +78,7 @@ def run_universe_inspect(settings: Settings) -> None:
             f"x {len(panel.feature_names)} features",
             f"symbols per bar in the panel: min {live.min() if live.size else 0}, "
             f"median {int(np.median(live)) if live.size else 0}, max {per_bar.max()}",
+            *left_out(panel, min_symbols=settings.universe.min_symbols),
             universe_health(settings).to_string(),
             "folds (bar positions on the universe's calendar, every symbol at once):",
             fold_table(data.folds, panel.index).to_string(),
@@ -61,4 +86,4 @@ def run_universe_inspect(settings: Settings) -> None:
     print("\n".join(lines))
 
 
-__all__ = ["run_universe_inspect", "universe_health"]
+__all__ = ["left_out", "run_universe_inspect", "universe_health"]

@@ -22,11 +22,11 @@ import pandas as pd
 from crypto_tune.config import AssetSettings, Settings
 from crypto_tune.data import CandleReport, load_candles
 from crypto_tune.dataset import asset_path, data_fingerprint, make_folds
-from crypto_tune.exceptions import ConfigError
+from crypto_tune.exceptions import ConfigError, DataError
 from crypto_tune.memo import memo
 from crypto_tune.splits import Fold, holdout_split
 from crypto_tune.timeframes import timeframe_minutes
-from crypto_tune.universe._panel import Panel, build_panel
+from crypto_tune.universe._panel import Panel, build_panel, off_calendar
 
 _SUFFIXES = (".csv", ".parquet", ".pq", ".feather", ".json", ".gz")
 
@@ -75,6 +75,7 @@ def universe_files(asset: AssetSettings) -> dict[str, str]:
         raise ConfigError(f"asset.path: {path} is neither a {{symbol}} template nor a folder")
     found: dict[str, str] = {}
     finer: dict[str, tuple[int, str]] = {}  # symbol -> (minutes, file) of its finer files
+    twins: dict[str, list[str]] = {}  # symbol -> its files of the timeframe
     want = timeframe_minutes(asset.timeframe)
     other_timeframe = re.compile(r"[_\-](\d+[mhdw])$", re.IGNORECASE)
     for file in sorted(folder.iterdir()):
@@ -91,7 +92,9 @@ def universe_files(asset: AssetSettings) -> dict[str, str]:
             if minutes < want and want % minutes == 0 and minutes > finer.get(symbol, (0, ""))[0]:
                 finer[symbol] = (minutes, str(file))
             continue
-        found.setdefault(_symbol_of(file.name, asset.timeframe), str(file))
+        symbol = _symbol_of(file.name, asset.timeframe)
+        twins.setdefault(symbol, []).append(file.name)
+        found.setdefault(symbol, str(file))
     for symbol, (_, finer_path) in finer.items():  # the coarsest finer file, if none of its own
         found.setdefault(symbol, finer_path)
     if asset.symbols:
@@ -99,6 +102,12 @@ def universe_files(asset: AssetSettings) -> dict[str, str]:
         if missing:
             raise ConfigError(f"asset.path: no file for {', '.join(missing)} in {path}")
         found = {s: found[s] for s in asset.symbols}
+    for symbol in found:  # two files of one symbol: which one is meant is anyone's guess
+        if len(twins.get(symbol, [])) > 1:
+            raise ConfigError(
+                f"asset.path: {path} has {len(twins[symbol])} {asset.timeframe} files for "
+                f"{symbol} ({', '.join(twins[symbol])}): keep one"
+            )
     if len(found) < 2:
         raise ConfigError(
             f"asset.path: a universe needs at least two symbols, {path} has {len(found)}"
@@ -155,6 +164,37 @@ def _check_blocks_have_rows(
         )
 
 
+def _check_members(
+    candles: dict[str, pd.DataFrame],
+    files: dict[str, str],
+    fingerprints: dict[str, str],
+    timeframe: str,
+) -> None:
+    """Every member's candles on the universe's calendar, and no two members the same candles
+    (a file copied under another name: a book long one and short the other pays fees for
+    nothing): refused in one line naming the file(s)."""
+    off = off_calendar(candles, timeframe)
+    if off is not None:
+        symbol, stamp, origin = off
+        raise DataError(
+            f"{files[symbol]}: candle at {stamp:%Y-%m-%d %H:%M} is off the universe's "
+            f"{timeframe} calendar (bars every {timeframe} from {origin:%Y-%m-%d %H:%M} UTC, "
+            "the earliest candle of any symbol)"
+        )
+    seen: dict[str, str] = {}
+    for symbol, frame in candles.items():
+        if not len(frame):
+            continue
+        digest = fingerprints[symbol]
+        if digest in seen:
+            first = seen[digest]
+            raise DataError(
+                f"{files[symbol]}: the same candles as {files[first]} ({len(frame):,} rows): "
+                f"{symbol} and {first} are one market under two names; keep one"
+            )
+        seen[digest] = symbol
+
+
 _MEMORY: dict[str, UniverseDataset] = memo("universe_datasets", {})
 
 
@@ -187,6 +227,8 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
         frame, report = load_candles(file, timeframe=asset.timeframe)
         candles[symbol] = _before_final(frame, settings)
         reports[symbol] = report
+    fingerprints = {s: data_fingerprint(c) for s, c in candles.items()}
+    _check_members(candles, files, fingerprints, asset.timeframe)
     panel = build_panel(
         candles,
         timeframe=asset.timeframe,
@@ -215,7 +257,6 @@ def prepare_universe(settings: Settings) -> UniverseDataset:
             f"{panel.index[-1]:%Y-%m-%d}, too little for the split: {exc}"
         ) from None
     _check_blocks_have_rows(panel, candles, folds, holdout, settings)
-    fingerprints = {s: data_fingerprint(c) for s, c in candles.items()}
     data = _key(fingerprints)
     features = _key(
         {

@@ -78,12 +78,30 @@ def _calendar(candles: Mapping[str, pd.DataFrame], timeframe: str) -> pd.Datetim
     ends = [c.index[-1] for c in candles.values() if len(c)]
     if not starts:
         raise DataError("universe: no symbol has a candle")
-    step = timeframe_delta(timeframe)
-    grid = pd.date_range(min(starts), max(ends), freq=step)
+    off = off_calendar(candles, timeframe)
+    if off is not None:
+        raise DataError(
+            f"universe: {off[0]}'s candle at {off[1]:%Y-%m-%d %H:%M} is off the {timeframe} "
+            f"calendar from {off[2]:%Y-%m-%d %H:%M}"
+        )
+    return pd.date_range(min(starts), max(ends), freq=timeframe_delta(timeframe))
+
+
+def off_calendar(
+    candles: Mapping[str, pd.DataFrame], timeframe: str
+) -> tuple[str, pd.Timestamp, pd.Timestamp] | None:
+    """The first symbol with a candle off the universe's calendar (bars every ``timeframe``
+    from the earliest candle of any symbol): ``(symbol, its first such candle, the calendar's
+    start)``, or None when every candle is on it."""
+    starts = [c.index[0] for c in candles.values() if len(c)]
+    if not starts:
+        return None
+    origin, step = min(starts), timeframe_delta(timeframe)
     for symbol, frame in candles.items():
-        if len(frame) and not frame.index.isin(grid).all():
-            raise DataError(f"universe: {symbol}'s candles are off the {timeframe} calendar")
-    return grid
+        off = (frame.index - origin) % step != pd.Timedelta(0)
+        if off.any():
+            return symbol, frame.index[off][0], origin
+    return None
 
 
 def cross_sectional(matrix: np.ndarray, how: str) -> np.ndarray:
@@ -192,4 +210,4 @@ def build_panel(
     )
 
 
-__all__ = ["CS_FEATURES", "LABELS", "Panel", "build_panel", "cross_sectional"]
+__all__ = ["CS_FEATURES", "LABELS", "Panel", "build_panel", "cross_sectional", "off_calendar"]
