@@ -277,3 +277,26 @@ def test_a_holdout_cut_short_by_the_data_says_so(tmp_path: Path) -> None:
     }
     assert said in document["how"]["text"]
     assert document["asset"]["files"] == {"SHORT": str(path)}  # absolute, as the run read it
+
+
+def test_a_best_run_trades_the_fixed_settings_its_study_traded(tmp_path: Path) -> None:
+    """A fixed (untuned) strategy setting the Phase 2 sweep ran with: a best run without it
+    traded the config's value under "no overrides" and was judged by the study's trials."""
+    outputs = tmp_path / "outputs"
+    _tune(outputs, "strategy.slippage=0.0005", strategy_trials=20)
+    common = ["phase=best", f"paths.outputs={outputs}", "tracking.enabled=false"]
+
+    refused = run_cli(*common)
+    assert refused.returncode == 2
+    assert "traded other fixed settings than this run (strategy.slippage 0.0005 -> 0.0002)" in (
+        refused.stderr
+    )
+    assert "repeat strategy.slippage=0.0005 on the command line" in refused.stderr
+
+    same = run_cli(*common, "strategy.slippage=0.0005")
+    assert same.returncode == 0, same.stderr[-3000:]
+    assert "no overrides" in same.stdout and "(override)" not in same.stdout
+
+    other = run_cli(*common, "strategy.slippage=0.001", "best.overwrite=false")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "overrides strategy.slippage=0.001" in other.stdout

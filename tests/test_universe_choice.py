@@ -341,3 +341,29 @@ def test_a_look_with_the_configs_model_is_keyed_on_its_parameters(tmp_path: Path
     # a replay of the file that trial's best run wrote: the same look, not another one
     replayed = look("file:/x/workflow.best.json", 15, origin="study:m#4")
     assert replayed["new"] is False and replayed["key"] == first["key"]
+
+
+def test_a_setting_the_study_was_run_with_is_no_override() -> None:
+    """Before, ``universe.long_only=true`` (which a spot study's best run must repeat) was
+    reported as a manual override: "overrides universe.long_only=True" and no chosen trial."""
+    import optuna
+
+    from crypto_tune.fingerprint import ATTR
+    from crypto_tune.phases._study_settings import beyond_study
+
+    study = optuna.create_study()
+    study.set_user_attr(
+        ATTR, {"universe.long_only": True, "universe.top_k": 2, "strategy.slippage": 0.0002}
+    )
+    given = {
+        "universe.long_only": True,  # as the study ran: no override
+        "universe.top_k": 2,  # tuned (the trial's is 3): an override
+        "strategy.slippage": 0.0005,  # other than the study's: an override
+        "universe.max_gross": 1.0,  # not recorded: kept
+    }
+    assert beyond_study(given, study, {"universe.top_k": 3}) == {
+        "universe.top_k": 2,
+        "strategy.slippage": 0.0005,
+        "universe.max_gross": 1.0,
+    }
+    assert beyond_study(given, optuna.create_study(), {}) == given  # no fingerprint: all kept

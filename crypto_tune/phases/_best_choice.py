@@ -23,6 +23,7 @@ from crypto_tune.dataset import prepare_dataset
 from crypto_tune.evaluation import resolve_model
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.phases._best_evaluator import Evaluator
+from crypto_tune.phases._study_settings import beyond_study, check_study_settings
 from crypto_tune.robustness import Bound, pareto_choice, pbo_picks, select_robust
 
 log = logging.getLogger("crypto_tune.best")
@@ -223,6 +224,9 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         study = load_study(settings, phase="strategy")
         trial = _chosen_trial(study, settings.best.pareto)
         tuned = group_params(trial.params, "strategy")
+        # a setting repeated as the study ran it is no override
+        kept = beyond_study({f"strategy.{k}": v for k, v in overrides.items()}, study, trial.params)
+        overrides = {k.removeprefix("strategy."): v for k, v in kept.items()}
         number = trial.number
         source = f"study:{study.study_name}#{trial.number}"
         if len(study.directions) > 1:
@@ -237,6 +241,8 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     strategy.validate("strategy")
     # a replayed fee, shorting or order type: the market's costs resolved again (issue 21)
     strategy = with_market_costs(dataclasses.replace(settings, strategy=strategy)).strategy
+    if study is not None:
+        _check_fixed_settings(settings, strategy, study)
     return Choice(
         model,
         model_source,
@@ -250,6 +256,19 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
         number,
         model_study,
     )
+
+
+def _check_fixed_settings(settings: Settings, strategy: StrategySettings, study: Any) -> None:
+    """Refuse a best run that trades other fixed (untuned) strategy settings, costs or basket
+    weights than the Phase 2 study's trials, unless given on the command line (overrides)."""
+    from crypto_tune.fingerprint import study_fingerprint
+
+    every = study_fingerprint(
+        dataclasses.replace(settings, strategy=strategy), [], phase="strategy"
+    )
+    current = {k: v for k, v in every.items() if k.startswith(("strategy.", "costs.", "asset."))}
+    given = {f"strategy.{k}" for k in command_line_overrides(settings, "strategy")}
+    check_study_settings(study, current, given=given)
 
 
 def _chosen_trial(study: Any, rule: str = "utopia") -> Any:

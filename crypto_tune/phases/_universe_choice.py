@@ -31,6 +31,7 @@ from crypto_tune.phases._best_choice import (
     load_replay,
 )
 from crypto_tune.phases._best_how import holdout_model_text, keyed, look_text, overrides_text
+from crypto_tune.phases._study_settings import beyond_study
 from crypto_tune.phases._universe_verdict import with_trial
 
 log = logging.getLogger("crypto_tune.best")
@@ -112,6 +113,7 @@ def choose_universe(settings: Settings) -> UniverseChoice:
     else:
         trial = _chosen_trial(study, settings.best.pareto)
         tuned, number = dict(trial.params), trial.number
+        overrides = beyond_study(overrides, study, tuned)
         source = f"study:{study.study_name}#{number}"
         if len(study.directions) > 1:
             source += (
