@@ -493,7 +493,8 @@ def render_universe(universe: dict[str, Any]) -> list[str]:
         f"features; {p1['n_folds']} folds of "
         f"{p1['fold_rows'][0]['train']:,}-{p1['fold_rows'][-1]['train']:,} train rows "
         f"| {_fmt(p1['universe_s'], 1)} s ({_fmt(p1['universe_cpu_s'], 1)} s CPU) "
-        f"| default model, num_threads={p1['num_threads']}; "
+        f"| default model ({p1.get('model', '?')}; the single-asset trials "
+        f"{p1.get('single_model', '?')}), num_threads={p1['num_threads']}; "
         f"per-bar IC objective {p1['universe_objective']:.4f}; best iteration per fold "
         f"{', '.join(str(b) for b in p1['universe_best_iterations'])} |",
         f"| {n} single-asset Phase 1 trials, same symbols, {p1['timeframe']} "

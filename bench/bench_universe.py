@@ -3,14 +3,15 @@
 ``bench_universe(work_dir=...)`` measures, in this process:
 
 * Phase 1: one trial on the ten-symbol 1h universe (``asset=universe asset.timeframe=1h``: one
-  LightGBM over the pooled panel, default model parameters, default folds) against ten
-  single-asset trials on the same symbols (``asset=binance asset.symbol=S asset.timeframe=1h``),
-  each through :func:`crypto_tune.phases.run_phase`, the function a sweep's task calls. As in a
-  sweep, the study exists and holds the trial RUNNING (asked with the default parameters) and
-  the settings are built and the data loaded before the trial (preflight, once per process);
-  the prediction cache is emptied first, so every fold trains. Target: the universe's trial
-  under 2x the ten single-asset trials together (wall time; the CPU time of all the process's
-  threads is kept beside it: on a machine shared with other jobs it moves less than the wall).
+  LightGBM over the pooled panel, its default model ``model=lightgbm_panel``, default folds)
+  against ten single-asset trials at theirs (``model=lightgbm``) on the same symbols
+  (``asset=binance asset.symbol=S asset.timeframe=1h``), each through
+  :func:`crypto_tune.phases.run_phase`, the function a sweep's task calls. As in a sweep, the study
+  exists and holds the trial RUNNING (asked with the default parameters) and the settings are
+  built and the data loaded before the trial (preflight, once per process); the prediction cache
+  is emptied first, so every fold trains. Target: the universe's trial under 2x the ten
+  single-asset trials together (wall time; the CPU time of all the process's threads is kept
+  beside it: on a machine shared with other jobs it moves less than the wall).
 * Phase 2: one trial on the ten-symbol 4h universe tuned 2021-2023 (``strategy=topk``, the model
   from the Phase 1 study, ``phase.model_source=study``, the default): a Phase 1 trial with the
   default parameters fills the study and the prediction cache, then a new context reads the
@@ -151,6 +152,11 @@ def _rounds(settings: Any) -> list[int]:
     return [int(b) for b in oof.best_iterations]
 
 
+def _model_line(model: Any) -> str:
+    """The parameters that differ between the panel's and a single asset's default model."""
+    return f"feature_fraction {model.feature_fraction:g}, learning_rate {model.learning_rate:g}"
+
+
 def _preflight(overrides: list[str]) -> Any:
     from crypto_tune.cli import preflight
 
@@ -239,6 +245,8 @@ def bench_universe_phase1(
         "tune": f"{str(split.tune_start)[:4]}-{str(split.tune_end)[:4]}",
         "n_folds": len(data.folds),
         "num_threads": universe.model.num_threads,
+        "model": _model_line(universe.model),
+        "single_model": _model_line(settings.model),
         "panel_rows": data.panel.n_rows,
         "panel_rows_tune": int(tune.sum()),
         "panel_rows_through_holdout": int(through.sum()),

@@ -187,3 +187,21 @@ def test_a_symbol_listed_twice_is_refused(asset: str) -> None:
         r"\(BTCUSDT twice\)",
     ):
         settings_from_config(_compose(f"asset={asset}", "asset.symbols=[BTCUSDT,ETHUSDT,BTCUSDT]"))
+
+
+def test_a_universe_takes_the_panel_model_and_the_same_search_space() -> None:
+    single_cfg = _compose_full("phase=model")
+    panel_cfg = _compose_full("phase=model", "asset=universe")
+    single = settings_from_config(_compose("phase=model")).model
+    panel = settings_from_config(_compose("phase=model", "asset=universe")).model
+    assert (panel.feature_fraction, panel.learning_rate) == (0.35, 0.05)
+    assert (single.feature_fraction, single.learning_rate) == (0.7, 0.03)
+    # the panel's model is the single asset's but for those two defaults
+    like_single = dataclasses.replace(panel, feature_fraction=0.7, learning_rate=0.03)
+    assert like_single == single
+    assert panel_cfg.hydra.runtime.choices.model == "lightgbm_panel"
+    assert panel_cfg.hydra.sweeper.params == single_cfg.hydra.sweeper.params
+    # the command line wins: the single-asset defaults, or one value
+    assert settings_from_config(_compose("asset=universe", "model=lightgbm")).model == single
+    one = settings_from_config(_compose("asset=universe", "model.feature_fraction=0.5")).model
+    assert (one.feature_fraction, one.learning_rate) == (0.5, 0.05)
