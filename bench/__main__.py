@@ -470,6 +470,34 @@ def render_walkforward(wf: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _render_drawn(p1: dict[str, Any]) -> list[str]:
+    """The row of the trials at parameter sets drawn from the search space (absent in results
+    written before it was measured)."""
+    drawn = p1.get("drawn")
+    if not drawn:
+        return []
+    each = "; ".join(
+        f"{_fmt(r['universe_s'], 1)} s against {_fmt(r['single_s'], 1)} s "
+        f"(learning_rate {r['params']['model.learning_rate']:.3g}, "
+        f"num_boost_round {r['params']['model.num_boost_round']}, feature_fraction "
+        f"{r['params']['model.feature_fraction']:.2f} against "
+        f"{r['single_params']['model.feature_fraction']:.2f})"
+        for r in drawn["sets"]
+    )
+    return [
+        "| a study's first trials as it draws them "
+        f"({_count(len(drawn['sets']), 'parameter set')} of the search spaces, Optuna's "
+        "RandomSampler, one seed: corresponding draws; pruner off): pooled / single-asset | "
+        f"{_fmt(drawn['universe_s'], 1)} s against {_fmt(drawn['single_s'], 1)} s: "
+        f"{_fmt(drawn['ratio'], 2)}x | target < {p1['target_ratio']:.0f}x (wall): "
+        f"{_ok(drawn['meets_target'])}; {each} |"
+    ]
+
+
 def render_universe(universe: dict[str, Any]) -> list[str]:
     """The universe section's lines: skipped with its reason, or its table (issue 23)."""
     if "skipped" in universe:
@@ -516,6 +544,7 @@ def render_universe(universe: dict[str, Any]) -> list[str]:
         f"{_fmt(eq['later_universe_s'], 1)} s against {_fmt(eq['later_single_s'], 1)} s: "
         f"{_fmt(eq['later_ratio'], 2)}x | the panel's own cost, its model's extra rounds "
         "apart (the pooled rows carry twice the features) |",
+        *_render_drawn(p1),
         f"| Phase 2 trial, {len(p2['symbols'])} {p2['timeframe']} symbols tuned "
         f"{p2['tune']}, cached predictions ({p2['n_folds']} folds, "
         f"{p2['n_test_bars']:,} test bars) | {_fmt(p2['ms_median'], 2)} ms median | "

@@ -49,6 +49,9 @@ TARGET_PHASE2_MS = 5.0  # a Phase 2 trial on ten 4h symbols over three years
 # the same trials at equal work: every fold boosts this many rounds, no early stopping (the
 # pooled panel's own cost, apart from the extra rounds its model earns)
 EQUAL_ROUNDS = 100
+# a study's trials as it draws them: this many parameter sets from the Phase 1 search spaces
+# (Optuna's RandomSampler, one seed: corresponding sets for the pooled and single-asset trials)
+DRAWN_SETS = 3
 Progress = Callable[[str], None]
 # the modules registering the memos this bench empties (crypto_tune.memo)
 MEMO_MODULES = (
@@ -275,6 +278,80 @@ def bench_universe_phase1(
     }
 
 
+def drawn_model_parameters(settings: Any, n: int, *, seed: int) -> list[dict[str, Any]]:
+    """``n`` parameter sets from ``settings``' Phase 1 search space, drawn by Optuna's
+    RandomSampler (a study's first trials, before TPE has anything to go on). The same seed on
+    two spaces of the same parameters draws corresponding sets (the same quantile of each
+    range): the panel's ``feature_fraction`` is then the single asset's, halved."""
+    import optuna
+
+    from crypto_tune.phases._tuning import search_space
+
+    space = search_space(settings, "model").distributions
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [study.ask(fixed_distributions=space).params for _ in range(n)]
+
+
+def bench_universe_drawn(
+    *, work_dir: Path, symbols: Sequence[str], extra: Sequence[str], n: int, progress: Progress
+) -> dict[str, Any]:
+    """The pooled trial against the ten single-asset trials at ``n`` parameter sets drawn from
+    their search spaces, corresponding draws (each a study's first trial, the pruner off: every
+    fold trains)."""
+    common = ["phase=model", *extra, "tracking.enabled=false", "phase.pruner=none"]
+    pooled_at = [*common, "asset=universe", f"asset.symbols=[{','.join(symbols)}]"]
+
+    def single_at(symbol: str) -> list[str]:
+        return [*common, "asset=binance", f"asset.symbol={symbol}"]
+
+    space_dir = f"paths.outputs={work_dir / 'space'}"
+    pooled_draws = drawn_model_parameters(_preflight([*pooled_at, space_dir]), n, seed=0)
+    single_draws = drawn_model_parameters(
+        _preflight([*single_at(symbols[0]), space_dir]), n, seed=0
+    )
+    rows = []
+    for i, (pooled_params, single_params) in enumerate(
+        zip(pooled_draws, single_draws, strict=True)
+    ):
+        out = work_dir / f"set{i}"
+        pooled_given = [f"{k}={v}" for k, v in pooled_params.items()]
+        pooled = timed_model_trial(
+            _preflight([*pooled_at, *pooled_given, f"paths.outputs={out / 'universe'}"])
+        )
+        single_given = [f"{k}={v}" for k, v in single_params.items()]
+        single_s = sum(
+            timed_model_trial(
+                _preflight([*single_at(s), *single_given, f"paths.outputs={out / 'single'}"])
+            )["seconds"]
+            for s in symbols
+        )
+        rows.append(
+            {
+                "params": pooled_params,
+                "single_params": single_params,
+                "universe_s": pooled["seconds"],
+                "single_s": single_s,
+                "ratio": pooled["seconds"] / single_s,
+            }
+        )
+        progress(
+            f"[bench] universe: drawn set {i + 1}/{n}: pooled {pooled['seconds']:.1f}s, "
+            f"single-asset {single_s:.1f}s"
+        )
+    clear(
+        "universe_datasets", "universe_predictions", "datasets", "predictions", "lightgbm_datasets"
+    )
+    universe_s = sum(r["universe_s"] for r in rows)
+    single_s = sum(r["single_s"] for r in rows)
+    return {
+        "sets": rows,
+        "universe_s": universe_s,
+        "single_s": single_s,
+        "ratio": universe_s / single_s,
+        "meets_target": universe_s / single_s < TARGET_PHASE1_RATIO,
+    }
+
+
 def _draw(settings: Any, n: int, *, seed: int) -> list[Any]:
     """``n`` trial settings drawn from the Phase 2 search space (``universe.*``)."""
     import optuna
@@ -403,6 +480,15 @@ def bench_universe(
         },
         "later_ratio": equal["later_ratio"],
     }
+    n_drawn = 1 if quick else DRAWN_SETS
+    progress(f"[bench] universe: the trials at {n_drawn} parameter sets drawn from the space")
+    phase1["drawn"] = bench_universe_drawn(
+        work_dir=work_dir / "phase1_drawn",
+        symbols=symbols,
+        extra=p1_extra,
+        n=n_drawn,
+        progress=progress,
+    )
     phase2 = bench_universe_phase2(
         work_dir=work_dir / "phase2",
         symbols=symbols,
@@ -419,6 +505,7 @@ __all__ = [
     "TARGET_PHASE1_RATIO",
     "TARGET_PHASE2_MS",
     "bench_universe",
+    "drawn_model_parameters",
     "missing_data",
     "timed_model_trial",
 ]

@@ -144,6 +144,24 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert equal["rounds"] == 20
         assert equal["ratio"] == pytest.approx(equal["universe_s"] / equal["single_s"])
         assert "at equal work (20 boosting rounds" in (out / "results.md").read_text()
+        drawn = phase1["drawn"]  # a parameter set drawn from the search space, for both
+        (one,) = drawn["sets"]
+        assert set(one["params"]) == {
+            f"model.{k}"
+            for k in (
+                "learning_rate",
+                "num_leaves",
+                "min_data_in_leaf",
+                "feature_fraction",
+                "bagging_fraction",
+                "bagging_freq",
+                "lambda_l1",
+                "lambda_l2",
+                "num_boost_round",
+            )
+        }
+        assert drawn["ratio"] == pytest.approx(drawn["universe_s"] / drawn["single_s"])
+        assert "as it draws them (1 parameter set of" in (out / "results.md").read_text()
         assert phase2["n_trials"] == 30 and phase2["kernel_ms_median"] > 0
         assert phase2["model_source"].startswith("study:")
         assert "Universe studies (issue 23)" in (out / "results.md").read_text()

@@ -189,7 +189,7 @@ def test_a_symbol_listed_twice_is_refused(asset: str) -> None:
         settings_from_config(_compose(f"asset={asset}", "asset.symbols=[BTCUSDT,ETHUSDT,BTCUSDT]"))
 
 
-def test_a_universe_takes_the_panel_model_and_the_same_search_space() -> None:
+def test_a_universe_takes_the_panel_model_and_its_search_space() -> None:
     single_cfg = _compose_full("phase=model")
     panel_cfg = _compose_full("phase=model", "asset=universe")
     single = settings_from_config(_compose("phase=model")).model
@@ -200,7 +200,12 @@ def test_a_universe_takes_the_panel_model_and_the_same_search_space() -> None:
     like_single = dataclasses.replace(panel, feature_fraction=0.7, learning_rate=0.03)
     assert like_single == single
     assert panel_cfg.hydra.runtime.choices.model == "lightgbm_panel"
-    assert panel_cfg.hydra.sweeper.params == single_cfg.hydra.sweeper.params
+    # the same search space, but as many features per tree: feature_fraction over half the range
+    panel_space = dict(panel_cfg.hydra.sweeper.params)
+    single_space = dict(single_cfg.hydra.sweeper.params)
+    assert panel_space.pop("model.feature_fraction") == "interval(0.15, 0.5)"
+    assert single_space.pop("model.feature_fraction") == "interval(0.3, 1.0)"
+    assert panel_space == single_space
     # the command line wins: the single-asset defaults, or one value
     assert settings_from_config(_compose("asset=universe", "model=lightgbm")).model == single
     one = settings_from_config(_compose("asset=universe", "model.feature_fraction=0.5")).model
