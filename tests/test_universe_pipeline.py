@@ -113,17 +113,32 @@ def test_planted_reversal_is_found_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_null_universe_has_no_edge(tmp_path: Path) -> None:
-    base = _overrides(tmp_path, reversal=0.0, seed=4)
+    # the portfolio study trades a fixed (untuned) setting other than the config's
+    base = [*_overrides(tmp_path, reversal=0.0, seed=4), "universe.max_gross=0.8"]
     for phase, trials in (("model", 2), ("strategy", 20)):
         done = run_cli(
             "-m", f"phase={phase}", "strategy=topk", f"hydra.sweeper.n_trials={trials}", *base
         )
         assert done.returncode == 0, done.stderr[-3000:]
-    done = run_cli("phase=best", "strategy=topk", *base)
-    assert done.returncode == 0, done.stderr[-3000:]
     name = "default." + "+".join(SYMBOLS) + ".4h.all.static.h1"
+    # a best run without it would trade the config's 1.0 under "no overrides": refused
+    done = run_cli("phase=best", "strategy=topk", *base[:-1])
+    assert done.returncode == 2
+    assert (
+        f"phase=best: study '{name}.strategy' traded other fixed settings than this run "
+        "(universe.max_gross 0.8 -> 1.0): repeat universe.max_gross=0.8 on the command line"
+    ) in done.stderr
+    assert not (tmp_path / "out" / "best" / name / "workflow.best.json").exists()
+    done = run_cli("phase=best", "strategy=topk", *base)  # repeated as the study ran: no override
+    assert done.returncode == 0, done.stderr[-3000:]
     best = json.loads((tmp_path / "out" / "best" / name / "workflow.best.json").read_text())
+    assert "no overrides" in best["how"]["text"]
     assert best["robustness"]["significant"] is False
+    # another fee on the command line: an override, and so is the cost it resolves
+    done = run_cli("phase=best", "strategy=topk", *base, "strategy.fee=0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    fee_free = json.loads((tmp_path / "out" / "best" / name / "workflow.best.json").read_text())
+    assert "overrides strategy.fee=0" in fee_free["how"]["text"]
     assert "do not trade" in best["robustness"]["verdict"]
     assert abs(best["metrics"]["model"]["rank_ic"]) < 0.03
     # the same files rewritten with other candles: the studies' verdict would judge another market

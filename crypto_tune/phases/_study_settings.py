@@ -13,6 +13,14 @@ import optuna
 from crypto_tune.exceptions import ConfigError
 from crypto_tune.fingerprint import ATTR, differences
 
+# a cost the market resolves from a strategy setting (crypto_tune.markets.market_costs): given on
+# the command line, that setting is a manual override and so is the cost it resolves
+_RESOLVES = {
+    "strategy.fee": "costs.fee",
+    "strategy.orders": "costs.fee",
+    "strategy.allow_short": "costs.allow_short",
+}
+
 
 def _recorded(study: optuna.Study) -> dict[str, Any]:
     recorded = study.user_attrs.get(ATTR)
@@ -57,9 +65,12 @@ def check_study_settings(
     ...     print(str(exc).split(": ")[1])
     study 's' traded other fixed settings than this run (strategy.max_leverage 1.5 -> 2.0)
     >>> check_study_settings(study, {"strategy.max_leverage": 2.0}, given={"strategy.max_leverage"})
+    >>> study.set_user_attr(ATTR, {"costs.fee": 0.0005})
+    >>> check_study_settings(study, {"costs.fee": 0.0}, given={"strategy.fee"})  # resolves it
     """
-    recorded = _recorded(study)
-    skip = set(given) | {name for t in study.get_trials(deepcopy=False) for name in t.params}
+    recorded, given = _recorded(study), set(given)
+    skip = given | {_RESOLVES[k] for k in given if k in _RESOLVES}
+    skip |= {name for t in study.get_trials(deepcopy=False) for name in t.params}
     keys = [k for k in current if k in recorded and k not in skip]
     changed = differences({k: recorded[k] for k in keys}, {k: current[k] for k in keys})
     if not changed:

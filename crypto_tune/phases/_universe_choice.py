@@ -31,7 +31,8 @@ from crypto_tune.phases._best_choice import (
     load_replay,
 )
 from crypto_tune.phases._best_how import holdout_model_text, keyed, look_text, overrides_text
-from crypto_tune.phases._study_settings import beyond_study
+from crypto_tune.phases._study_settings import beyond_study, check_study_settings
+from crypto_tune.phases._universe_strategy import portfolio_settings
 from crypto_tune.phases._universe_verdict import with_trial
 
 log = logging.getLogger("crypto_tune.best")
@@ -124,6 +125,8 @@ def choose_universe(settings: Settings) -> UniverseChoice:
     chosen = with_market_costs(chosen)  # a replayed fee or shorting: the costs resolved again
     costs = chosen.strategy.costs
     check_shorting(chosen.universe, allow_short=costs.allow_short, market=chosen.asset.market)
+    if replay is None:  # the fixed settings the study's trials traded, or said as overrides
+        check_study_settings(study, portfolio_settings(chosen), given=manual_overrides(settings))
     if overrides:
         log.info("manual overrides over %s: %s", source, overrides)
     if model_overrides:

@@ -220,11 +220,19 @@ def universe_strategy_fingerprint(
 
     base = universe_model_fingerprint(settings, context.data)
     out = {k: v for k, v in base.items() if not k.startswith("model.") and k != "objective"}
+    out.update(portfolio_settings(settings))
+    out["predictions"] = context.oof.key
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def portfolio_settings(settings: Settings) -> dict[str, object]:
+    """What a portfolio trial trades besides the data and predictions, as its study's
+    fingerprint records it: every ``strategy.*`` and ``universe.*`` setting and the market's
+    costs (``costs.*``)."""
     strategy = settings.strategy
-    out.update({f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"})
+    out = {f"strategy.{k}": v for k, v in vars(strategy).items() if k != "market"}
     out.update({f"costs.{k}": v for k, v in strategy.costs.describe().items()})
     out.update({f"universe.{k}": v for k, v in dataclasses.asdict(settings.universe).items()})
-    out["predictions"] = context.oof.key
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
@@ -262,6 +270,7 @@ __all__ = [
     "evaluate_universe",
     "make_segment",
     "portfolio_params",
+    "portfolio_settings",
     "run_segment",
     "run_universe_strategy_trial",
     "score_matrix",
