@@ -106,7 +106,7 @@ def preflight(argv: Sequence[str], *, command: bool = False) -> Settings | None:
     if folder is not None:
         raise ConfigError(folder)
     folders = (("paths.outputs", settings.paths.root), ("paths.cache", settings.paths.cache))
-    _remove(_make_folders(*folders))
+    remove_empty(_make_folders(*folders))
     with _made.checking():  # refused: what the checks made (folders, a cache) is removed
         preflight_phase(settings, multirun=multirun)
         if command and not multirun:  # the run folder's parents: made here, removed on failure
@@ -134,7 +134,8 @@ def _check_input_files(settings: Settings) -> None:
 def _make_folders(*folders: tuple[str, str]) -> list[Path]:
     """Make each missing ``(key, folder)``, so a folder Hydra could not make fails here, in one
     line naming the key (a folder that looks writable may still refuse, e.g. under /proc).
-    Returns the folders this call made, the deepest first, for :func:`_remove`: the check leaves
+    Returns the folders this call made, the deepest first, for
+    :func:`~crypto_tune._made.remove_empty`: the check leaves
     nothing behind.
 
     Another process may run the same check at the same moment (two workers started together): a
@@ -146,15 +147,12 @@ def _make_folders(*folders: tuple[str, str]) -> list[Path]:
         try:
             made[:0] = make_missing(Path(folder).absolute())
         except OSError as exc:
-            _remove(made)
+            remove_empty(made)
             raise ConfigError(
                 f"{key}: cannot create {folder} ({exc.strerror or exc}): choose another folder "
                 f"with {key}=DIR"
             ) from None
     return made
-
-
-_remove = remove_empty  # the folders a check made, removed (the deepest first; only if empty)
 
 
 __all__ = ["preflight"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto_tune._preflight import _make_folders, _remove
+from crypto_tune._made import remove_empty
+from crypto_tune._preflight import _make_folders
 from crypto_tune.exceptions import ConfigError
 
 
@@ -15,7 +16,7 @@ def test_missing_folders_are_made_and_returned_deepest_first(tmp_path: Path) -> 
     made = _make_folders(("paths.outputs", str(outputs)), ("paths.cache", str(outputs / "cache")))
     assert made == [outputs / "cache", outputs, tmp_path / "a"]
     assert (outputs / "cache").is_dir()
-    _remove(made)
+    remove_empty(made)
     assert list(tmp_path.iterdir()) == []
 
 

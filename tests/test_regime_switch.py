@@ -115,7 +115,14 @@ def test_best_switch_names_the_command_that_fixes_it(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_regimes_then_switched_best(tmp_path: Path) -> None:
-    common = ["regime=switch", "debug=fast", f"paths.outputs={tmp_path}", "tracking.enabled=false"]
+    fixed = "strategy.slippage=0.0005"  # a fixed (untuned) setting other than the config's
+    common = [
+        "regime=switch",
+        "debug=fast",
+        f"paths.outputs={tmp_path}",
+        "tracking.enabled=false",
+        fixed,
+    ]
     budgets = ["regime.model_trials=2", "regime.strategy_trials=15"]
     done = run_cli("phase=regimes", *common, *budgets)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -130,8 +137,15 @@ def test_regimes_then_switched_best(tmp_path: Path) -> None:
         f"paths.outputs={tmp_path}",
         "tracking.enabled=false",
         "hydra.sweeper.n_trials=2",
+        fixed,
     )
     assert joined.returncode == 0, joined.stderr[-2000:]  # the same study, same fingerprint
+    # without the slippage the regimes' trials traded, the switch would trade the config's
+    done = run_cli("phase=best", *common[:-1])
+    assert done.returncode == 2
+    assert "traded other fixed settings than this run (strategy.slippage 0.0005 -> 0.0002)" in (
+        done.stderr
+    )
     done = run_cli("phase=best", *common)
     assert done.returncode == 0, done.stderr[-3000:]
     path = tmp_path / "best" / "default.SYNTH.4h.switch.static.h1" / "workflow.best.json"

@@ -242,7 +242,7 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     # a replayed fee, shorting or order type: the market's costs resolved again (issue 21)
     strategy = with_market_costs(dataclasses.replace(settings, strategy=strategy)).strategy
     if study is not None:
-        _check_fixed_settings(settings, strategy, study)
+        check_fixed_settings(settings, strategy, study)
     return Choice(
         model,
         model_source,
@@ -258,7 +258,7 @@ def _choose(settings: Settings, evaluator_for: Any) -> Choice:
     )
 
 
-def _check_fixed_settings(settings: Settings, strategy: StrategySettings, study: Any) -> None:
+def check_fixed_settings(settings: Settings, strategy: StrategySettings, study: Any) -> None:
     """Refuse a best run that trades other fixed (untuned) strategy settings, costs or basket
     weights than the Phase 2 study's trials, unless given on the command line (overrides)."""
     from crypto_tune.fingerprint import study_fingerprint

@@ -137,7 +137,7 @@ def switch_costs(strategy: StrategySettings, parts: list[BacktestResult], n_is: 
 
 def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
     from crypto_tune.evaluation import resolve_model
-    from crypto_tune.phases._best_choice import _chosen_trial
+    from crypto_tune.phases._best_choice import _chosen_trial, check_fixed_settings
     from crypto_tune.study import group_params, load_study
 
     member = regime_settings(settings, regime)
@@ -150,6 +150,7 @@ def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) ->
     tuned = group_params(trial.params, "strategy")
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
+    check_fixed_settings(member, strategy, study)  # the settings this regime's trials traded
     return ParameterSet(
         regime, model, strategy, model_source, f"study:{study.study_name}#{trial.number}"
     )
