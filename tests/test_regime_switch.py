@@ -156,6 +156,13 @@ def test_regimes_then_switched_best(tmp_path: Path) -> None:
         assert "sharpe" in doc["comparison"]["single_set"][segment]
         assert set(doc["metrics"][segment]["per_regime"]) == {"calm", "volatile"}
     assert doc["regime"] == "switch" and doc["robustness"]["n_trials"] == 32
+    # the slippage repeated as every regime's study ran it: no override
+    assert doc["strategy"]["overrides"] == {} and "no overrides" in doc["how"]["text"]
+    other_slippage = run_cli("phase=best", *common[:-1], "strategy.slippage=0.001")
+    assert other_slippage.returncode == 0, other_slippage.stderr[-3000:]
+    overridden = json.loads(path.read_text())
+    assert overridden["strategy"]["overrides"] == {"slippage": 0.001}
+    assert "overrides strategy.slippage=0.001" in overridden["how"]["text"]
     curves = pd.read_parquet(path.with_name("workflow.best.curves.parquet"))
     assert {"returns", "single_set", "label"} <= set(curves.columns)
     assert set(curves["label"]) <= {"calm", "volatile", "unknown"}

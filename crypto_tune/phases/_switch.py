@@ -145,7 +145,12 @@ def run_switch_best(settings: Settings) -> None:
         },
         "strategy": {
             "params": {r: set_params(chosen[r].strategy) for r in SETS},
-            "overrides": overrides,
+            # a value every regime's study was run with is no override (as in a single best run)
+            "overrides": {
+                k.removeprefix("strategy."): v
+                for r in TUNED
+                for k, v in chosen[r].overrides.items()
+            },
             "source": {r: chosen[r].strategy_source for r in SETS},
         },
         "metrics": {
@@ -200,10 +205,15 @@ def run_switch_best(settings: Settings) -> None:
     log.info("regime switch best run in %.1fs", time.perf_counter() - started)
 
 
+def _keyed(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The strategy overrides keyed as on the command line."""
+    return {f"strategy.{k}": v for k, v in overrides.items()}
+
+
 def _record_look(settings: Settings, document: dict[str, Any]) -> None:
     """Count this look at the holdout (:mod:`crypto_tune.phases._best_looks`) and say how the
     result was made (``how``), as the single-set best run does."""
-    from crypto_tune.phases._best_how import holdout_model_text, look_text
+    from crypto_tune.phases._best_how import holdout_model_text, look_text, overrides_text
     from crypto_tune.phases._best_looks import record_holdout_look
 
     split = settings.split
@@ -221,7 +231,8 @@ def _record_look(settings: Settings, document: dict[str, Any]) -> None:
     text = (
         f"holdout {split.holdout_start}..{split.holdout_end} predicted per regime set by "
         f"{holdout_model_text(0)}; sets from the studies of regime=calm and regime=volatile, "
-        f"switched after {settings.regime.confirm} confirming bars; " + look_text(n, this)
+        f"switched after {settings.regime.confirm} confirming bars; "
+        f"{overrides_text(_keyed(document['strategy']['overrides']))}; {look_text(n, this)}"
     )
     document["how"] = {"holdout_looks": n, "holdout_look": this, "text": text}
     document["robustness"]["family"] = {"holdout_looks": n}

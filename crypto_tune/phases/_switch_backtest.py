@@ -53,6 +53,8 @@ class ParameterSet:
     strategy: StrategySettings
     model_source: str
     strategy_source: str
+    # the command line's strategy.* that change what this regime's trials traded (full keys)
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def switched_backtest(
@@ -138,6 +140,7 @@ def switch_costs(strategy: StrategySettings, parts: list[BacktestResult], n_is: 
 def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
     from crypto_tune.evaluation import resolve_model
     from crypto_tune.phases._best_choice import _chosen_trial, check_fixed_settings
+    from crypto_tune.phases._study_settings import beyond_study
     from crypto_tune.study import group_params, load_study
 
     member = regime_settings(settings, regime)
@@ -151,8 +154,14 @@ def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) ->
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
     check_fixed_settings(member, strategy, study)  # the settings this regime's trials traded
+    given = {f"strategy.{k}": v for k, v in overrides.items()}
     return ParameterSet(
-        regime, model, strategy, model_source, f"study:{study.study_name}#{trial.number}"
+        regime,
+        model,
+        strategy,
+        model_source,
+        f"study:{study.study_name}#{trial.number}",
+        beyond_study(given, study, trial.params),
     )
 
 
