@@ -205,15 +205,15 @@ def run_switch_best(settings: Settings) -> None:
     log.info("regime switch best run in %.1fs", time.perf_counter() - started)
 
 
-def _keyed(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The strategy overrides keyed as on the command line."""
-    return {f"strategy.{k}": v for k, v in overrides.items()}
-
-
 def _record_look(settings: Settings, document: dict[str, Any]) -> None:
     """Count this look at the holdout (:mod:`crypto_tune.phases._best_looks`) and say how the
     result was made (``how``), as the single-set best run does."""
-    from crypto_tune.phases._best_how import holdout_model_text, look_text, overrides_text
+    from crypto_tune.phases._best_how import (
+        holdout_model_text,
+        keyed,
+        look_text,
+        overrides_text,
+    )
     from crypto_tune.phases._best_looks import record_holdout_look
 
     split = settings.split
@@ -224,15 +224,14 @@ def _record_look(settings: Settings, document: dict[str, Any]) -> None:
         "holdout": [str(split.holdout_start), str(split.holdout_end)],
         "kind": "regime switch",
     }
-    looks = record_holdout_look(
-        settings, what, {"kind": "regime switch", "overrides": document["strategy"]["overrides"]}
-    )
+    overrides = document["strategy"]["overrides"]
+    looks = record_holdout_look(settings, what, {"kind": "regime switch", "overrides": overrides})
     n, this = looks["looks"], looks["this_look"]
     text = (
         f"holdout {split.holdout_start}..{split.holdout_end} predicted per regime set by "
         f"{holdout_model_text(0)}; sets from the studies of regime=calm and regime=volatile, "
         f"switched after {settings.regime.confirm} confirming bars; "
-        f"{overrides_text(_keyed(document['strategy']['overrides']))}; {look_text(n, this)}"
+        f"{overrides_text(keyed('strategy', overrides))}; {look_text(n, this)}"
     )
     document["how"] = {"holdout_looks": n, "holdout_look": this, "text": text}
     document["robustness"]["family"] = {"holdout_looks": n}

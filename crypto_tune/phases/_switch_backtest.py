@@ -140,6 +140,7 @@ def switch_costs(strategy: StrategySettings, parts: list[BacktestResult], n_is: 
 def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) -> ParameterSet:
     from crypto_tune.evaluation import resolve_model
     from crypto_tune.phases._best_choice import _chosen_trial, check_fixed_settings
+    from crypto_tune.phases._best_how import keyed
     from crypto_tune.phases._study_settings import beyond_study
     from crypto_tune.study import group_params, load_study
 
@@ -154,14 +155,13 @@ def parameter_set(settings: Settings, regime: str, overrides: dict[str, Any]) ->
     strategy = dataclasses.replace(settings.strategy, **{**tuned, **overrides})
     strategy.validate("strategy")
     check_fixed_settings(member, strategy, study)  # the settings this regime's trials traded
-    given = {f"strategy.{k}": v for k, v in overrides.items()}
     return ParameterSet(
         regime,
         model,
         strategy,
         model_source,
         f"study:{study.study_name}#{trial.number}",
-        beyond_study(given, study, trial.params),
+        beyond_study(keyed("strategy", overrides), study, trial.params),
     )
 
 
